@@ -1,0 +1,75 @@
+"""Every check the project runs, in one place; CI runs the default sessions (bare `nox`)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import nox
+
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.sessions = ["lint", "tests"]
+nox.options.error_on_missing_interpreters = True
+
+PYTHON = "3.11"
+
+
+def sync(session: nox.Session, *groups: str) -> None:
+    """Install the project and the given dependency groups exactly as uv.lock pins them."""
+    args = ["uv", "sync", "--locked", "--no-default-groups"]
+    for group in groups:
+        args += ["--group", group]
+    session.run_install(
+        *args, env={"UV_PROJECT_ENVIRONMENT": session.virtualenv.location}, external=True
+    )
+
+
+def ensure_redis(session: nox.Session) -> dict[str, str]:
+    """Install redis-server from Debian's packages when missing (the multi-worker token test)."""
+    if shutil.which("redis-server") is None and shutil.which("apt-get") and os.geteuid() == 0:
+        session.run("apt-get", "update", "-qq", external=True, silent=True)
+        session.run(
+            "apt-get",
+            "install",
+            "-y",
+            "-qq",
+            "--no-install-recommends",
+            "redis-server",
+            external=True,
+            silent=True,
+        )
+    if shutil.which("redis-server") is None:
+        session.warn("redis-server is not installed: the Redis token-store tests will skip")
+        return {}
+    return {"BWSIM_REQUIRE_REDIS": "1"}
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    """Ruff (lint and format) and mypy --strict over the simulator."""
+    sync(session, "lint", "bot")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+    session.run("mypy")
+
+
+@nox.session(python=PYTHON)
+def tests(session: nox.Session) -> None:
+    """Unit and integration tests (real loopback servers, real uvicorn, no network)."""
+    sync(session, "test")
+    env = ensure_redis(session)
+    session.run("pytest", "-m", "not e2e and not fuzz", *session.posargs, env=env)
+
+
+@nox.session(python=PYTHON)
+def e2e(session: nox.Session) -> None:
+    """End-to-end: the bundled scenarios and e2e tests against the reference bot."""
+    sync(session, "test")
+    session.run("pytest", "-m", "e2e", *session.posargs, success_codes=[0, 5])
+
+
+@nox.session(python=PYTHON, default=False)
+def fuzz(session: nox.Session) -> None:
+    """Property tests with a large example count (HYPOTHESIS_PROFILE=fuzz)."""
+    sync(session, "test")
+    session.run("pytest", "-m", "fuzz", *session.posargs, env={"HYPOTHESIS_PROFILE": "fuzz"})

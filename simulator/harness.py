@@ -1,0 +1,118 @@
+"""One fake Bandwidth, served on loopback, with the bot under test started against it.
+
+``Harness`` is the object every front end shares (the CLI commands, the pytest plugin,
+the audit): it owns the :class:`~simulator.fake.FakeBandwidth` state, serves the Voice
+API on a real uvicorn, starts the target with matching credentials and the request
+interception, and gathers violations from every side at the end.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import tempfile
+from pathlib import Path
+from types import TracebackType
+
+from simulator.fake import FakeBandwidth, FakeSettings
+from simulator.intercept import Interceptor
+from simulator.journal import Violation
+from simulator.servers import RunningServer, serve
+from simulator.targets import BotCredentials, RunningBot, Target
+from simulator.voice_api import VoiceApiApp
+
+__all__ = ["Harness"]
+
+
+class Harness:
+    """Run the fake Bandwidth and (optionally) a bot for the duration of an ``async with``."""
+
+    def __init__(
+        self,
+        target: Target | None = None,
+        *,
+        settings: FakeSettings | None = None,
+        intercept_in_process: bool = False,
+        bot_env: dict[str, str] | None = None,
+        startup_timeout_s: float = 30.0,
+        api_port: int = 0,
+    ) -> None:
+        self.api_port = api_port
+        self.fake = FakeBandwidth(settings=settings or FakeSettings())
+        self.app = VoiceApiApp(self.fake)
+        self.target = target
+        self.intercept_in_process = intercept_in_process
+        self.bot_env = dict(bot_env or {})
+        self.startup_timeout_s = startup_timeout_s
+        account = self.fake.default_account
+        self.credentials = BotCredentials.generate(account.client_id, account.client_secret)
+        self.api: RunningServer | None = None
+        self.bot: RunningBot | None = None
+        self.interceptor: Interceptor | None = None
+        self._stack = contextlib.AsyncExitStack()
+        self._tmp = Path(tempfile.mkdtemp(prefix="bwsim-"))
+        self.violations_file = self._tmp / "blocked-requests.jsonl"
+        self._child_violations_read = 0
+
+    @property
+    def api_base(self) -> str:
+        """Base URL of the fake Voice API (``http://127.0.0.1:PORT``)."""
+        if self.api is None:
+            raise RuntimeError("the harness is not running: use `async with Harness(...)`")
+        return self.api.base_url
+
+    async def __aenter__(self) -> Harness:
+        try:
+            self.api = await self._stack.enter_async_context(serve(self.app, port=self.api_port))
+            if self.intercept_in_process:
+                self.interceptor = Interceptor(self.api.base_url, on_blocked=self._blocked)
+                self.interceptor.install()
+                self._stack.callback(self.interceptor.uninstall)
+            if self.target is not None:
+                self.bot = await self.target.start(
+                    credentials=self.credentials,
+                    api_base=self.api.base_url,
+                    violations_file=self.violations_file,
+                    extra_env=self.bot_env,
+                    startup_timeout_s=self.startup_timeout_s,
+                )
+                self._stack.push_async_callback(self.bot.stop)
+        except BaseException:
+            await self._stack.aclose()
+            raise
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.collect_child_violations()
+        await self._stack.aclose()
+
+    def _blocked(self, host: str, url: str) -> None:
+        self.fake.journal.violation(
+            "blocked-request",
+            f"the code under test tried to reach {host!r}, outside loopback; bwsim refused it",
+            host=host,
+            url=url,
+            method="",
+        )
+
+    def collect_child_violations(self) -> list[Violation]:
+        """Move blocked requests reported by child processes into the journal."""
+        if not self.violations_file.exists():
+            return []
+        lines = self.violations_file.read_text(encoding="utf-8").splitlines()
+        new = lines[self._child_violations_read :]
+        self._child_violations_read = len(lines)
+        found = []
+        for line in new:
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            self._blocked(str(record.get("host")), str(record.get("url")))
+            found.append(self.fake.journal.violations[-1])
+        return found

@@ -1,0 +1,183 @@
+"""The record of every request the fake Bandwidth received, and of every violation.
+
+Tests and reports ask the journal questions such as "exactly one hang-up, for call X,
+with a Bearer issued to client Y, answered 200". Nothing the bot does is only logged:
+a request the fake has no route for, or a request to a host outside loopback, becomes a
+:class:`Violation` here, and ``Journal.raise_violations()`` turns them into a test
+failure (style.md §3 item 7).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from simulator.errors import UnexpectedApiRequest
+
+__all__ = ["Journal", "JournalEntry", "Violation", "redact_headers"]
+
+_SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
+_BODY_LIMIT = 16_384
+
+
+def redact_headers(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Copy headers with secrets replaced, keeping the auth scheme visible (``Basic ***``)."""
+    out: dict[str, str] = {}
+    for name, value in headers:
+        key = name.lower()
+        if key in _SECRET_HEADERS:
+            scheme, _, _ = value.partition(" ")
+            out[key] = f"{scheme} ***" if scheme and " " in value else "***"
+        else:
+            out[key] = value
+    return out
+
+
+@dataclass
+class JournalEntry:
+    """One request the fake Voice API or OAuth endpoint received, and its answer.
+
+    ``route`` names the operation (``token``, ``update_call``, ``update_bxml``,
+    ``get_call``, ``list_calls``, ``control``, or ``unrouted``). ``client_id`` is the
+    OAuth client that was authenticated (by Basic on the token route, through the
+    Bearer token elsewhere), or None.
+    """
+
+    seq: int
+    at: float
+    method: str
+    path: str
+    query: str
+    route: str
+    account_id: str | None
+    call_id: str | None
+    headers: dict[str, str]
+    body: str
+    status: int | None = None
+    response_body: str = ""
+    client_id: str | None = None
+    bearer_account_id: str | None = None
+    fault: str | None = None
+    note: str | None = None
+    duration_ms: float | None = None
+
+    @property
+    def json_body(self) -> Any:
+        """The request body parsed as JSON, or None when it is not JSON."""
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            return None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready copy for reports."""
+        return asdict(self)
+
+    def summary(self) -> str:
+        """One line: method, path, status."""
+        return f"#{self.seq} {self.method} {self.path} -> {self.status}"
+
+
+@dataclass(frozen=True)
+class Violation:
+    """Something the bot did that Bandwidth would not accept, or that a test must not do."""
+
+    kind: str
+    detail: str
+    at: float = field(default_factory=time.monotonic)
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready copy for reports."""
+        return asdict(self)
+
+
+class Journal:
+    """Append-only, queryable record of requests and violations."""
+
+    def __init__(self) -> None:
+        self._seq = itertools.count(1)
+        self.entries: list[JournalEntry] = []
+        self.violations: list[Violation] = []
+
+    def start(
+        self,
+        *,
+        method: str,
+        path: str,
+        query: str,
+        route: str,
+        account_id: str | None,
+        call_id: str | None,
+        headers: Iterable[tuple[str, str]],
+        body: bytes,
+    ) -> JournalEntry:
+        """Record a request as it arrives; the caller fills in the answer when it is sent."""
+        text = body[:_BODY_LIMIT].decode("utf-8", errors="replace")
+        entry = JournalEntry(
+            seq=next(self._seq),
+            at=time.monotonic(),
+            method=method,
+            path=path,
+            query=query,
+            route=route,
+            account_id=account_id,
+            call_id=call_id,
+            headers=redact_headers(headers),
+            body=text,
+        )
+        self.entries.append(entry)
+        return entry
+
+    def violation(self, kind: str, detail: str, **evidence: Any) -> Violation:
+        """Record a violation; it fails the test at teardown unless a test expects it."""
+        v = Violation(kind=kind, detail=detail, evidence=evidence)
+        self.violations.append(v)
+        return v
+
+    def find(self, **criteria: Any) -> list[JournalEntry]:
+        """Entries whose attributes equal every given criterion, e.g. ``route="update_call"``."""
+        return [e for e in self.entries if all(getattr(e, k) == v for k, v in criteria.items())]
+
+    def hangups(self, call_id: str | None = None) -> list[JournalEntry]:
+        """Update-call requests whose body asked for ``{"state": "completed"}``."""
+        out = []
+        for e in self.find(route="update_call"):
+            body = e.json_body
+            completed = isinstance(body, dict) and body.get("state") == "completed"
+            if completed and (call_id is None or e.call_id == call_id):
+                out.append(e)
+        return out
+
+    def bot_requests(self) -> list[JournalEntry]:
+        """Every request except the simulator's own control API."""
+        return [e for e in self.entries if e.route != "control"]
+
+    def since(self, seq: int) -> list[JournalEntry]:
+        """Entries recorded after sequence number ``seq``."""
+        return [e for e in self.entries if e.seq > seq]
+
+    @property
+    def last_seq(self) -> int:
+        """Sequence number of the newest entry (0 when empty)."""
+        return self.entries[-1].seq if self.entries else 0
+
+    def clear(self) -> None:
+        """Forget everything (a cheap per-test reset)."""
+        self.entries.clear()
+        self.violations.clear()
+
+    def raise_violations(self) -> None:
+        """Raise the first recorded violation as a test failure, listing the others."""
+        if not self.violations:
+            return
+        first = self.violations[0]
+        more = len(self.violations) - 1
+        reason = first.detail + (f" (and {more} more violation(s))" if more else "")
+        raise UnexpectedApiRequest(
+            str(first.evidence.get("method", "")), str(first.evidence.get("url", "")), reason
+        )
