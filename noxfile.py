@@ -47,7 +47,7 @@ def ensure_redis(session: nox.Session) -> dict[str, str]:
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
     """Ruff (lint and format) and mypy --strict over the simulator."""
-    sync(session, "lint", "bot")
+    sync(session, "lint", "test")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("mypy")
@@ -73,3 +73,10 @@ def fuzz(session: nox.Session) -> None:
     """Property tests with a large example count (HYPOTHESIS_PROFILE=fuzz)."""
     sync(session, "test")
     session.run("pytest", "-m", "fuzz", *session.posargs, env={"HYPOTHESIS_PROFILE": "fuzz"})
+
+
+@nox.session(python=PYTHON, default=False)
+def serve(session: nox.Session) -> None:
+    """Run the fake Bandwidth REST side on loopback for a bot you start yourself."""
+    sync(session, "test")
+    session.run("bwsim", "serve", *session.posargs)
