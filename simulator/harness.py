@@ -18,7 +18,7 @@ from simulator.fake import FakeBandwidth, FakeSettings
 from simulator.intercept import Interceptor
 from simulator.journal import Violation
 from simulator.servers import RunningServer, serve
-from simulator.targets import BotCredentials, RunningBot, Target
+from simulator.targets import BotCredentials, Launch, RunningBot, Target
 from simulator.voice_api import VoiceApiApp
 
 __all__ = ["Harness"]
@@ -69,13 +69,14 @@ class Harness:
                 self.interceptor.install()
                 self._stack.callback(self.interceptor.uninstall)
             if self.target is not None:
-                self.bot = await self.target.start(
+                launch = Launch(
                     credentials=self.credentials,
                     api_base=self.api.base_url,
                     violations_file=self.violations_file,
                     extra_env=self.bot_env,
                     startup_timeout_s=self.startup_timeout_s,
                 )
+                self.bot = await self.target.start(launch)
                 self._stack.push_async_callback(self.bot.stop)
         except BaseException:
             await self._stack.aclose()

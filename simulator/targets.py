@@ -37,6 +37,7 @@ __all__ = [
     "AppTarget",
     "BotCredentials",
     "CmdTarget",
+    "Launch",
     "RunningBot",
     "Target",
     "UrlTarget",
@@ -122,39 +123,36 @@ class RunningBot:
         return proc.returncode
 
 
+@dataclass(frozen=True)
+class Launch:
+    """What a target needs to start a bot against a running fake Bandwidth."""
+
+    credentials: BotCredentials
+    api_base: str
+    violations_file: Path
+    extra_env: dict[str, str] = field(default_factory=dict)
+    startup_timeout_s: float = 30.0
+
+    def child_env(self, port: int | None) -> dict[str, str]:
+        """The bot process's environment: ours, the guide's variables, the interception."""
+        env = dict(os.environ)
+        env.update(self.credentials.environment(port=port))
+        env["BWSIM_CONTROL_URL"] = self.api_base.rstrip("/") + "/_bwsim"
+        env.update(self.extra_env)
+        env.update(child_environment(self.api_base, self.violations_file))
+        env.setdefault("PYTHONUNBUFFERED", "1")
+        return env
+
+
 class Target:
     """How to get a running bot."""
 
     description = "bot"
     starts_process = False
 
-    async def start(
-        self,
-        *,
-        credentials: BotCredentials,
-        api_base: str,
-        violations_file: Path,
-        extra_env: dict[str, str] | None = None,
-        startup_timeout_s: float = 30.0,
-    ) -> RunningBot:
+    async def start(self, launch: Launch) -> RunningBot:
         """Start (or locate) the bot; raises :class:`TargetError` when it does not answer."""
         raise NotImplementedError
-
-
-def _child_env(
-    credentials: BotCredentials,
-    api_base: str,
-    violations_file: Path,
-    port: int | None,
-    extra_env: dict[str, str] | None,
-) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(credentials.environment(port=port))
-    env["BWSIM_CONTROL_URL"] = api_base.rstrip("/") + "/_bwsim"
-    env.update(extra_env or {})
-    env.update(child_environment(api_base, violations_file))
-    env.setdefault("PYTHONUNBUFFERED", "1")
-    return env
 
 
 def _log_file(prefix: str) -> Path:
@@ -193,18 +191,10 @@ class AppTarget(Target):
             )
         self.description = f"--app {self.spec}"
 
-    async def start(
-        self,
-        *,
-        credentials: BotCredentials,
-        api_base: str,
-        violations_file: Path,
-        extra_env: dict[str, str] | None = None,
-        startup_timeout_s: float = 30.0,
-    ) -> RunningBot:
+    async def start(self, launch: Launch) -> RunningBot:
         """Serve the app on 127.0.0.1 port 0 and learn the port through a pipe."""
         read_fd, write_fd = os.pipe()
-        env = _child_env(credentials, api_base, violations_file, 0, extra_env)
+        env = launch.child_env(0)
         env["BWSIM_READY_FD"] = str(write_fd)
         log_path = _log_file("app")
         with log_path.open("wb") as log:
@@ -229,13 +219,13 @@ class AppTarget(Target):
             lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(read_fd, "rb")
         )
         try:
-            async with asyncio.timeout(startup_timeout_s):
+            async with asyncio.timeout(launch.startup_timeout_s):
                 line = await _wait_exit_or(proc, asyncio.ensure_future(reader.readline()))
         except TimeoutError:
             await bot.stop()
             raise TargetError(
-                f"{self.description} did not start listening within {startup_timeout_s:.0f} s."
-                f" Its output ends with:\n{bot.log_tail()}"
+                f"{self.description} did not start listening within "
+                f"{launch.startup_timeout_s:.0f} s. Its output ends with:\n{bot.log_tail()}"
             ) from None
         finally:
             transport.close()
@@ -302,18 +292,10 @@ class CmdTarget(Target):
             raise TargetError('--cmd takes a command line, for example --cmd "python -m bot"')
         self.description = f"--cmd {shlex.quote(self.command)}"
 
-    async def start(
-        self,
-        *,
-        credentials: BotCredentials,
-        api_base: str,
-        violations_file: Path,
-        extra_env: dict[str, str] | None = None,
-        startup_timeout_s: float = 30.0,
-    ) -> RunningBot:
+    async def start(self, launch: Launch) -> RunningBot:
         """Run the command and wait until ``$PORT`` accepts connections."""
         port = _pick_port()
-        env = _child_env(credentials, api_base, violations_file, port, extra_env)
+        env = launch.child_env(port)
         env.setdefault("HOST", "127.0.0.1")
         log_path = _log_file("cmd")
         with log_path.open("wb") as log:
@@ -327,7 +309,7 @@ class CmdTarget(Target):
                 start_new_session=True,
             )
         bot = RunningBot(f"http://127.0.0.1:{port}", proc, log_path, self.description)
-        await _wait_for_port(port, proc, startup_timeout_s, self.description, bot)
+        await _wait_for_port(port, proc, launch.startup_timeout_s, self.description, bot)
         return bot
 
 
@@ -343,21 +325,13 @@ class UrlTarget(Target):
             raise TargetError(f"--url takes http://HOST:PORT, got {self.url!r}")
         self.description = f"--url {self.url}"
 
-    async def start(
-        self,
-        *,
-        credentials: BotCredentials,
-        api_base: str,
-        violations_file: Path,
-        extra_env: dict[str, str] | None = None,
-        startup_timeout_s: float = 30.0,
-    ) -> RunningBot:
+    async def start(self, launch: Launch) -> RunningBot:
         """Check the URL accepts connections within the timeout."""
         parts = urlsplit(self.url)
         host = parts.hostname or "127.0.0.1"
         port = parts.port or (443 if parts.scheme == "https" else 80)
         try:
-            async with asyncio.timeout(min(startup_timeout_s, 10.0)):
+            async with asyncio.timeout(min(launch.startup_timeout_s, 10.0)):
                 _, writer = await asyncio.open_connection(host, port)
         except (OSError, TimeoutError) as exc:
             raise TargetError(

@@ -316,6 +316,15 @@ class VoiceApiApp:
             return _Response.error(404, f"Call [{request.call_id}] not found")
         return call
 
+    def _modifiable_call(self, request: _Request) -> Any:
+        """The call named by the path if it can still be modified, else the error response."""
+        call = self._call_or_404(request)
+        if isinstance(call, _Response):
+            return call
+        if not call.active:
+            return self._ended(request)
+        return call
+
     def _ended(self, request: _Request) -> _Response:
         status = self.fake.settings.ended_call_status
         if status == 409:
@@ -348,11 +357,9 @@ class VoiceApiApp:
                 )
         elif not isinstance(body.get("redirectUrl"), str) or not body["redirectUrl"]:
             return _Response.error(400, "redirectUrl is required when state is active")
-        call = self._call_or_404(request)
+        call = self._modifiable_call(request)
         if isinstance(call, _Response):
             return call
-        if not call.active:
-            return self._ended(request)
         try:
             if state == "completed":
                 self.fake.registry.request_hangup(call.call_id, source="voice-api")
@@ -371,11 +378,9 @@ class VoiceApiApp:
             return _Response.error(
                 415, f"Content type '{ct}' not supported: PUT /bxml takes application/xml"
             )
-        call = self._call_or_404(request)
+        call = self._modifiable_call(request)
         if isinstance(call, _Response):
             return call
-        if not call.active:
-            return self._ended(request)
         try:
             doc = parse_bxml(
                 request.body,
