@@ -179,6 +179,13 @@ def _check_verb(verb: Verb) -> None:
     elif verb.name == "StopStream":
         if not a.get("name"):
             raise BxmlError("missing-attribute", "<StopStream>: name is required", verb.line)
+    elif verb.name == "Redirect":
+        if not a.get("redirectUrl"):
+            raise BxmlError("missing-attribute", "<Redirect>: redirectUrl is required", verb.line)
+    elif verb.name == "Gather":
+        _check_range(verb, "maxDigits", 1, 50, 50)
+        _check_range(verb, "interDigitTimeout", 1, 60, 5)
+        _check_range(verb, "firstDigitTimeout", 0, 60, 5)
     elif verb.name == "Transfer":
         count = len(verb.targets)
         if not 1 <= count <= 8:

@@ -11,9 +11,11 @@ from __future__ import annotations
 import contextlib
 import json
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
 
+from simulator.call import Caller, CallOptions, CallResult, CallSession
 from simulator.fake import FakeBandwidth, FakeSettings
 from simulator.intercept import Interceptor
 from simulator.journal import Violation
@@ -36,6 +38,7 @@ class Harness:
         bot_env: dict[str, str] | None = None,
         startup_timeout_s: float = 30.0,
         api_port: int = 0,
+        credentials: BotCredentials | None = None,
     ) -> None:
         self.api_port = api_port
         self.fake = FakeBandwidth(settings=settings or FakeSettings())
@@ -45,7 +48,13 @@ class Harness:
         self.bot_env = dict(bot_env or {})
         self.startup_timeout_s = startup_timeout_s
         account = self.fake.default_account
-        self.credentials = BotCredentials.generate(account.client_id, account.client_secret)
+        if credentials is not None:
+            # A bot started by hand keeps its own secrets: the fake adopts them.
+            account.client_id = credentials.client_id
+            account.client_secret = credentials.client_secret
+            self.credentials = credentials
+        else:
+            self.credentials = BotCredentials.generate(account.client_id, account.client_secret)
         self.api: RunningServer | None = None
         self.bot: RunningBot | None = None
         self.interceptor: Interceptor | None = None
@@ -82,6 +91,30 @@ class Harness:
             await self._stack.aclose()
             raise
         return self
+
+    async def place_call(
+        self, caller: Caller | None = None, *, options: CallOptions | None = None
+    ) -> CallResult:
+        """Place one inbound call to the bot and run it to its end.
+
+        The webhook credentials default to the ones the bot was started with. ``caller``
+        is the caller's script (see :class:`~simulator.call.LiveCall`); without one the
+        caller stays silent until the call ends or ``options.max_call_s`` passes.
+        """
+        if self.bot is None:
+            raise RuntimeError("no bot: create the Harness with a target to place calls")
+        opts = options or CallOptions()
+        if opts.webhook_username is None and opts.auth_mode != "none":
+            opts = replace(
+                opts,
+                webhook_username=self.credentials.webhook_username,
+                webhook_password=self.credentials.webhook_password,
+            )
+        session = CallSession(self.fake, self.bot.base_url, options=opts, caller=caller)
+        result = await session.run()
+        for violation in self.collect_child_violations():
+            result.violations.append(violation.to_dict())
+        return result
 
     async def __aexit__(
         self,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -103,6 +103,17 @@ class Journal:
         self._seq = itertools.count(1)
         self.entries: list[JournalEntry] = []
         self.violations: list[Violation] = []
+        self._listeners: list[Callable[[JournalEntry], None]] = []
+
+    def subscribe(self, listener: Callable[[JournalEntry], None]) -> Callable[[], None]:
+        """Call ``listener`` with each entry once it is answered; returns an unsubscriber."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+
+    def answered(self, entry: JournalEntry) -> None:
+        """Tell the listeners that ``entry`` has its answer (the fake calls this)."""
+        for listener in list(self._listeners):
+            listener(entry)
 
     def start(
         self,

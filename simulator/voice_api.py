@@ -204,6 +204,7 @@ class VoiceApiApp:
         entry.status = response.status
         entry.response_body = response.body[:4096].decode("utf-8", errors="replace")
         entry.duration_ms = (time.monotonic() - started) * 1000
+        self.fake.journal.answered(entry)
         headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers.items()]
         await send({"type": "http.response.start", "status": response.status, "headers": headers})
         await send({"type": "http.response.body", "body": response.body})

@@ -1,0 +1,359 @@
+"""The media-stream protocol, Sans-I/O: Bandwidth's side of one ``<StartStream>`` socket.
+
+No sockets and no clocks here (style.md §3 item 1). :class:`MediaStream` turns the
+simulator's intentions into the JSON text frames Bandwidth sends (``start``, ``media``,
+``stop``; bandwidth-protocol.md §1.5) and turns each frame the bot sends into events
+(:class:`PlayAudio`, :class:`Clear`) or a :class:`FrameViolation` that names the rule and
+carries the offending frame (§1.6). :class:`Playout` is the phone's ear: queued bot audio
+is heard in real time, one segment after another, and ``clear`` drops what has not been
+heard yet. :class:`CallerSource` is the caller's mouth: queued audio, else silence, one
+160-byte μ-law frame per tick. Times are milliseconds on the call's clock, passed in.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from simulator.codec import (
+    FRAME_BYTES,
+    PHONE_RATE,
+    ULAW_SILENCE,
+    AudioFormat,
+    ContentTypeError,
+    Pcm,
+    parse_content_type,
+    ulaw_encode,
+)
+
+__all__ = [
+    "CallerSource",
+    "Clear",
+    "FrameViolation",
+    "MediaStream",
+    "PlayAudio",
+    "Playout",
+    "Segment",
+    "StreamConfig",
+    "StreamEvent",
+]
+
+SAMPLES_PER_MS = PHONE_RATE // 1000
+_FRAME_EVIDENCE_CHARS = 300
+SILENT_FRAME = bytes([ULAW_SILENCE]) * FRAME_BYTES
+
+
+@dataclass(frozen=True)
+class StreamConfig:
+    """What Bandwidth knows about one stream when it opens it (§1.2, §1.5).
+
+    ``metadata_overrides`` replaces keys of the ``start`` metadata: it is how a scenario
+    forges ``callId``/``accountId`` to test that the bot ignores them. ``sequence_start``
+    is configurable because Bandwidth's first ``sequenceNumber`` is undocumented.
+    """
+
+    account_id: str
+    call_id: str
+    stream_id: str
+    stream_name: str
+    tracks: tuple[str, ...] = ("inbound",)
+    bidirectional: bool = True
+    stream_params: Mapping[str, str] | None = None
+    metadata_overrides: Mapping[str, Any] | None = None
+    sequence_start: int = 1
+
+    def metadata(self) -> dict[str, Any]:
+        """The ``metadata`` object of ``start`` and ``stop`` (before any override)."""
+        return {
+            "accountId": self.account_id,
+            "callId": self.call_id,
+            "streamId": self.stream_id,
+            "streamName": self.stream_name,
+            "tracks": [
+                {"name": t, "mediaFormat": {"encoding": "PCMU", "sampleRate": PHONE_RATE}}
+                for t in self.tracks
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class PlayAudio:
+    """The bot sent audio to be played to the caller; ``samples`` are 8 kHz int16."""
+
+    at_ms: float
+    fmt: AudioFormat
+    content_type: str
+    samples: Pcm = field(repr=False)
+    payload_bytes: int
+
+
+@dataclass(frozen=True)
+class Clear:
+    """The bot asked to drop the audio queued but not yet played (barge-in)."""
+
+    at_ms: float
+
+
+@dataclass(frozen=True)
+class FrameViolation:
+    """A frame from the bot that breaks the media-stream contract.
+
+    ``rule`` is one of ``binary-frame``, ``bad-json``, ``missing-event-type``,
+    ``unknown-event``, ``play-audio-unidirectional``, ``bad-play-audio``,
+    ``bad-content-type``, ``bad-base64``, ``odd-pcm-length``. ``frame`` holds the start
+    of the offending frame.
+    """
+
+    at_ms: float
+    rule: str
+    detail: str
+    frame: str
+
+
+StreamEvent = PlayAudio | Clear | FrameViolation
+
+
+def _evidence(data: str | bytes) -> str:
+    if isinstance(data, bytes):
+        return f"<binary {len(data)} bytes: {data[:32].hex()}…>"
+    return data if len(data) <= _FRAME_EVIDENCE_CHARS else data[:_FRAME_EVIDENCE_CHARS] + "…"
+
+
+class MediaStream:
+    """Frames Bandwidth sends on one stream, and what the bot's frames mean."""
+
+    def __init__(self, config: StreamConfig) -> None:
+        self.config = config
+        self._sequence: dict[str, int] = {}
+        self.frames_sent = 0
+        self.frames_received = 0
+        self.stopped = False
+
+    # -- Bandwidth → bot -----------------------------------------------------------
+
+    def start_message(self) -> str:
+        """The ``start`` frame: metadata, and ``streamParams`` when the BXML gave any."""
+        metadata = self.config.metadata()
+        if self.config.metadata_overrides:
+            metadata.update(self.config.metadata_overrides)
+        message: dict[str, Any] = {"eventType": "start", "metadata": metadata}
+        if self.config.stream_params:
+            message["streamParams"] = dict(self.config.stream_params)
+        return json.dumps(message)
+
+    def media_message(self, ulaw: bytes, track: str = "inbound") -> str:
+        """One ``media`` frame: base64 μ-law at top level, string ``sequenceNumber``."""
+        number = self._sequence.get(track, self.config.sequence_start)
+        self._sequence[track] = number + 1
+        self.frames_sent += 1
+        return json.dumps(
+            {
+                "eventType": "media",
+                "track": track,
+                "sequenceNumber": str(number),
+                "payload": base64.b64encode(ulaw).decode("ascii"),
+            }
+        )
+
+    def stop_message(self) -> str:
+        """The ``stop`` frame (same metadata as ``start``, no ``streamParams``)."""
+        self.stopped = True
+        return json.dumps({"eventType": "stop", "metadata": self.config.metadata()})
+
+    # -- bot → Bandwidth -----------------------------------------------------------
+
+    def receive(self, data: str | bytes, at_ms: float) -> StreamEvent:
+        """Interpret one frame from the bot."""
+        self.frames_received += 1
+
+        def bad(rule: str, detail: str) -> FrameViolation:
+            return FrameViolation(at_ms, rule, detail, _evidence(data))
+
+        if isinstance(data, bytes):
+            return bad(
+                "binary-frame",
+                "the bot sent a binary frame; Bandwidth's media stream carries JSON text "
+                "frames only (send_text, not send_bytes)",
+            )
+        try:
+            message = json.loads(data)
+        except ValueError:
+            return bad("bad-json", "the bot sent a text frame that is not JSON")
+        if not isinstance(message, dict) or not isinstance(message.get("eventType"), str):
+            return bad("missing-event-type", "the bot sent a JSON frame without a string eventType")
+        event = message["eventType"]
+        if event == "clear":
+            return Clear(at_ms)
+        if event != "playAudio":
+            return bad(
+                "unknown-event",
+                f"eventType {event!r} is not one the bot may send; Bandwidth accepts "
+                "'playAudio' and 'clear' only",
+            )
+        if not self.config.bidirectional:
+            return bad(
+                "play-audio-unidirectional",
+                "playAudio on a unidirectional stream: answer with "
+                '<StartStream mode="bidirectional"> to send audio back',
+            )
+        media = message.get("media")
+        if not isinstance(media, dict):
+            return bad("bad-play-audio", "playAudio needs a 'media' object")
+        try:
+            fmt = parse_content_type(media.get("contentType"))
+        except ContentTypeError as exc:
+            return bad("bad-content-type", str(exc))
+        payload = media.get("payload")
+        if not isinstance(payload, str):
+            return bad("bad-base64", "playAudio media.payload must be a base64 string")
+        try:
+            raw = base64.b64decode(payload, validate=True)
+        except (binascii.Error, ValueError):
+            return bad("bad-base64", "playAudio media.payload is not valid base64")
+        try:
+            samples = fmt.decode(raw)
+        except ValueError as exc:
+            return bad("odd-pcm-length", f"playAudio PCM payload: {exc}")
+        return PlayAudio(at_ms, fmt, str(media["contentType"]), samples, len(raw))
+
+
+@dataclass
+class Segment:
+    """Bot audio as the caller hears it: from sample ``start`` (on the call clock), on."""
+
+    start: int
+    samples: Pcm = field(repr=False)
+
+    @property
+    def end(self) -> int:
+        """The sample just after the last one heard."""
+        return self.start + len(self.samples)
+
+
+class Playout:
+    """The phone's outbound queue: bot audio heard in real time, in order; ``clear`` flushes.
+
+    Positions are samples at 8 kHz on the call's clock, so nothing drifts. Audio that
+    arrives while the queue is idle is heard at once; audio that arrives while earlier
+    audio is still playing is heard right after it (Bandwidth queues ``playAudio``, §1.6).
+    """
+
+    def __init__(self) -> None:
+        self.segments: list[Segment] = []
+        self.end = 0
+        self.received_samples = 0
+        self.dropped_samples = 0
+        self.clears = 0
+
+    def enqueue(self, samples: Pcm, at_ms: float) -> Segment:
+        """Queue audio that arrived at ``at_ms``; returns when it will be heard."""
+        now = round(at_ms * SAMPLES_PER_MS)
+        segment = Segment(max(now, self.end), samples)
+        self.segments.append(segment)
+        self.end = segment.end
+        self.received_samples += len(samples)
+        return segment
+
+    def clear(self, at_ms: float) -> int:
+        """Drop everything not heard by ``at_ms``; returns how many samples were dropped."""
+        now = round(at_ms * SAMPLES_PER_MS)
+        dropped = 0
+        kept: list[Segment] = []
+        for seg in self.segments:
+            if seg.end <= now:
+                kept.append(seg)
+            elif seg.start >= now:
+                dropped += len(seg.samples)
+            else:
+                dropped += seg.end - now
+                kept.append(Segment(seg.start, seg.samples[: now - seg.start]))
+        self.segments = kept
+        self.end = min(self.end, now) if dropped else self.end
+        self.dropped_samples += dropped
+        self.clears += 1
+        return dropped
+
+    def busy(self, at_ms: float) -> bool:
+        """Whether bot audio is being heard at ``at_ms``."""
+        return self.end > round(at_ms * SAMPLES_PER_MS)
+
+    @property
+    def first_heard_ms(self) -> float | None:
+        """When the caller first heard the bot, or None."""
+        return self.segments[0].start / SAMPLES_PER_MS if self.segments else None
+
+    @property
+    def played_samples(self) -> int:
+        """Samples the caller heard or will hear (received minus dropped)."""
+        return self.received_samples - self.dropped_samples
+
+    def window(self, start: int, count: int) -> Pcm:
+        """The bot audio heard in samples ``[start, start+count)`` (zeros where silent)."""
+        out = np.zeros(count, dtype=np.int16)
+        for seg in self.segments:
+            lo, hi = max(seg.start, start), min(seg.end, start + count)
+            if lo < hi:
+                out[lo - start : hi - start] = seg.samples[lo - seg.start : hi - seg.start]
+        return out
+
+    def render(self) -> Pcm:
+        """The whole bot track from sample 0 of the call clock."""
+        return self.window(0, self.end)
+
+
+class CallerSource:
+    """What the caller says, one 20 ms frame at a time; silence when there is nothing queued.
+
+    Bandwidth keeps streaming between utterances (silence frames), so a tick always yields
+    a frame. Each queued utterance carries a label for the timeline.
+    """
+
+    def __init__(self) -> None:
+        self._queue: deque[tuple[str, Pcm]] = deque()
+        self._offset = 0
+        self.current: str | None = None
+        self.on_drained: Callable[[], None] | None = None
+        """Called once the last queued audio has gone into a frame."""
+
+    def say(self, samples: Pcm, label: str = "audio") -> None:
+        """Queue audio (8 kHz int16) to be spoken after what is already queued."""
+        if len(samples):
+            self._queue.append((label, samples))
+
+    def cancel(self) -> None:
+        """Drop everything queued (the caller stops talking)."""
+        self._queue.clear()
+        self._offset = 0
+
+    @property
+    def idle(self) -> bool:
+        """Whether nothing is queued: the next frames are silence."""
+        return not self._queue
+
+    def next_frame(self) -> tuple[Pcm, bytes, str | None]:
+        """Return the next 20 ms: samples, their μ-law bytes, and the utterance label."""
+        out = np.zeros(FRAME_BYTES, dtype=np.int16)
+        filled = 0
+        label: str | None = None
+        while filled < FRAME_BYTES and self._queue:
+            label, samples = self._queue[0]
+            take = min(FRAME_BYTES - filled, len(samples) - self._offset)
+            out[filled : filled + take] = samples[self._offset : self._offset + take]
+            filled += take
+            self._offset += take
+            if self._offset >= len(samples):
+                self._queue.popleft()
+                self._offset = 0
+                if not self._queue and self.on_drained is not None:
+                    self.on_drained()
+        self.current = label
+        if label is None:
+            return out, SILENT_FRAME, None
+        return out, ulaw_encode(out), label

@@ -1,0 +1,316 @@
+"""The asyncio driver of one media stream: a ``websockets`` client on an absolute clock.
+
+This is the thin I/O shell around :mod:`simulator.media`. It dials the bot, sends
+``start``, then one ``media`` frame of 160 μ-law bytes every 20 ms, scheduled against
+the monotonic clock from the moment ``start`` went out (frame *k* is due at
+``t_start + 20 ms * k``), so lateness never accumulates into drift. It reads the bot's
+frames concurrently, feeds them to the protocol and the playout queue, and records
+everything. :meth:`StreamDriver.stop` sends ``stop`` and closes with 1000, as Bandwidth
+does when a stream ends (bandwidth-protocol.md §1.7).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import statistics
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
+
+from simulator.codec import FRAME_BYTES, FRAME_MS, ulaw_encode
+from simulator.media import (
+    SAMPLES_PER_MS,
+    CallerSource,
+    Clear,
+    FrameViolation,
+    MediaStream,
+    PlayAudio,
+    Playout,
+    StreamConfig,
+)
+from simulator.recording import CallRecorder
+
+__all__ = ["StreamDriver", "StreamOutcome"]
+
+MAX_FRAME_BYTES = 4 * 1024 * 1024
+"""Largest frame accepted from the bot (Bandwidth's limit is undocumented)."""
+
+
+@dataclass
+class StreamOutcome:
+    """How one stream went, for the summary and for expectations.
+
+    ``status`` is ``accepted`` (the socket opened), ``refused`` (the upgrade was answered
+    with an HTTP error, e.g. 403 for a close-before-accept through uvicorn) or
+    ``connection-error`` (nothing answered). ``closed_by`` is ``simulator`` (it sent
+    ``stop`` and closed), ``bot`` (the bot sent a close frame) or ``dropped`` (the
+    connection died without one: code 1006).
+    """
+
+    stream_id: str
+    name: str
+    destination: str
+    url: str
+    status: Literal["pending", "accepted", "refused", "connection-error"] = "pending"
+    http_status: int | None = None
+    error: str | None = None
+    opened_at_ms: float | None = None
+    closed_at_ms: float | None = None
+    close_code: int | None = None
+    close_reason: str = ""
+    closed_by: Literal["simulator", "bot", "dropped"] | None = None
+    stop_sent: bool = False
+    frames_sent: int = 0
+    frames_received: int = 0
+    play_audio_frames: int = 0
+    content_types: list[str] = field(default_factory=list)
+    clears: int = 0
+    dropped_ms: float = 0.0
+    bot_audio_ms: float = 0.0
+    lateness_ms: list[float] = field(default_factory=list, repr=False)
+
+    def pacing(self) -> dict[str, float]:
+        """Send-time deviation from the 20 ms grid: p50, p99, max (ms) and final drift."""
+        if not self.lateness_ms:
+            return {}
+        ordered = sorted(self.lateness_ms)
+        return {
+            "frames": float(len(ordered)),
+            "p50_ms": statistics.median(ordered),
+            "p99_ms": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))],
+            "max_ms": ordered[-1],
+            "drift_ms": self.lateness_ms[-1],
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready summary (without the per-frame lateness list)."""
+        out = {k: v for k, v in self.__dict__.items() if k != "lateness_ms"}
+        out["pacing"] = self.pacing()
+        return out
+
+
+class StreamDriver:
+    """Run one media stream against the bot until it is stopped or closed."""
+
+    def __init__(
+        self,
+        *,
+        config: StreamConfig,
+        destination: str,
+        url: str,
+        headers: Mapping[str, str],
+        caller: CallerSource,
+        recorder: CallRecorder,
+        on_violation: Callable[[FrameViolation], None],
+        open_timeout_s: float = 10.0,
+        close_timeout_s: float = 5.0,
+    ) -> None:
+        self.protocol = MediaStream(config)
+        self.config = config
+        self.url = url
+        self.headers = dict(headers)
+        self.caller = caller
+        self.recorder = recorder
+        self.on_violation = on_violation
+        self.open_timeout_s = open_timeout_s
+        self.close_timeout_s = close_timeout_s
+        self.playout = Playout()
+        recorder.playouts.append(self.playout)
+        self.outcome = StreamOutcome(
+            stream_id=config.stream_id, name=config.stream_name, destination=destination, url=url
+        )
+        self.opened = asyncio.Event()
+        self.closed = asyncio.Event()
+        self._stop_requested = False
+        self._speaking = False
+        self._ws: ClientConnection | None = None
+
+    def stop(self) -> None:
+        """Ask the stream to end: ``stop`` then close 1000, at the next 20 ms tick."""
+        self._stop_requested = True
+
+    def _stopping(self) -> bool:
+        return self._stop_requested
+
+    # -- the connection --------------------------------------------------------------
+
+    async def run(self) -> StreamOutcome:
+        """Connect, stream until stopped or closed, and return what happened."""
+        rec = self.recorder
+        rec.event("stream-connecting", url=self.url, stream=self.config.stream_name)
+        try:
+            self._ws = await connect(
+                self.url,
+                additional_headers=self.headers,
+                open_timeout=self.open_timeout_s,
+                close_timeout=self.close_timeout_s,
+                proxy=None,  # loopback only: never through an HTTP(S)_PROXY from the environment
+                compression=None,
+                ping_interval=None,
+                max_size=MAX_FRAME_BYTES,
+                user_agent_header=None,
+            )
+        except InvalidStatus as exc:
+            status = exc.response.status_code
+            self.outcome.status, self.outcome.http_status = "refused", status
+            self.outcome.error = f"the bot answered the WebSocket upgrade with HTTP {status}"
+            rec.event("stream-refused", http_status=status, stream=self.config.stream_name)
+        except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
+            self.outcome.status = "connection-error"
+            self.outcome.error = f"could not open {self.url}: {type(exc).__name__}: {exc}"
+            rec.event("stream-rejected", cause="connection-error", error=self.outcome.error)
+        else:
+            await self._run_open(self._ws)
+        self.closed.set()
+        return self.outcome
+
+    async def _run_open(self, ws: ClientConnection) -> None:
+        rec = self.recorder
+        self.outcome.status = "accepted"
+        self.outcome.opened_at_ms = rec.clock.ms()
+        rec.event("stream-accepted", stream=self.config.stream_name)
+        self.opened.set()
+        receiver = asyncio.create_task(
+            self._receive(ws), name=f"bwsim-recv-{self.config.stream_id}"
+        )
+        try:
+            await self._send(ws)
+        finally:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(asyncio.shield(receiver), self.close_timeout_s + 1)
+            if not receiver.done():
+                receiver.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await receiver
+            await ws.close()
+            self._record_close(ws)
+
+    def _record_close(self, ws: ClientConnection) -> None:
+        out = self.outcome
+        out.closed_at_ms = self.recorder.clock.ms()
+        out.frames_sent = self.protocol.frames_sent
+        out.frames_received = self.protocol.frames_received
+        out.clears = self.playout.clears
+        out.dropped_ms = self.playout.dropped_samples / SAMPLES_PER_MS
+        out.bot_audio_ms = self.playout.played_samples / SAMPLES_PER_MS
+        proto = ws.protocol
+        received, sent = proto.close_rcvd, proto.close_sent
+        if received is None:
+            out.closed_by, out.close_code = "dropped", 1006
+        elif proto.close_rcvd_then_sent or sent is None:
+            out.closed_by, out.close_code, out.close_reason = "bot", received.code, received.reason
+        else:
+            out.closed_by, out.close_code = "simulator", sent.code
+        self.recorder.event(
+            "ws-closed",
+            code=out.close_code,
+            by=out.closed_by,
+            reason=out.close_reason,
+            stream=self.config.stream_name,
+        )
+
+    # -- Bandwidth → bot ---------------------------------------------------------------
+
+    async def _send(self, ws: ClientConnection) -> None:
+        rec, proto = self.recorder, self.protocol
+        try:
+            await ws.send(proto.start_message())
+            rec.log("ws-send", event="start", stream=self.config.stream_name)
+            started = time.monotonic()
+            first_sample = round(rec.clock.at(started) * SAMPLES_PER_MS)
+            frame = 0
+            label: str | None = None
+            while not self._stop_requested:
+                due = started + frame * FRAME_MS / 1000
+                delay = due - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                if self._stopping():
+                    break
+                self.outcome.lateness_ms.append((time.monotonic() - due) * 1000)
+                pcm, ulaw, now_label = self.caller.next_frame()
+                position = first_sample + frame * FRAME_BYTES
+                if now_label != label:
+                    self._utterance_edge(label, now_label, position)
+                    label = now_label
+                await ws.send(proto.media_message(ulaw, "inbound"))
+                rec.caller_frame(position, pcm)
+                if "outbound" in self.config.tracks:
+                    echo = self.playout.window(position, FRAME_BYTES)
+                    await ws.send(proto.media_message(ulaw_encode(echo), "outbound"))
+                self._check_speech_end()
+                frame += 1
+            await ws.send(proto.stop_message())
+            self.outcome.stop_sent = True
+            rec.event("stop-sent", stream=self.config.stream_name)
+            await ws.close(1000)
+        except ConnectionClosed:
+            return
+
+    def _utterance_edge(self, before: str | None, after: str | None, position: int) -> None:
+        at = position / SAMPLES_PER_MS
+        if before is not None:
+            self.recorder.event("caller-audio-end", at_ms=at, label=before)
+        if after is not None:
+            self.recorder.event("caller-audio-start", at_ms=at, label=after)
+
+    def _check_speech_end(self) -> None:
+        if self._speaking and not self.playout.busy(self.recorder.clock.ms()):
+            self._speaking = False
+            self.recorder.event("bot-speech-end", at_ms=self.playout.end / SAMPLES_PER_MS)
+
+    # -- bot → Bandwidth -----------------------------------------------------------------
+
+    async def _receive(self, ws: ClientConnection) -> None:
+        try:
+            async for message in ws:
+                self._handle(message)
+        except ConnectionClosed:
+            pass
+        finally:
+            # The bot closed (or the connection died): stop sending at the next tick.
+            self._stop_requested = True
+
+    def _handle(self, message: str | bytes) -> None:
+        rec = self.recorder
+        now = rec.clock.ms()
+        event = self.protocol.receive(message, now)
+        if self.protocol.stopped:
+            rec.log("ws-recv-after-stop", size=len(message))
+        if isinstance(event, PlayAudio):
+            was_busy = self.playout.busy(now)
+            first = not self.playout.segments
+            segment = self.playout.enqueue(event.samples, now)
+            heard_at = segment.start / SAMPLES_PER_MS
+            self.outcome.play_audio_frames += 1
+            if event.content_type not in self.outcome.content_types:
+                self.outcome.content_types.append(event.content_type)
+            rec.log(
+                "ws-recv",
+                event="playAudio",
+                content_type=event.content_type,
+                bytes=event.payload_bytes,
+                audio_ms=len(event.samples) / SAMPLES_PER_MS,
+                heard_at_ms=round(heard_at, 1),
+            )
+            if first:
+                rec.event("bot-audio-first", at_ms=heard_at, content_type=event.content_type)
+            if not was_busy and not self._speaking:
+                self._speaking = True
+                rec.event("bot-speech-start", at_ms=heard_at)
+        elif isinstance(event, Clear):
+            was_busy = self.playout.busy(now)
+            dropped = self.playout.clear(now) / SAMPLES_PER_MS
+            rec.log("ws-recv", event="clear", dropped_ms=dropped)
+            rec.event("clear", dropped_ms=round(dropped, 1), bot_was_speaking=was_busy)
+            if self._speaking and was_busy:
+                self._speaking = False
+                rec.event("bot-speech-end", interrupted=True)
+        else:
+            rec.log("ws-recv", event="violation", rule=event.rule, frame=event.frame)
+            self.on_violation(event)
