@@ -3,7 +3,9 @@
 The supported surface is what ``__all__`` lists; modules not named here are internal.
 """
 
+from simulator.audio import load_caller_audio
 from simulator.bxml import BxmlDocument, BxmlError, parse_bxml
+from simulator.call import CallEnded, CallOptions, CallResult, CallSession, LiveCall
 from simulator.errors import (
     AudioFileError,
     BlockedRequestError,
@@ -21,7 +23,9 @@ from simulator.faults import FaultRule
 from simulator.harness import Harness
 from simulator.intercept import Interceptor
 from simulator.journal import Journal, JournalEntry, Violation
+from simulator.recording import TimelineEvent
 from simulator.registry import Call, CallPhase, Registry
+from simulator.stream import StreamOutcome
 from simulator.targets import AppTarget, BotCredentials, CmdTarget, Target, UrlTarget
 from simulator.webhooks import WebhookAuth, WebhookExchange, send_webhook
 
@@ -34,7 +38,11 @@ __all__ = [
     "BxmlDocument",
     "BxmlError",
     "Call",
+    "CallEnded",
+    "CallOptions",
     "CallPhase",
+    "CallResult",
+    "CallSession",
     "CallTimeout",
     "CmdTarget",
     "ConfigError",
@@ -45,17 +53,21 @@ __all__ = [
     "Interceptor",
     "Journal",
     "JournalEntry",
+    "LiveCall",
     "ProtocolViolation",
     "Registry",
     "ScenarioError",
     "SimulatorError",
+    "StreamOutcome",
     "Target",
     "TargetError",
+    "TimelineEvent",
     "UnexpectedApiRequest",
     "UrlTarget",
     "Violation",
     "WebhookAuth",
     "WebhookExchange",
+    "load_caller_audio",
     "parse_bxml",
     "send_webhook",
 ]

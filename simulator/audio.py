@@ -26,7 +26,7 @@ def load_caller_audio(path: str | Path) -> Pcm:
     """Read an audio file and return it as 8 kHz mono int16 samples."""
     p = Path(path)
     if not p.is_file():
-        raise AudioFileError(p, "no such file (paths in scenarios are relative to the scenario)")
+        raise AudioFileError(p, "no such file")
     try:
         info = sf.info(str(p))
     except (sf.LibsndfileError, RuntimeError) as exc:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import ipaddress
 import json
 import threading
 from collections.abc import Awaitable, Callable, Mapping
@@ -38,7 +39,6 @@ from simulator.codec import Pcm
 from simulator.errors import CallTimeout
 from simulator.fake import FakeBandwidth
 from simulator.ids import new_stream_id
-from simulator.intercept import is_loopback_host
 from simulator.journal import JournalEntry
 from simulator.media import CallerSource, FrameViolation, StreamConfig
 from simulator.recording import CallClock, CallRecorder, TimelineEvent
@@ -140,8 +140,8 @@ class CallResult:
 
     @property
     def timeline(self) -> list[TimelineEvent]:
-        """The call's events in order."""
-        return self.recorder.timeline
+        """The call's events in time order."""
+        return sorted(self.recorder.timeline, key=lambda e: e.at_ms)
 
     def events(self, kind: str) -> list[TimelineEvent]:
         """The timeline events of one kind."""
@@ -175,7 +175,7 @@ class CallResult:
             },
             "bxml_error": self.bxml_error,
             "streams": [s.to_dict() for s in self.streams],
-            "events": [e.to_dict() for e in self.recorder.timeline],
+            "events": [e.to_dict() for e in self.timeline],
             "api_requests": [
                 {
                     "at_ms": round(self.recorder.clock.at(e.at), 1),
@@ -291,6 +291,13 @@ class LiveCall:
     def hangup(self) -> None:
         """The caller hangs up: ``stop`` and close on every stream, call disconnected."""
         self._session.caller_hangup()
+
+
+def _is_loopback_ip(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def _basic(username: str, password: str) -> str:
@@ -532,6 +539,7 @@ class CallSession:
             body = {k: v for k, v in body.items() if v is not None}
         url = self.bot_base_url + opts.webhook_path
         auth = WebhookAuth(opts.auth_mode, opts.webhook_username, opts.webhook_password)
+        self.clock.restart()  # event times count from the webhook
         self.recorder.event("webhook-sent", url=url, auth=opts.auth_mode)
         exchange = await send_webhook(
             client,
@@ -713,8 +721,10 @@ class CallSession:
                 for w in waits:
                     w.cancel()
             if orphan_watch and self._all_streams_closed.is_set() and not self.ended.is_set():
-                await self._watch_orphan(deadline)
-                return
+                if any(d.outcome.status == "accepted" for d in self._streams.values()):
+                    await self._watch_orphan(deadline)
+                    return
+                watch_orphan = False  # no stream ever opened: the pause simply holds the call
 
     async def _watch_orphan(self, deadline: float) -> None:
         grace = self.options.orphan_grace_s
@@ -736,21 +746,26 @@ class CallSession:
 
     # -- streams ---------------------------------------------------------------------
 
+    def _to_bot(self, url: str, scheme: str) -> str:
+        """Point a URL from the bot's BXML at the bot on loopback, keeping path and query.
+
+        The bot names itself by its public host (``PROXY_HOST``: an ngrok name in real
+        life); bwsim never leaves loopback, so any host but an explicit loopback address
+        with a port is taken to mean the bot under test.
+        """
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        explicit = parts.port is not None and (host == "localhost" or _is_loopback_ip(host))
+        netloc = parts.netloc if explicit else urlsplit(self.bot_base_url).netloc
+        return urlunsplit((scheme, netloc, parts.path or "/", parts.query, ""))
+
     def _stream_url(self, destination: str) -> str:
-        """Map a ``<StartStream destination>`` to the bot on loopback (path and query kept)."""
-        parts = urlsplit(destination)
-        bot = urlsplit(self.bot_base_url)
-        loopback = bool(parts.hostname and is_loopback_host(parts.hostname))
-        netloc = parts.netloc if loopback else bot.netloc
-        return urlunsplit(("ws", netloc, parts.path or "/", parts.query, ""))
+        """Map a ``<StartStream destination>`` to a ``ws://`` URL of the bot."""
+        return self._to_bot(destination, "ws")
 
     def _http_url(self, url: str) -> str:
-        """Map a webhook URL from BXML to the bot on loopback (path and query kept)."""
-        parts = urlsplit(url)
-        if parts.hostname and is_loopback_host(parts.hostname):
-            return url
-        bot = urlsplit(self.bot_base_url)
-        return urlunsplit((bot.scheme, bot.netloc, parts.path or "/", parts.query, ""))
+        """Map a webhook URL from BXML (``streamEventUrl``, ``redirectUrl`` …) to the bot."""
+        return self._to_bot(url, urlsplit(self.bot_base_url).scheme)
 
     async def _start_stream(self, client: httpx.AsyncClient, step: StartStream) -> None:
         stream_id = new_stream_id()

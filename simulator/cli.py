@@ -9,12 +9,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
+import os
 import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
-from simulator.errors import ConfigError
+from simulator.audio import load_caller_audio
+from simulator.call import Caller, CallOptions, CallResult, LiveCall
+from simulator.codec import Pcm
+from simulator.errors import CallTimeout, ConfigError
 from simulator.harness import Harness
+from simulator.targets import BotCredentials, UrlTarget, parse_target
 
 __all__ = ["main"]
 
@@ -38,7 +45,43 @@ def _parser() -> argparse.ArgumentParser:
         ),
     )
     serve.add_argument("--port", type=int, default=0, help="port to listen on (0: any free)")
+
+    call = sub.add_parser(
+        "call",
+        help="place one call to a bot and record what happened",
+        description=(
+            "Place one inbound call to the bot as Bandwidth would: webhook, BXML, media "
+            "stream. The caller says the audio file, waits until the bot has been quiet "
+            "for --linger-ms, and hangs up. Writes call.wav (caller left, bot right), "
+            "trace.jsonl, timeline.json and summary.json to --out."
+        ),
+    )
+    _add_target(call)
+    call.add_argument("--audio", required=True, help="what the caller says (WAV/FLAC/OGG/MP3)")
+    call.add_argument("--out", default=None, help="artifact folder (default bwsim-out/CALL_ID)")
+    call.add_argument("--json", default=None, help="also write the summary (schema 1) here")
+    call.add_argument(
+        "--api-port", type=int, default=0, help="port of the fake Voice API (fix it for --url)"
+    )
+    call.add_argument(
+        "--linger-ms", type=float, default=2000, help="hang up after the bot is quiet this long"
+    )
+    call.add_argument("--max-seconds", type=float, default=60, help="longest call allowed")
+    call.add_argument(
+        "--auth",
+        default="challenge",
+        choices=["challenge", "preemptive", "wrong", "wrong_username", "none", "scheme"],
+        help="how the webhook authenticates (default: Bandwidth's challenge flow)",
+    )
+    call.add_argument("--webhook-path", default="/", help="the bot's call webhook path")
     return parser
+
+
+def _add_target(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("target (default: --app bot.app:app)")
+    group.add_argument("--app", metavar="MODULE:ATTR", help="ASGI app bwsim serves with uvicorn")
+    group.add_argument("--cmd", metavar="COMMAND", help="command bwsim starts (it gets $PORT)")
+    group.add_argument("--url", metavar="URL", help="a bot already running (http://HOST:PORT)")
 
 
 async def _serve(port: int) -> int:
@@ -69,12 +112,88 @@ async def _serve(port: int) -> int:
         return EXIT_FAILED if violations else EXIT_OK
 
 
+def _hand_started_credentials() -> BotCredentials | None:
+    """The secrets of a bot started by hand, from the same variables it reads."""
+    names = ("BANDWIDTH_CLIENT_ID", "BANDWIDTH_CLIENT_SECRET")
+    if not all(os.environ.get(n) for n in names):
+        return None
+    return BotCredentials(
+        client_id=os.environ["BANDWIDTH_CLIENT_ID"],
+        client_secret=os.environ["BANDWIDTH_CLIENT_SECRET"],
+        webhook_username=os.environ.get("BANDWIDTH_WEBHOOK_USERNAME", ""),
+        webhook_password=os.environ.get("BANDWIDTH_WEBHOOK_PASSWORD", ""),
+    )
+
+
+def _linger_caller(voice: Pcm, linger_ms: float) -> Caller:
+    async def caller(call: LiveCall) -> None:
+        await call.wait_for("stream-accepted", timeout_ms=15_000)
+        await call.say(voice, "audio")
+        while True:
+            await _until_quiet(call)
+            try:
+                await call.wait_for("bot-speech-start", timeout_ms=linger_ms, after_ms=call.ms())
+            except CallTimeout:
+                return
+
+    return caller
+
+
+async def _until_quiet(call: LiveCall) -> None:
+    starts = call.recorder.timeline
+    speaking = [e for e in starts if e.kind in ("bot-speech-start", "bot-speech-end")]
+    if speaking and speaking[-1].kind == "bot-speech-start":
+        await call.wait_for("bot-speech-end", timeout_ms=120_000, after_ms=speaking[-1].at_ms)
+
+
+async def _place(args: argparse.Namespace, voice: Pcm) -> CallResult:
+    target = parse_target(args.app, args.cmd, args.url)
+    credentials = _hand_started_credentials() if isinstance(target, UrlTarget) else None
+    options = CallOptions(
+        auth_mode=args.auth, webhook_path=args.webhook_path, max_call_s=args.max_seconds
+    )
+    if credentials is not None and not credentials.webhook_username:
+        print(
+            "bwsim: BANDWIDTH_WEBHOOK_USERNAME/PASSWORD are not set: the webhook is sent "
+            "without credentials",
+            file=sys.stderr,
+        )
+        options.auth_mode = "none"
+    async with Harness(target, api_port=args.api_port, credentials=credentials) as h:
+        if isinstance(target, UrlTarget):
+            account = h.fake.default_account.account_id
+            print(f"bwsim: fake Voice API at {h.api_base} (account {account})", flush=True)
+        return await h.place_call(_linger_caller(voice, args.linger_ms), options=options)
+
+
+def _call(args: argparse.Namespace) -> int:
+    voice = load_caller_audio(args.audio)  # before anything starts: a bad file is exit 2
+    result = asyncio.run(_place(args, voice))
+    out = Path(args.out) if args.out else Path("bwsim-out") / result.call_id
+    paths = result.write(out)
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(result.summary(), indent=1, default=str) + "\n")
+    for event in result.timeline:
+        if event.kind not in ("verb", "stream-connecting", "api-request"):
+            print(event.describe())
+    problems = [f"{v['kind']}: {v['detail']}" for v in result.violations] + result.errors
+    if result.exchange is not None and result.exchange.error:
+        problems.insert(0, f"webhook: {result.exchange.error}")
+    print(f"bwsim: recording {paths['wav']}, trace {paths['trace']}")
+    for problem in problems:
+        print(f"bwsim: FAIL {problem}", file=sys.stderr)
+    return EXIT_FAILED if problems else EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``bwsim`` console script."""
     args = _parser().parse_args(argv)
     try:
         if args.command == "serve":
             return asyncio.run(_serve(args.port))
+        if args.command == "call":
+            return _call(args)
     except ConfigError as exc:
         print(f"bwsim: {exc}", file=sys.stderr)
         return EXIT_UNUSABLE

@@ -67,6 +67,10 @@ class CallClock:
         self._now = now
         self.t0 = now()
 
+    def restart(self) -> None:
+        """Make now the call's time zero (before anything is recorded)."""
+        self.t0 = self._now()
+
     def ms(self) -> float:
         """Milliseconds elapsed since the call began."""
         return (self._now() - self.t0) * 1000.0
@@ -170,7 +174,12 @@ class CallRecorder:
                 fh.write(json.dumps(record, default=str) + "\n")
         timeline = directory / "timeline.json"
         timeline.write_text(
-            json.dumps([e.to_dict() for e in self.timeline], indent=1, default=str) + "\n",
+            json.dumps(
+                [e.to_dict() for e in sorted(self.timeline, key=lambda e: e.at_ms)],
+                indent=1,
+                default=str,
+            )
+            + "\n",
             encoding="utf-8",
         )
         return {"wav": wav, "trace": trace, "timeline": timeline}

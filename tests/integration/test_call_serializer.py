@@ -1,0 +1,71 @@
+"""A call to a real Pipecat bot (real serializer, real transport, its own process).
+
+The caller's file reaches the bot's pipeline as the same samples, within μ-law error; the
+bot's tone comes back and sits in the right channel of the recording at the time the
+caller hears it; the caller hanging up ends the bot's pipeline.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from simulator.audio import load_caller_audio
+from simulator.call import CallOptions, LiveCall
+from simulator.codec import ulaw_decode, ulaw_encode
+from simulator.harness import Harness
+from simulator.targets import AppTarget
+
+
+def _caller_file(tmp_path: Path) -> Path:
+    """A 1.2 s stereo 16 kHz chirp: the resampler and the mix-down are on the path."""
+    rate = 16000
+    t = np.arange(int(1.2 * rate)) / rate
+    chirp = np.sin(2 * np.pi * (200 + 600 * t) * t) * 0.4
+    path = tmp_path / "caller.wav"
+    sf.write(path, np.stack([chirp, chirp * 0.5], axis=1), rate, subtype="PCM_16")
+    return path
+
+
+async def test_caller_audio_reaches_the_bot_and_its_audio_comes_back(tmp_path: Path) -> None:
+    """Input frames match the file; playAudio lands in the WAV; hang-up ends the pipeline."""
+    source = _caller_file(tmp_path)
+    voice = load_caller_audio(source)
+    target = AppTarget("tests.bots.media_bot:app")
+
+    async def caller(call: LiveCall) -> None:
+        await call.wait_for("stream-accepted", timeout_ms=10_000)
+        await call.say(voice, "chirp")
+        await call.wait_for("bot-speech-end", timeout_ms=10_000)
+        await call.pause(200)
+
+    async with Harness(target, bot_env={"MEDIA_BOT_DIR": str(tmp_path)}) as harness:
+        result = await harness.place_call(caller, options=CallOptions(max_call_s=30))
+        ended = tmp_path / f"{result.call_id}.ended"
+        for _ in range(100):
+            if ended.exists():
+                break
+            await __import__("asyncio").sleep(0.05)
+        paths = result.write(tmp_path / "out")
+
+    assert ended.exists(), "the bot's pipeline did not end after the caller hung up"
+    heard = np.frombuffer((tmp_path / f"{result.call_id}.pcm").read_bytes(), dtype="<i2")
+    expected = ulaw_decode(ulaw_encode(voice))
+    # The caller spoke from its first frame after the socket opened; find it in the input.
+    start = next(i for i in range(0, len(heard), 160) if np.any(heard[i : i + 160]))
+    segment = heard[start : start + len(expected)].astype(np.int32)
+    assert len(segment) == len(expected)
+    error = np.abs(segment - expected.astype(np.int32))
+    assert error.max() <= 4, f"bot input differs from the caller file by up to {error.max()}"
+
+    assert result.streams[0].content_types == ["audio/pcmu"]
+    first = result.events("bot-audio-first")[0]
+    audio, rate = sf.read(paths["wav"], dtype="int16")
+    assert rate == 8000
+    loud = np.flatnonzero(np.abs(audio[:, 1]) > 2000)
+    assert abs(loud[0] / 8 - first.at_ms) <= 2
+    assert abs((loud[-1] - loud[0]) / 8 - 1000) <= 25
+    assert result.disconnect_cause == "hangup"
+    assert result.streams[0].closed_by == "simulator"

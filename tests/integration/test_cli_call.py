@@ -1,0 +1,121 @@
+"""``bwsim call``: one call to a bot it starts (--app, --cmd) or one started by hand (--url)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+BOT = "tests.bots.media_bot:app"
+
+
+@pytest.fixture
+def audio(tmp_path: Path) -> Path:
+    """Half a second of a 300 Hz tone at 16 kHz."""
+    path = tmp_path / "hello.wav"
+    t = np.arange(8000) / 16000
+    sf.write(path, np.sin(2 * np.pi * 300 * t) * 0.3, 16000)
+    return path
+
+
+def _bwsim(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "simulator.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        env=env,
+        check=False,
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.parametrize(
+    "target", [["--app", BOT], ["--cmd", f"{sys.executable} -m uvicorn {BOT} --port $PORT"]]
+)
+def test_call_starts_the_bot_and_writes_artifacts(
+    target: list[str], audio: Path, tmp_path: Path
+) -> None:
+    """--app and --cmd start the bot; the call is recorded and summarised (schema 1)."""
+    env = {**os.environ, "MEDIA_BOT_DIR": str(tmp_path)}
+    out, summary = tmp_path / "out", tmp_path / "summary.json"
+    args = ["call", *target, "--audio", str(audio), "--out", str(out), "--json", str(summary)]
+    done = _bwsim(*args, "--linger-ms", "300", env=env)
+    assert done.returncode == 0, done.stderr
+    assert "ws-closed" in done.stdout
+    data = json.loads(summary.read_text())
+    assert data["schema"] == 1
+    assert data["call"]["callId"].startswith("c-")
+    assert data["webhook"]["status"] == 200
+    assert "<StartStream" in data["webhook"]["bxml"]
+    assert data["streams"][0]["close_code"] == 1000
+    assert data["streams"][0]["closed_by"] == "simulator"
+    types = [e["type"] for e in data["events"]]
+    assert {"webhook-answered", "stream-accepted", "bot-audio-first", "ws-closed"} <= set(types)
+    assert data["violations"] == []
+    assert isinstance(data["api_requests"], list)
+    assert {p.name for p in out.iterdir()} >= {"call.wav", "trace.jsonl", "timeline.json"}
+
+
+def test_call_reaches_a_bot_started_by_hand(audio: Path, tmp_path: Path) -> None:
+    """--url: the bot runs with the documented environment; bwsim uses the same secrets."""
+    port, api_port = _free_port(), _free_port()
+    env = {
+        **os.environ,
+        "BANDWIDTH_CLIENT_ID": "hand-client",
+        "BANDWIDTH_CLIENT_SECRET": "hand-secret",
+        "BANDWIDTH_WEBHOOK_USERNAME": "hand-user",
+        "BANDWIDTH_WEBHOOK_PASSWORD": "hand-password",
+        "PROXY_HOST": "my-bot.example.ngrok.app",
+        "BANDWIDTH_OAUTH_URL": f"http://127.0.0.1:{api_port}/api/v1/oauth2/token",
+        "BANDWIDTH_VOICE_API_URL": f"http://127.0.0.1:{api_port}/api/v2",
+        "MEDIA_BOT_DIR": str(tmp_path),
+    }
+    bot = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", BOT, "--port", str(port), "--log-level", "warning"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.05)
+        url = f"http://127.0.0.1:{port}"
+        summary = tmp_path / "s.json"
+        args = ["--url", url, "--api-port", str(api_port), "--json", str(summary)]
+        args += ["--out", str(tmp_path / "out")]
+        done = _bwsim("call", *args, "--audio", str(audio), "--linger-ms", "300", env=env)
+        assert done.returncode == 0, done.stdout + done.stderr
+        data = json.loads(summary.read_text())
+        assert data["webhook"]["outcome"] == "challenge-ok"
+        assert data["streams"][0]["status"] == "accepted"
+    finally:
+        bot.terminate()
+        bot.wait(10)
+
+
+def test_unreadable_audio_exits_2_before_any_call(tmp_path: Path) -> None:
+    """A missing or non-audio file: exit 2, the file named, no bot started."""
+    bogus = tmp_path / "notes.wav"
+    bogus.write_text("not audio")
+    done = _bwsim("call", "--app", "no.such.module:app", "--audio", str(bogus))
+    assert done.returncode == 2
+    assert "notes.wav" in done.stderr
+    assert "no.such.module" not in done.stderr  # the bot was never started
