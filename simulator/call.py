@@ -895,8 +895,19 @@ class CallSession:
             step.event_username if has_creds else None,
             step.event_password if has_creds else None,
         )
-        exchange = await send_webhook(client, self._http_url(url), body, auth=auth, timeout_s=5)
-        self._log_exchange(exchange)
+        await self._send_async(client, self._http_url(url), body, auth)
+
+    async def _send_async(
+        self, client: httpx.AsyncClient, url: str, body: dict[str, Any], auth: WebhookAuth
+    ) -> None:
+        """Deliver an async webhook; retried once on a connection error, as Bandwidth does."""
+        for _ in range(2):
+            exchange = await send_webhook(
+                client, url, body, auth=auth, timeout_s=self.options.webhook_timeout_s, sync=False
+            )
+            self._log_exchange(exchange)
+            if exchange.outcome != "connection-error":
+                return
 
     async def _redirect(
         self,
@@ -985,13 +996,9 @@ class CallSession:
                 end,
                 self.call.error_message if self.call.disconnect_cause != "hangup" else None,
             )
-            exchange = await send_webhook(
-                client,
-                self.bot_base_url + self.options.disconnect_path,
-                body,
-                auth=WebhookAuth(
-                    "challenge", self.options.webhook_username, self.options.webhook_password
-                ),
-                timeout_s=self.options.webhook_timeout_s,
+            auth = WebhookAuth(
+                "challenge", self.options.webhook_username, self.options.webhook_password
             )
-            self._log_exchange(exchange)
+            await self._send_async(
+                client, self.bot_base_url + self.options.disconnect_path, body, auth
+            )

@@ -87,6 +87,16 @@ async def test_stream_webhooks_parse_with_the_sdk_models(harness: Harness) -> No
     assert bodies[1]["cause"] == "closed"
 
 
+async def test_disconnect_webhook_parses_with_the_sdk_models(harness: Harness) -> None:
+    """The disconnect webhook goes to the status URL with cause hangup, and validates."""
+    await harness.place_call(
+        lambda c: _stay(c, 100), options=_opts("/listen", disconnect_path="/events/status")
+    )
+    [body] = [w["body"] for w in raw_bot.SEEN["webhooks"] if w["path"] == "status"]
+    validate_body("disconnect", body)
+    assert (body["eventType"], body["cause"]) == ("disconnect", "hangup")
+
+
 async def test_start_stream_without_keepalive_hangs_up_at_once(harness: Harness) -> None:
     """A document that ends after <StartStream> hangs up; the stream gets stop and closes."""
     result = await harness.place_call(options=_opts("/listen?keepalive=none"))
