@@ -116,6 +116,8 @@ async def webhook(behaviour: str, request: Request) -> Response:
     }[keepalive]
     events = request.query_params.get("events")
     extra = ' streamEventUrl="/events/stream"' if events else ""
+    if request.query_params.get("wsauth"):
+        extra += ' destinationUsername="ws-user" destinationPassword="ws-pass"'
     xml = (
         '<?xml version="1.0" encoding="UTF-8"?><Response>'
         f'<StartStream name="bot" mode="{mode}" destination="wss://bot.example/ws/{behaviour}/{token}"'
@@ -131,6 +133,7 @@ async def ws(websocket: WebSocket, behaviour: str, token: str) -> None:
         return
     await websocket.accept()
     start = json.loads(await websocket.receive_text())
+    start["_authorization"] = websocket.headers.get("authorization")
     SEEN["starts"].append(start)
     call_id = start["metadata"]["callId"]
     if behaviour == "close-early":

@@ -6,6 +6,7 @@ it with the ``websockets`` client exactly as Bandwidth would.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import AsyncIterator
 
 import httpx
@@ -56,7 +57,7 @@ async def test_frames_follow_bandwidth_shape(harness: Harness) -> None:
     first = raw_bot.SEEN["media"][0]
     assert first["track"] == "inbound"
     assert first["sequenceNumber"] == "1"
-    assert len(__import__("base64").b64decode(first["payload"])) == 160
+    assert len(base64.b64decode(first["payload"])) == 160
     stop = raw_bot.SEEN["stops"][0]
     assert stop["stop"]["eventType"] == "stop"
     assert "streamParams" not in stop["stop"]
@@ -65,6 +66,13 @@ async def test_frames_follow_bandwidth_shape(harness: Harness) -> None:
     assert (outcome.closed_by, outcome.close_code) == ("simulator", 1000)
     assert result.phase == "disconnected"
     assert result.disconnect_cause == "hangup"
+
+
+async def test_destination_credentials_go_as_basic_on_the_upgrade(harness: Harness) -> None:
+    """destinationUsername/Password travel as HTTP Basic on the WebSocket upgrade."""
+    await harness.place_call(lambda c: _stay(c, 50), options=_opts("/listen?wsauth=1"))
+    expected = "Basic " + base64.b64encode(b"ws-user:ws-pass").decode()
+    assert raw_bot.SEEN["starts"][0]["_authorization"] == expected
 
 
 async def test_initiate_body_parses_with_the_sdk_models(harness: Harness) -> None:
@@ -127,6 +135,22 @@ async def test_bot_closing_under_pause_is_an_orphaned_leg(harness: Harness) -> N
     assert kinds == ["orphaned-leg"]
     assert result.streams[0].closed_by == "bot"
     harness.fake.journal.violations.clear()
+
+
+async def test_hanging_up_after_the_stream_drops_is_not_an_orphan(harness: Harness) -> None:
+    """The same early close, followed by an API hang-up within the grace: nothing reported."""
+
+    async def caller(call: LiveCall) -> None:
+        await call.wait_for("ws-closed", timeout_ms=5000)
+        client, auth = await _api(harness)
+        async with client:
+            path = f"/api/v2/accounts/{call.account_id}/calls/{call.call_id}"
+            await client.post(path, json={"state": "completed"}, headers=auth)
+        await call.pause(5000)
+
+    result = await harness.place_call(caller, options=_opts("/close-early", orphan_grace_s=2))
+    assert result.violations == []
+    assert result.events("hangup-request")
 
 
 async def test_clear_drops_audio_not_yet_played(harness: Harness) -> None:
