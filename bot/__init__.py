@@ -1,0 +1,1 @@
+"""The reference bot: Bandwidth's Pipecat example bot, hardened, runnable offline."""
