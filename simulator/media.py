@@ -297,7 +297,11 @@ class Playout:
     def window(self, start: int, count: int) -> Pcm:
         """The bot audio heard in samples ``[start, start+count)`` (zeros where silent)."""
         out = np.zeros(count, dtype=np.int16)
-        for seg in self.segments:
+        # Segments are in order and never overlap: walk back from the newest (the 20 ms
+        # echo of tracks="both" asks for the present), stop at the first one that ended.
+        for seg in reversed(self.segments):
+            if seg.end <= start:
+                break
             lo, hi = max(seg.start, start), min(seg.end, start + count)
             if lo < hi:
                 out[lo - start : hi - start] = seg.samples[lo - seg.start : hi - seg.start]
