@@ -1,4 +1,8 @@
-"""``python -m bot``: serve the bot with uvicorn on ``$HOST:$PORT``."""
+"""``python -m bot``: serve the bot with uvicorn on ``$HOST:$PORT``.
+
+``HOST`` defaults to 127.0.0.1 and ``PORT`` to 7860 (the guide's); ``PORT=0`` takes any
+free port, printed in uvicorn's "Uvicorn running on" line.
+"""
 
 from __future__ import annotations
 

@@ -9,6 +9,7 @@ destination. The socket presents it once; it is gone after that, and after its T
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import time
 from dataclasses import dataclass
@@ -28,17 +29,25 @@ class Binding:
 class TokenStore(Protocol):
     """Mints and consumes one-time tokens."""
 
-    async def mint(self, binding: Binding) -> str:
-        """Return a new token for ``binding``."""
+    async def mint(self, call_id: str, account_id: str) -> str:
+        """Return a new token bound to the call."""
         ...
 
     async def consume(self, token: str) -> Binding | None:
         """Return the binding once; None for unknown, used or expired tokens."""
         ...
 
+    async def aclose(self) -> None:
+        """Release connections (at app shutdown)."""
+        ...
+
+
+TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{43}")
+"""What :func:`new_token` makes; anything else is refused before a store is asked."""
+
 
 def new_token() -> str:
-    """32 random bytes, URL-safe."""
+    """32 random bytes, URL-safe (43 characters)."""
     return secrets.token_urlsafe(32)
 
 
@@ -49,11 +58,12 @@ class MemoryTokenStore:
         self.ttl_s = ttl_s
         self._tokens: dict[str, tuple[Binding, float]] = {}
 
-    async def mint(self, binding: Binding) -> str:
+    async def mint(self, call_id: str, account_id: str) -> str:
         now = time.monotonic()
+        # Drop expired tokens so unclaimed ones cannot pile up.
         self._tokens = {k: v for k, v in self._tokens.items() if v[1] > now}
         token = new_token()
-        self._tokens[token] = (binding, now + self.ttl_s)
+        self._tokens[token] = (Binding(call_id, account_id), now + self.ttl_s)
         return token
 
     async def consume(self, token: str) -> Binding | None:
@@ -62,23 +72,39 @@ class MemoryTokenStore:
             return None
         return entry[0]
 
+    async def aclose(self) -> None:
+        self._tokens.clear()
+
 
 class RedisTokenStore:
-    """Tokens in Redis, shared by every worker; consumed atomically with GETDEL."""
+    """Tokens in Redis, shared by every worker.
 
-    def __init__(self, url: str, ttl_s: float = 60.0) -> None:
+    ``GETDEL`` (Redis 6.2+) reads and deletes in one atomic step, so of two workers
+    presenting the same token at once exactly one gets the binding. The key expires on
+    the server (``PX``: milliseconds, so a test can use a sub-second TTL), so an unused
+    token needs no sweeping.
+    """
+
+    PREFIX = "bwbot:token:"
+
+    def __init__(self, url: str, ttl_s: float = 60.0, *, timeout_s: float = 2.0) -> None:
         self.ttl_s = ttl_s
-        self._redis = redis.from_url(url)
+        self._redis = redis.from_url(
+            url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s
+        )
 
-    async def mint(self, binding: Binding) -> str:
+    async def mint(self, call_id: str, account_id: str) -> str:
         token = new_token()
-        value = json.dumps({"call_id": binding.call_id, "account_id": binding.account_id})
-        await self._redis.set(f"bwbot:token:{token}", value, px=int(self.ttl_s * 1000))
+        value = json.dumps({"call_id": call_id, "account_id": account_id})
+        await self._redis.set(self.PREFIX + token, value, px=max(1, int(self.ttl_s * 1000)))
         return token
 
     async def consume(self, token: str) -> Binding | None:
-        raw = await self._redis.getdel(f"bwbot:token:{token}")
+        raw = await self._redis.getdel(self.PREFIX + token)
         if raw is None:
             return None
         data = json.loads(raw)
         return Binding(data["call_id"], data["account_id"])
+
+    async def aclose(self) -> None:
+        await self._redis.aclose()

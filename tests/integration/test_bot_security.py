@@ -1,196 +1,353 @@
 """The reference bot's security properties, each shown to catch a broken copy of the bot.
 
-Each ``_check_*`` returns why a bot fails the property, or None. Every test runs the
-check against the real bot (must pass) and against a copy with the matching flaw from
-``tests/bots/broken_bots.py`` (must fail), under a real uvicorn on loopback.
+Each ``check_*`` returns why a bot fails the property, or None. Every property test runs
+its check against the real bot (it must pass) and against a copy with the matching flaw
+from ``tests/bots/broken_bots.py`` (it must fail), each under a real uvicorn on loopback,
+driven with httpx and the websockets client as Bandwidth would drive it. Nothing leaves
+loopback: the Bandwidth URLs are a closed local port, or the fake Voice API.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import json
-from collections.abc import AsyncIterator
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from pathlib import Path
 
-import httpx
 import pytest
 from fastapi import FastAPI
-from websockets.asyncio.client import connect
-from websockets.exceptions import InvalidStatus
 
+import bot.app
 from bot.app import create_app
 from bot.config import Settings
-from simulator.call import CallOptions, LiveCall
-from simulator.harness import Harness
+from simulator.fake import FakeBandwidth
+from simulator.journal import JournalEntry
 from simulator.servers import serve
-from simulator.targets import BotCredentials, RunningBot
+from simulator.voice_api import VoiceApiApp
 from tests.bots.broken_bots import broken_app
-
-SETTINGS = Settings(
-    proxy_host="bot.example",
-    client_id="cid",
-    client_secret="csecret",
-    webhook_username="hook-user",
-    webhook_password="hook-password",
-    human_agent_number="+19195550123",
-    # Nothing here may leave loopback: a closed local port stands in for Bandwidth.
-    oauth_url="http://127.0.0.1:9/api/v1/oauth2/token",
-    voice_api_url="http://127.0.0.1:9/api/v2",
+from tests.conftest import MS
+from tests.integration.bandwidth_client import (
+    BODY,
+    GOOD_AUTH,
+    WEBHOOK_PASSWORD,
+    WEBHOOK_USER,
+    basic,
+    destination,
+    is_play_audio,
+    mint_token,
+    open_media,
+    post_webhook,
+    refusal,
+    speech,
+    start_frame,
 )
-BODY = {"eventType": "initiate", "callId": "c-1234", "accountId": "9900000"}
+from tests.integration.bot_under_test import SETTINGS, running, short_script
+
+TTL_S = 200 * MS
+"""The token lifetime of the bots in the expiry check."""
 
 
-def _basic(user: str, password: str) -> str:
-    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+# -- checks: each returns why the bot at ``base`` fails the property, or None -------------
 
 
-GOOD_AUTH = _basic("hook-user", "hook-password")
-
-
-@asynccontextmanager
-async def _running(app: FastAPI) -> AsyncIterator[str]:
-    async with serve(app) as server:
-        yield server.base_url
-
-
-async def _token(base: str) -> str:
-    async with httpx.AsyncClient() as client:
-        r = await client.post(base + "/", json=BODY, headers={"Authorization": GOOD_AUTH})
-    assert r.status_code == 200, r.text
-    return r.text.split("/ws/", 1)[1].split('"', 1)[0]
-
-
-async def _opens(base: str, token: str) -> bool:
-    """Whether the bot accepts a media socket with this token."""
-    url = base.replace("http://", "ws://") + f"/ws/{token}"
-    try:
-        async with connect(url, proxy=None, open_timeout=5) as ws:
-            await ws.close()
-    except InvalidStatus as exc:
-        status = exc.response.status_code
-    else:
-        return True
-    if status != 403:  # a close-before-accept reaches a client through uvicorn as 403
-        pytest.fail(f"the bot answered the upgrade with {status}, expected 403 (refused)")
-    return False
-
-
-async def _check_rejects_bad_credentials(base: str) -> str | None:
+async def check_rejects_bad_credentials(base: str) -> str | None:
+    """Missing or wrong Basic credentials get 401 with a Basic challenge."""
     wrong = {
-        "none": None,
-        "wrong password": _basic("hook-user", "nope"),
-        "wrong username": _basic("nope", "hook-password"),
-        "bearer scheme": "Bearer " + GOOD_AUTH.split(" ", 1)[1],
-        "garbage": "Basic %%%",
+        "no header": None,
+        "wrong password": basic(WEBHOOK_USER, "nope"),
+        "wrong username": basic("nope", WEBHOOK_PASSWORD),
+        "no colon": "Basic " + GOOD_AUTH.split(" ", 1)[1][:8],
+        "not base64": "Basic %%%",
+        "no credentials": "Basic",
     }
-    async with httpx.AsyncClient() as client:
-        for name, header in wrong.items():
-            headers = {"Authorization": header} if header else {}
-            r = await client.post(base + "/", json=BODY, headers=headers)
-            if r.status_code != 401 or "basic" not in r.headers.get("www-authenticate", "").lower():
-                return f"{name}: answered {r.status_code}, not 401 with WWW-Authenticate: Basic"
+    for name, header in wrong.items():
+        r = await post_webhook(base, auth=header)
+        challenge = r.headers.get("www-authenticate", "")
+        if r.status_code != 401 or not challenge.lower().startswith("basic"):
+            return f"{name}: answered {r.status_code} {challenge!r}, not 401 with a Basic challenge"
     return None
 
 
-async def _check_single_use(base: str) -> str | None:
-    token = await _token(base)
-    if not await _opens(base, token):
-        return "a fresh token was refused"
-    if await _opens(base, token):
+async def check_rejects_other_schemes(base: str) -> str | None:
+    """The right credentials under another scheme than Basic get 401."""
+    encoded = GOOD_AUTH.split(" ", 1)[1]
+    for scheme in ("Bearer", "Digest", "Token"):
+        r = await post_webhook(base, auth=f"{scheme} {encoded}")
+        if r.status_code != 401:
+            return f"{scheme} with the right base64 credentials: answered {r.status_code}"
+    return None
+
+
+async def check_refuses_when_unconfigured(base: str) -> str | None:
+    """With no webhook credentials configured, every webhook gets 503."""
+    for header in (None, basic("", ""), "Basic Og=="):
+        r = await post_webhook(base, auth=header)
+        if r.status_code != 503:
+            return f"unconfigured credentials, header {header!r}: answered {r.status_code}"
+    return None
+
+
+async def check_single_use(base: str) -> str | None:
+    """A token opens one media socket, never a second."""
+    token = await mint_token(base)
+    if (how := await refusal(base, token)) is not None:
+        return f"a fresh token was refused ({how})"
+    if await refusal(base, token) is None:
         return "a used token opened a second media socket"
     return None
 
 
-async def _check_expiry(base: str) -> str | None:
-    token = await _token(base)
-    await asyncio.sleep(0.4)  # the bots under test have a 0.2 s TTL
-    if await _opens(base, token):
+async def check_expiry(base: str) -> str | None:
+    """A token past its lifetime opens no media socket."""
+    token = await mint_token(base)
+    await asyncio.sleep(2 * TTL_S)  # the token's lifetime passing is the point here
+    if await refusal(base, token) is None:
         return "an expired token opened a media socket"
     return None
 
 
+async def check_refuses_unknown_tokens(base: str) -> str | None:
+    """A token the bot never minted opens no media socket."""
+    await mint_token(base)  # a call is waiting for its stream
+    for token in (secrets.token_urlsafe(32), "x", "a" * 500):
+        if await refusal(base, token) is None:
+            return f"the unknown token {token[:12]!r}… opened a media socket"
+    return None
+
+
+async def check_rejects_unsafe_ids(base: str) -> str | None:
+    """Ids with characters outside RFC 3986 unreserved are refused (webhook 400, start 1008)."""
+    unsafe = (("callId", "c-1/../x"), ("accountId", "1?x=y"), ("callId", "c 1"), ("callId", "c\n"))
+    for key, value in unsafe:
+        r = await post_webhook(base, {**BODY, key: value})
+        if r.status_code != 400:
+            return f"{key}={value!r} in the webhook: answered {r.status_code}, not 400"
+    token = await mint_token(base)
+    async with open_media(base, token) as media:
+        await media.ws.send(start_frame(stream_id="s-1/../x"))
+        try:
+            await media.wait_closed(5)
+        except TimeoutError:
+            return "a start frame with streamId 's-1/../x' was accepted"
+        if media.ws.close_code != 1008:
+            return f"a bad streamId closed the socket with {media.ws.close_code}, not 1008"
+    return None
+
+
+PROPERTIES = [
+    (check_rejects_bad_credentials, "accepts-any-credentials", SETTINGS),
+    (check_rejects_other_schemes, "ignores-auth-scheme", SETTINGS),
+    (
+        check_refuses_when_unconfigured,
+        "accepts-when-unconfigured",
+        replace(SETTINGS, webhook_username="", webhook_password=""),
+    ),
+    (check_single_use, "reusable-tokens", SETTINGS),
+    (check_expiry, "eternal-tokens", replace(SETTINGS, token_ttl_s=TTL_S)),
+    (check_refuses_unknown_tokens, "ignores-token-value", SETTINGS),
+    (check_rejects_unsafe_ids, "accepts-unsafe-ids", SETTINGS),
+]
+
+
 @pytest.mark.parametrize(
-    ("check", "flaw", "settings"),
-    [
-        (_check_rejects_bad_credentials, "accepts-any-credentials", SETTINGS),
-        (_check_single_use, "reusable-tokens", SETTINGS),
-        (_check_expiry, "eternal-tokens", replace(SETTINGS, token_ttl_s=0.2)),
-    ],
-    ids=["credentials", "single-use", "expiry"],
+    ("check", "flaw", "settings"), PROPERTIES, ids=[flaw for _, flaw, _ in PROPERTIES]
 )
 async def test_property_holds_for_the_bot_and_catches_the_broken_copy(
-    check, flaw: str, settings: Settings
+    check: Callable[[str], Awaitable[str | None]],
+    flaw: str,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The reference bot passes the check; the copy with the flaw fails it."""
-    async with _running(create_app(settings)) as base:
+    async with running(create_app(settings)) as base:
         assert await check(base) is None
-    async with _running(broken_app(flaw, settings)) as base:
+    async with running(broken_app(flaw, settings, monkeypatch)) as base:
         assert await check(base) is not None
 
 
-async def test_unconfigured_webhook_credentials_refuse_every_call() -> None:
-    """No webhook credentials configured: 503, never an unauthenticated stream."""
-    settings = replace(SETTINGS, webhook_username="", webhook_password="")
-    async with _running(create_app(settings)) as base, httpx.AsyncClient() as client:
-        r = await client.post(base + "/", json=BODY, headers={"Authorization": _basic("", "")})
-    assert r.status_code == 503
+# -- plain contract tests -------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
-    "body",
-    [b"not json", b"[1]", json.dumps({"accountId": "1"}).encode(),
-     json.dumps({**BODY, "callId": "c-1/../x"}).encode(),
-     json.dumps({**BODY, "accountId": "1?x=y"}).encode()],
+    "content",
+    [b"not json", b"[1]", b'"text"', b'{"accountId": "1"}', b'{"callId": "c-1"}',
+     b'{"callId": 5, "accountId": "1"}'],
 )  # fmt: skip
-async def test_bad_webhook_bodies_get_400(body: bytes) -> None:
-    """Bodies that are not JSON objects with safe callId/accountId are refused with 400."""
-    async with _running(create_app(SETTINGS)) as base, httpx.AsyncClient() as client:
-        r = await client.post(base + "/", content=body, headers={"Authorization": GOOD_AUTH})
-    assert r.status_code == 400
+async def test_webhook_bodies_without_valid_ids_get_400(content: bytes) -> None:
+    """Authenticated bodies that are not JSON objects with callId and accountId get 400."""
+    async with running(create_app(SETTINGS)) as base:
+        r = await post_webhook(base, content=content)
+    assert r.status_code == 400, r.text
 
 
-async def _spoof_victims(app_for: object) -> tuple[list[str], str, str]:
-    """Call the bot with forged start ids naming another live call; return hung-up calls."""
-    async with Harness() as h:
-        account = h.fake.default_account
-        victim = h.fake.registry.create_call(account.account_id)
-        h.fake.registry.answer(victim.call_id)
-        settings = replace(
+@pytest.mark.parametrize(
+    ("keepalive", "verb"),
+    [
+        ("pause", '<Pause duration="86400"/>'),
+        ("stopstream", '<StopStream name="bot" wait="true"/>'),
+    ],
+)
+async def test_initiate_is_answered_with_a_start_stream_to_the_proxy_host(
+    keepalive: str, verb: str
+) -> None:
+    """The BXML streams to wss://PROXY_HOST/ws/<token>, bidirectional, then holds the call."""
+    settings = replace(SETTINGS, proxy_host="abc.ngrok.example", keepalive=keepalive)
+    async with running(create_app(settings)) as base:
+        r = await post_webhook(base)
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("application/xml")
+    token = destination(r.text).removeprefix("wss://abc.ngrok.example/ws/")
+    assert len(token) == 43, r.text
+    assert r.text.startswith('<?xml version="1.0" encoding="UTF-8"?><Response><StartStream ')
+    assert 'mode="bidirectional" tracks="inbound"/>' in r.text
+    assert r.text.endswith(f"{verb}</Response>")
+
+
+@pytest.mark.parametrize("event", ["disconnect", "transferComplete", None])
+async def test_other_webhook_events_get_204_and_no_stream(event: str | None) -> None:
+    """Only initiate and answer get a stream; other events are acknowledged with 204."""
+    async with running(create_app(SETTINGS)) as base:
+        r = await post_webhook(base, {**BODY, "eventType": event})
+    assert (r.status_code, r.content) == (204, b"")
+
+
+@pytest.mark.parametrize("first", ['{"eventType": "media"}', "not json", "[1]"])
+async def test_a_first_frame_that_is_not_start_closes_the_socket_1008(first: str) -> None:
+    """The socket is closed 1008 when its first frame is not a start frame."""
+    async with running(create_app(SETTINGS)) as base:
+        token = await mint_token(base)
+        async with open_media(base, token) as media:
+            await media.ws.send(first)
+            await media.wait_closed(5)
+    assert media.ws.close_code == 1008
+
+
+async def test_a_socket_that_never_sends_start_is_closed_1008(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No start frame within the bot's start timeout: the socket is closed 1008."""
+    monkeypatch.setattr(bot.app, "START_TIMEOUT_S", 0.2)
+    async with running(create_app(SETTINGS)) as base:
+        token = await mint_token(base)
+        async with open_media(base, token) as media:
+            await media.wait_closed(5)
+    assert media.ws.close_code == 1008
+
+
+# -- forged ids in the start frame ----------------------------------------------------------
+
+
+@dataclass
+class FakeApi:
+    """The fake Voice API served in this loop, with two live calls in one account."""
+
+    fake: FakeBandwidth
+    base: str
+    own: str
+    victim: str
+    changed: asyncio.Event
+
+    def settings(self, script: Path | None = None) -> Settings:
+        account = self.fake.default_account
+        cfg = replace(
             SETTINGS,
             client_id=account.client_id,
             client_secret=account.client_secret,
-            oauth_url=f"{h.api_base}/api/v1/oauth2/token",
-            voice_api_url=f"{h.api_base}/api/v2",
+            oauth_url=f"{self.base}/api/v1/oauth2/token",
+            voice_api_url=f"{self.base}/api/v2",
         )
-        async with serve(app_for(settings)) as bot:  # type: ignore[operator]
-            h.bot = RunningBot(bot.base_url)  # served here: it needs the fake's URL first
-            h.credentials = BotCredentials(
-                account.client_id, account.client_secret, "hook-user", "hook-password"
-            )
+        return replace(cfg, script_path=script) if script else cfg
 
-            async def caller(call: LiveCall) -> None:
-                await call.wait_for("stream-accepted", timeout_ms=5000)
-                await call.pause(300)
+    async def wait_for(self, what: Callable[[], list[JournalEntry]], timeout_s: float) -> None:
+        async with asyncio.timeout(timeout_s):
+            while not what():
+                self.changed.clear()
+                await self.changed.wait()
 
-            forged = {"callId": victim.call_id, "accountId": account.account_id}
-            result = await h.place_call(
-                caller, options=CallOptions(metadata_overrides=forged, max_call_s=20)
-            )
-            for _ in range(50):  # the bot hangs up when its stream ends
-                if h.fake.journal.hangups():
-                    break
-                await asyncio.sleep(0.05)
-        hung_up = [e.call_id for e in h.fake.journal.hangups() if e.call_id]
-        return hung_up, result.call_id, victim.call_id
+    def acted_on(self, route: str) -> set[str | None]:
+        return {e.call_id for e in self.fake.journal.find(route=route)}
 
 
-async def test_forged_start_ids_never_touch_another_call() -> None:
-    """A start frame naming another live call: the bot acts only on its own (trusted) call."""
-    hung_up, own, victim = await _spoof_victims(create_app)
-    assert victim not in hung_up
-    assert own in hung_up
+@asynccontextmanager
+async def fake_api() -> AsyncIterator[FakeApi]:
+    """The fake Voice API on loopback, with an own and a victim call live in one account."""
+    fake = FakeBandwidth()
+    account = fake.default_account.account_id
+    own, victim = fake.registry.create_call(account), fake.registry.create_call(account)
+    for call in (own, victim):
+        fake.registry.answer(call.call_id)
+    changed = asyncio.Event()
+    unsubscribe = fake.journal.subscribe(lambda _entry: changed.set())
+    try:
+        async with serve(VoiceApiApp(fake)) as server:
+            yield FakeApi(fake, server.base_url, own.call_id, victim.call_id, changed)
+    finally:
+        unsubscribe()
 
-    hung_up, own, victim = await _spoof_victims(lambda s: broken_app("trusts-start-ids", s))
-    assert victim in hung_up  # the broken copy is caught hanging up the other call
+
+def trusting_bot(settings: Settings) -> FastAPI:
+    """The copy of the bot that takes callId/accountId from the start frame."""
+    return broken_app("trusts-start-ids", settings)
+
+
+async def check_stream_end_hangs_up_the_trusted_call(
+    app_for: Callable[[Settings], FastAPI],
+) -> str | None:
+    """The caller leaves a stream whose start named another call: which call is hung up."""
+    async with fake_api() as api, running(app_for(api.settings())) as base:
+        account = api.fake.default_account.account_id
+        token = await mint_token(base, api.own, account)
+        async with open_media(base, token) as media:
+            await media.start(start_frame(call_id=api.victim, account_id=account))
+            await media.wait_for(is_play_audio, 10)
+        # The caller went away: the bot hangs up the call its stream belonged to.
+        await api.wait_for(api.fake.journal.hangups, 10)
+        if api.victim in api.acted_on("update_call"):
+            return "the bot hung up the call named in the forged start frame"
+    return None
+
+
+async def check_tools_act_on_the_trusted_call(
+    app_for: Callable[[Settings], FastAPI], tmp_path: Path, caller_line: str, route: str
+) -> str | None:
+    """The caller speaks a line that makes the bot use a tool: which call the tool acts on."""
+    async with fake_api() as api:
+        settings = api.settings(short_script(tmp_path, caller_line))
+        async with running(app_for(settings)) as base:
+            account = api.fake.default_account.account_id
+            token = await mint_token(base, api.own, account)
+            async with open_media(base, token) as media:
+                await media.start(start_frame(call_id=api.victim, account_id=account))
+                await media.wait_for(is_play_audio, 10)
+                media.say(speech(caller_line))
+                await api.wait_for(lambda: api.fake.journal.find(route=route), 20)
+        if api.victim in api.acted_on(route):
+            return f"{route} was sent for the call named in the forged start frame"
+        if api.own not in api.acted_on(route):
+            return f"{route} was not sent for the trusted call"
+    return None
+
+
+async def test_forged_start_ids_do_not_choose_the_call_the_bot_hangs_up() -> None:
+    """When its stream ends, the bot hangs up its own call, not one a start frame names."""
+    assert await check_stream_end_hangs_up_the_trusted_call(create_app) is None
+    assert await check_stream_end_hangs_up_the_trusted_call(trusting_bot) is not None
+
+
+@pytest.mark.parametrize(
+    ("caller_line", "route"),
+    [("A person please.", "update_bxml"), ("Thank you, goodbye.", "update_call")],
+    ids=["transfer_to_human", "end_call"],
+)
+async def test_forged_start_ids_do_not_choose_the_call_the_tools_act_on(
+    tmp_path: Path, caller_line: str, route: str
+) -> None:
+    """transfer_to_human and end_call (via the serializer) act on the trusted call only."""
+    good = check_tools_act_on_the_trusted_call(create_app, tmp_path / "good", caller_line, route)
+    bad = check_tools_act_on_the_trusted_call(trusting_bot, tmp_path / "bad", caller_line, route)
+    # The two calls run side by side: each takes seconds of real-time audio.
+    good_result, bad_result = await asyncio.gather(good, bad)
+    assert good_result is None
+    assert bad_result is not None
