@@ -15,8 +15,6 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
-import redis.asyncio as redis
-
 
 @dataclass(frozen=True)
 class Binding:
@@ -88,6 +86,9 @@ class RedisTokenStore:
     PREFIX = "bwbot:token:"
 
     def __init__(self, url: str, ttl_s: float = 60.0, *, timeout_s: float = 2.0) -> None:
+        # Imported here: redis-py takes ~0.4 s to import, and most bots run with memory tokens.
+        import redis.asyncio as redis  # noqa: PLC0415
+
         self.ttl_s = ttl_s
         self._redis = redis.from_url(
             url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s

@@ -292,6 +292,14 @@ class LiveCall:
         """The caller hangs up: ``stop`` and close on every stream, call disconnected."""
         self._session.caller_hangup()
 
+    def drop_streams(self) -> None:
+        """Every media connection dies (no ``stop``, no close frame); the call stays up.
+
+        What a network failure looks like to the bot. Under ``<Pause>`` the bot then has
+        ``orphan_grace_s`` to hang the call up before it is reported as an orphaned leg.
+        """
+        self._session.drop_streams()
+
 
 def _is_loopback_ip(host: str) -> bool:
     try:
@@ -624,6 +632,11 @@ class CallSession:
         if not self.ended.is_set():
             self.recorder.event("note", detail="caller hangs up")
             self._end_if_active("hangup")
+
+    def drop_streams(self) -> None:
+        """Abort every open media connection without ``stop`` or a close frame."""
+        for driver in self._streams.values():
+            driver.drop()
 
     # -- BXML execution --------------------------------------------------------------
 

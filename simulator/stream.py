@@ -127,11 +127,21 @@ class StreamDriver:
         self.opened = asyncio.Event()
         self.closed = asyncio.Event()
         self._stop_requested = False
+        self._drop_requested = False
         self._speaking = False
         self._ws: ClientConnection | None = None
 
     def stop(self) -> None:
         """Ask the stream to end: ``stop`` then close 1000, at the next 20 ms tick."""
+        self._stop_requested = True
+
+    def drop(self) -> None:
+        """Make the connection die at the next tick: no ``stop``, no close frame (1006).
+
+        This is a network failure or a media server crash as the bot sees it: the TCP
+        connection is aborted without the WebSocket closing handshake.
+        """
+        self._drop_requested = True
         self._stop_requested = True
 
     def _stopping(self) -> bool:
@@ -245,6 +255,10 @@ class StreamDriver:
                     await ws.send(proto.media_message(ulaw_encode(echo), "outbound"))
                 self._check_speech_end()
                 frame += 1
+            if self._drop_requested:
+                rec.event("note", detail="bwsim drops the connection (no stop, no close frame)")
+                ws.transport.abort()
+                return
             await ws.send(proto.stop_message())
             self.outcome.stop_sent = True
             rec.event("stop-sent", stream=self.config.stream_name)

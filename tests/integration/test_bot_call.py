@@ -82,3 +82,37 @@ async def test_caller_asks_for_a_person_and_is_transferred(tmp_path: Path) -> No
     assert hangups == []
     assert result.violations == []
     assert result.streams[0].content_types == [PCM24K]
+
+
+async def _drop_after_greeting(call: LiveCall) -> None:
+    await call.wait_for("bot-speech-end", timeout_ms=10_000)
+    call.drop_streams()
+    await call.pause(15_000)  # the call stays up until someone hangs it up
+
+
+async def test_the_bot_hangs_its_call_up_when_the_stream_drops(tmp_path: Path) -> None:
+    """A media connection that dies under <Pause> makes the bot hang its own call up."""
+    env = {"BOT_SCRIPT": str(short_script(tmp_path, "Hello."))}
+    async with Harness(AppTarget("bot.app:app"), bot_env=env) as h:
+        result = await h.place_call(
+            _drop_after_greeting, options=CallOptions(max_call_s=30, orphan_grace_s=5)
+        )
+        hangups = [e.status for e in h.fake.journal.hangups(result.call_id)]
+    assert result.streams[0].closed_by == "dropped"
+    assert not result.streams[0].stop_sent
+    assert (result.phase, result.disconnect_cause) == ("disconnected", "hangup")
+    assert hangups[:1] == [200]  # the bot's own hang-up ended the live call
+    assert result.violations == []
+
+
+async def test_the_guides_bot_leaves_an_orphaned_leg_when_the_stream_drops(tmp_path: Path) -> None:
+    """The guide's pattern (serializer hang-up only) is caught leaving the call up."""
+    env = {"MEDIA_BOT_DIR": str(tmp_path)}
+    async with Harness(AppTarget("tests.bots.media_bot:app"), bot_env=env) as h:
+        result = await h.place_call(
+            _drop_after_greeting, options=CallOptions(max_call_s=30, orphan_grace_s=2)
+        )
+        hangups = h.fake.journal.hangups(result.call_id)
+    assert result.streams[0].closed_by == "dropped"
+    assert hangups == []
+    assert [v["kind"] for v in result.violations] == ["orphaned-leg"]
