@@ -91,12 +91,16 @@ class CallOptions:
     webhook_timeout_s: float = 15.0
     signing_secret: str | None = field(default=None, repr=False)
     initiate_overrides: Mapping[str, Any] | None = None
-    """Keys replaced in the ``initiate`` body (a malformed-webhook scenario)."""
+    """Keys replaced in the ``initiate`` body (a malformed-webhook scenario); None removes."""
+    initiate_raw: bytes | None = None
+    """Send these bytes as the ``initiate`` body instead of JSON (a fuzzer's garbage)."""
     disconnect_path: str | None = None
     """Where the ``disconnect`` webhook goes (the application's CallStatusCallbackUrl)."""
     metadata_overrides: Mapping[str, Any] | None = None
     """Keys replaced in the ``start`` frame's metadata: forged ids for spoofing checks."""
     sequence_start: int = 1
+    stream_delay_s: float = 0.0
+    """How long Bandwidth waits before opening the media socket (an expired-token check)."""
     stream_open_timeout_s: float = 10.0
     max_call_s: float = 120.0
     orphan_grace_s: float = 5.0
@@ -300,6 +304,14 @@ class LiveCall:
         """
         self._session.drop_streams()
 
+    async def replay_stream(self, hold_ms: float = 1500.0) -> StreamOutcome:
+        """Open a second socket with this call's stream URL (a replayed one-time token).
+
+        A sound bot refuses it (HTTP 403 on the upgrade through uvicorn, or close 1008).
+        The attempt is stream ``replay`` on the timeline; it is stopped after ``hold_ms``.
+        """
+        return await self._session.replay_stream(hold_ms)
+
 
 def _is_loopback_ip(host: str) -> bool:
     try:
@@ -352,6 +364,7 @@ class CallSession:
         self._interrupt = asyncio.Event()
         self._next: tuple[str, Any] | None = None
         self._streams: dict[str, StreamDriver] = {}
+        self._extra_streams: list[StreamDriver] = []
         self._stream_tasks: list[asyncio.Task[StreamOutcome]] = []
         self._stream_infos: dict[str, StreamInfo] = {}
         self._all_streams_closed = asyncio.Event()
@@ -453,7 +466,7 @@ class CallSession:
     def _finish_call(self) -> None:
         self.ended.set()
         self._interrupt.set()
-        for driver in self._streams.values():
+        for driver in [*self._streams.values(), *self._extra_streams]:
             driver.stop()
 
     def _on_journal(self, entry: JournalEntry) -> None:
@@ -524,7 +537,7 @@ class CallSession:
             application_id=self.info.application_id,
             exchange=self.exchange,
             bxml_error=self.bxml_error,
-            streams=[d.outcome for d in self._streams.values()],
+            streams=[d.outcome for d in [*self._streams.values(), *self._extra_streams]],
             recorder=self.recorder,
             phase=self.call.phase.value,
             disconnect_cause=self.call.disconnect_cause,
@@ -541,10 +554,11 @@ class CallSession:
 
     async def _initiate(self, client: httpx.AsyncClient) -> Any:
         opts = self.options
-        body: dict[str, Any] = initiate_body(self.info, datetime.now(UTC))
+        fields: dict[str, Any] = initiate_body(self.info, datetime.now(UTC))
         if opts.initiate_overrides:
-            body.update(opts.initiate_overrides)
-            body = {k: v for k, v in body.items() if v is not None}
+            fields.update(opts.initiate_overrides)
+            fields = {k: v for k, v in fields.items() if v is not None}
+        body: dict[str, Any] | bytes = fields if opts.initiate_raw is None else opts.initiate_raw
         url = self.bot_base_url + opts.webhook_path
         auth = WebhookAuth(opts.auth_mode, opts.webhook_username, opts.webhook_password)
         self.clock.restart()  # event times count from the webhook
@@ -637,6 +651,32 @@ class CallSession:
         """Abort every open media connection without ``stop`` or a close frame."""
         for driver in self._streams.values():
             driver.drop()
+
+    async def replay_stream(self, hold_ms: float) -> StreamOutcome:
+        """Open another socket to the first stream's URL, as an attacker replaying its token.
+
+        The extra stream is named ``replay``; if the bot accepts it, it is held open for
+        ``hold_ms`` (so what the bot does with it is seen) and then stopped.
+        """
+        first = next(iter(self._streams.values()), None)
+        if first is None:
+            raise CallEnded("no stream was opened, so there is no stream URL to replay")
+        config = replace(first.config, stream_id=new_stream_id(), stream_name="replay")
+        driver = StreamDriver(
+            config=config,
+            destination=first.outcome.destination,
+            url=first.url,
+            headers=first.headers,
+            caller=CallerSource(),
+            recorder=self.recorder,
+            on_violation=self._frame_violation,
+            open_timeout_s=self.options.stream_open_timeout_s,
+        )
+        self._extra_streams.append(driver)
+        task = asyncio.create_task(driver.run(), name="bwsim-replay")
+        await asyncio.wait({task}, timeout=hold_ms / 1000)
+        driver.stop()
+        return await asyncio.wait_for(task, self.options.stream_open_timeout_s + 10)
 
     # -- BXML execution --------------------------------------------------------------
 
@@ -839,6 +879,12 @@ class CallSession:
         opened = asyncio.create_task(driver.opened.wait())
         opened.add_done_callback(lambda _: on_open())
         try:
+            if self.options.stream_delay_s > 0:
+                self.recorder.event(
+                    "note", detail=f"bwsim waits {self.options.stream_delay_s:g} s to connect"
+                )
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._interrupt.wait(), self.options.stream_delay_s)
             outcome = await driver.run()
         finally:
             opened.cancel()

@@ -21,6 +21,7 @@ from simulator.call import Caller, CallOptions, CallResult, LiveCall
 from simulator.codec import Pcm
 from simulator.errors import CallTimeout, ConfigError
 from simulator.harness import Harness
+from simulator.run import run_command
 from simulator.targets import BotCredentials, UrlTarget, parse_target
 
 __all__ = ["main"]
@@ -74,7 +75,31 @@ def _parser() -> argparse.ArgumentParser:
         help="how the webhook authenticates (default: Bandwidth's challenge flow)",
     )
     call.add_argument("--webhook-path", default="/", help="the bot's call webhook path")
+    _add_run(sub)
     return parser
+
+
+def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    run = sub.add_parser(
+        "run",
+        help="run scenario files against a bot (default: the bundled suite and bot)",
+        description=(
+            "Run scenario files (YAML; files or folders) against the bot, independent calls "
+            "at once. With no paths: the bundled scenarios/ against the bundled bot. Writes "
+            "the JSON report (schema 1), JUnit XML and, per scenario, call.wav, trace.jsonl, "
+            "timeline.json, summary.json and timeline.png under --out."
+        ),
+    )
+    run.add_argument("paths", nargs="*", metavar="SCENARIO_FILE_OR_DIR")
+    _add_target(run)
+    run.add_argument("--out", default="bwsim-out", help="artifact folder (default bwsim-out)")
+    run.add_argument("--json", default=None, help="JSON report (default OUT/report.json)")
+    run.add_argument("--junit", default=None, help="JUnit XML (default OUT/junit.xml)")
+    run.add_argument(
+        "-k", dest="select", default=None, help="only scenarios whose id contains this text"
+    )
+    run.add_argument("--concurrency", type=int, default=8, help="calls at once (default 8)")
+    run.add_argument("--list", action="store_true", help="check the files, list, do not run")
 
 
 def _add_target(parser: argparse.ArgumentParser) -> None:
@@ -194,6 +219,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_serve(args.port))
         if args.command == "call":
             return _call(args)
+        if args.command == "run":
+            return run_command(args)
     except ConfigError as exc:
         print(f"bwsim: {exc}", file=sys.stderr)
         return EXIT_UNUSABLE

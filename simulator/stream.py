@@ -39,6 +39,12 @@ __all__ = ["StreamDriver", "StreamOutcome"]
 
 MAX_FRAME_BYTES = 4 * 1024 * 1024
 """Largest frame accepted from the bot (Bandwidth's limit is undocumented)."""
+SPEECH_GAP_MS = 500.0
+"""Silence that ends a spell of bot speech. A TTS service sends a reply sentence by
+sentence, and the gaps between sentences are not the end of the bot's turn: a caller
+waiting for the bot to finish waits until it has been quiet this long. The end is
+recorded at the time the audio stopped; shorter gaps inside the spell (underruns a
+caller hears as stutter) are listed on it as ``gaps_ms``."""
 
 
 @dataclass
@@ -129,6 +135,7 @@ class StreamDriver:
         self._stop_requested = False
         self._drop_requested = False
         self._speaking = False
+        self._gaps: list[float] = []
         self._ws: ClientConnection | None = None
 
     def stop(self) -> None:
@@ -274,9 +281,14 @@ class StreamDriver:
             self.recorder.event("caller-audio-start", at_ms=at, label=after)
 
     def _check_speech_end(self) -> None:
-        if self._speaking and not self.playout.busy(self.recorder.clock.ms()):
+        if not self._speaking:
+            return
+        now = self.recorder.clock.ms()
+        ended_at = self.playout.end / SAMPLES_PER_MS
+        if not self.playout.busy(now) and now - ended_at >= SPEECH_GAP_MS:
             self._speaking = False
-            self.recorder.event("bot-speech-end", at_ms=self.playout.end / SAMPLES_PER_MS)
+            gaps, self._gaps = self._gaps, []
+            self.recorder.event("bot-speech-end", at_ms=ended_at, gaps_ms=gaps)
 
     # -- bot → Bandwidth -----------------------------------------------------------------
 
@@ -299,7 +311,10 @@ class StreamDriver:
         if isinstance(event, PlayAudio):
             was_busy = self.playout.busy(now)
             first = not self.playout.segments
+            before = self.playout.end / SAMPLES_PER_MS
             segment = self.playout.enqueue(event.samples, now)
+            if self._speaking and not was_busy:
+                self._gaps.append(round(segment.start / SAMPLES_PER_MS - before, 1))
             heard_at = segment.start / SAMPLES_PER_MS
             self.outcome.play_audio_frames += 1
             if event.content_type not in self.outcome.content_types:
@@ -318,13 +333,15 @@ class StreamDriver:
                 self._speaking = True
                 rec.event("bot-speech-start", at_ms=heard_at)
         elif isinstance(event, Clear):
-            was_busy = self.playout.busy(now)
+            # Speaking means inside a spell of bot speech, a stutter's gap included.
+            speaking = self._speaking or self.playout.busy(now)
             dropped = self.playout.clear(now) / SAMPLES_PER_MS
             rec.log("ws-recv", event="clear", dropped_ms=dropped)
-            rec.event("clear", dropped_ms=round(dropped, 1), bot_was_speaking=was_busy)
-            if self._speaking and was_busy:
+            rec.event("clear", dropped_ms=round(dropped, 1), bot_was_speaking=speaking)
+            if self._speaking:
                 self._speaking = False
-                rec.event("bot-speech-end", interrupted=True)
+                gaps, self._gaps = self._gaps, []
+                rec.event("bot-speech-end", interrupted=True, gaps_ms=gaps)
         else:
             rec.log("ws-recv", event="violation", rule=event.rule, frame=event.frame)
             self.on_violation(event)

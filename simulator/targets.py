@@ -41,6 +41,8 @@ __all__ = [
     "RunningBot",
     "Target",
     "UrlTarget",
+    "bundled_bot",
+    "checkout_root",
     "parse_target",
 ]
 
@@ -345,8 +347,25 @@ class UrlTarget(Target):
         return RunningBot(base, None, None, self.description)
 
 
+def checkout_root() -> Path | None:
+    """The bwsim checkout this package runs from (it holds ``bot/`` and ``scenarios/``)."""
+    root = Path(__file__).resolve().parent.parent
+    return root if (root / "bot" / "app.py").is_file() else None
+
+
+def bundled_bot() -> AppTarget:
+    """The reference bot of the checkout (``--app bot.app:app``)."""
+    root = checkout_root()
+    if root is None:
+        raise TargetError(
+            "no target given and no bundled bot: this bwsim is not run from a checkout. "
+            "Name the bot with --app MODULE:ATTR, --cmd COMMAND or --url URL."
+        )
+    return AppTarget("bot.app:app", cwd=root)
+
+
 def parse_target(app: str | None, cmd: str | None, url: str | None) -> Target:
-    """Build the target from the CLI's mutually exclusive options."""
+    """Build the target from the CLI's mutually exclusive options (default: the bundled bot)."""
     given = [x for x in (app, cmd, url) if x]
     if len(given) > 1:
         raise TargetError("give only one of --app, --cmd and --url")
@@ -356,4 +375,4 @@ def parse_target(app: str | None, cmd: str | None, url: str | None) -> Target:
         return CmdTarget(cmd)
     if url:
         return UrlTarget(url)
-    return AppTarget("bot.app:app")
+    return bundled_bot()
