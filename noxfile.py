@@ -8,7 +8,7 @@ import shutil
 import nox
 
 nox.options.default_venv_backend = "uv|virtualenv"
-nox.options.sessions = ["lint", "tests"]
+nox.options.sessions = ["lint", "tests", "e2e"]
 nox.options.error_on_missing_interpreters = True
 
 PYTHON = "3.11"
@@ -63,10 +63,18 @@ def tests(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def e2e(session: nox.Session) -> None:
-    """End-to-end: the bundled scenarios and e2e tests against the reference bot."""
+    """End-to-end: the bundled suite against the reference bot, then every flawed bot."""
     sync(session, "test")
+    session.run("bwsim", "run", "--out", "bwsim-out/e2e")
     # No success_codes=[5]: an e2e run that collects no test must fail, not pass.
     session.run("pytest", "-m", "e2e", *session.posargs)
+
+
+@nox.session(python=PYTHON, default=False)
+def run(session: nox.Session) -> None:
+    """The main job: the bundled scenarios against the bundled bot (`bwsim run`)."""
+    sync(session, "test")
+    session.run("bwsim", "run", *session.posargs)
 
 
 @nox.session(python=PYTHON, default=False)

@@ -11,6 +11,7 @@ The tree::
     └── BotMisbehaved (also AssertionError: pytest shows it as a failure, not a crash)
         ├── ProtocolViolation       the bot broke the Bandwidth wire contract
         ├── UnexpectedApiRequest    the bot sent a REST request Bandwidth would not accept
+        ├── ExpectationFailed       a call did not show what a test expected of it
         └── CallTimeout             something the bot had to do did not happen in time
 
 Every error carries its facts as attributes and says in its message what went wrong and
@@ -27,6 +28,7 @@ __all__ = [
     "BotMisbehaved",
     "CallTimeout",
     "ConfigError",
+    "ExpectationFailed",
     "ProtocolViolation",
     "ScenarioError",
     "SimulatorError",
@@ -117,6 +119,16 @@ class UnexpectedApiRequest(BotMisbehaved):
         self.url = url
         self.reason = reason
         super().__init__(f"{method} {url}: {reason}")
+
+
+class ExpectationFailed(BotMisbehaved):
+    """A call did not show what a test expected; the message lists every verdict."""
+
+    def __init__(self, call_id: str, report: str, failed: int) -> None:
+        self.call_id = call_id
+        self.report = report
+        self.failed = failed
+        super().__init__(report)
 
 
 class CallTimeout(BotMisbehaved, TimeoutError):

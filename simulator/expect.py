@@ -21,13 +21,23 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from simulator.call import CallResult
+from simulator.errors import ExpectationFailed
 from simulator.journal import JournalEntry
 from simulator.recording import TimelineEvent
 from simulator.scenario import CALL_START, Anchor, Expectation
 from simulator.stream import StreamOutcome
 from simulator.webhooks import WebhookExchange
 
-__all__ = ["Observation", "Occurrence", "Verdict", "judge", "judge_all", "observe"]
+__all__ = [
+    "Observation",
+    "Occurrence",
+    "Verdict",
+    "check_call",
+    "judge",
+    "judge_all",
+    "observe",
+]
 
 _KEEPALIVE = re.compile(r"<(Pause|StopStream)\b[^>]*>", re.IGNORECASE)
 _START_STREAM = re.compile(r"<StartStream\b([^>]*)>", re.IGNORECASE)
@@ -282,6 +292,7 @@ def _orphaned_leg(obs: Observation, params: Mapping[str, Any]) -> list[Occurrenc
     return [o for o in _violations(obs, "orphaned-leg") if o.ok]
 
 
+_REQUEST_KINDS = frozenset({"hangup_request", "transfer_request", "api_response"})
 Finder = Callable[[Observation, Mapping[str, Any]], list[Occurrence]]
 _FINDERS: Mapping[str, Finder] = {
     "stream_accepted": _stream_accepted,
@@ -390,14 +401,22 @@ def judge(obs: Observation, e: Expectation) -> Verdict:
         return _call_state(obs, e)
     t0 = _anchor_time(obs, e.after)
     label = e.kind.replace("_", " ")
+    if e.kind in _REQUEST_KINDS:
+        label += " for the victim call" if e.params.get("call") == "victim" else " for this call"
     if t0 is None:
         seen = len(obs.times(e.after.kind))
         if e.absent:
             return Verdict(e, True, f"no {label}: {e.after.describe()} never happened.")
+        ended = [x for x in obs.timeline if x.kind in ("call-ended", "transfer")]
+        why = ""
+        if ended:
+            cause = ended[0].detail.get("cause", ended[0].kind)
+            why = f"; the call ended at {_ms(ended[0].at_ms)} ({cause})"
         return Verdict(
             e,
             False,
-            f"{e.after.describe()} never happened ({seen} seen), so no {label} could follow it.",
+            f"{e.after.describe()} never happened ({seen} seen{why}), so no {label} could "
+            "follow it.",
         )
     end = t0 + e.within_ms if e.within_ms is not None else float("inf")
     found = sorted(_FINDERS[e.kind](obs, e.params), key=lambda o: o.at_ms)
@@ -425,12 +444,11 @@ def judge(obs: Observation, e: Expectation) -> Verdict:
     count = len(matching)
     if e.count is not None and count != e.count:
         return Verdict(
-            e, False, f"{count} {label}(s){budget}, expected exactly {e.count}.", None, evidence
+            e, False, f"{label}: {count} seen{budget}, expected exactly {e.count}.", None, evidence
         )
     if e.max_count is not None and count > e.max_count:
-        return Verdict(
-            e, False, f"{count} {label}(s){budget}, expected at most {e.max_count}.", None, evidence
-        )
+        most = f"{label}: {count} seen{budget}, expected at most {e.max_count}."
+        return Verdict(e, False, most, None, evidence)
     needed = e.min_count or (0 if e.count == 0 or e.max_count is not None else 1)
     if count >= needed:
         if not matching:
@@ -456,7 +474,7 @@ def _miss(  # noqa: PLR0917 - one sentence from the facts judge() already has
 ) -> str:
     """Why too few occurrences matched, in one sentence."""
     if needed > 1 and count:
-        return f"only {count} {label}(s){budget}; expected at least {needed}."
+        return f"{label}: only {count} seen{budget}, expected at least {needed}."
     wrong = [o for o in inside if not o.ok]
     if wrong:
         return f"{wrong[0].what} at {_ms(wrong[0].at_ms)}, but {wrong[0].why_not}."
@@ -542,3 +560,46 @@ def observe(
         violations=[dict(v) for v in violations],
         templates=dict(templates or {}),
     )
+
+
+def check_call(
+    result: CallResult,
+    entries: Sequence[JournalEntry],
+    expectations: Sequence[Expectation],
+    *,
+    ordered: bool = False,
+) -> list[Verdict]:
+    """Judge a finished call; raises :class:`ExpectationFailed` listing every verdict.
+
+    ``entries`` are the fake's journal entries (those naming the call are its requests).
+    The message shows each expectation with its verdict, then the call's timeline, so a
+    failing test says what was expected, what was seen, and when.
+    """
+    __tracebackhide__ = True  # pytest: show the test's line, not this function's
+    obs = observe(
+        call_id=result.call_id,
+        timeline=result.timeline,
+        exchange=result.exchange,
+        streams=result.streams,
+        entries=entries,
+        to_call_ms=result.recorder.clock.at,
+        phase=result.phase,
+        cause=result.disconnect_cause,
+        violations=result.violations,
+    )
+    verdicts = judge_all(obs, expectations, ordered=ordered)
+    failed = [v for v in verdicts if not v.passed]
+    if failed:
+        lines = [f"{len(failed)} of {len(verdicts)} expectations failed for call {result.call_id}:"]
+        for v in verdicts:
+            mark = "ok  " if v.passed else "FAIL"
+            lines.append(f"  {mark}  {v.expectation.describe()}: {v.detail}")
+        lines.append("the call's timeline:")
+        lines.extend(
+            "  " + e.describe() for e in result.timeline if e.kind not in ("verb", "api-request")
+        )
+        lines.extend(
+            f"  {to:9.0f} ms  api {e.method} {e.path} -> {e.status}" for to, e in obs.requests
+        )
+        raise ExpectationFailed(result.call_id, "\n".join(lines), len(failed))
+    return verdicts

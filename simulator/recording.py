@@ -94,7 +94,7 @@ class TimelineEvent:
 
     def describe(self) -> str:
         """One line for the console timeline."""
-        extras = ", ".join(f"{k}={v}" for k, v in self.detail.items() if v not in (None, ""))
+        extras = ", ".join(f"{k}={v}" for k, v in self.detail.items() if v not in (None, "", []))
         return f"{self.at_ms:9.0f} ms  {self.kind}" + (f"  ({extras})" if extras else "")
 
 

@@ -53,6 +53,7 @@ __all__ = [
     "Expectation",
     "Scenario",
     "load_scenarios",
+    "parse_expectations",
     "parse_scenarios",
 ]
 
@@ -799,6 +800,23 @@ def parse_scenarios(text: str, path: Path, *, load_audio: Loader | None = None) 
         return _parse_file(text, path, load_audio or _audio_loader())
     except _Problem as p:
         raise ScenarioError(p.message, path=path, line=p.line, key=p.key) from None
+
+
+def parse_expectations(items: Iterable[Any], *, where: str = "<expect>") -> tuple[Expectation, ...]:
+    """Expectations given as Python values, checked exactly as in a scenario file.
+
+    Items are as in ``expect:`` (``{"clear": {"within_ms": 1500}}`` or ``"clear"``);
+    errors name ``where`` and the line of the item in the YAML the values make.
+    """
+    text = yaml.safe_dump(
+        {"scenarios": [{"name": "inline", "expect": list(items)}]}, sort_keys=False
+    )
+    (scenario,) = parse_scenarios(text, Path(where), load_audio=lambda p, n: _no_audio())
+    return scenario.expect
+
+
+def _no_audio() -> Pcm:
+    raise _Problem("expectations take no audio")
 
 
 def _files(paths: Iterable[Path]) -> list[Path]:

@@ -1,0 +1,235 @@
+"""Scenario files: what a good file becomes, and how every bad one is named (file, line, key)."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from simulator.codec import Pcm
+from simulator.errors import ScenarioError
+from simulator.run import bundled_scenarios
+from simulator.scenario import (
+    ACTIONS,
+    EXPECTATIONS,
+    SCENARIO_KEYS,
+    Anchor,
+    load_scenarios,
+    parse_scenarios,
+)
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "audio"
+
+
+def _no_audio(path: Path, line: int | None) -> Pcm:
+    return np.zeros(160, dtype=np.int16)
+
+
+def parse(text: str, path: Path = Path("suite.yaml")) -> list:
+    """Scenarios from YAML text, with every audio file standing in as silence."""
+    return parse_scenarios(textwrap.dedent(text), path, load_audio=_no_audio)
+
+
+def error(text: str) -> ScenarioError:
+    """The error a bad file raises."""
+    with pytest.raises(ScenarioError) as info:
+        parse(text)
+    return info.value
+
+
+GOOD = """\
+audio_dir: .
+call: {auth: preemptive, max_call_s: 30}
+scenarios:
+  - name: Barge in
+    description: talk over the bot
+    bot_env: {BOT_TOKEN_TTL_S: 2}
+    call: {max_call_s: 20}
+    caller:
+      - say: monologue.wav
+        text: I have a question.
+        send_after: bot_speech_start
+        delay_ms: 300
+      - stay: 5000
+      - hangup
+    expect:
+      - clear: {after: caller_audio_start, within_ms: 1500, bot_was_speaking: true}
+      - play_audio: {after: clear#2, within_ms: 2000, absent: true}
+      - hangup_request: {max_count: 1}
+      - call_state: {state: disconnected}
+"""
+
+
+def test_a_good_file_becomes_checked_records() -> None:
+    """Defaults merge key by key; actions and expectations carry their options and lines."""
+    (s,) = parse(GOOD)
+    assert s.id == "suite/barge-in"
+    assert s.line == 4
+    assert s.bot_env == (("BOT_TOKEN_TTL_S", "2"),)
+    assert (s.call.auth, s.call.max_call_s) == ("preemptive", 20.0)  # merged, scenario wins
+    say, stay, hangup = s.caller
+    assert (say.kind, say.text, say.send_after, say.delay_ms, say.line) == (
+        "say",
+        "I have a question.",
+        "bot_speech_start",
+        300.0,
+        9,
+    )
+    assert (stay.kind, stay.ms, hangup.kind) == ("stay", 5000.0, "hangup")
+    clear, quiet, hangups, state = s.expect
+    assert clear.after == Anchor("caller-audio-start", 1, "caller_audio_start")
+    assert (clear.within_ms, clear.params, clear.line) == (1500.0, {"bot_was_speaking": True}, 16)
+    assert (quiet.absent, quiet.after.nth) == (True, 2)
+    assert hangups.max_count == 1
+    assert state.params == {"state": "disconnected"}
+    assert s.caller_lines == ["I have a question."]
+
+
+def test_the_bundled_scenarios_load() -> None:
+    """Every bundled scenario file is valid, its audio readable, its ids unique."""
+    scenarios = load_scenarios([bundled_scenarios()])
+    assert len(scenarios) >= 25
+    assert len({s.id for s in scenarios}) == len(scenarios)
+
+
+def test_a_missing_transcript_is_read_from_transcripts_yaml() -> None:
+    """A say without text takes the words from transcripts.yaml beside the audio file."""
+    text = f"audio_dir: {FIXTURES}\nscenarios:\n  - name: a\n    caller:\n      - say: person.wav\n"
+    text += "    expect:\n      - transfer_request: {}\n"
+    (s,) = parse_scenarios(text, Path("x.yaml"))
+    assert s.caller_lines == ["I would like to speak to a person please."]
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "key", "words"),
+    [
+        (  # a typo'd scenario key, with a suggestion
+            "scenarios:\n  - name: a\n    expect:\n      - clear: {}\n    calller: {}\n",
+            5,
+            "calller",
+            "did you mean 'caller'",
+        ),
+        (  # a typo'd option of an expectation
+            "scenarios:\n  - name: a\n    expect:\n      - clear: {within: 3}\n",
+            4,
+            "within",
+            "did you mean 'within_ms'",
+        ),
+        (  # an unknown expectation
+            "scenarios:\n  - name: a\n    expect:\n      - clears: {}\n",
+            4,
+            "clears",
+            "did you mean 'clear'",
+        ),
+        (  # an unknown event
+            "scenarios:\n  - name: a\n    expect:\n      - clear: {after: caller_start}\n",
+            4,
+            "after",
+            "event name",
+        ),
+        (  # a duplicate key, which YAML would silently drop
+            "scenarios:\n  - name: a\n    name: b\n    expect: [clear]\n",
+            3,
+            "name",
+            "duplicate key",
+        ),
+        (  # nothing to check: a scenario that can never fail
+            "scenarios:\n  - name: a\n    caller: [hangup]\n",
+            2,
+            "expect",
+            "can never fail",
+        ),
+        (  # timing keys on an untimed expectation are refused, not ignored
+            "scenarios:\n  - name: a\n    expect:\n      - call_state: {within_ms: 5}\n",
+            4,
+            "within_ms",
+            "unknown key",
+        ),
+        (  # the victim is named but not set up
+            "scenarios:\n  - name: a\n    expect:\n      - api_response: {call: victim}\n",
+            4,
+            None,
+            "no victim",
+        ),
+        (  # a template the runner cannot fill
+            "scenarios:\n  - name: a\n    call: {start_metadata: {callId: '${victm.callId}'}}\n"
+            "    expect: [clear]\n",
+            3,
+            "start_metadata",
+            "unknown template",
+        ),
+        (  # absent with a count contradicts itself
+            "scenarios:\n  - name: a\n    expect:\n      - clear: {absent: true, count: 2}\n",
+            4,
+            "absent",
+            "cannot go with count",
+        ),
+        (  # a bad auth mode
+            "scenarios:\n  - name: a\n    call: {auth: basic}\n    expect: [clear]\n",
+            3,
+            None,
+            "call.auth must be one of",
+        ),
+        (  # two scenarios with one name
+            "scenarios:\n  - name: a\n    expect: [clear]\n  - name: A\n    expect: [clear]\n",
+            4,
+            "name",
+            "two scenarios are named",
+        ),
+        ("scenarios: []\n", 1, "scenarios", "is empty"),
+        ("name: a\n", 1, "scenarios", "`scenarios:` list"),
+        ("scenarios:\n  - name: [unclosed\n", 3, None, "not valid YAML"),
+    ],
+)
+def test_a_bad_file_is_named_with_line_and_key(
+    text: str, line: int, key: str | None, words: str
+) -> None:
+    """Each kind of mistake is reported with the file, the line and the key at fault."""
+    exc = error(text)
+    assert exc.path == Path("suite.yaml")
+    assert (exc.line, exc.key) == (line, key)
+    assert words in str(exc)
+    assert str(exc).startswith(f"suite.yaml:{line}")
+
+
+def test_a_missing_audio_file_is_named_with_its_line(tmp_path: Path) -> None:
+    """A say whose file does not exist fails at load time, before any call, naming it."""
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        "scenarios:\n  - name: a\n    caller:\n      - say: nope.wav\n    expect: [clear]\n"
+    )
+    with pytest.raises(ScenarioError) as info:
+        load_scenarios([path])
+    assert (info.value.line, info.value.key) == (4, "say")
+    assert "no such file" in str(info.value)
+    assert "nope.wav" in str(info.value)
+
+
+def test_a_folder_without_scenarios_is_an_error(tmp_path: Path) -> None:
+    """A folder with no .yaml files is refused rather than run as an empty suite."""
+    with pytest.raises(ScenarioError, match=r"no \.yaml scenario files"):
+        load_scenarios([tmp_path])
+
+
+def test_ids_must_be_unique_across_files(tmp_path: Path) -> None:
+    """Two files with the same stem and scenario name collide, and both places are named."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    for folder in ("a", "b"):
+        (tmp_path / folder / "s.yaml").write_text("scenarios:\n  - name: x\n    expect: [clear]\n")
+    with pytest.raises(ScenarioError, match="also used at"):
+        load_scenarios([tmp_path / "a", tmp_path / "b"])
+
+
+KNOWN = SCENARIO_KEYS | set(ACTIONS) | set(EXPECTATIONS)
+
+
+@given(st.from_regex(r"[a-z][a-z_]{2,12}", fullmatch=True).filter(lambda k: k not in KNOWN))
+def test_any_unknown_scenario_key_is_refused_by_name(key: str) -> None:
+    """No key outside the format is ever silently ignored."""
+    exc = error(f"scenarios:\n  - name: a\n    expect: [clear]\n    {key}: 1\n")
+    assert (exc.line, exc.key) == (4, key)
