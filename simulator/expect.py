@@ -515,27 +515,21 @@ def judge_all(
 
 
 def observe(
-    *,
-    call_id: str,
-    timeline: Sequence[TimelineEvent],
-    exchange: WebhookExchange | None,
-    streams: Sequence[StreamOutcome],
+    result: CallResult,
     entries: Sequence[JournalEntry],
-    to_call_ms: Callable[[float], float],
-    phase: str,
-    cause: str | None,
-    violations: Sequence[Mapping[str, Any]],
+    *,
     victim: tuple[str, str, bool] | None = None,
     victim_phase: str | None = None,
     victim_cause: str | None = None,
     templates: Mapping[str, str] | None = None,
 ) -> Observation:
-    """Build the :class:`Observation` of one call from the journal's ``entries``.
+    """Build the :class:`Observation` of a finished call from the journal's ``entries``.
 
     ``victim`` is ``(call_id, account_id, other_account)``: requests naming that call, or
     (when it is in another account) that account, are the victim's.
     """
-    own = [(to_call_ms(e.at), e) for e in entries if e.call_id == call_id]
+    to_call_ms = result.recorder.clock.at
+    own = [(to_call_ms(e.at), e) for e in entries if e.call_id == result.call_id]
     victim_requests: list[tuple[float, JournalEntry]] = []
     if victim is not None:
         v_call, v_account, other = victim
@@ -546,18 +540,18 @@ def observe(
             and (e.call_id == v_call or (other and e.account_id == v_account))
         ]
     return Observation(
-        call_id=call_id,
-        timeline=sorted(timeline, key=lambda e: e.at_ms),
-        exchange=exchange,
-        streams=list(streams),
+        call_id=result.call_id,
+        timeline=result.timeline,
+        exchange=result.exchange,
+        streams=list(result.streams),
         requests=own,
         victim_requests=victim_requests,
-        phase=phase,
-        cause=cause,
+        phase=result.phase,
+        cause=result.disconnect_cause,
         victim_id=victim[0] if victim else None,
         victim_phase=victim_phase,
         victim_cause=victim_cause,
-        violations=[dict(v) for v in violations],
+        violations=[dict(v) for v in result.violations],
         templates=dict(templates or {}),
     )
 
@@ -576,17 +570,7 @@ def check_call(
     failing test says what was expected, what was seen, and when.
     """
     __tracebackhide__ = True  # pytest: show the test's line, not this function's
-    obs = observe(
-        call_id=result.call_id,
-        timeline=result.timeline,
-        exchange=result.exchange,
-        streams=result.streams,
-        entries=entries,
-        to_call_ms=result.recorder.clock.at,
-        phase=result.phase,
-        cause=result.disconnect_cause,
-        violations=result.violations,
-    )
+    obs = observe(result, entries)
     verdicts = judge_all(obs, expectations, ordered=ordered)
     failed = [v for v in verdicts if not v.passed]
     if failed:

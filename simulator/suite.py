@@ -301,15 +301,8 @@ async def _run_one(h: Harness, scenario: Scenario, settle_ms: float) -> Scenario
             if v.active:
                 fake.registry.end(v.call_id, "hangup")  # tidy up after judging
     obs = observe(
-        call_id=result.call_id,
-        timeline=result.timeline,
-        exchange=result.exchange,
-        streams=result.streams,
-        entries=entries,
-        to_call_ms=result.recorder.clock.at,
-        phase=result.phase,
-        cause=result.disconnect_cause,
-        violations=result.violations,
+        result,
+        entries,
         victim=victim,
         victim_phase=v_phase,
         victim_cause=v_cause,
@@ -381,6 +374,12 @@ async def run_suite(
                 await asyncio.to_thread(_write_artifacts, r, out_dir)
             done(s, r)
 
+    def weight(s: Scenario) -> float:
+        """A guess at how long a scenario takes: its caller's audio and waits, in seconds."""
+        spoken = sum(len(a.samples) / 8000 for a in s.caller if a.samples is not None)
+        waits = sum(3.0 for a in s.caller if a.kind == "wait_for" or a.send_after)
+        return spoken + waits + (5.0 if s.caller else 0.0)
+
     async def group(env: tuple[tuple[str, str], ...], members: list[Scenario]) -> None:
         if env and isinstance(target, UrlTarget):
             names = ", ".join(f"{k}={v}" for k, v in env)
@@ -396,7 +395,8 @@ async def run_suite(
                 )
             return
         async with Harness(target, bot_env=dict(env), startup_timeout_s=startup_timeout_s) as h:
-            await asyncio.gather(*(one(h, s) for s in members))
+            # Longest first: the suite then ends about when its longest scenario does.
+            await asyncio.gather(*(one(h, s) for s in sorted(members, key=weight, reverse=True)))
 
     await asyncio.gather(*(group(env, members) for env, members in groups.items()))
     ordered = [results[s.id] for s in scenarios]
