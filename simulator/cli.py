@@ -8,20 +8,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
-import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from simulator.audio import load_caller_audio
-from simulator.call import Caller, CallOptions, CallResult, LiveCall
+from simulator.call import CallOptions, CallResult
+from simulator.callers import linger_caller
 from simulator.codec import Pcm
-from simulator.errors import CallTimeout, ConfigError
+from simulator.errors import ConfigError
 from simulator.harness import Harness
 from simulator.run import run_command
+from simulator.serve import serve_command
 from simulator.targets import BotCredentials, UrlTarget, parse_target
 
 __all__ = ["main"]
@@ -109,34 +109,6 @@ def _add_target(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--url", metavar="URL", help="a bot already running (http://HOST:PORT)")
 
 
-async def _serve(port: int) -> int:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
-    async with Harness(api_port=port) as h:
-        env = h.credentials.environment(port=None, proxy_host="127.0.0.1:7860")
-        env.update(
-            {
-                "BANDWIDTH_OAUTH_URL": f"{h.api_base}/api/v1/oauth2/token",
-                "BANDWIDTH_VOICE_API_URL": f"{h.api_base}/api/v2",
-                "BWSIM_CONTROL_URL": f"{h.api_base}/_bwsim",
-            }
-        )
-        print(f"bwsim: fake Bandwidth listening on {h.api_base}", flush=True)
-        print(f"bwsim: account {h.fake.default_account.account_id}", flush=True)
-        print("bwsim: start your bot with this environment:", flush=True)
-        for key, value in env.items():
-            print(f"export {key}={value}", flush=True)
-        print("bwsim: journal at GET /_bwsim/journal; Ctrl-C to stop", flush=True)
-        await stop.wait()
-        violations = h.fake.journal.violations
-        for v in violations:
-            print(f"bwsim: violation {v.kind}: {v.detail}", file=sys.stderr)
-        return EXIT_FAILED if violations else EXIT_OK
-
-
 def _hand_started_credentials() -> BotCredentials | None:
     """The secrets of a bot started by hand, from the same variables it reads."""
     names = ("BANDWIDTH_CLIENT_ID", "BANDWIDTH_CLIENT_SECRET")
@@ -148,27 +120,6 @@ def _hand_started_credentials() -> BotCredentials | None:
         webhook_username=os.environ.get("BANDWIDTH_WEBHOOK_USERNAME", ""),
         webhook_password=os.environ.get("BANDWIDTH_WEBHOOK_PASSWORD", ""),
     )
-
-
-def _linger_caller(voice: Pcm, linger_ms: float) -> Caller:
-    async def caller(call: LiveCall) -> None:
-        await call.wait_for("stream-accepted", timeout_ms=15_000)
-        await call.say(voice, "audio")
-        while True:
-            await _until_quiet(call)
-            try:
-                await call.wait_for("bot-speech-start", timeout_ms=linger_ms, after_ms=call.ms())
-            except CallTimeout:
-                return
-
-    return caller
-
-
-async def _until_quiet(call: LiveCall) -> None:
-    starts = call.recorder.timeline
-    speaking = [e for e in starts if e.kind in ("bot-speech-start", "bot-speech-end")]
-    if speaking and speaking[-1].kind == "bot-speech-start":
-        await call.wait_for("bot-speech-end", timeout_ms=120_000, after_ms=speaking[-1].at_ms)
 
 
 async def _place(args: argparse.Namespace, voice: Pcm) -> CallResult:
@@ -188,7 +139,7 @@ async def _place(args: argparse.Namespace, voice: Pcm) -> CallResult:
         if isinstance(target, UrlTarget):
             account = h.fake.default_account.account_id
             print(f"bwsim: fake Voice API at {h.api_base} (account {account})", flush=True)
-        return await h.place_call(_linger_caller(voice, args.linger_ms), options=options)
+        return await h.place_call(linger_caller(voice, args.linger_ms), options=options)
 
 
 def _call(args: argparse.Namespace) -> int:
@@ -216,7 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "serve":
-            return asyncio.run(_serve(args.port))
+            return asyncio.run(serve_command(args.port))
         if args.command == "call":
             return _call(args)
         if args.command == "run":

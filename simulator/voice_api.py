@@ -131,6 +131,19 @@ class VoiceApiApp:
         }
         self.control_routes: dict[tuple[str, str], Handler] = {}
 
+    def add_control_route(
+        self, method: str, path: str, handler: Callable[[bytes], Awaitable[tuple[int, Any]]]
+    ) -> None:
+        """Serve ``method path`` under ``/_bwsim/``: ``handler(body)`` returns (status, JSON)."""
+        if not path.startswith("/_bwsim/"):
+            raise ValueError(f"control routes live under /_bwsim/, not {path!r}")
+
+        async def serve(request: _Request) -> _Response:
+            status, payload = await handler(request.body)
+            return _Response.json(status, payload)
+
+        self.control_routes[(method.upper(), path.rstrip("/"))] = serve
+
     # -- ASGI -----------------------------------------------------------------------
 
     async def __call__(
