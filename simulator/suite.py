@@ -219,13 +219,16 @@ def _options(scenario: Scenario, templates: Mapping[str, str]) -> CallOptions:
     )
 
 
-def _expected_violation(v: Mapping[str, Any], scenario: Scenario) -> bool:
+def _covered_violation(v: Mapping[str, Any], scenario: Scenario) -> bool:
+    """Whether an expectation (or allow_violations) already speaks of this violation.
+
+    Expected ones are fine; ``absent`` ones fail through their own expectation, so they
+    are not reported a second time.
+    """
     names = {v.get("kind"), v.get("rule"), f"media-{v.get('rule')}"}
     if names & set(scenario.allow_violations):
         return True
     for e in scenario.expect:
-        if e.absent:
-            continue
         if e.kind == "orphaned_leg" and v.get("kind") == "orphaned-leg":
             return True
         if e.kind == "violation" and (e.params.get("rule") is None or e.params["rule"] in names):
@@ -236,7 +239,7 @@ def _expected_violation(v: Mapping[str, Any], scenario: Scenario) -> bool:
 def _implicit_problems(scenario: Scenario, result: CallResult) -> list[str]:
     problems = list(result.errors)
     for v in result.violations:
-        if not _expected_violation(v, scenario):
+        if not _covered_violation(v, scenario):
             problems.append(f"the bot broke a rule ({v.get('kind')}): {v.get('detail')}")
     ex = result.exchange
     covers_webhook = any(e.kind == "webhook_response" for e in scenario.expect)

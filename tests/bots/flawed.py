@@ -94,6 +94,16 @@ def _hangup_retry() -> FastAPI:
     return create_app()
 
 
+def _serializer_hangup_only() -> FastAPI:
+    """Leaves hanging up to the serializer, as the guide's bot does (none after a drop)."""
+
+    async def hang_up(self: Any, call: Any) -> int | None:
+        return None
+
+    bot.voice_api.VoiceApi.hang_up = hang_up  # type: ignore[method-assign]
+    return create_app()
+
+
 def _no_end_call() -> FastAPI:
     """Says goodbye but never ends the call: ``end_call`` only logs."""
 
@@ -201,6 +211,7 @@ FLAWS: dict[str, Callable[[], FastAPI]] = {
     "deaf": _deaf,
     "no_clear": _no_clear,
     "hangup_retry": _hangup_retry,
+    "serializer_hangup_only": _serializer_hangup_only,
     "no_end_call": _no_end_call,
     "response_root_transfer": _response_root_transfer,
     "trusts_start_ids": lambda: create_app(resolve_ids=trusting_start_ids),

@@ -41,6 +41,7 @@ CATCHES: dict[str, list[tuple[str, str]]] = {
     + [(f"audio/replay-{name}-wav", "play_audio") for name in REPLAYS],
     "no_clear": [("conversation/barge-in-clears-the-bot", "clear")],
     "hangup_retry": [("conversation/caller-hangs-up", "hangup_request")],
+    "serializer_hangup_only": [("conversation/dropped-stream-is-hung-up", "hangup_request")],
     "no_end_call": [("conversation/goodbye-ends-the-call", "hangup_request")],
     "response_root_transfer": [
         ("conversation/transfer-to-a-person", "transfer_request"),
