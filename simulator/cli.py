@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from simulator.audio import load_caller_audio
+from simulator.audit import cli as audit_cli
 from simulator.call import Caller, CallOptions, CallResult, LiveCall
 from simulator.codec import Pcm
 from simulator.errors import CallTimeout, ConfigError
@@ -74,6 +75,7 @@ def _parser() -> argparse.ArgumentParser:
         help="how the webhook authenticates (default: Bandwidth's challenge flow)",
     )
     call.add_argument("--webhook-path", default="/", help="the bot's call webhook path")
+    audit_cli.add_parser(sub, _add_target)
     return parser
 
 
@@ -194,6 +196,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_serve(args.port))
         if args.command == "call":
             return _call(args)
+        if args.command == "audit":
+            return audit_cli.main(args)
     except ConfigError as exc:
         print(f"bwsim: {exc}", file=sys.stderr)
         return EXIT_UNUSABLE
