@@ -33,14 +33,14 @@ from simulator.bxml import BxmlDocument, BxmlError, parse_bxml
 from simulator.call import Caller, CallOptions, CallResult, CallSession, LiveCall
 from simulator.errors import CallTimeout
 from simulator.harness import Harness
-from simulator.journal import JournalEntry
+from simulator.journal import Journal, JournalEntry
 from simulator.registry import Account, Call
 from simulator.targets import Target
 from simulator.verbs import StartStream, Step, plan
 from simulator.webhooks import AuthMode, CallInfo, WebhookAuth, WebhookExchange, initiate_body
 from simulator.webhooks import send_webhook as _send_webhook
 
-__all__ = ["AuditContext", "MintError", "Minted"]
+__all__ = ["Acted", "AuditContext", "MintError", "Minted"]
 
 T = TypeVar("T")
 Hook = Callable[[httpx.Request, httpx.Response], Awaitable[None]]
@@ -66,6 +66,23 @@ class Minted:
     def destination(self) -> str:
         """The ``<StartStream destination>`` as the bot wrote it."""
         return self.stream.destination
+
+
+class Acted(asyncio.Event):
+    """Set once the bot has modified one of the watched calls (answered request)."""
+
+    def __init__(self, journal: Journal, call_ids: set[str]) -> None:
+        super().__init__()
+        self.call_ids = call_ids
+        self._unsubscribe = journal.subscribe(self._seen)
+
+    def _seen(self, entry: JournalEntry) -> None:
+        if entry.route in ("update_call", "update_bxml") and entry.call_id in self.call_ids:
+            self.set()
+
+    def close(self) -> None:
+        """Stop watching the journal."""
+        self._unsubscribe()
 
 
 class _Transport(httpx.AsyncBaseTransport):
@@ -205,6 +222,10 @@ class AuditContext:
     def evidence(entries: list[JournalEntry], t0: float | None = None) -> list[dict[str, Any]]:
         """Requests as evidence."""
         return [request_evidence(e, t0) for e in entries]
+
+    def acted(self, call_ids: set[str]) -> Acted:
+        """An event set when the bot modifies one of ``call_ids`` (hang-up, transfer …)."""
+        return Acted(self.fake.journal, call_ids)
 
     async def quiet(self, seconds: float | None = None) -> None:
         """Give late requests time to arrive (``settle_s`` by default)."""

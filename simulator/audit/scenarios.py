@@ -13,6 +13,7 @@ entries, call-clock milliseconds for the timeline and the recording).
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,28 +23,57 @@ from simulator.audit.context import AuditContext
 from simulator.call import CallResult, LiveCall
 from simulator.errors import CallTimeout
 
-__all__ = ["Conversation", "TransferRun", "await_greeting", "conversation", "transfer"]
+__all__ = [
+    "Conversation",
+    "TransferRun",
+    "await_greeting",
+    "conversation",
+    "transfer",
+    "until_acted",
+]
 
 CONVERSATION = "scenario:conversation"
 TRANSFER = "scenario:transfer"
 
 
-async def await_greeting(call: LiveCall, budget_ms: float, *, until_done: bool) -> dict[str, Any]:
-    """Wait for the stream, then for the bot to start (and, if asked, finish) speaking."""
-    seen: dict[str, Any] = {}
+async def await_greeting(
+    call: LiveCall, budget_ms: float, seen: dict[str, Any], *, until_done: bool
+) -> None:
+    """Wait for the stream, then for the bot to start (and, if asked, finish) speaking.
+
+    What was seen goes into ``seen`` as it happens, so it survives the call ending.
+    """
     opened = await call.wait_for("stream-accepted", timeout_ms=10_000)
     seen["accepted_ms"] = opened.at_ms
     try:
         start = await call.wait_for("bot-speech-start", timeout_ms=budget_ms + 2000)
     except CallTimeout:
-        return seen
+        return
     seen["speech_start_ms"] = start.at_ms
     if until_done:
         try:
             await call.wait_for("bot-speech-end", timeout_ms=20_000, after_ms=start.at_ms)
         except CallTimeout:
             seen["greeting_never_ended"] = True
-    return seen
+
+
+async def until_acted(
+    call: LiveCall, acted: asyncio.Event, budget_s: float, grace_s: float
+) -> bool:
+    """Stay on the line until the bot acts (``acted``) or ``budget_s`` passes.
+
+    Returns whether it acted; after it did, waits ``grace_s`` more for the call to end.
+    Raises :class:`~simulator.call.CallEnded` when the call ends meanwhile.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + budget_s
+    while not acted.is_set():
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            return False
+        await call.pause(min(remaining, 0.25) * 1000)
+    await call.pause(grace_s * 1000)
+    return True
 
 
 @dataclass
@@ -79,13 +109,13 @@ async def conversation(ctx: AuditContext) -> Conversation:
     seen: dict[str, Any] = {}
 
     async def caller(call: LiveCall) -> None:
-        seen.update(await await_greeting(call, ctx.config.greeting_budget_ms, until_done=True))
+        await await_greeting(call, ctx.config.greeting_budget_ms, seen, until_done=True)
         await call.pause(300)
         await call.say(hello.samples, label=hello.name)
         spoke = call.ms()
         seen["caller_spoke_ms"] = spoke
         try:
-            reply = await call.wait_for("bot-speech-start", timeout_ms=10_000, after_ms=spoke)
+            reply = await call.wait_for("bot-speech-start", timeout_ms=8000, after_ms=spoke)
             seen["reply_ms"] = reply.at_ms
             await call.wait_for("bot-speech-end", timeout_ms=20_000, after_ms=reply.at_ms)
         except CallTimeout:
@@ -120,17 +150,24 @@ async def transfer(ctx: AuditContext) -> TransferRun:
     budget = ctx.config.transfer_budget_s
 
     async def caller(call: LiveCall) -> None:
-        seen.update(await await_greeting(call, ctx.config.greeting_budget_ms, until_done=True))
+        await await_greeting(call, ctx.config.greeting_budget_ms, seen, until_done=True)
         await call.pause(300)
         await call.say(person.samples, label=person.name)
         seen["asked_at"] = time.monotonic()
         seen["asked_ms"] = call.ms()
-        await call.pause(budget * 1000)  # until the transfer takes the caller away
-        seen["gave_up"] = True
+        # Until the transfer takes the caller away (or, if it failed, a moment after).
+        if not await until_acted(call, acted, budget, grace_s=3.0):
+            seen["gave_up"] = True
 
     mark = ctx.mark()
     options = ctx.options(caller_lines=[person.text], max_call_s=budget + 60)
-    result = await ctx.place_call(TRANSFER, caller, options)
+    session = ctx.session(TRANSFER, caller, options)
+    acted = ctx.acted({session.call_id})
+    try:
+        async with ctx.slots.take():
+            result = await ctx.run_session(session)
+    finally:
+        acted.close()
     run = TransferRun(result, mark, seen)
     call = ctx.fake.registry.get(result.call_id)
     moved = result.events("transfer")

@@ -118,7 +118,7 @@ async def clear_on_barge_in(ctx: AuditContext) -> Verdict:
     seen: dict[str, Any] = {}
 
     async def caller(call: LiveCall) -> None:
-        seen.update(await await_greeting(call, ctx.config.greeting_budget_ms, until_done=False))
+        await await_greeting(call, ctx.config.greeting_budget_ms, seen, until_done=False)
         if "speech_start_ms" not in seen:
             return
         await call.pause(500)  # well into the greeting

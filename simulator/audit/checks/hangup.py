@@ -38,7 +38,7 @@ async def on_stream_loss(ctx: AuditContext) -> Verdict:
     seen: dict[str, Any] = {}
 
     async def caller(call: LiveCall) -> None:
-        seen.update(await await_greeting(call, ctx.config.greeting_budget_ms, until_done=False))
+        await await_greeting(call, ctx.config.greeting_budget_ms, seen, until_done=False)
         await call.pause(500)
         seen["dropped_at"] = time.monotonic()
         seen["dropped_ms"] = call.ms()
@@ -85,18 +85,18 @@ async def on_stream_loss(ctx: AuditContext) -> Verdict:
             "call yourself (the Pipecat 1.14 serializer does not once the socket is closed)",
             **evidence,
         )
-    if hangups:
+    if hangups and hangups[0].status == 200:
         latency = hangups[0].at - dropped
         evidence["hangup_latency_s"] = round(latency, 2)
         return passed(
-            f"the stream dropped and the bot hung its call up {latency:.2f} s later "
-            f"(HTTP {hangups[0].status})",
+            f"the stream dropped and the bot hung its call up {latency:.2f} s later (HTTP 200)",
             **evidence,
         )
     if _ended_by_bxml(notes):
+        also = f" (the bot's own hang-up then got {hangups[0].status})" if hangups else ""
         return passed(
             "the stream dropped and the call ended by itself: the bot's BXML goes on after "
-            "the stream (<StopStream wait>) and runs out",
+            f"the stream (<StopStream wait>) and runs out{also}",
             **evidence,
         )
     return failed(

@@ -28,11 +28,11 @@ from typing import Any
 import httpx
 
 from simulator.audit.config import Utterance
-from simulator.audit.context import AuditContext
+from simulator.audit.context import Acted, AuditContext
 from simulator.audit.model import Verdict, failed, passed
 from simulator.audit.rules import sentence
-from simulator.audit.scenarios import await_greeting
-from simulator.call import CallResult, CallSession, LiveCall
+from simulator.audit.scenarios import await_greeting, until_acted
+from simulator.call import CallOptions, CallResult, CallSession, LiveCall
 from simulator.journal import JournalEntry
 from simulator.registry import Call
 
@@ -78,16 +78,37 @@ PATHS = ("person", "goodbye")
 """What the caller says in each forged call: ask for a person, or say goodbye."""
 
 
-def talker(ctx: AuditContext, line: Utterance) -> Callable[[LiveCall], Any]:
-    """A caller who says ``line`` once the bot greets, then waits for the bot to act."""
+def talker(ctx: AuditContext, line: Utterance, acted: asyncio.Event) -> Callable[[LiveCall], Any]:
+    """A caller who says ``line`` once the bot greets, then waits for the bot to act.
+
+    ``acted`` is set when the bot modifies the call or its victim; the caller then stays
+    a moment (the call usually ends: transferred or hung up) and hangs up, so a bot that
+    hit the victim instead is not waited for until the budget runs out.
+    """
 
     async def caller(call: LiveCall) -> None:
-        await await_greeting(call, ctx.config.greeting_budget_ms, until_done=False)
+        await await_greeting(call, ctx.config.greeting_budget_ms, {}, until_done=False)
         await call.pause(300)
         await call.say(line.samples, label=line.name)
-        await call.pause(ctx.config.transfer_budget_s * 1000)  # until the bot ends it
+        await until_acted(call, acted, ctx.config.transfer_budget_s, grace_s=1.5)
 
     return caller
+
+
+def _place(
+    ctx: AuditContext,
+    check: str,
+    line: Utterance,
+    options: CallOptions,
+    victim: Call,
+    *,
+    client: httpx.AsyncClient | None = None,
+) -> tuple[CallSession, Acted]:
+    """A session whose caller says ``line`` and waits until the bot acts on it or the victim."""
+    session = ctx.session(check, None, options, client=client)
+    acted = ctx.acted({session.call_id, victim.call_id})
+    session.caller_script = talker(ctx, line, acted)
+    return session, acted
 
 
 def _actions(result: CallResult, entries: list[JournalEntry]) -> list[str]:
@@ -144,7 +165,12 @@ async def start_ids(ctx: AuditContext) -> Verdict:
             metadata_overrides=forgery.overrides(victim),
             max_call_s=ctx.config.transfer_budget_s + 45,
         )
-        result = await ctx.place_call(check, talker(ctx, line), options, priority=2)
+        session, acted = _place(ctx, check, line, options, victim)
+        try:
+            async with ctx.slots.take(priority=2):
+                result = await ctx.run_session(session)
+        finally:
+            acted.close()
         return {
             "forged": forgery.name,
             "caller_said": line.text,
@@ -196,13 +222,15 @@ async def interleaved_webhooks(ctx: AuditContext) -> Verdict:
         mark = ctx.mark()
         other = ctx.new_call(check, decoy=True)
         sessions: list[tuple[CallSession, Utterance]] = []
+        watchers: list[Acted] = []
         tasks = []
         for path in PATHS:
             line = ctx.lines[path]
             options = ctx.options(
                 caller_lines=[line.text], max_call_s=ctx.config.transfer_budget_s + 45
             )
-            session = ctx.session(check, talker(ctx, line), options, client=client)
+            session, acted = _place(ctx, check, line, options, other, client=client)
+            watchers.append(acted)
             answered = interleaver.expect(session.call_id)
             sessions.append((session, line))
             tasks.append(asyncio.create_task(ctx.run_session(session)))
@@ -212,7 +240,11 @@ async def interleaved_webhooks(ctx: AuditContext) -> Verdict:
                 break  # the webhook was not answered 200; the session reports why
         exchange = await ctx.send_webhook(ctx.initiate(other), auth=ctx.auth(), client=client)
         interleaver.release.set()
-        results = await asyncio.gather(*tasks)
+        try:
+            results = await asyncio.gather(*tasks)
+        finally:
+            for watcher in watchers:
+                watcher.close()
         await ctx.quiet()
     entries = ctx.requests_since(mark)
     for (_, line), result in zip(sessions, results, strict=False):

@@ -152,6 +152,7 @@ async def creds_unset(ctx: AuditContext) -> Verdict:
     try:
         async with bot_without_webhook_credentials(ctx) as copy:
             answers: dict[str, Any] = {}
+            accepted: list[str] = []
             problems: list[str] = []
             for label, auth in cases:
                 url = copy.base_url.rstrip("/") + ctx.config.webhook_path
@@ -160,7 +161,7 @@ async def creds_unset(ctx: AuditContext) -> Verdict:
                 status = exchange.final_status
                 if status is not None and 200 <= status < 300:
                     leak = " with BXML" if _carries_bxml(exchange) else ""
-                    problems.append(f"the webhook sent with {label} was accepted ({status}{leak})")
+                    accepted.append(f"the webhook sent with {label} was accepted ({status}{leak})")
                 elif status != 503:
                     problems.append(f"the webhook sent with {label} was answered {status}, not 503")
     except TargetError as exc:
@@ -170,6 +171,7 @@ async def creds_unset(ctx: AuditContext) -> Verdict:
             start_error=str(exc)[:500],
         )
     evidence = {"unset": list(WEBHOOK_VARS), "answers": answers}
+    problems = accepted + problems  # an open door first, a wrong status after
     if problems:
         return failed(
             sentence(

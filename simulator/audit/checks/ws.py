@@ -26,7 +26,7 @@ from simulator.registry import Call
 
 __all__ = ["token_expiry", "token_reuse", "unknown_token"]
 
-LISTEN_S = 1.5
+LISTEN_S = 1.0
 """How long a probe listens after ``start`` for the bot to close or speak."""
 AFTER_S = 1.0
 """How long requests are attributed to a refused attempt after it ended."""
