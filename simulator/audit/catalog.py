@@ -124,6 +124,7 @@ CHECKS: Final = (
         "generated start frames touch no other call",
         fuzz.start_metadata,
         heavy=True,
+        waits=lambda c: 2.0 * c.fuzz_examples,  # each example is a live call of about 0.5 s
     ),
 )
 

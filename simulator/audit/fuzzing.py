@@ -105,12 +105,13 @@ def _id_values(real: list[str]) -> st.SearchStrategy[Any]:
     base = st.sampled_from(real)
     dressed = st.builds(lambda r, m: r + m, base, st.sampled_from(_METACHARACTERS))
     prefixed = st.builds(lambda r, m: m + r, base, st.sampled_from(("../", "/", "%2F")))
-    return st.one_of(base, dressed, prefixed, nasty_text(), json_values(3))
+    # Mostly real ids (the attack), often dressed up, sometimes garbage.
+    return st.one_of(base, base, base, dressed, prefixed, nasty_text(), json_values(3))
 
 
 def _stream_ids() -> st.SearchStrategy[Any]:
     valid = st.builds(lambda u, h: f"s-{h:08x}-{u}", st.uuids(), st.integers(0, 2**32 - 1))
-    return st.one_of(valid, valid, nasty_text(), json_values(3))
+    return st.one_of(valid, valid, valid, nasty_text(), json_values(3))
 
 
 def _tracks() -> st.SearchStrategy[Any]:
@@ -118,20 +119,27 @@ def _tracks() -> st.SearchStrategy[Any]:
     return st.one_of(st.just([good]), st.just(["inbound"]), st.lists(json_values(3), max_size=3))
 
 
+_KEYS: Final = ("accountId", "callId", "streamId", "streamName", "tracks")
+
+
 def metadata(targets: Targets) -> st.SearchStrategy[Any]:
-    """A ``start`` metadata object: any subset of the real keys, wrong types, extra keys."""
+    """A ``start`` metadata object: the real keys (a few dropped), wrong types, extra keys.
+
+    Most are well-shaped enough for a bot to accept the stream, so what it then does with
+    the forged ids is exercised, not only its first validation.
+    """
     calls = [targets.own_call, targets.victim_call, targets.other_call]
     accounts = [targets.own_account, targets.victim_account, targets.other_account]
-    known = st.fixed_dictionaries(
-        {},
-        optional={
+    fields = st.fixed_dictionaries(
+        {
             "accountId": _id_values(accounts),
             "callId": _id_values(calls),
             "streamId": _stream_ids(),
-            "streamName": st.one_of(st.just("bot"), nasty_text()),
+            "streamName": st.one_of(st.just("bot"), st.just("bot"), nasty_text()),
             "tracks": _tracks(),
-        },
+        }
     )
+    dropped = st.sets(st.sampled_from(_KEYS), max_size=2)
     extra = st.dictionaries(
         st.one_of(
             st.sampled_from(["callUrl", "call_id", "CallId", "account"]), st.text(max_size=8)
@@ -139,15 +147,45 @@ def metadata(targets: Targets) -> st.SearchStrategy[Any]:
         st.one_of(_id_values(calls), json_values(3)),
         max_size=3,
     )
-    merged = st.builds(lambda k, e: {**e, **k}, known, extra)
+    merged = st.builds(
+        lambda f, d, e: {**e, **{k: v for k, v in f.items() if k not in d}}, fields, dropped, extra
+    )
     return st.one_of(merged, merged, merged, json_values(3))
 
 
-def start_frames(targets: Targets) -> st.SearchStrategy[dict[str, Any]]:
-    """``start`` frames, mostly well-shaped, often forged."""
-    event = st.one_of(
-        st.just("start"), st.just("start"), st.sampled_from(["START", "Start", ""]), json_values(2)
+def forged_starts(targets: Targets) -> st.SearchStrategy[dict[str, Any]]:
+    """Well-formed ``start`` frames whose ids are forged: a bot accepts these streams."""
+    calls = [targets.own_call, targets.victim_call, targets.other_call]
+    accounts = [targets.own_account, targets.victim_account, targets.other_account]
+    good = [{"name": "inbound", "mediaFormat": {"encoding": "PCMU", "sampleRate": 8000}}]
+    extra = st.dictionaries(
+        st.sampled_from(["callUrl", "call_id", "CallId", "account", "tag"]),
+        st.one_of(_id_values(calls), json_values(2)),
+        max_size=2,
     )
+    return st.builds(
+        lambda account, call, stream, more: {
+            "eventType": "start",
+            "metadata": {
+                **more,
+                "accountId": account,
+                "callId": call,
+                "streamId": stream,
+                "streamName": "bot",
+                "tracks": good,
+            },
+        },
+        _id_values(accounts),
+        _id_values(calls),
+        st.builds(lambda u, h: f"s-{h:08x}-{u}", st.uuids(), st.integers(0, 2**32 - 1)),
+        extra,
+    )
+
+
+def mangled_starts(targets: Targets) -> st.SearchStrategy[dict[str, Any]]:
+    """``start`` frames with missing, extra and wrongly typed fields anywhere."""
+    start = st.just("start")
+    event = st.one_of(start, start, start, st.sampled_from(["START", "Start", ""]), json_values(2))
     return st.builds(
         lambda e, m, params, extra: {**extra, "eventType": e, "metadata": m, **params},
         event,
@@ -155,6 +193,12 @@ def start_frames(targets: Targets) -> st.SearchStrategy[dict[str, Any]]:
         st.one_of(st.just({}), st.builds(lambda p: {"streamParams": p}, json_values(3))),
         st.dictionaries(st.text(max_size=8), json_values(2), max_size=2),
     )
+
+
+def start_frames(targets: Targets) -> st.SearchStrategy[dict[str, Any]]:
+    """``start`` frames: two thirds well-formed with forged ids, a third mangled."""
+    forged = forged_starts(targets)
+    return st.one_of(forged, forged, mangled_starts(targets))
 
 
 def media_frames() -> st.SearchStrategy[dict[str, Any]]:
@@ -196,7 +240,9 @@ def frame_sequences(targets: Targets) -> st.SearchStrategy[list[Frame]]:
     stop: st.SearchStrategy[Frame] = st.just({"eventType": "stop", "metadata": {}})
     shapes: st.SearchStrategy[list[Frame]] = st.one_of(
         st.tuples(start).map(list),
+        st.tuples(start).map(list),
         st.tuples(start, start).map(list),  # a duplicate start
+        st.tuples(start, start).map(list),
         st.tuples(media, start).map(list),  # media before start
         st.tuples(stop, start).map(list),
         st.lists(st.one_of(start, media, stop, _garbage()), min_size=1, max_size=5),

@@ -64,8 +64,10 @@ FLAWS = {
 }
 """Each deliberate mistake, and the audit check that must catch it."""
 
-OAUTH_URL = "https://api.bandwidth.com/api/v1/oauth2/token"
-VOICE_URL = "https://voice.bandwidth.com/api/v2"
+# Hard-coded as real bots do (bwsim routes them to its fake); a bot started by hand for
+# ``--url`` is pointed at the fake with the same variables the reference bot reads.
+OAUTH_URL = os.environ.get("BANDWIDTH_OAUTH_URL") or "https://api.bandwidth.com/api/v1/oauth2/token"
+VOICE_URL = os.environ.get("BANDWIDTH_VOICE_API_URL") or "https://voice.bandwidth.com/api/v2"
 UNRESERVED = re.compile(r"[A-Za-z0-9._~-]{1,128}")
 PCM16 = "audio/pcm;rate=16000;channels=1;bit-depth=16;endian=little;encoding=signed"
 RATE = 16000
