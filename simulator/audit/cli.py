@@ -70,6 +70,32 @@ def add_parser(
     audit.add_argument(
         "--fuzz-examples", type=int, default=12, help="generated examples for fuzz.start_metadata"
     )
+    defaults = AuditConfig()
+    budgets = audit.add_argument_group("budgets (what a caller puts up with)")
+    budgets.add_argument(
+        "--greeting-budget-ms",
+        type=float,
+        default=defaults.greeting_budget_ms,
+        help="audio.greeting: first audible bot audio after the stream opens",
+    )
+    budgets.add_argument(
+        "--clear-budget-ms",
+        type=float,
+        default=defaults.clear_budget_ms,
+        help="audio.clear_on_barge_in: clear after the caller starts talking over the bot",
+    )
+    budgets.add_argument(
+        "--hangup-budget-s",
+        type=float,
+        default=defaults.hangup_budget_s,
+        help="hangup.on_stream_loss: the bot's hang-up after its stream drops",
+    )
+    budgets.add_argument(
+        "--transfer-budget-s",
+        type=float,
+        default=defaults.transfer_budget_s,
+        help="transfer.request: the transfer after the caller asks for a person",
+    )
     audit.add_argument(
         "--audio-dir",
         type=Path,
@@ -97,17 +123,47 @@ def _hand_started_credentials() -> BotCredentials | None:
     )
 
 
+def _url_credentials(api_port: int) -> BotCredentials:
+    """The hand-started bot's secrets; without them the audit cannot be made (exit 2)."""
+    credentials = _hand_started_credentials()
+    if credentials is None or not api_port:
+        raise ConfigError(
+            "--url: export the BANDWIDTH_CLIENT_ID/SECRET and BANDWIDTH_WEBHOOK_USERNAME/"
+            "PASSWORD the bot runs with, start it with BANDWIDTH_OAUTH_URL and "
+            "BANDWIDTH_VOICE_API_URL pointing at http://127.0.0.1:PORT, and pass --api-port PORT"
+        )
+    if not credentials.webhook_username:
+        print(
+            "bwsim: BANDWIDTH_WEBHOOK_USERNAME/PASSWORD are not set: webhooks go without "
+            "credentials and webhook.auth is skipped",
+            file=sys.stderr,
+        )
+    return credentials
+
+
 def _config(args: argparse.Namespace) -> AuditConfig:
     if args.token_ttl_s <= 0 or args.idle_timeout_s <= 0:
         raise ConfigError("--token-ttl-s and --idle-timeout-s must be positive numbers of seconds")
     if args.fuzz_examples < 1 or args.max_calls < 1:
         raise ConfigError("--fuzz-examples and --max-calls must be at least 1")
+    budgets = (
+        args.greeting_budget_ms,
+        args.clear_budget_ms,
+        args.hangup_budget_s,
+        args.transfer_budget_s,
+    )
+    if min(budgets) <= 0:
+        raise ConfigError("every budget (--…-budget-ms/-s) must be a positive number")
     return AuditConfig(
         only=tuple(args.only),
         slow=args.slow,
         token_ttl_s=args.token_ttl_s,
         idle_timeout_s=args.idle_timeout_s,
         fuzz_examples=args.fuzz_examples,
+        greeting_budget_ms=args.greeting_budget_ms,
+        clear_budget_ms=args.clear_budget_ms,
+        hangup_budget_s=args.hangup_budget_s,
+        transfer_budget_s=args.transfer_budget_s,
         audio_dir=args.audio_dir,
         webhook_path=args.webhook_path,
         max_calls=args.max_calls,
@@ -128,13 +184,9 @@ def main(args: argparse.Namespace) -> int:
     try:
         config = _config(args)
         target = parse_target(args.app, args.cmd, args.url)
-        credentials = _hand_started_credentials() if isinstance(target, UrlTarget) else None
+        credentials = None
         if isinstance(target, UrlTarget):
-            print(
-                f"bwsim: auditing {args.url}; point the bot at the fake Voice API on "
-                f"--api-port {args.api_port or '(any: fix it with --api-port)'}",
-                file=sys.stderr,
-            )
+            credentials = _url_credentials(args.api_port)
         report = asyncio.run(
             run_audit(target, config, credentials=credentials, api_port=args.api_port)
         )

@@ -66,13 +66,14 @@ def test_a_failed_check_exits_1_and_says_what_to_do(tmp_path: Path) -> None:
         (["--app", "no.such.module:app"], "no.such.module"),
         (["--app", SPEAKER, "--only", "webhook.oauth"], "no such check"),
         (["--app", SPEAKER, "--audio-dir", "/nonexistent"], "hello.wav"),
+        (["--url", "http://127.0.0.1:9"], "BANDWIDTH_CLIENT_ID"),
     ],
-    ids=["bot-does-not-start", "unknown-check", "no-caller-audio"],
+    ids=["bot-does-not-start", "unknown-check", "no-caller-audio", "url-without-secrets"],
 )
 def test_an_audit_that_cannot_be_made_exits_2(args: list[str], said: str, tmp_path: Path) -> None:
-    """A bot that does not start, an unknown check or missing audio: exit 2, said why."""
+    """A bot that does not start, an unknown check, no audio, no secrets: exit 2, said why."""
     out = tmp_path / "report.json"
-    done = bwsim(*args, "--json", str(out))
+    done = bwsim(*args, "--json", str(out), env={"BANDWIDTH_CLIENT_ID": ""})
     assert done.returncode == 2, done.stdout + done.stderr
     assert said in done.stderr
     doc = json.loads(out.read_text())
