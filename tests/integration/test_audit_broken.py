@@ -93,7 +93,12 @@ CASES = [
         "ws",
     ),
     speaker("start-ids", r"went to the victim of the call with", "webhook.auth", "spoof"),
-    speaker("current-call-global", r"went to the victim of the call", "token.fresh", "spoof"),
+    speaker(
+        "current-call-global",
+        r"went to the call whose webhook came in between",
+        "token.fresh",
+        "spoof",
+    ),
     # Its idle timer runs while it waits to greet: give it the default one.
     speaker(
         "late-greeting", r"over the 3000 ms budget", "webhook.auth", "audio", SPEAKER_IDLE_S="300"

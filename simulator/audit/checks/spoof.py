@@ -132,11 +132,9 @@ def _judge(
     problems: list[str] = []
     for e in foreign:
         run = next((r for r in runs if r["victim"] == e.call_id), None)
-        whose = f"the victim of the call with {run['forged']}" if run else "a call no check placed"
+        whose = run["victim_label"] if run else "a call no check placed"
         problems.append(f"{e.method} {e.path} (HTTP {e.status}) went to {whose}")
-    problems += [
-        f"the victim of the call with {r['forged']} was {r['victim_phase']}" for r in victims_down
-    ]
+    problems += [f"{r['victim_label']} was {r['victim_phase']}" for r in victims_down]
     if problems:
         return failed(sentence(problems, _FIX), **evidence)
     acted = sum(1 for r in runs if r["actions"])
@@ -173,6 +171,7 @@ async def start_ids(ctx: AuditContext) -> Verdict:
             acted.close()
         return {
             "forged": forgery.name,
+            "victim_label": f"the victim of the call with {forgery.name}",
             "caller_said": line.text,
             "call_id": result.call_id,
             "victim": victim.call_id,
@@ -250,7 +249,8 @@ async def interleaved_webhooks(ctx: AuditContext) -> Verdict:
     for (_, line), result in zip(sessions, results, strict=False):
         runs.append(
             {
-                "forged": "no forgery: another call's webhook came between its webhook and stream",
+                "forged": None,
+                "victim_label": "the call whose webhook came in between",
                 "caller_said": line.text,
                 "call_id": result.call_id,
                 "victim": other.call_id,
