@@ -353,9 +353,15 @@ class AuditContext:
         *,
         client: httpx.AsyncClient | None = None,
         priority: int = 1,
+        alone: bool = False,
     ) -> CallResult:
-        """Place one call (in a call slot; lower ``priority`` first) and run it to its end."""
-        async with self.slots.take(priority=priority):
+        """Place one call (in a call slot; lower ``priority`` first) and run it to its end.
+
+        ``alone`` takes every slot: no other media call runs meanwhile, for a check whose
+        latency budget the audit's own load must not decide.
+        """
+        count = self.slots.capacity if alone else 1
+        async with self.slots.take(count, priority=priority):
             return await self.run_session(self.session(owner, caller, options, client=client))
 
     async def smoke_call(self, owner: str) -> tuple[bool, dict[str, Any]]:

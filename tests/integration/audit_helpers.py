@@ -49,10 +49,14 @@ ENV = {
 
 
 async def audit(
-    app: str, *only: str, env: dict[str, str] | None = None, slow: bool = False
+    app: str,
+    *only: str,
+    env: dict[str, str] | None = None,
+    slow: bool = False,
+    max_calls: int = FAST.max_calls,
 ) -> AuditReport:
     """Audit ``app`` (``MODULE:ATTR``) with the fast settings, running only ``only``."""
-    config = replace(FAST, only=tuple(only), slow=slow)
+    config = replace(FAST, only=tuple(only), slow=slow, max_calls=max_calls)
     return await run_audit(AppTarget(app), config, bot_env={**ENV, **(env or {})})
 
 

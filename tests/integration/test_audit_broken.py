@@ -10,8 +10,8 @@ detail sentence, not because the bot is broken everywhere.
 
 Cost: each case is its own harness and bot process. The cases of one ``group`` are
 audited side by side (the first selected case of a group runs them all, the others read
-their report), which keeps the module to about a minute and a half on two cores. Cases
-that add a second bot for a check already covered are marked ``e2e``.
+their report), which keeps the module to about a minute on two cores. Cases that add a
+second bot for a check already covered are marked ``e2e``.
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ CASES = [
         "door",
     ),
     speaker(
-        "reusable-tokens", r"token again .* was not refused \(accepted", "ws.unknown_token", "ws"
+        "reusable-tokens", r"token again .* was not refused \(accepted", "ws.unknown_token", "door"
     ),
     Case(
         "ref-ignores-token-value",
@@ -82,7 +82,7 @@ CASES = [
         "ws.unknown_token",
         r"random token of the genuine one's shape was not refused",
         "webhook.auth",
-        "ws",
+        "door",
     ),
     Case(
         "ref-eternal-tokens",
@@ -90,35 +90,35 @@ CASES = [
         "ws.token_expiry",
         r"after it was minted was not refused",
         "ws.unknown_token",
-        "ws",
+        "door",
     ),
-    speaker("start-ids", r"went to the victim of the call with", "webhook.auth", "spoof"),
+    speaker("start-ids", r"went to the victim of the call with", "webhook.auth", "calls"),
     speaker(
         "current-call-global",
         r"went to the call whose webhook came in between",
         "token.fresh",
-        "spoof",
+        "calls",
     ),
     # Its idle timer runs while it waits to greet: give it the default one.
     speaker(
-        "late-greeting", r"over the 3000 ms budget", "webhook.auth", "audio", SPEAKER_IDLE_S="300"
+        "late-greeting", r"over the 3000 ms budget", "webhook.auth", "media", SPEAKER_IDLE_S="300"
     ),
-    speaker("no-clear", r"no clear came within", "webhook.auth", "audio"),
-    speaker("clear-keeps-talking", r"sent clear .* but its audio went on", "webhook.auth", "audio"),
-    speaker("bad-frame", r"invalid frame\(s\), first bad-content-type", "audio.greeting", "audio"),
+    speaker("no-clear", r"no clear came within", "webhook.auth", "media"),
+    speaker("clear-keeps-talking", r"sent clear .* but its audio went on", "webhook.auth", "media"),
+    speaker("bad-frame", r"invalid frame\(s\), first bad-content-type", "audio.greeting", "media"),
     Case(
         "guide-serializer-hangup-only",
         "tests.bots.media_bot:app",
         "hangup.on_stream_loss",
         r"orphaned leg",
         "webhook.auth",
-        "hangup",
+        "calls",
     ),
-    speaker("single-session", r"did not serve a new call", "bxml.stream", "hangup"),
-    speaker("no-idle-hangup", r"never ended the call", "webhook.auth", "hangup", slow=True),
-    speaker("response-root-transfer", r"not a <Bxml> document", "webhook.auth", "transfer"),
-    speaker("retries-404", r"retrying its 404", "transfer.request", "transfer"),
-    speaker("adopts-second-start", r"request\(s\) for other calls", "ws.token_reuse", "transfer"),
+    speaker("single-session", r"did not serve a new call", "bxml.stream", "calls"),
+    speaker("no-idle-hangup", r"never ended the call", "webhook.auth", "calls", slow=True),
+    speaker("response-root-transfer", r"not a <Bxml> document", "webhook.auth", "media"),
+    speaker("retries-404", r"retrying its 404", "transfer.request", "media"),
+    speaker("adopts-second-start", r"request\(s\) for other calls", "ws.token_reuse", "media"),
     # Second bots for checks already covered above: the nightly end-to-end run.
     Case(
         "ref-trusts-start-ids",

@@ -137,7 +137,7 @@ async def clear_on_barge_in(ctx: AuditContext) -> Verdict:
         await call.pause(200)
 
     options = ctx.options(caller_lines=[speech.text], max_call_s=60)
-    result = await ctx.place_call(check, caller, options, priority=0)
+    result = await ctx.place_call(check, caller, options, priority=0, alone=True)
     evidence: dict[str, Any] = {"call_id": result.call_id, "budget_ms": budget}
     if "speech_start_ms" not in seen or "caller_start_ms" not in seen:
         return skipped(

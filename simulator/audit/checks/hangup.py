@@ -23,6 +23,7 @@ from simulator.audit.model import Verdict, failed, passed, skipped
 from simulator.audit.rules import sentence
 from simulator.audit.scenarios import await_greeting, conversation
 from simulator.call import LiveCall
+from simulator.recording import TimelineEvent
 
 __all__ = ["caller_left", "on_silence", "on_stream_loss"]
 
@@ -173,6 +174,15 @@ async def caller_left(ctx: AuditContext) -> Verdict:
     )
 
 
+def _quiet_since(timeline: list[TimelineEvent], opened_ms: float, now_ms: float) -> float:
+    """Since when (call clock) neither side has spoken: the bot's last speech, or the open."""
+    speech = [e for e in timeline if e.kind in ("bot-speech-start", "bot-speech-end")]
+    speech = [e for e in speech if e.at_ms <= now_ms]
+    if speech and speech[-1].kind == "bot-speech-start":
+        return now_ms  # the bot is speaking: nobody is idle
+    return max([opened_ms, *(e.at_ms for e in speech)])
+
+
 async def on_silence(ctx: AuditContext) -> Verdict:
     """``hangup.on_silence``: a silent caller is hung up within the idle timeout."""
     check = "hangup.on_silence"
@@ -180,42 +190,49 @@ async def on_silence(ctx: AuditContext) -> Verdict:
     seen: dict[str, Any] = {}
 
     async def caller(call: LiveCall) -> None:
-        await call.wait_for("stream-accepted", timeout_ms=10_000)
-        seen["opened_at"] = time.monotonic()
-        await call.pause(limit * 1000)
+        opened = await call.wait_for("stream-accepted", timeout_ms=10_000)
+        seen["opened_ms"] = opened.at_ms
+        # Silent on the line until the bot ends the call, or the line has been quiet (the
+        # bot's greeting over) for longer than the idle timeout and its margin.
+        while (
+            call.ms() - _quiet_since(call.recorder.timeline, opened.at_ms, call.ms()) < limit * 1000
+        ):
+            await call.pause(250)
         seen["gave_up"] = True
 
-    result = await ctx.place_call(check, caller, ctx.options(max_call_s=limit + 40))
+    result = await ctx.place_call(check, caller, ctx.options(max_call_s=limit + 60))
     evidence: dict[str, Any] = {
         "call_id": result.call_id,
         "idle_timeout_s": ctx.config.idle_timeout_s,
         "limit_s": limit,
     }
-    if "opened_at" not in seen:
+    if "opened_ms" not in seen:
         return failed(
             "the bot's stream never opened, so silence could not be tested (see bxml.stream)",
             **evidence,
         )
-    opened = float(seen["opened_at"])
+    clock = result.recorder.clock
     hangups = [e for e in ctx.fake.journal.hangups(result.call_id) if e.status == 200]
     notes = [str(e.detail.get("detail", "")) for e in result.events("note")]
     evidence.update(
-        hangups=ctx.evidence(ctx.fake.journal.hangups(result.call_id), opened),
+        hangups=ctx.evidence(ctx.fake.journal.hangups(result.call_id), clock.t0),
         final_phase=result.phase,
         violations=[v.get("kind") for v in result.violations],
     )
     if seen.get("gave_up"):
         return failed(
-            f"the caller stayed silent for {limit:g} s and the bot never ended the call: "
-            "end the pipeline on idle (Pipecat's idle_timeout_secs) while the socket is open, "
-            "so the call is hung up",
+            f"the caller stayed silent for {limit:g} s after the bot last spoke and the bot "
+            "never ended the call: end the pipeline on idle (Pipecat's idle_timeout_secs) "
+            "while the socket is open, so the call is hung up",
             **evidence,
         )
     if hangups:
-        after = hangups[0].at - opened
-        evidence["ended_after_s"] = round(after, 1)
+        at_ms = (hangups[0].at - clock.t0) * 1000
+        idle = (at_ms - _quiet_since(result.timeline, float(seen["opened_ms"]), at_ms)) / 1000
+        evidence["quiet_before_hangup_s"] = round(idle, 1)
         return passed(
-            f"the caller stayed silent and the bot hung up after {after:.1f} s (limit {limit:g} s)",
+            f"the caller stayed silent and the bot hung up {idle:.1f} s after the line went "
+            f"quiet (limit {limit:g} s)",
             **evidence,
         )
     if _ended_by_bxml(notes):
@@ -228,7 +245,7 @@ async def on_silence(ctx: AuditContext) -> Verdict:
     what = (
         "closed its stream but left the call up (an orphaned leg)"
         if orphaned
-        else (f"let the call end without hanging it up (phase {result.phase})")
+        else f"let the call end without hanging it up (phase {result.phase})"
     )
     return failed(
         f"the caller stayed silent and the bot {what}: hang the call up when it goes idle",

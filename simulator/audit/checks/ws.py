@@ -50,9 +50,15 @@ async def attempt(ctx: AuditContext, url: str, headers: dict[str, str], call: Ca
     return await stream.close()
 
 
-async def genuine(ctx: AuditContext, minted: Minted) -> tuple[bool, ProbeResult]:
-    """Use a genuine destination: True if the bot accepted it (it stayed open)."""
-    result = await attempt(ctx, minted.ws_url, minted.headers, minted.call)
+async def genuine(ctx: AuditContext, call: Call) -> tuple[bool, ProbeResult]:
+    """Mint a destination for ``call`` and use it at once: True if the bot accepted it.
+
+    An accepted stream is a call (the bot runs a session), so it takes a call slot, and
+    the token is minted once the slot is held: a short lifetime cannot run out waiting.
+    """
+    async with ctx.slots.take():
+        minted = await ctx.mint(call)
+        result = await attempt(ctx, minted.ws_url, minted.headers, call)
     return result.outcome == "open", result
 
 
@@ -136,7 +142,7 @@ async def unknown_token(ctx: AuditContext) -> Verdict:
     control = None
     if varying:  # a fresh genuine token: the first ones may have expired meanwhile
         try:
-            control = await genuine(ctx, await ctx.mint(ctx.new_call(check)))
+            control = await genuine(ctx, ctx.new_call(check))
         except MintError as exc:
             return failed(f"{exc}: a bot must answer an authenticated initiate with <StartStream>")
     return _judge(
@@ -153,10 +159,15 @@ async def token_reuse(ctx: AuditContext) -> Verdict:
     """``ws.token_reuse``: a token opens one socket; a second use is refused."""
     check = "ws.token_reuse"
     call = ctx.new_call(check)
-    try:
-        minted = await ctx.mint(call)
-    except MintError as exc:
-        return failed(f"{exc}: a bot must answer an authenticated initiate with <StartStream>")
+    async with ctx.slots.take():  # the first, genuine socket is a live call
+        try:
+            minted = await ctx.mint(call)
+        except MintError as exc:
+            return failed(f"{exc}: a bot must answer an authenticated initiate with <StartStream>")
+        return await _reuse(ctx, check, call, minted)
+
+
+async def _reuse(ctx: AuditContext, check: str, call: Call, minted: Minted) -> Verdict:
     first = RawStream(minted.ws_url, minted.headers)
     if await first.open():
         await first.send(
@@ -206,7 +217,7 @@ async def token_expiry(ctx: AuditContext) -> Verdict:
         minted = await ctx.mint(call)
         minted_at = time.monotonic()
         # A genuine token used at once must work, or a refusal later proves nothing.
-        control = await genuine(ctx, await ctx.mint(ctx.new_call(check)))
+        control = await genuine(ctx, ctx.new_call(check))
     except MintError as exc:
         return failed(f"{exc}: a bot must answer an authenticated initiate with <StartStream>")
     wait_s = ctx.config.token_ttl_s + ctx.config.token_margin_s - (time.monotonic() - minted_at)
