@@ -40,7 +40,6 @@ class _Stats:
     outcomes: dict[str, int] = field(default_factory=dict)
     server_errors: list[dict[str, Any]] = field(default_factory=list)
     down: str | None = None
-    calls: list[str] = field(default_factory=list)
     samples: list[dict[str, Any]] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
 
@@ -58,7 +57,6 @@ async def _example(ctx: AuditContext, frames: list[Any], ending: str, stats: _St
 
     check = "fuzz.start_metadata"
     call = ctx.new_call(check)
-    stats.calls.append(call.call_id)
     try:
         minted = await ctx.mint(call)
     except MintError as exc:
