@@ -18,7 +18,9 @@ audit can be shown to judge what Bandwidth requires rather than how ``bot/`` is 
   routes to its fake.
 
 ``SPEAKER_FLAW`` names one deliberate mistake (see :data:`FLAWS`, each with the audit
-check that must catch it). Serve with ``--app tests.bots.speaker_bot:app``.
+check that must catch it). ``SPEAKER_REFUSE=after-accept`` refuses a bad token by
+accepting the socket and closing it with 1008, instead of closing before accepting (which
+uvicorn answers with HTTP 403). Serve with ``--app tests.bots.speaker_bot:app``.
 """
 
 from __future__ import annotations
@@ -88,6 +90,7 @@ class Config:
     token_ttl_s: float
     idle_s: float
     flaw: str
+    refuse_after_accept: bool
 
     @classmethod
     def from_env(cls) -> Config:
@@ -105,6 +108,7 @@ class Config:
             token_ttl_s=float(os.environ.get("BOT_TOKEN_TTL_S", "60")),
             idle_s=float(os.environ.get("SPEAKER_IDLE_S", "300")),
             flaw=flaw,
+            refuse_after_accept=os.environ.get("SPEAKER_REFUSE") == "after-accept",
         )
 
 
@@ -459,6 +463,8 @@ def create_app() -> FastAPI:
             or pending.expires < time.monotonic()
             or not secrets.compare_digest(websocket.headers.get("authorization", ""), expected)
         ):
+            if state.config.refuse_after_accept:  # the other valid form of a refusal
+                await websocket.accept()
             await websocket.close(code=1008)
             return
         await websocket.accept()

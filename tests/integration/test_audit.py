@@ -32,3 +32,15 @@ async def test_a_correct_bot_passes_every_check(app: str, max_calls: int) -> Non
     for result in report.results:
         assert result.verdict.detail
         assert result.verdict.evidence, result.id
+
+
+async def test_a_refusal_after_accept_counts_and_the_report_says_which_form() -> None:
+    """A bot that accepts, then closes 1008 refuses as well as one answered 403; both named."""
+    report = await audit(SPEAKER, "ws", env={"SPEAKER_REFUSE": "after-accept"})
+    assert {r.status for r in report.results} == {"passed"}, explain(report)
+    for result in report.results:
+        assert "closed with 1008 before any audio" in result.verdict.detail
+        assert "HTTP 403" not in result.verdict.detail
+    unknown = report.result("ws.unknown_token").verdict.evidence["attempts"]
+    assert {a["outcome"] for a in unknown.values()} == {"closed"}
+    assert {a["close_code"] for a in unknown.values()} == {1008}
