@@ -58,6 +58,8 @@ class Settings:
     outbound_encoding: str = "pcmu"
     keepalive: str = "pause"
     token_ttl_s: float = 60.0
+    idle_timeout_s: float = 300.0
+    """Pipecat's idle timeout: a call with no speech this long ends (and is hung up)."""
     script_path: Path = DEFAULT_SCRIPT
     control_url: str | None = None
     """The simulator's control API (``BWSIM_CONTROL_URL``): per-call caller lines."""
@@ -92,6 +94,7 @@ class Settings:
             outbound_encoding=_choice(e, "BOT_OUTBOUND_ENCODING", "pcmu", ENCODINGS),
             keepalive=_choice(e, "BOT_KEEPALIVE", "pause", KEEPALIVES),
             token_ttl_s=_seconds(e, "BOT_TOKEN_TTL_S", 60.0),
+            idle_timeout_s=_seconds(e, "BOT_IDLE_TIMEOUT_S", 300.0),
             script_path=Path(e.get("BOT_SCRIPT") or DEFAULT_SCRIPT),
             control_url=(e.get("BWSIM_CONTROL_URL") or "").rstrip("/") or None,
             deepgram_api_key=e.get("DEEPGRAM_API_KEY") or None,

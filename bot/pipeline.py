@@ -132,6 +132,7 @@ async def run_pipeline(
                 audio_out_sample_rate=settings.out_sample_rate,
                 enable_metrics=True,
             ),
+            idle_timeout_secs=settings.idle_timeout_s,
         )
 
         @transport.event_handler("on_client_connected")

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from simulator.audio import load_caller_audio
+from simulator.audit import cli as audit_cli
 from simulator.call import CallOptions, CallResult
 from simulator.callers import linger_caller
 from simulator.codec import Pcm
@@ -76,6 +77,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     call.add_argument("--webhook-path", default="/", help="the bot's call webhook path")
     _add_run(sub)
+    audit_cli.add_parser(sub, _add_target)
     return parser
 
 
@@ -172,6 +174,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _call(args)
         if args.command == "run":
             return run_command(args)
+        if args.command == "audit":
+            return audit_cli.main(args)
     except ConfigError as exc:
         print(f"bwsim: {exc}", file=sys.stderr)
         return EXIT_UNUSABLE

@@ -134,6 +134,8 @@ class Launch:
     violations_file: Path
     extra_env: dict[str, str] = field(default_factory=dict)
     startup_timeout_s: float = 30.0
+    unset_env: tuple[str, ...] = ()
+    """Variables the bot must start without (e.g. its webhook credentials, for the audit)."""
 
     def child_env(self, port: int | None) -> dict[str, str]:
         """The bot process's environment: ours, the guide's variables, the interception."""
@@ -143,6 +145,8 @@ class Launch:
         env.update(self.extra_env)
         env.update(child_environment(self.api_base, self.violations_file))
         env.setdefault("PYTHONUNBUFFERED", "1")
+        for name in self.unset_env:
+            env.pop(name, None)
         return env
 
 

@@ -90,6 +90,7 @@ def test_settings_come_from_the_guides_variable_names() -> None:
         "BOT_OUTBOUND_ENCODING": "pcm24k",
         "BOT_KEEPALIVE": "stopstream",
         "BOT_TOKEN_TTL_S": "0.5",
+        "BOT_IDLE_TIMEOUT_S": "12",
         "BWSIM_CONTROL_URL": "http://127.0.0.1:1/_bwsim/",
     }
     s = Settings.from_env(env)
@@ -102,6 +103,7 @@ def test_settings_come_from_the_guides_variable_names() -> None:
     assert s.oauth_url == "https://api.bandwidth.com/api/v1/oauth2/token"
     assert (s.outbound_encoding, s.out_sample_rate, s.keepalive) == ("pcm24k", 24000, "stopstream")
     assert s.token_ttl_s == 0.5
+    assert s.idle_timeout_s == 12.0
     assert s.control_url == "http://127.0.0.1:1/_bwsim"
     assert s.redis_url is None
     assert s.script_path == DEFAULT_SCRIPT
@@ -110,7 +112,12 @@ def test_settings_come_from_the_guides_variable_names() -> None:
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("BOT_OUTBOUND_ENCODING", "opus"), ("BOT_KEEPALIVE", "hold"), ("BOT_TOKEN_TTL_S", "-1")],
+    [
+        ("BOT_OUTBOUND_ENCODING", "opus"),
+        ("BOT_KEEPALIVE", "hold"),
+        ("BOT_TOKEN_TTL_S", "-1"),
+        ("BOT_IDLE_TIMEOUT_S", "0"),
+    ],
 )
 def test_a_bad_setting_is_refused_naming_the_variable(name: str, value: str) -> None:
     """A bad value stops the bot at startup with the variable's name, not at the first call."""

@@ -1,0 +1,195 @@
+"""``fuzz.start_metadata``: hypothesis-generated ``start`` sequences against the live bot.
+
+Every example gets its own call and a genuine token (an authenticated webhook), opens the
+socket, sends the generated frames (:mod:`simulator.audit.fuzzing`), streams a moment of
+silence, and ends the connection as generated (``stop``, a bare close, or a drop). The
+invariant (design.md, "Fuzz start-event metadata"): no Voice API request except for the
+example's own call, no 5xx, and the bot stays up. Two live victims (one in the same
+account, one in another) are what the forged ids aim at.
+
+Hypothesis runs in a worker thread and hands each example to the audit's event loop, so
+the other checks keep running. No example database is written, and failing examples are
+not shrunk (each costs a live call): the report keeps the first examples that broke the
+invariant as they were sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from simulator.audit.context import AuditContext, MintError
+from simulator.audit.model import Verdict, failed, passed, skipped
+from simulator.audit.probe import RawStream
+from simulator.audit.rules import sentence
+from simulator.journal import JournalEntry
+
+__all__ = ["start_metadata"]
+
+LISTEN_S = 0.3
+"""How long each example listens after its frames before ending the connection."""
+EXAMPLE_TIMEOUT_S = 60.0
+_KEPT = 5
+
+
+@dataclass
+class _Stats:
+    examples: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+    server_errors: list[dict[str, Any]] = field(default_factory=list)
+    down: str | None = None
+    samples: list[dict[str, Any]] = field(default_factory=list)
+    stop: threading.Event = field(default_factory=threading.Event)
+
+
+def _shown(frames: list[Any]) -> list[str]:
+    out = []
+    for f in frames[:6]:
+        text = repr(f) if not isinstance(f, str) else f
+        out.append(text if len(text) <= 300 else text[:300] + f"… ({len(text)} chars)")
+    return out
+
+
+async def _example(ctx: AuditContext, frames: list[Any], ending: str, stats: _Stats) -> None:
+    from simulator.audit.fuzzing import OWN_CALL, encode  # noqa: PLC0415 - hypothesis is lazy
+
+    check = "fuzz.start_metadata"
+    call = ctx.new_call(check)
+    try:
+        minted = await ctx.mint(call)
+    except MintError as exc:
+        process = ctx.bot.process
+        if process is not None and process.returncode is not None:
+            stats.down = f"the bot process exited with code {process.returncode}"
+        else:
+            stats.down = f"an authenticated webhook failed: {exc}"
+        return
+    stream = RawStream(minted.ws_url, minted.headers)
+    if await stream.open():
+        for frame in frames:
+            wire = encode(frame)
+            if isinstance(wire, str):
+                wire = wire.replace(OWN_CALL, call.call_id)
+            if not await stream.send(wire):
+                break
+        await stream.wait(LISTEN_S)
+        result = await (stream.drop() if ending == "drop" else stream.close(stop=ending == "stop"))
+    else:
+        result = stream.result
+    key = result.outcome if result.close_code is None else f"closed {result.close_code}"
+    if result.http_status is not None:
+        key = f"HTTP {result.http_status}"
+    stats.outcomes[key] = stats.outcomes.get(key, 0) + 1
+    if result.http_status is not None and result.http_status >= 500:
+        stats.server_errors.append({"frames": _shown(frames), "http_status": result.http_status})
+    if len(stats.samples) < _KEPT:
+        stats.samples.append({"frames": _shown(frames), "ending": ending, "outcome": key})
+
+
+def _run_hypothesis(
+    ctx: AuditContext, loop: asyncio.AbstractEventLoop, stats: _Stats, count: int, targets: Any
+) -> None:
+    from hypothesis import HealthCheck, Phase, example, given, settings  # noqa: PLC0415
+
+    from simulator.audit.fuzzing import endings, frame_sequences, pinned_examples  # noqa: PLC0415
+
+    def body(frames: list[Any], ending: str) -> None:
+        if stats.down is not None or stats.stop.is_set():
+            return  # the bot is gone: the rest of the budget would only repeat that
+        stats.examples += 1
+        future = asyncio.run_coroutine_threadsafe(_example(ctx, frames, ending, stats), loop)
+        future.result(timeout=EXAMPLE_TIMEOUT_S)
+
+    test = given(frames=frame_sequences(targets), ending=endings())(body)
+    for frames, ending in reversed(pinned_examples(targets)):
+        test = example(frames=frames, ending=ending)(test)
+    test = settings(
+        max_examples=max(1, count),
+        deadline=None,
+        database=None,
+        phases=(Phase.explicit, Phase.generate),
+        suppress_health_check=list(HealthCheck),
+        print_blob=False,
+    )(test)
+    test()
+
+
+async def start_metadata(ctx: AuditContext) -> Verdict:
+    """Run the generated examples, then check the invariant on everything that happened."""
+    check = "fuzz.start_metadata"
+    try:
+        from simulator.audit.fuzzing import OWN_CALL, Targets  # noqa: PLC0415
+    except ImportError:
+        return skipped("hypothesis is not installed: pip install hypothesis, then audit again")
+    victim = ctx.new_call(check, decoy=True)
+    other = ctx.new_call(check, decoy=True, account=ctx.other_account())
+    targets = Targets(
+        own_call=OWN_CALL,
+        own_account=ctx.account.account_id,
+        victim_call=victim.call_id,
+        victim_account=victim.account_id,
+        other_call=other.call_id,
+        other_account=other.account_id,
+    )
+    stats = _Stats()
+    mark = ctx.mark()
+    loop = asyncio.get_running_loop()
+    count = ctx.config.fuzz_examples
+    try:
+        await asyncio.to_thread(_run_hypothesis, ctx, loop, stats, count, targets)
+    except asyncio.CancelledError:
+        stats.stop.set()
+        raise
+    alive = stats.down is None
+    if alive:
+        served, smoke = await ctx.smoke_call(check)
+    else:
+        served, smoke = False, {}
+    await ctx.quiet()
+    foreign: list[JournalEntry] = ctx.foreign(check, ctx.requests_since(mark))
+    evidence: dict[str, Any] = {
+        "examples_run": stats.examples,
+        "example_budget": count,
+        "outcomes": stats.outcomes,
+        "victims": {
+            victim.call_id: ctx.phase(victim.call_id),
+            other.call_id: ctx.phase(other.call_id),
+        },
+        "foreign_requests": ctx.evidence(foreign[:10]),
+        "server_errors": stats.server_errors[:_KEPT],
+        "first_examples": stats.samples,
+        "next_call": smoke,
+    }
+    problems: list[str] = []
+    if foreign:
+        e = foreign[0]
+        problems.append(
+            f"a generated start frame made the bot send {len(foreign)} request(s) for other "
+            f"calls, first {e.method} {e.path} (HTTP {e.status})"
+        )
+    for victim_id, phase in evidence["victims"].items():
+        if phase != "answered":
+            problems.append(f"the victim call {victim_id} was {phase}")
+    if stats.server_errors:
+        problems.append(f"{len(stats.server_errors)} socket upgrade(s) got a 5xx")
+    if stats.down is not None:
+        problems.append(f"the bot stopped serving after {stats.examples} example(s): {stats.down}")
+    elif not served:
+        problems.append(f"after {stats.examples} examples the bot no longer served a call")
+    if problems:
+        return failed(
+            sentence(
+                problems,
+                "read only streamId from start (validated), never ids, ignore later start "
+                "frames, and close the socket (1008) on anything unexpected",
+            ),
+            **evidence,
+        )
+    return passed(
+        f"{stats.examples} generated start sequences (duplicate starts, media first, forged, "
+        "huge and unicode ids) caused no request for another call, no 5xx, and the bot "
+        "stayed up",
+        **evidence,
+    )

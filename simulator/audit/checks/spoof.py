@@ -1,0 +1,277 @@
+"""Spoofing: the media socket must act only on the call its token is bound to.
+
+The ``start`` frame is attacker-controlled (design.md, "The one rule"): a bot that takes
+``callId``/``accountId`` from it lets anyone who reaches ``/ws`` hang up or transfer any
+live call in the operator's account. Each spoofing call has a **victim**: a live call in
+the same account (or in another account) that no stream belongs to. Whatever the bot
+does (transfer, end the call, hang up when the stream ends), every request it makes must
+concern its own call, and the victim must be up at the end. Because victims have no
+stream, any request touching one is the bot's mistake, whichever session made it, so
+the calls can run side by side.
+
+- ``spoof.start_ids``: ``start`` names the victim's ``callId``; then the victim's
+  ``callId`` and ``accountId``; then a call in another account; then ids with URL
+  metacharacters aimed at the victim. Each forgery is run twice: the caller asks for a
+  person (transfer) and says goodbye (the bot ends the call, then its stream ends).
+- ``spoof.interleaved_webhooks``: a webhook for another call arrives between this call's
+  webhook and its stream, with no other webhook in between (the check holds the webhook
+  gate): a bot that keeps "the current call" in a global acts on the wrong one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from simulator.audit.config import Utterance
+from simulator.audit.context import Acted, AuditContext
+from simulator.audit.model import Verdict, failed, passed
+from simulator.audit.rules import sentence
+from simulator.audit.scenarios import await_greeting, until_acted
+from simulator.call import CallOptions, CallResult, CallSession, LiveCall
+from simulator.journal import JournalEntry
+from simulator.registry import Call
+
+__all__ = ["interleaved_webhooks", "start_ids"]
+
+_FIX = (
+    "take callId and accountId only from the token the authenticated webhook minted, never "
+    "from the start frame or any per-process 'current call'"
+)
+
+
+@dataclass(frozen=True)
+class Forgery:
+    """A way of forging the ``start`` metadata, aimed at a victim call."""
+
+    name: str
+    other_account: bool
+    overrides: Callable[[Call], dict[str, str]]
+
+
+FORGERIES = (
+    Forgery("the victim's callId", False, lambda v: {"callId": v.call_id}),
+    Forgery(
+        "the victim's callId and accountId",
+        False,
+        lambda v: {"callId": v.call_id, "accountId": v.account_id},
+    ),
+    Forgery(
+        "a live call in another account",
+        True,
+        lambda v: {"callId": v.call_id, "accountId": v.account_id},
+    ),
+    Forgery(
+        "ids with URL metacharacters aimed at the victim",
+        False,
+        lambda v: {
+            "callId": f"{v.call_id}?state=completed#",
+            "accountId": f"{v.account_id}/../{v.account_id}",
+        },
+    ),
+)
+PATHS = ("person", "goodbye")
+"""What the caller says in each forged call: ask for a person, or say goodbye."""
+
+
+def talker(ctx: AuditContext, line: Utterance, acted: asyncio.Event) -> Callable[[LiveCall], Any]:
+    """A caller who says ``line`` once the bot greets, then waits for the bot to act.
+
+    ``acted`` is set when the bot modifies the call or its victim; the caller then stays
+    a moment (the call usually ends: transferred or hung up) and hangs up, so a bot that
+    hit the victim instead is not waited for until the budget runs out.
+    """
+
+    async def caller(call: LiveCall) -> None:
+        await await_greeting(call, ctx.config.greeting_budget_ms, {}, until_done=False)
+        await call.pause(300)
+        await call.say(line.samples, label=line.name)
+        await until_acted(call, acted, ctx.config.transfer_budget_s, grace_s=1.5)
+
+    return caller
+
+
+def _place(
+    ctx: AuditContext,
+    check: str,
+    line: Utterance,
+    options: CallOptions,
+    victim: Call,
+    *,
+    client: httpx.AsyncClient | None = None,
+) -> tuple[CallSession, Acted]:
+    """A session whose caller says ``line`` and waits until the bot acts on it or the victim."""
+    session = ctx.session(check, None, options, client=client)
+    acted = ctx.acted({session.call_id, victim.call_id})
+    session.caller_script = talker(ctx, line, acted)
+    return session, acted
+
+
+def _actions(result: CallResult, entries: list[JournalEntry]) -> list[str]:
+    own = [e for e in entries if e.call_id == result.call_id]
+    return [f"{e.method} {e.route} {e.status}" for e in own]
+
+
+def _judge(
+    ctx: AuditContext,
+    check: str,
+    runs: list[dict[str, Any]],
+    entries: list[JournalEntry],
+    what: str,
+) -> Verdict:
+    foreign = ctx.foreign(check, entries)
+    victims_down = [r for r in runs if not ctx.is_up(r["victim"])]
+    for r in runs:
+        r["victim_phase"] = ctx.phase(r["victim"])
+        r["victim_requests"] = ctx.evidence([e for e in entries if e.call_id == r["victim"]])
+    evidence: dict[str, Any] = {"calls": runs, "foreign_requests": ctx.evidence(foreign)}
+    problems: list[str] = []
+    for e in foreign:
+        run = next((r for r in runs if r["victim"] == e.call_id), None)
+        whose = run["victim_label"] if run else "a call no check placed"
+        problems.append(f"{e.method} {e.path} (HTTP {e.status}) went to {whose}")
+    problems += [f"{r['victim_label']} was {r['victim_phase']}" for r in victims_down]
+    if problems:
+        return failed(sentence(problems, _FIX), **evidence)
+    acted = sum(1 for r in runs if r["actions"])
+    return passed(
+        f"in {len(runs)} calls {what}, every Voice API request concerned the bot's own call "
+        f"(the bot acted in {acted} of them) and every victim is still up",
+        **evidence,
+    )
+
+
+async def start_ids(ctx: AuditContext) -> Verdict:
+    """``spoof.start_ids``: forged ``start`` ids never choose the call the bot acts on."""
+    check = "spoof.start_ids"
+    plans = []
+    for forgery in FORGERIES:
+        for path in PATHS:
+            account = ctx.other_account() if forgery.other_account else None
+            victim = ctx.new_call(check, decoy=True, account=account)
+            plans.append((forgery, path, victim))
+    mark = ctx.mark()
+
+    async def one(forgery: Forgery, path: str, victim: Call) -> dict[str, Any]:
+        line = ctx.lines[path]
+        options = ctx.options(
+            caller_lines=[line.text],
+            metadata_overrides=forgery.overrides(victim),
+            max_call_s=ctx.config.transfer_budget_s + 45,
+        )
+        session, acted = _place(ctx, check, line, options, victim)
+        try:
+            async with ctx.slots.take(priority=2):
+                result = await ctx.run_session(session)
+        finally:
+            acted.close()
+        return {
+            "forged": forgery.name,
+            "victim_label": f"the victim of the call with {forgery.name}",
+            "caller_said": line.text,
+            "call_id": result.call_id,
+            "victim": victim.call_id,
+            "start_metadata": forgery.overrides(victim),
+            "result": result,
+        }
+
+    runs = await asyncio.gather(*(one(*p) for p in plans))
+    await ctx.quiet()
+    entries = ctx.requests_since(mark)
+    for run in runs:
+        result = run.pop("result")
+        run["actions"] = _actions(result, entries)
+        run["final_phase"] = result.phase
+    return _judge(ctx, check, list(runs), entries, "whose start frames named another call")
+
+
+class _Interleaver:
+    """Holds each call's webhook answer until the other call's webhook has been sent."""
+
+    def __init__(self) -> None:
+        self.release = asyncio.Event()
+        self.answered: dict[str, asyncio.Event] = {}
+
+    def expect(self, call_id: str) -> asyncio.Event:
+        event = asyncio.Event()
+        self.answered[call_id] = event
+        return event
+
+    async def hook(self, request: httpx.Request, response: httpx.Response) -> None:
+        if response.status_code != 200:
+            return
+        body = request.content
+        for call_id, event in list(self.answered.items()):
+            if call_id.encode() in body and b'"initiate"' in body:
+                event.set()
+                await asyncio.wait_for(self.release.wait(), 30)
+
+
+async def interleaved_webhooks(ctx: AuditContext) -> Verdict:
+    """``spoof.interleaved_webhooks``: another call's webhook between webhook and stream."""
+    check = "spoof.interleaved_webhooks"
+    interleaver = _Interleaver()
+    client = ctx.new_client(gated=False, hook=interleaver.hook)
+    runs: list[dict[str, Any]] = []
+    async with ctx.slots.take(2, priority=2), ctx.gate.exclusive():
+        mark = ctx.mark()
+        other = ctx.new_call(check, decoy=True)
+        sessions: list[tuple[CallSession, Utterance]] = []
+        watchers: list[Acted] = []
+        tasks = []
+        for path in PATHS:
+            line = ctx.lines[path]
+            options = ctx.options(
+                caller_lines=[line.text], max_call_s=ctx.config.transfer_budget_s + 45
+            )
+            session, acted = _place(ctx, check, line, options, other, client=client)
+            watchers.append(acted)
+            answered = interleaver.expect(session.call_id)
+            sessions.append((session, line))
+            tasks.append(asyncio.create_task(ctx.run_session(session)))
+            try:
+                await asyncio.wait_for(answered.wait(), 20)
+            except TimeoutError:
+                break  # the webhook was not answered 200; the session reports why
+        exchange = await ctx.send_webhook(ctx.initiate(other), auth=ctx.auth(), client=client)
+        interleaver.release.set()
+        try:
+            results = await asyncio.gather(*tasks)
+        finally:
+            for watcher in watchers:
+                watcher.close()
+        await ctx.quiet()
+    entries = ctx.requests_since(mark)
+    for (_, line), result in zip(sessions, results, strict=False):
+        runs.append(
+            {
+                "forged": None,
+                "victim_label": "the call whose webhook came in between",
+                "caller_said": line.text,
+                "call_id": result.call_id,
+                "victim": other.call_id,
+                "actions": _actions(result, entries),
+                "final_phase": result.phase,
+                "stream": result.streams[0].status if result.streams else None,
+            }
+        )
+    verdict = _judge(
+        ctx, check, runs, entries,
+        "whose webhook was followed by another call's before their stream opened",
+    )  # fmt: skip
+    verdict.evidence["interleaved_webhook"] = {
+        "call_id": other.call_id,
+        "status": exchange.final_status,
+        "order": [r["call_id"] for r in runs] + [other.call_id],
+    }
+    if not any(r["stream"] == "accepted" for r in runs) and verdict.status == "passed":
+        return failed(
+            "no interleaved call's stream was accepted, so the check could not watch the bot "
+            "act: answer authenticated webhooks with a <StartStream> the bot accepts",
+            **verdict.evidence,
+        )
+    return verdict

@@ -1,0 +1,106 @@
+"""Turning what the simulator recorded into evidence and measurements, without I/O.
+
+- :func:`request_evidence`: a journaled Voice API request as a JSON-ready dict (secrets
+  are already redacted in the journal: ``Authorization: Bearer ***``).
+- :func:`foreign_requests`: the requests a check must not see: those that touch one of
+  its decoy calls (a live call no stream belongs to: the spoofing "victim"), or a call
+  no check created (a forged or garbled id). Requests for calls other checks placed are
+  theirs to judge, so checks can run side by side.
+- :func:`audible_ms` / :func:`first_audible_ms`: how much of the bot's track the caller
+  could hear in a window, in 20 ms blocks above a level, so a bot that streams silence
+  is not counted as speaking.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Final
+
+import numpy as np
+
+from simulator.codec import Pcm
+from simulator.journal import JournalEntry
+
+__all__ = [
+    "AUDIBLE_RMS",
+    "BLOCK_MS",
+    "CALL_ROUTES",
+    "audible_ms",
+    "first_audible_ms",
+    "foreign_requests",
+    "request_evidence",
+]
+
+BLOCK_MS: Final = 20
+AUDIBLE_RMS: Final = 300.0
+"""RMS of a 20 ms block (int16) above which it counts as heard: about -40 dBFS."""
+CALL_ROUTES: Final = frozenset(
+    {"update_call", "update_bxml", "get_call", "list_calls", "create_call", "unrouted"}
+)
+"""Journal routes that act on (or look for) calls; ``token`` and ``control`` do not."""
+_SAMPLES_PER_MS: Final = 8
+
+
+def request_evidence(entry: JournalEntry, t0: float | None = None) -> dict[str, Any]:
+    """One request as evidence: what was asked, of which call, with what answer."""
+    out: dict[str, Any] = {
+        "method": entry.method,
+        "path": entry.path + (f"?{entry.query}" if entry.query else ""),
+        "route": entry.route,
+        "call_id": entry.call_id,
+        "account_id": entry.account_id,
+        "status": entry.status,
+        "authorization": entry.headers.get("authorization", "(none)"),
+        "content_type": entry.headers.get("content-type"),
+        "body": entry.body[:500],
+    }
+    if t0 is not None:
+        out["at_ms"] = round((entry.at - t0) * 1000, 1)
+    return out
+
+
+def foreign_requests(
+    entries: Iterable[JournalEntry],
+    *,
+    decoys: set[str],
+    known: set[str],
+) -> list[JournalEntry]:
+    """Requests that touch a decoy call, or a call no check created (``known``).
+
+    Requests without a call id on a call route (``list_calls``, an unrouted path) count
+    too: a bot has no business enumerating calls or sending garbled paths.
+    """
+    out = []
+    for e in entries:
+        if e.route not in CALL_ROUTES:
+            continue
+        if e.call_id is None or e.call_id in decoys or e.call_id not in known:
+            out.append(e)
+    return out
+
+
+def _block_rms(track: Pcm, start_ms: float, end_ms: float) -> list[tuple[float, float]]:
+    lo = max(0, int(start_ms * _SAMPLES_PER_MS))
+    hi = min(len(track), int(end_ms * _SAMPLES_PER_MS))
+    step = BLOCK_MS * _SAMPLES_PER_MS
+    out = []
+    for i in range(lo, hi, step):
+        block = track[i : min(i + step, hi)].astype(np.float64)
+        if block.size:
+            out.append((i / _SAMPLES_PER_MS, float(np.sqrt(np.mean(block * block)))))
+    return out
+
+
+def audible_ms(track: Pcm, start_ms: float, end_ms: float) -> float:
+    """Milliseconds of ``track`` (8 kHz) loud enough to hear within ``[start, end)``."""
+    return float(
+        sum(BLOCK_MS for _, rms in _block_rms(track, start_ms, end_ms) if rms > AUDIBLE_RMS)
+    )
+
+
+def first_audible_ms(track: Pcm, after_ms: float = 0.0) -> float | None:
+    """When ``track`` first becomes audible at or after ``after_ms``; None if never."""
+    for at, rms in _block_rms(track, after_ms, len(track) / _SAMPLES_PER_MS):
+        if rms > AUDIBLE_RMS:
+            return at
+    return None

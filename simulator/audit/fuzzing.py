@@ -1,0 +1,304 @@
+"""Hypothesis strategies for what an attacker can send on the media socket. No I/O.
+
+A generated example is a sequence of frames sent right after the socket opens with a
+genuine token, and how the connection ends. The frames cover what the issue asks for:
+``start`` frames with missing and extra fields, wrong types, huge and unicode strings,
+URL metacharacters, ids of live calls that are not the socket's (:class:`Targets`),
+duplicate ``start`` frames, ``media`` before ``start``, ``stop`` first, non-JSON text and
+binary frames. :func:`pinned_examples` are the shapes every run tries first, whatever
+the example budget (a duplicate ``start`` naming the victim, ``media`` then a forged
+``start``).
+
+The invariant is checked by the audit (``fuzz.start_metadata``), not here: no Voice API
+request except for the socket's own call, no 5xx, the bot stays up.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from typing import Any, Final, Literal
+
+from hypothesis import strategies as st
+
+__all__ = [
+    "OWN_CALL",
+    "Ending",
+    "Frame",
+    "Targets",
+    "encode",
+    "endings",
+    "frame_sequences",
+    "pinned_examples",
+]
+
+Frame = dict[str, Any] | str | bytes
+"""A JSON object (sent as JSON text), raw text, or a binary frame."""
+Ending = Literal["stop", "close", "drop"]
+
+_METACHARACTERS: Final = (
+    "/",
+    "../",
+    "?",
+    "#",
+    "%2F",
+    "%00",
+    "\n",
+    "\r\n",
+    " ",
+    "\x00",
+    "\u202e",
+    "\\",
+    "@",
+    ";",
+    "&state=completed",
+)
+OWN_CALL: Final = "c-bwsim-own-call"
+"""Stands for the example's own call id; replaced in each frame before it is sent."""
+_TEXT_CHARS: Final = st.characters(exclude_categories=["Cs"])  # no lone surrogates: not UTF-8
+_SILENT_PAYLOAD: Final = base64.b64encode(b"\xff" * 160).decode("ascii")
+
+
+@dataclass(frozen=True)
+class Targets:
+    """Live ids the generated frames aim at: the socket's own call and two victims."""
+
+    own_call: str
+    own_account: str
+    victim_call: str
+    victim_account: str
+    other_call: str
+    other_account: str
+
+
+def json_values(max_leaves: int = 6) -> st.SearchStrategy[Any]:
+    """Any JSON value (small)."""
+    scalars = (
+        st.none()
+        | st.booleans()
+        | st.integers(-(2**63), 2**63)
+        | st.floats(allow_nan=False, allow_infinity=False)
+        | st.text(_TEXT_CHARS, max_size=12)
+    )
+    return st.recursive(
+        scalars,
+        lambda inner: (
+            st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+        ),
+        max_leaves=max_leaves,
+    )
+
+
+def nasty_text() -> st.SearchStrategy[str]:
+    """Strings a careless bot mishandles: metacharacters, unicode, huge ones."""
+    text = st.text(_TEXT_CHARS, max_size=40)
+    huge = st.builds(
+        lambda unit, count: unit * count,
+        st.sampled_from(["a", "é", "/", "😀", "%", "\\"]),
+        st.integers(1_000, 70_000),
+    )
+    return st.one_of(st.sampled_from(_METACHARACTERS), text, huge)
+
+
+def _id_values(real: list[str]) -> st.SearchStrategy[Any]:
+    base = st.sampled_from(real)
+    dressed = st.builds(lambda r, m: r + m, base, st.sampled_from(_METACHARACTERS))
+    prefixed = st.builds(lambda r, m: m + r, base, st.sampled_from(("../", "/", "%2F")))
+    # Mostly real ids (the attack), often dressed up, sometimes garbage.
+    return st.one_of(base, base, base, dressed, prefixed, nasty_text(), json_values(3))
+
+
+def _stream_ids() -> st.SearchStrategy[Any]:
+    valid = st.builds(lambda u, h: f"s-{h:08x}-{u}", st.uuids(), st.integers(0, 2**32 - 1))
+    return st.one_of(valid, valid, valid, nasty_text(), json_values(3))
+
+
+def _tracks() -> st.SearchStrategy[Any]:
+    good = {"name": "inbound", "mediaFormat": {"encoding": "PCMU", "sampleRate": 8000}}
+    return st.one_of(st.just([good]), st.just(["inbound"]), st.lists(json_values(3), max_size=3))
+
+
+_KEYS: Final = ("accountId", "callId", "streamId", "streamName", "tracks")
+
+
+def metadata(targets: Targets) -> st.SearchStrategy[Any]:
+    """A ``start`` metadata object: the real keys (a few dropped), wrong types, extra keys.
+
+    Most are well-shaped enough for a bot to accept the stream, so what it then does with
+    the forged ids is exercised, not only its first validation.
+    """
+    calls = [targets.own_call, targets.victim_call, targets.other_call]
+    accounts = [targets.own_account, targets.victim_account, targets.other_account]
+    fields = st.fixed_dictionaries(
+        {
+            "accountId": _id_values(accounts),
+            "callId": _id_values(calls),
+            "streamId": _stream_ids(),
+            "streamName": st.one_of(st.just("bot"), st.just("bot"), nasty_text()),
+            "tracks": _tracks(),
+        }
+    )
+    dropped = st.sets(st.sampled_from(_KEYS), max_size=2)
+    extra = st.dictionaries(
+        st.one_of(
+            st.sampled_from(["callUrl", "call_id", "CallId", "account"]), st.text(max_size=8)
+        ),
+        st.one_of(_id_values(calls), json_values(3)),
+        max_size=3,
+    )
+    merged = st.builds(
+        lambda f, d, e: {**e, **{k: v for k, v in f.items() if k not in d}}, fields, dropped, extra
+    )
+    return st.one_of(merged, merged, merged, json_values(3))
+
+
+def forged_starts(targets: Targets) -> st.SearchStrategy[dict[str, Any]]:
+    """Well-formed ``start`` frames whose ids are forged: a bot accepts these streams."""
+    calls = [targets.own_call, targets.victim_call, targets.other_call]
+    accounts = [targets.own_account, targets.victim_account, targets.other_account]
+    good = [{"name": "inbound", "mediaFormat": {"encoding": "PCMU", "sampleRate": 8000}}]
+    extra = st.dictionaries(
+        st.sampled_from(["callUrl", "call_id", "CallId", "account", "tag"]),
+        st.one_of(_id_values(calls), json_values(2)),
+        max_size=2,
+    )
+    return st.builds(
+        lambda account, call, stream, more: {
+            "eventType": "start",
+            "metadata": {
+                **more,
+                "accountId": account,
+                "callId": call,
+                "streamId": stream,
+                "streamName": "bot",
+                "tracks": good,
+            },
+        },
+        _id_values(accounts),
+        _id_values(calls),
+        st.builds(lambda u, h: f"s-{h:08x}-{u}", st.uuids(), st.integers(0, 2**32 - 1)),
+        extra,
+    )
+
+
+def mangled_starts(targets: Targets) -> st.SearchStrategy[dict[str, Any]]:
+    """``start`` frames with missing, extra and wrongly typed fields anywhere."""
+    start = st.just("start")
+    event = st.one_of(start, start, start, st.sampled_from(["START", "Start", ""]), json_values(2))
+    return st.builds(
+        lambda e, m, params, extra: {**extra, "eventType": e, "metadata": m, **params},
+        event,
+        metadata(targets),
+        st.one_of(st.just({}), st.builds(lambda p: {"streamParams": p}, json_values(3))),
+        st.dictionaries(st.text(max_size=8), json_values(2), max_size=2),
+    )
+
+
+def start_frames(targets: Targets) -> st.SearchStrategy[dict[str, Any]]:
+    """``start`` frames: two thirds well-formed with forged ids, a third mangled."""
+    forged = forged_starts(targets)
+    return st.one_of(forged, forged, mangled_starts(targets))
+
+
+def media_frames() -> st.SearchStrategy[dict[str, Any]]:
+    """``media`` frames, well-formed or not."""
+    good = st.just(
+        {
+            "eventType": "media",
+            "track": "inbound",
+            "sequenceNumber": "1",
+            "payload": _SILENT_PAYLOAD,
+        }
+    )
+    mangled = st.fixed_dictionaries(
+        {"eventType": st.just("media")},
+        optional={
+            "track": st.one_of(st.sampled_from(["inbound", "outbound"]), nasty_text()),
+            "sequenceNumber": st.one_of(st.integers(), nasty_text()),
+            "payload": st.one_of(st.just("!!not base64!!"), st.just(""), json_values(2)),
+        },
+    )
+    return st.one_of(good, good, mangled)
+
+
+def _garbage() -> st.SearchStrategy[Frame]:
+    return st.one_of(
+        st.just("not json"),
+        st.just("[]"),
+        st.just("null"),
+        st.text(_TEXT_CHARS, max_size=30),
+        st.binary(max_size=64),
+        st.builds(json.dumps, json_values(4)),
+    )
+
+
+def frame_sequences(targets: Targets) -> st.SearchStrategy[list[Frame]]:
+    """What the socket gets after opening: one of the shapes, then a few media frames."""
+    start = start_frames(targets)
+    media = media_frames()
+    stop: st.SearchStrategy[Frame] = st.just({"eventType": "stop", "metadata": {}})
+    shapes: st.SearchStrategy[list[Frame]] = st.one_of(
+        st.tuples(start).map(list),
+        st.tuples(start).map(list),
+        st.tuples(start, start).map(list),  # a duplicate start
+        st.tuples(start, start).map(list),
+        st.tuples(media, start).map(list),  # media before start
+        st.tuples(stop, start).map(list),
+        st.lists(st.one_of(start, media, stop, _garbage()), min_size=1, max_size=5),
+    )
+    return st.builds(lambda s, n: s + [media_sample() for _ in range(n)], shapes, st.integers(0, 5))
+
+
+def media_sample() -> dict[str, Any]:
+    """One well-formed ``media`` frame of μ-law silence."""
+    return {
+        "eventType": "media",
+        "track": "inbound",
+        "sequenceNumber": "1",
+        "payload": _SILENT_PAYLOAD,
+    }
+
+
+def endings() -> st.SearchStrategy[Ending]:
+    """How the example's connection ends: ``stop`` then close, a bare close, or a drop."""
+    return st.sampled_from(["stop", "close", "drop"])
+
+
+def _start(account: str, call: str, stream: str = "s-00000000-fuzz") -> dict[str, Any]:
+    return {
+        "eventType": "start",
+        "metadata": {
+            "accountId": account,
+            "callId": call,
+            "streamId": stream,
+            "streamName": "bot",
+            "tracks": [
+                {"name": "inbound", "mediaFormat": {"encoding": "PCMU", "sampleRate": 8000}}
+            ],
+        },
+    }
+
+
+def pinned_examples(targets: Targets) -> list[tuple[list[Frame], Ending]]:
+    """Shapes every fuzz run sends first (hypothesis ``@example``)."""
+    own = _start(targets.own_account, targets.own_call, "s-00000001-fuzz")
+    victim = _start(targets.victim_account, targets.victim_call, "s-00000002-fuzz")
+    metachar = _start(
+        f"{targets.victim_account}/../{targets.victim_account}",
+        f"{targets.victim_call}?x=#",
+        "s-00000003-fuzz",
+    )
+    silence = [media_sample() for _ in range(3)]
+    return [
+        ([own, victim, *silence], "stop"),  # a duplicate start naming the victim
+        ([media_sample(), victim, *silence], "close"),  # media before a forged start
+        ([metachar, *silence], "drop"),
+    ]
+
+
+def encode(frame: Frame) -> str | bytes:
+    """The frame as sent on the socket."""
+    if isinstance(frame, dict):
+        return json.dumps(frame, ensure_ascii=False)
+    return frame

@@ -1,0 +1,131 @@
+"""Run the selected checks against one bot, concurrently, and gather a report.
+
+One :class:`~simulator.harness.Harness` serves the fake Bandwidth and starts the bot;
+every selected check runs as its own task, bounded by its time limit. A check that
+raises is an ``error`` (the audit could not make it), unless the bot process died
+meanwhile: that is a finding, so it is a ``failed`` naming the exit code and the end of
+the bot's output.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import traceback
+from collections.abc import Sequence
+
+from simulator.audit.catalog import CHECKS, CheckSpec, select
+from simulator.audit.config import AuditConfig, load_lines
+from simulator.audit.context import AuditContext
+from simulator.audit.model import AuditReport, CheckResult, Verdict, error, failed, skipped
+from simulator.harness import Harness
+from simulator.targets import BotCredentials, Target
+
+__all__ = ["run_audit"]
+
+MAX_NOTES = 20
+"""Violations the fake recorded (unrouted requests, orphaned legs …) kept in the report."""
+
+
+def _options(config: AuditConfig) -> dict[str, object]:
+    return {
+        "only": list(config.only),
+        "slow": config.slow,
+        "token_ttl_s": config.token_ttl_s,
+        "greeting_budget_ms": config.greeting_budget_ms,
+        "clear_budget_ms": config.clear_budget_ms,
+        "hangup_budget_s": config.hangup_budget_s,
+        "transfer_budget_s": config.transfer_budget_s,
+        "idle_timeout_s": config.idle_timeout_s,
+        "fuzz_examples": config.fuzz_examples,
+    }
+
+
+async def _run_one(ctx: AuditContext, spec: CheckSpec) -> CheckResult:
+    if spec.heavy:
+        await ctx.calm.wait()
+    started = time.monotonic()
+    limit = spec.time_limit(ctx.config)
+    try:
+        async with asyncio.timeout(limit):
+            verdict = await spec.run(ctx)
+    except TimeoutError:
+        verdict = error(f"the check did not finish within {limit:g} s (the audit's own limit)")
+    except Exception as exc:  # noqa: BLE001 - one check's crash must not lose the others
+        verdict = _crashed(ctx, exc)
+    return CheckResult(spec.id, spec.title, verdict, (time.monotonic() - started) * 1000)
+
+
+def _crashed(ctx: AuditContext, exc: Exception) -> Verdict:
+    process = ctx.bot.process
+    if process is not None and process.returncode is not None:
+        return failed(
+            f"the bot process exited with code {process.returncode} during the check: a bad "
+            "input must never take the bot down",
+            bot_output=ctx.bot.log_tail(20),
+        )
+    where = "".join(traceback.format_exception(exc, limit=-3))
+    return error(
+        f"the check could not be made: {type(exc).__name__}: {exc}", traceback=where[-2000:]
+    )
+
+
+async def _calm_after(ctx: AuditContext, timing: Sequence[asyncio.Future[CheckResult]]) -> None:
+    """Let the heavy checks start once every latency-measuring check is done."""
+    if timing:
+        await asyncio.wait(timing)
+    ctx.calm.set()
+
+
+async def run_audit(
+    target: Target,
+    config: AuditConfig | None = None,
+    *,
+    bot_env: dict[str, str] | None = None,
+    credentials: BotCredentials | None = None,
+    api_port: int = 0,
+    startup_timeout_s: float = 30.0,
+) -> AuditReport:
+    """Start the bot against a fake Bandwidth and run the selected checks.
+
+    Raises :class:`~simulator.errors.ConfigError` (exit 2) when the audit cannot be made:
+    an unknown check id, an unreadable caller audio file, a bot that does not start.
+    """
+    cfg = config or AuditConfig()
+    selection = select(cfg.only, slow=cfg.slow)
+    lines = load_lines(cfg.audio_dir)
+    started = time.monotonic()
+    results: dict[str, CheckResult] = {
+        spec.id: CheckResult(spec.id, spec.title, skipped(reason), 0.0)
+        for spec, reason in selection.skip
+    }
+    harness = Harness(
+        target,
+        bot_env=bot_env,
+        credentials=credentials,
+        api_port=api_port,
+        startup_timeout_s=startup_timeout_s,
+    )
+    async with harness as h:
+        ctx = AuditContext(h, cfg, lines, target)
+        tasks = [asyncio.ensure_future(_run_one(ctx, spec)) for spec in selection.run]
+        timing = [t for t, spec in zip(tasks, selection.run, strict=True) if spec.timing]
+        calm = asyncio.ensure_future(_calm_after(ctx, timing))
+        try:
+            done = await asyncio.gather(*tasks)
+        finally:
+            calm.cancel()
+            await ctx.aclose()
+        notes = tuple(f"{v.kind}: {v.detail}" for v in h.fake.journal.violations[:MAX_NOTES])
+    for result in done:
+        results[result.id] = result
+    order = [spec.id for spec in (*selection.run, *(s for s, _ in selection.skip))]
+    index = {c.id: i for i, c in enumerate(CHECKS)}
+    ordered = tuple(results[i] for i in sorted(order, key=index.__getitem__))
+    return AuditReport(
+        target=target.description,
+        results=ordered,
+        duration_s=time.monotonic() - started,
+        options=_options(cfg),
+        notes=notes,
+    )

@@ -1,0 +1,46 @@
+"""``bwsim audit`` never flags a correct bot: the reference bot and a second, unrelated one.
+
+The reference bot (``bot/``, Pipecat with offline stand-ins) and the speaker bot
+(``tests/bots/speaker_bot.py``: no Pipecat, its token in the query, ``<Bxml>`` answers,
+``<StopStream wait>`` as keep-alive, PCM 16 kHz audio, an energy detector for barge-in)
+are both correct by Bandwidth's rules; every check, ``--slow`` ones included, must pass
+for each. Each runs as ``bwsim audit`` does: the bot in its own process, served by
+uvicorn on loopback, against the fake Bandwidth.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from simulator.audit import CHECKS
+from tests.integration.audit_helpers import REFERENCE, SPEAKER, audit, explain
+
+pytestmark = pytest.mark.timeout(150)
+
+
+@pytest.mark.parametrize(
+    ("app", "max_calls"),
+    [(REFERENCE, 4), (SPEAKER, 6)],  # the speaker bot is light: more calls at once
+    ids=["reference-bot", "speaker-bot"],
+)
+async def test_a_correct_bot_passes_every_check(app: str, max_calls: int) -> None:
+    """Every check of the catalogue runs and passes, with evidence and a detail sentence."""
+    report = await audit(app, slow=True, max_calls=max_calls)
+    assert [r.id for r in report.results] == [c.id for c in CHECKS]
+    assert {r.status for r in report.results} == {"passed"}, explain(report)
+    assert report.exit_code == 0
+    for result in report.results:
+        assert result.verdict.detail
+        assert result.verdict.evidence, result.id
+
+
+async def test_a_refusal_after_accept_counts_and_the_report_says_which_form() -> None:
+    """A bot that accepts, then closes 1008 refuses as well as one answered 403; both named."""
+    report = await audit(SPEAKER, "ws", env={"SPEAKER_REFUSE": "after-accept"})
+    assert {r.status for r in report.results} == {"passed"}, explain(report)
+    for result in report.results:
+        assert "closed with 1008 before any audio" in result.verdict.detail
+        assert "HTTP 403" not in result.verdict.detail
+    unknown = report.result("ws.unknown_token").verdict.evidence["attempts"]
+    assert {a["outcome"] for a in unknown.values()} == {"closed"}
+    assert {a["close_code"] for a in unknown.values()} == {1008}

@@ -1,0 +1,70 @@
+"""Which journaled requests a check must not see, and how much of the bot was heard."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from simulator.audit.evidence import (
+    audible_ms,
+    first_audible_ms,
+    foreign_requests,
+    request_evidence,
+)
+from simulator.journal import JournalEntry
+
+
+def entry(route: str, call_id: str | None, seq: int = 1) -> JournalEntry:
+    """A journaled hang-up request on ``route`` for ``call_id``."""
+    return JournalEntry(
+        seq=seq,
+        at=100.0,
+        method="POST",
+        path=f"/api/v2/accounts/1/calls/{call_id}",
+        query="",
+        route=route,
+        account_id="1",
+        call_id=call_id,
+        headers={"authorization": "Bearer ***", "content-type": "application/json"},
+        body='{"state": "completed"}',
+        status=200,
+    )
+
+
+def test_foreign_requests_are_decoys_unknown_calls_and_call_listings() -> None:
+    """A decoy, an id no check made, or no id on a call route; never tokens or own calls."""
+    entries = [
+        entry("update_call", "own"),
+        entry("update_call", "victim"),
+        entry("update_bxml", "forged-id"),
+        entry("list_calls", None),
+        entry("token", None),
+        entry("control", None),
+        entry("update_call", "someone-elses"),
+    ]
+    known = {"own", "victim", "someone-elses"}
+    found = foreign_requests(entries, decoys={"victim"}, known=known)
+    assert [(e.route, e.call_id) for e in found] == [
+        ("update_call", "victim"),
+        ("update_bxml", "forged-id"),
+        ("list_calls", None),
+    ]
+
+
+def test_request_evidence_keeps_what_decided_and_no_secret() -> None:
+    """Method, path, call, status, the auth scheme (redacted) and the time on the check's clock."""
+    shown = request_evidence(entry("update_call", "own"), t0=99.5)
+    assert shown["authorization"] == "Bearer ***"
+    assert shown["at_ms"] == 500.0
+    assert (shown["method"], shown["status"], shown["call_id"]) == ("POST", 200, "own")
+
+
+def test_audible_ms_counts_loud_blocks_only() -> None:
+    """Streamed silence and a whisper are not heard; a tone is, in 20 ms blocks."""
+    track = np.zeros(8000 * 3, dtype=np.int16)
+    t = np.arange(8000) / 8000
+    track[8000:16000] = (np.sin(2 * np.pi * 300 * t) * 8000).astype(np.int16)
+    track[16000:24000] = (np.sin(2 * np.pi * 300 * t) * 100).astype(np.int16)
+    assert audible_ms(track, 0, 3000) == 1000
+    assert audible_ms(track, 0, 1000) == 0
+    assert first_audible_ms(track) == 1000.0
+    assert first_audible_ms(track, after_ms=2000) is None
