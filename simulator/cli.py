@@ -16,11 +16,13 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from simulator import load
 from simulator.audio import load_caller_audio
 from simulator.call import Caller, CallOptions, CallResult, LiveCall
 from simulator.codec import Pcm
 from simulator.errors import CallTimeout, ConfigError
 from simulator.harness import Harness
+from simulator.metrics import measure
 from simulator.targets import BotCredentials, UrlTarget, parse_target
 
 __all__ = ["main"]
@@ -74,6 +76,7 @@ def _parser() -> argparse.ArgumentParser:
         help="how the webhook authenticates (default: Bandwidth's challenge flow)",
     )
     call.add_argument("--webhook-path", default="/", help="the bot's call webhook path")
+    load.add_parser(sub, _add_target)
     return parser
 
 
@@ -171,12 +174,19 @@ def _call(args: argparse.Namespace) -> int:
     result = asyncio.run(_place(args, voice))
     out = Path(args.out) if args.out else Path("bwsim-out") / result.call_id
     paths = result.write(out)
+    metrics = measure(result)
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(result.summary(), indent=1, default=str) + "\n")
     for event in result.timeline:
         if event.kind not in ("verb", "stream-connecting", "api-request"):
             print(event.describe())
+    for line in metrics.describe():
+        print(f"bwsim: {line}")
+    # Conversational figures are reported, not judged here: the exit code stays about
+    # Bandwidth's rules (bwsim load and scenario expectations judge them).
+    for failure in metrics.failures():
+        print(f"bwsim: note: {failure}", file=sys.stderr)
     problems = [f"{v['kind']}: {v['detail']}" for v in result.violations] + result.errors
     if result.exchange is not None and result.exchange.error:
         problems.insert(0, f"webhook: {result.exchange.error}")
@@ -194,6 +204,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_serve(args.port))
         if args.command == "call":
             return _call(args)
+        if args.command == "load":
+            return load.command(args, credentials=_hand_started_credentials)
     except ConfigError as exc:
         print(f"bwsim: {exc}", file=sys.stderr)
         return EXIT_UNUSABLE

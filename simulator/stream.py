@@ -3,7 +3,10 @@
 This is the thin I/O shell around :mod:`simulator.media`. It dials the bot, sends
 ``start``, then one ``media`` frame of 160 μ-law bytes every 20 ms, scheduled against
 the monotonic clock from the moment ``start`` went out (frame *k* is due at
-``t_start + 20 ms * k``), so lateness never accumulates into drift. It reads the bot's
+``t_start + 20 ms * k``), so lateness never accumulates into drift. The frames are sent
+by the loop's shared :class:`~simulator.pacer.Pacer` (one timer for every stream, woken
+at each absolute deadline), written straight through the websockets protocol object;
+see :mod:`simulator.pacer` for why. It reads the bot's
 frames concurrently, feeds them to the protocol and the playout queue, and records
 everything. :meth:`StreamDriver.stop` sends ``stop`` and closes with 1000, as Bandwidth
 does when a stream ends (bandwidth-protocol.md §1.7).
@@ -21,6 +24,7 @@ from typing import Any, Literal
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
+from websockets.protocol import State
 
 from simulator.codec import FRAME_BYTES, FRAME_MS, ulaw_encode
 from simulator.media import (
@@ -33,6 +37,7 @@ from simulator.media import (
     Playout,
     StreamConfig,
 )
+from simulator.pacer import Pacer
 from simulator.recording import CallRecorder
 
 __all__ = ["StreamDriver", "StreamOutcome"]
@@ -130,6 +135,14 @@ class StreamDriver:
         self._drop_requested = False
         self._speaking = False
         self._ws: ClientConnection | None = None
+        # The send schedule, set when ``start`` has gone out (see _send and _tick).
+        self._started = 0.0
+        self._first_sample = 0
+        self._frame = 0
+        self._label: str | None = None
+        self._ticks_done = asyncio.Event()
+        self._write_failed = False
+        self._tick_error: Exception | None = None
 
     def stop(self) -> None:
         """Ask the stream to end: ``stop`` then close 1000, at the next 20 ms tick."""
@@ -143,9 +156,6 @@ class StreamDriver:
         """
         self._drop_requested = True
         self._stop_requested = True
-
-    def _stopping(self) -> bool:
-        return self._stop_requested
 
     # -- the connection --------------------------------------------------------------
 
@@ -230,41 +240,80 @@ class StreamDriver:
         rec, proto = self.recorder, self.protocol
         try:
             await ws.send(proto.start_message())
-            rec.log("ws-send", event="start", stream=self.config.stream_name)
-            started = time.monotonic()
-            first_sample = round(rec.clock.at(started) * SAMPLES_PER_MS)
-            frame = 0
-            label: str | None = None
-            while not self._stop_requested:
-                due = started + frame * FRAME_MS / 1000
-                delay = due - time.monotonic()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                if self._stopping():
-                    break
-                self.outcome.lateness_ms.append((time.monotonic() - due) * 1000)
-                pcm, ulaw, now_label = self.caller.next_frame()
-                position = first_sample + frame * FRAME_BYTES
-                if now_label != label:
-                    self._utterance_edge(label, now_label, position)
-                    label = now_label
-                await ws.send(proto.media_message(ulaw, "inbound"))
-                rec.caller_frame(position, pcm)
-                if "outbound" in self.config.tracks:
-                    echo = self.playout.window(position, FRAME_BYTES)
-                    await ws.send(proto.media_message(ulaw_encode(echo), "outbound"))
-                self._check_speech_end()
-                frame += 1
-            if self._drop_requested:
-                rec.event("note", detail="bwsim drops the connection (no stop, no close frame)")
-                ws.transport.abort()
-                return
+        except ConnectionClosed:
+            return
+        rec.log("ws-send", event="start", stream=self.config.stream_name)
+        self._started = time.monotonic()
+        self._first_sample = round(rec.clock.at(self._started) * SAMPLES_PER_MS)
+        self._frame = 0
+        self._label = None
+        self._ticks_done = asyncio.Event()
+        # Frame k is due at started + 20 ms * k: the shared pacer runs _tick at each slot.
+        Pacer.for_loop().add(self._started, self._tick)
+        await self._ticks_done.wait()
+        if self._tick_error is not None:
+            raise self._tick_error
+        if self._write_failed:
+            return
+        if self._drop_requested:
+            rec.event("note", detail="bwsim drops the connection (no stop, no close frame)")
+            ws.transport.abort()
+            return
+        try:
             await ws.send(proto.stop_message())
             self.outcome.stop_sent = True
             rec.event("stop-sent", stream=self.config.stream_name)
             await ws.close(1000)
         except ConnectionClosed:
             return
+
+    def _write(self, text: str) -> bool:
+        """Write one text frame now, without awaiting: False once the socket is closing.
+
+        This is ``ws.send()`` minus its coroutine and lock (about half the cost per frame):
+        the frame goes through the websockets Sans-I/O protocol object into the transport's
+        buffer. There is no flow-control wait: Bandwidth does not slow down for a bot that
+        reads slowly either; the frames queue in the kernel and the transport.
+        """
+        ws = self._ws
+        assert ws is not None
+        if ws.protocol.state is not State.OPEN or ws.transport.is_closing():
+            return False
+        ws.protocol.send_text(text.encode())
+        ws.send_data()
+        return True
+
+    def _tick(self, due: float) -> float | None:
+        """Send frame ``self._frame`` (due now); returns the next frame's deadline, or None."""
+        if self._stop_requested:
+            self._ticks_done.set()
+            return None
+        rec, proto = self.recorder, self.protocol
+        try:
+            self.outcome.lateness_ms.append((time.monotonic() - due) * 1000)
+            pcm, ulaw, now_label = self.caller.next_frame()
+            position = self._first_sample + self._frame * FRAME_BYTES
+            if now_label != self._label:
+                self._utterance_edge(self._label, now_label, position)
+                self._label = now_label
+            ok = self._write(proto.media_message(ulaw, "inbound"))
+            rec.caller_frame(position, pcm)
+            if ok and "outbound" in self.config.tracks:
+                echo = self.playout.window(position, FRAME_BYTES)
+                ok = self._write(proto.media_message(ulaw_encode(echo), "outbound"))
+            self._check_speech_end()
+        except Exception as exc:  # noqa: BLE001
+            # Raised again in this stream's own task (_send), so it is not lost in the pacer.
+            self._tick_error = exc
+            self._ticks_done.set()
+            return None
+        if not ok:
+            # The socket is closing (the bot closed it, or it died): the receiver records it.
+            self._write_failed = True
+            self._ticks_done.set()
+            return None
+        self._frame += 1
+        return self._started + self._frame * FRAME_MS / 1000
 
     def _utterance_edge(self, before: str | None, after: str | None, position: int) -> None:
         at = position / SAMPLES_PER_MS
