@@ -9,6 +9,7 @@ import platform
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,8 +24,16 @@ def machine() -> dict[str, Any]:
         uv = uvloop.__version__
     except ImportError:
         uv = None
+    try:
+        # Share of time some runnable task waited for a CPU (Linux PSI): the other
+        # engineers' work on this shared machine shows here.
+        psi = Path("/proc/pressure/cpu").read_text().split()[1]
+        cpu_pressure = float(psi.split("=")[1])
+    except (OSError, IndexError, ValueError):
+        cpu_pressure = None
     return {
         "cpus": os.cpu_count(),
+        "cpu_pressure_avg10_pct": cpu_pressure,
         "python": platform.python_version(),
         "platform": platform.platform(),
         "uvloop": uv,

@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -245,6 +246,7 @@ async def run_load(
     greeting_wait_ms: float = 5000.0,
     api_port: int = 0,
     credentials: BotCredentials | None = None,
+    bot_env: dict[str, str] | None = None,
     on_call: Callable[[CallRecord], None] | None = None,
 ) -> LoadReport:
     """Place ``calls`` calls, ``concurrency`` at a time, to one bot; judge each."""
@@ -256,7 +258,7 @@ async def run_load(
     records: list[CallRecord] = []
     started = time.monotonic()
 
-    async with Harness(target, api_port=api_port, credentials=credentials) as h:
+    async with Harness(target, api_port=api_port, credentials=credentials, bot_env=bot_env) as h:
 
         async def one(index: int) -> None:
             async with gate:
@@ -285,6 +287,22 @@ async def run_load(
 
 
 # -- the command ----------------------------------------------------------------------
+
+
+def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """The loop to run on: uvloop when installed (``BWSIM_LOOP=asyncio`` opts out).
+
+    At hundreds of concurrent streams uvloop's cheaper iterations and writes leave more of
+    the core for the frames (see benchmarks/README.md for the figures).
+    """
+    if os.environ.get("BWSIM_LOOP", "uvloop") == "asyncio":
+        return None
+    try:
+        import uvloop  # noqa: PLC0415 (optional: not on Windows)
+    except ImportError:
+        return None
+    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return factory
 
 
 def add_parser(
@@ -324,19 +342,20 @@ def command(args: argparse.Namespace, *, credentials: Callable[[], BotCredential
         )
     target = parse_target(args.app, args.cmd, args.url)
     progress = Progress(args.calls)
-    report = asyncio.run(
-        run_load(
-            target,
-            voice,
-            calls=args.calls,
-            concurrency=args.concurrency,
-            options=CallOptions(max_call_s=args.max_seconds),
-            linger_ms=args.linger_ms,
-            api_port=args.api_port,
-            credentials=credentials() if isinstance(target, UrlTarget) else None,
-            on_call=progress.update,
+    with asyncio.Runner(loop_factory=loop_factory()) as runner:
+        report = runner.run(
+            run_load(
+                target,
+                voice,
+                calls=args.calls,
+                concurrency=args.concurrency,
+                options=CallOptions(max_call_s=args.max_seconds),
+                linger_ms=args.linger_ms,
+                api_port=args.api_port,
+                credentials=credentials() if isinstance(target, UrlTarget) else None,
+                on_call=progress.update,
+            )
         )
-    )
     print(report.table())
     for record in report.records:
         if not record.passed:

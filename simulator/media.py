@@ -48,6 +48,8 @@ __all__ = [
 SAMPLES_PER_MS = PHONE_RATE // 1000
 _FRAME_EVIDENCE_CHARS = 300
 SILENT_FRAME = bytes([ULAW_SILENCE]) * FRAME_BYTES
+_SILENT_PAYLOAD = base64.b64encode(SILENT_FRAME).decode("ascii")
+_QUOTED_TRACKS = {t: json.dumps(t) for t in ("inbound", "outbound")}
 
 
 @dataclass(frozen=True)
@@ -149,17 +151,22 @@ class MediaStream:
         return json.dumps(message)
 
     def media_message(self, ulaw: bytes, track: str = "inbound") -> str:
-        """One ``media`` frame: base64 μ-law at top level, string ``sequenceNumber``."""
+        """One ``media`` frame: base64 μ-law at top level, string ``sequenceNumber``.
+
+        Formatted by hand, byte for byte what ``json.dumps`` gives for the same object
+        (the track is one of Bandwidth's names, the payload base64: nothing to escape),
+        at a sixth of the cost: this runs 50 times a second for every stream.
+        """
         number = self._sequence.get(track, self.config.sequence_start)
         self._sequence[track] = number + 1
         self.frames_sent += 1
-        return json.dumps(
-            {
-                "eventType": "media",
-                "track": track,
-                "sequenceNumber": str(number),
-                "payload": base64.b64encode(ulaw).decode("ascii"),
-            }
+        payload = (
+            _SILENT_PAYLOAD if ulaw == SILENT_FRAME else base64.b64encode(ulaw).decode("ascii")
+        )
+        quoted = _QUOTED_TRACKS.get(track) or json.dumps(track)
+        return (
+            f'{{"eventType": "media", "track": {quoted}, '
+            f'"sequenceNumber": "{number}", "payload": "{payload}"}}'
         )
 
     def stop_message(self) -> str:

@@ -297,7 +297,8 @@ class StreamDriver:
                 self._utterance_edge(self._label, now_label, position)
                 self._label = now_label
             ok = self._write(proto.media_message(ulaw, "inbound"))
-            rec.caller_frame(position, pcm)
+            if now_label is not None:  # a frame with no label is silence: nothing to keep
+                rec.caller_frame(position, pcm)
             if ok and "outbound" in self.config.tracks:
                 echo = self.playout.window(position, FRAME_BYTES)
                 ok = self._write(proto.media_message(ulaw_encode(echo), "outbound"))
