@@ -44,6 +44,7 @@ import numpy as np
 from _common import dist, emit, install_uvloop, machine, note
 
 from simulator.media import CallerSource, StreamConfig
+from simulator.pacer import Pacer, quiet_gc
 from simulator.recording import CallClock, CallRecorder
 from simulator.stream import StreamDriver
 
@@ -122,10 +123,14 @@ def stream_stats(
     }
 
 
-async def run_one(n: int, seconds: float, spread_ms: float, play_every: int) -> dict[str, Any]:
+async def run_one(
+    n: int, seconds: float, spread_ms: float, play_every: int, gc_freeze: bool = True
+) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix="bwsim-pacing-"))
     sink = SinkProcess(tmp / "arrivals.npz", play_every)
     speech = caller_speech(seconds + n * spread_ms / 1000 + 5)
+    if gc_freeze:
+        quiet_gc()  # as bwsim call and bwsim load do once the harness is up
     drivers: list[StreamDriver] = []
     tasks: list[asyncio.Task[Any]] = []
     try:
@@ -209,8 +214,12 @@ async def run_one(n: int, seconds: float, spread_ms: float, play_every: int) -> 
 async def main(args: argparse.Namespace) -> None:
     for n in args.streams:
         note(f"pacing: {n} stream(s), {args.seconds:g} s …")
-        record = await run_one(n, args.seconds, args.spread_ms, args.play_every)
+        record = await run_one(
+            n, args.seconds, args.spread_ms, args.play_every, gc_freeze=not args.no_gc_freeze
+        )
         record["uvloop_used"] = args.uvloop_used
+        record["gc_freeze"] = not args.no_gc_freeze
+        record["pacer"] = Pacer.for_loop().kind
         emit(record)
 
 
@@ -223,6 +232,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--spread-ms", type=float, default=5.0)
     parser.add_argument("--play-every", type=int, default=2, help="sink talks every Nth frame")
     parser.add_argument("--no-uvloop", action="store_true", help="the standard asyncio loop")
+    parser.add_argument("--no-gc-freeze", action="store_true", help="skip simulator.pacer.quiet_gc")
     return parser.parse_args(argv)
 
 

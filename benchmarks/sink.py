@@ -79,8 +79,7 @@ class Sink(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = transport  # type: ignore[assignment] (uvloop's is no asyncio.Transport)
 
     def data_received(self, data: bytes) -> None:
         now = time.monotonic()
