@@ -13,8 +13,9 @@ for measuring bwsim's measurements (``benchmarks/accuracy.py``):
 - ``TURN_BOT_MODE=mute`` never sends audio (the failing case of ``bwsim load``).
 
 With ``TURN_BOT_TRUTH`` set to a file, it appends one JSON line per thing it did, with
-the delay it really achieved (``delay_ms``, its own clock): the truth the benchmark
-compares bwsim's figures with.
+the delay it really achieved (``delay_ms``) and when it sent it (``sent_at``,
+``time.monotonic()``: CLOCK_MONOTONIC, the clock bwsim's call clock counts on, so the
+two processes' times compare): the truth the benchmark compares bwsim's figures with.
 
 Serve with ``--app tests.bots.turn_bot:app``.
 """
@@ -109,16 +110,17 @@ class Turns:
         await self.ws.send_text(json.dumps(message))
         sent = time.monotonic()
         self.speaking_until = max(self.speaking_until, sent) + len(ulaw) / 8000
-        _truth({"call": self.call_id, "kind": kind, "turn": self.turn,
-                "delay_ms": (sent - origin) * 1000, "audio_ms": len(ulaw) / 8})  # fmt: skip
+        _truth({"call": self.call_id, "kind": kind, "turn": self.turn, "sent_at": sent,
+                "origin_at": origin, "delay_ms": (sent - origin) * 1000,
+                "audio_ms": len(ulaw) / 8})  # fmt: skip
 
     async def clear(self, origin: float) -> None:
         await asyncio.sleep(max(0.0, origin + self.clear_s - time.monotonic()))
         await self.ws.send_text('{"eventType": "clear"}')
         sent = time.monotonic()
         self.speaking_until = sent
-        _truth({"call": self.call_id, "kind": "clear", "turn": self.turn,
-                "delay_ms": (sent - origin) * 1000})  # fmt: skip
+        _truth({"call": self.call_id, "kind": "clear", "turn": self.turn, "sent_at": sent,
+                "origin_at": origin, "delay_ms": (sent - origin) * 1000})  # fmt: skip
 
     def frame(self, ulaw: bytes, now: float) -> None:
         samples = ulaw_decode(ulaw).astype(np.float64)
