@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import random
 import resource
 import subprocess
@@ -49,6 +50,7 @@ from simulator.recording import CallClock, CallRecorder
 from simulator.stream import StreamDriver
 
 HERE = Path(__file__).resolve().parent
+PIN = os.environ.get("BWSIM_BENCH_PIN") == "1"  # opt-in: under other load a pinned core can starve
 FRAME_S = 0.020
 
 
@@ -79,6 +81,11 @@ class SinkProcess:
             stdout=subprocess.PIPE,
             text=True,
         )
+        if PIN and hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) >= 2:
+            # Sink and simulator on different cores: a frame written to the sink then wakes
+            # it on its own core instead of preempting the simulator on this one.
+            os.sched_setaffinity(self.proc.pid, {1})
+            os.sched_setaffinity(0, {0})
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
         if not line.startswith("PORT "):
@@ -154,9 +161,11 @@ async def run_one(
         await asyncio.sleep(0.1)
         steady_from = time.monotonic()
         cpu0, wall0 = resource.getrusage(resource.RUSAGE_SELF), time.monotonic()
+        wakeups0 = Pacer.for_loop().wakeups
         load_before = machine()["load_avg"]
         await asyncio.sleep(seconds)
         cpu1, wall1 = resource.getrusage(resource.RUSAGE_SELF), time.monotonic()
+        wakeups = Pacer.for_loop().wakeups - wakeups0
         for d in drivers:
             d.stop()
         outcomes = await asyncio.gather(*tasks)
@@ -164,7 +173,12 @@ async def run_one(
         for t in tasks:
             t.cancel()
         sink_data = sink.finish()
-    sim_cpu = (cpu1.ru_utime - cpu0.ru_utime + cpu1.ru_stime - cpu0.ru_stime) / (wall1 - wall0)
+    wall = wall1 - wall0
+    sim_user, sim_sys = (
+        (cpu1.ru_utime - cpu0.ru_utime) / wall,
+        (cpu1.ru_stime - cpu0.ru_stime) / wall,
+    )
+    sim_cpu = sim_user + sim_sys
     per: list[dict[str, Any]] = []
     lost = 0
     for i, outcome in enumerate(outcomes):
@@ -202,9 +216,12 @@ async def run_one(
             "recv_mean": round(float(np.mean(drifts)), 3),
             "send_max": round(max(send_drifts), 3),
         },
+        "pacer_wakeups_per_s": round(wakeups / wall),
         "cpu_cores": {
             "simulator": round(sim_cpu, 3),
-            "sink": round(float(sink_data["cpu_s"][0]) / (wall1 - wall0), 3),
+            "simulator_user": round(sim_user, 3),
+            "simulator_sys": round(sim_sys, 3),
+            "sink": round(float(sink_data["cpu_s"][0]) / wall, 3),
         },
         "load_avg_before": load_before,
         "machine": machine(),
