@@ -25,7 +25,8 @@ from typing import Any, Literal
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
-from websockets.protocol import State
+from websockets.frames import Frame, Opcode
+from websockets.protocol import Event, State
 
 from simulator.codec import FRAME_BYTES, FRAME_MS, ulaw_encode
 from simulator.media import (
@@ -114,6 +115,43 @@ def _on_phase_grid(t: float) -> float:
     return math.ceil(t / PHASE_GRID_S) * PHASE_GRID_S
 
 
+class _MediaConnection(ClientConnection):
+    """A client connection that hands each whole text or binary frame to ``on_message``.
+
+    At once, from ``data_received``: without the message queue and the receiving task's
+    wake-up per message that ``async for message in ws`` costs (the bot's ``playAudio``
+    arrives 25-50 times a second per stream). A fragmented message, or text that is not
+    UTF-8, goes the usual way through the library's assembler, and so does everything
+    after it, so the order of messages is kept.
+    """
+
+    on_message: Callable[[str | bytes], None] | None = None
+    _direct = True
+
+    def process_event(self, event: Event) -> None:
+        handler = self.on_message
+        if (
+            handler is not None
+            and self._direct
+            and self.response is not None
+            and isinstance(event, Frame)
+            and event.opcode in (Opcode.TEXT, Opcode.BINARY)
+        ):
+            if event.fin:
+                if event.opcode is Opcode.BINARY:
+                    handler(bytes(event.data))
+                    return
+                try:
+                    text = bytes(event.data).decode()
+                except UnicodeDecodeError:
+                    pass
+                else:
+                    handler(text)
+                    return
+            self._direct = False
+        super().process_event(event)
+
+
 class StreamDriver:
     """Run one media stream against the bot until it is stopped or closed."""
 
@@ -158,6 +196,7 @@ class StreamDriver:
         self._ticks_done = asyncio.Event()
         self._write_failed = False
         self._tick_error: Exception | None = None
+        self._receive_error: Exception | None = None
 
     def stop(self) -> None:
         """Ask the stream to end: ``stop`` then close 1000, at the next 20 ms tick."""
@@ -185,6 +224,7 @@ class StreamDriver:
                 open_timeout=self.open_timeout_s,
                 close_timeout=self.close_timeout_s,
                 proxy=None,  # loopback only: never through an HTTP(S)_PROXY from the environment
+                create_connection=_MediaConnection,
                 compression=None,
                 ping_interval=None,
                 max_size=MAX_FRAME_BYTES,
@@ -346,13 +386,30 @@ class StreamDriver:
     # -- bot → Bandwidth -----------------------------------------------------------------
 
     async def _receive(self, ws: ClientConnection) -> None:
+        if isinstance(ws, _MediaConnection):
+            ws.on_message = self._handle_direct
         try:
-            async for message in ws:
+            async for message in ws:  # only what the direct path passed on (see above)
                 self._handle(message)
         except ConnectionClosed:
             pass
         finally:
             # The bot closed (or the connection died): stop sending at the next tick.
+            self._stop_requested = True
+            if isinstance(ws, _MediaConnection):
+                ws.on_message = None
+        if self._receive_error is not None:
+            raise self._receive_error
+
+    def _handle_direct(self, message: str | bytes) -> None:
+        if self._receive_error is not None:
+            return
+        try:
+            self._handle(message)
+        except Exception as exc:  # noqa: BLE001
+            # Raised again by the receiving task, not into the library's data_received;
+            # the stream ends at the next tick, as when the receiving task itself failed.
+            self._receive_error = exc
             self._stop_requested = True
 
     def _handle(self, message: str | bytes) -> None:
