@@ -76,3 +76,17 @@ def install_uvloop(enabled: bool) -> bool:
         return False
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     return True
+
+
+def realtime(pid: int = 0, priority: int = 10) -> bool:
+    """Put a process under SCHED_FIFO (root only): its timer wake-ups then preempt others.
+
+    On a machine other people load, a normal process woken by its timer may wait several
+    milliseconds for a CPU; that is the scheduler's lateness, not the sender's. Returns
+    whether it worked.
+    """
+    try:
+        os.sched_setscheduler(pid, os.SCHED_FIFO, os.sched_param(priority))
+    except (AttributeError, PermissionError, OSError):
+        return False
+    return True

@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import os
 import random
 import resource
@@ -42,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _common import dist, emit, install_uvloop, machine, note
+from _common import dist, emit, install_uvloop, machine, note, realtime
 
 from simulator.media import CallerSource, StreamConfig
 from simulator.pacer import Pacer, quiet_gc
@@ -50,7 +51,10 @@ from simulator.recording import CallClock, CallRecorder
 from simulator.stream import StreamDriver
 
 HERE = Path(__file__).resolve().parent
-PIN = os.environ.get("BWSIM_BENCH_PIN") == "1"  # opt-in: under other load a pinned core can starve
+# Opt-in: under other people's load a pinned core can starve.
+PIN = os.environ.get("BWSIM_BENCH_PIN") == "1"
+# Opt-in: SCHED_FIFO for the simulator and the sink (root), so their wake-ups preempt.
+RT = os.environ.get("BWSIM_BENCH_RT") == "1"
 FRAME_S = 0.020
 
 
@@ -81,6 +85,8 @@ class SinkProcess:
             stdout=subprocess.PIPE,
             text=True,
         )
+        if RT:
+            realtime(self.proc.pid)
         if PIN and hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) >= 2:
             # Sink and simulator on different cores: a frame written to the sink then wakes
             # it on its own core instead of preempting the simulator on this one.
@@ -98,6 +104,31 @@ class SinkProcess:
         self.proc.wait(timeout=60)
         data = np.load(self.out)
         return {k: data[k] for k in data.files}
+
+
+class GcPauses:
+    """The cyclic collector's pauses while a benchmark runs (they stop every stream)."""
+
+    def __init__(self) -> None:
+        self.pauses: list[tuple[int, float]] = []
+        self._t0 = 0.0
+        gc.callbacks.append(self._callback)
+
+    def _callback(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._t0 = time.perf_counter()
+        else:
+            self.pauses.append((int(info["generation"]), (time.perf_counter() - self._t0) * 1000))
+
+    def summary(self) -> dict[str, Any]:
+        gc.callbacks.remove(self._callback)
+        full = [ms for gen, ms in self.pauses if gen == 2]
+        return {
+            "collections": len(self.pauses),
+            "full": len(full),
+            "max_ms": round(max((ms for _, ms in self.pauses), default=0.0), 2),
+            "max_full_ms": round(max(full, default=0.0), 2),
+        }
 
 
 def stream_stats(
@@ -162,10 +193,12 @@ async def run_one(
         steady_from = time.monotonic()
         cpu0, wall0 = resource.getrusage(resource.RUSAGE_SELF), time.monotonic()
         wakeups0 = Pacer.for_loop().wakeups
+        gc_pauses = GcPauses()
         load_before = machine()["load_avg"]
         await asyncio.sleep(seconds)
         cpu1, wall1 = resource.getrusage(resource.RUSAGE_SELF), time.monotonic()
         wakeups = Pacer.for_loop().wakeups - wakeups0
+        gc_summary = gc_pauses.summary()
         for d in drivers:
             d.stop()
         outcomes = await asyncio.gather(*tasks)
@@ -217,6 +250,7 @@ async def run_one(
             "send_max": round(max(send_drifts), 3),
         },
         "pacer_wakeups_per_s": round(wakeups / wall),
+        "gc_pauses": gc_summary,
         "cpu_cores": {
             "simulator": round(sim_cpu, 3),
             "simulator_user": round(sim_user, 3),
@@ -237,6 +271,7 @@ async def main(args: argparse.Namespace) -> None:
         record["uvloop_used"] = args.uvloop_used
         record["gc_freeze"] = not args.no_gc_freeze
         record["pacer"] = Pacer.for_loop().kind
+        record["sched_fifo"] = RT
         emit(record)
 
 
@@ -256,5 +291,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 if __name__ == "__main__":
     ns = parse_args()
     ns.uvloop_used = install_uvloop(not ns.no_uvloop)
+    if RT and not realtime():
+        note("pacing: BWSIM_BENCH_RT=1 but SCHED_FIFO was refused (not root?)")
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(main(ns))

@@ -34,6 +34,7 @@ from simulator.codec import Pcm
 from simulator.errors import CallTimeout, ConfigError
 from simulator.harness import Harness
 from simulator.metrics import CallMetrics, measure, summarize
+from simulator.pacer import quiet_gc
 from simulator.targets import BotCredentials, Target, UrlTarget, parse_target
 
 __all__ = [
@@ -259,6 +260,7 @@ async def run_load(
     started = time.monotonic()
 
     async with Harness(target, api_port=api_port, credentials=credentials, bot_env=bot_env) as h:
+        quiet_gc()  # the harness and the bot are up: keep the long-lived heap out of the way
 
         async def one(index: int) -> None:
             async with gate:

@@ -18,7 +18,7 @@ import json
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -231,12 +231,11 @@ class MediaStream:
         return PlayAudio(at_ms, fmt, str(media["contentType"]), samples, len(raw))
 
 
-@dataclass
-class Segment:
+class Segment(NamedTuple):
     """Bot audio as the caller hears it: from sample ``start`` (on the call clock), on."""
 
     start: int
-    samples: Pcm = field(repr=False)
+    samples: Pcm
 
     @property
     def end(self) -> int:
@@ -250,38 +249,54 @@ class Playout:
     Positions are samples at 8 kHz on the call's clock, so nothing drifts. Audio that
     arrives while the queue is idle is heard at once; audio that arrives while earlier
     audio is still playing is heard right after it (Bandwidth queues ``playAudio``, §1.6).
+
+    The queue keeps plain ``(start, samples)`` tuples, not :class:`Segment` objects: the
+    cyclic collector untracks a plain tuple of an int and an array, and a long call holds
+    tens of thousands of them (one per ``playAudio``), which every full collection would
+    otherwise walk while every stream's clock waits (measured: 30-70 ms pauses).
     """
 
     def __init__(self) -> None:
-        self.segments: list[Segment] = []
+        self._segments: list[tuple[int, Pcm]] = []
         self.end = 0
         self.received_samples = 0
         self.dropped_samples = 0
         self.clears = 0
 
+    @property
+    def segments(self) -> list[Segment]:
+        """What the caller heard or will hear, in order."""
+        return [Segment(start, samples) for start, samples in self._segments]
+
+    @property
+    def heard_anything(self) -> bool:
+        """Whether any bot audio was queued (and not all of it cleared before it began)."""
+        return bool(self._segments)
+
     def enqueue(self, samples: Pcm, at_ms: float) -> Segment:
         """Queue audio that arrived at ``at_ms``; returns when it will be heard."""
         now = round(at_ms * SAMPLES_PER_MS)
-        segment = Segment(max(now, self.end), samples)
-        self.segments.append(segment)
-        self.end = segment.end
+        start = max(now, self.end)
+        self._segments.append((start, samples))
+        self.end = start + len(samples)
         self.received_samples += len(samples)
-        return segment
+        return Segment(start, samples)
 
     def clear(self, at_ms: float) -> int:
         """Drop everything not heard by ``at_ms``; returns how many samples were dropped."""
         now = round(at_ms * SAMPLES_PER_MS)
         dropped = 0
-        kept: list[Segment] = []
-        for seg in self.segments:
-            if seg.end <= now:
-                kept.append(seg)
-            elif seg.start >= now:
-                dropped += len(seg.samples)
+        kept: list[tuple[int, Pcm]] = []
+        for start, samples in self._segments:
+            end = start + len(samples)
+            if end <= now:
+                kept.append((start, samples))
+            elif start >= now:
+                dropped += len(samples)
             else:
-                dropped += seg.end - now
-                kept.append(Segment(seg.start, seg.samples[: now - seg.start]))
-        self.segments = kept
+                dropped += end - now
+                kept.append((start, samples[: now - start]))
+        self._segments = kept
         self.end = min(self.end, now) if dropped else self.end
         self.dropped_samples += dropped
         self.clears += 1
@@ -294,7 +309,7 @@ class Playout:
     @property
     def first_heard_ms(self) -> float | None:
         """When the caller first heard the bot, or None."""
-        return self.segments[0].start / SAMPLES_PER_MS if self.segments else None
+        return self._segments[0][0] / SAMPLES_PER_MS if self._segments else None
 
     @property
     def played_samples(self) -> int:
@@ -306,12 +321,13 @@ class Playout:
         out = np.zeros(count, dtype=np.int16)
         # Segments are in order and never overlap: walk back from the newest (the 20 ms
         # echo of tracks="both" asks for the present), stop at the first one that ended.
-        for seg in reversed(self.segments):
-            if seg.end <= start:
+        for seg_start, samples in reversed(self._segments):
+            seg_end = seg_start + len(samples)
+            if seg_end <= start:
                 break
-            lo, hi = max(seg.start, start), min(seg.end, start + count)
+            lo, hi = max(seg_start, start), min(seg_end, start + count)
             if lo < hi:
-                out[lo - start : hi - start] = seg.samples[lo - seg.start : hi - seg.start]
+                out[lo - start : hi - start] = samples[lo - seg_start : hi - seg_start]
         return out
 
     def render(self) -> Pcm:

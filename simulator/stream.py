@@ -420,7 +420,7 @@ class StreamDriver:
             rec.log("ws-recv-after-stop", size=len(message))
         if isinstance(event, PlayAudio):
             was_busy = self.playout.busy(now)
-            first = not self.playout.segments
+            first = not self.playout.heard_anything
             segment = self.playout.enqueue(event.samples, now)
             heard_at = segment.start / SAMPLES_PER_MS
             self.outcome.play_audio_frames += 1
