@@ -86,7 +86,8 @@ def realtime(pid: int = 0, priority: int = 10) -> bool:
     whether it worked.
     """
     try:
-        os.sched_setscheduler(pid, os.SCHED_FIFO, os.sched_param(priority))
+        policy = os.SCHED_FIFO | getattr(os, "SCHED_RESET_ON_FORK", 0)
+        os.sched_setscheduler(pid, policy, os.sched_param(priority))
     except (AttributeError, PermissionError, OSError):
         return False
     return True

@@ -134,6 +134,10 @@ class AudioFormat:
 _PCM_PARAMS = {"channels": "1", "bit-depth": "16", "endian": "little", "encoding": "signed"}
 
 
+_KNOWN_FORMATS: dict[str, AudioFormat] = {}
+"""Content types already parsed (a bot sends the same one 25-50 times a second)."""
+
+
 def parse_content_type(value: object) -> AudioFormat:
     """Parse a ``playAudio`` ``media.contentType`` as pipecat-bandwidth sends it (§1.6).
 
@@ -142,6 +146,17 @@ def parse_content_type(value: object) -> AudioFormat:
     8000, 16000, 24000. Whether Bandwidth accepts shorter forms is undocumented, so they
     are refused with the full form in the message.
     """
+    if isinstance(value, str):
+        known = _KNOWN_FORMATS.get(value)
+        if known is None:
+            known = _parse_content_type(value)
+            if len(_KNOWN_FORMATS) < 64:
+                _KNOWN_FORMATS[value] = known
+        return known
+    return _parse_content_type(value)
+
+
+def _parse_content_type(value: object) -> AudioFormat:
     if not isinstance(value, str):
         raise ContentTypeError(f"contentType must be a string, got {value!r}")
     parts = [p.strip() for p in value.split(";")]

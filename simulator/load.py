@@ -34,7 +34,7 @@ from simulator.codec import Pcm
 from simulator.errors import CallTimeout, ConfigError
 from simulator.harness import Harness
 from simulator.metrics import CallMetrics, measure, summarize
-from simulator.pacer import quiet_gc
+from simulator.pacer import quiet_gc, request_realtime
 from simulator.targets import BotCredentials, Target, UrlTarget, parse_target
 
 __all__ = [
@@ -333,6 +333,12 @@ def add_parser(
         "--linger-ms", type=float, default=1500, help="hang up after the bot is quiet this long"
     )
     load.add_argument("--max-seconds", type=float, default=60, help="longest call allowed")
+    load.add_argument(
+        "--realtime",
+        action="store_true",
+        help="run bwsim under SCHED_FIFO (root or CAP_SYS_NICE) so a busy machine does not "
+        "delay its frames; the bot is not affected",
+    )
 
 
 def command(args: argparse.Namespace, *, credentials: Callable[[], BotCredentials | None]) -> int:
@@ -343,6 +349,9 @@ def command(args: argparse.Namespace, *, credentials: Callable[[], BotCredential
             f"--calls and --concurrency must be at least 1 (got {args.calls}, {args.concurrency})"
         )
     target = parse_target(args.app, args.cmd, args.url)
+    if args.realtime and not request_realtime():
+        print("bwsim: --realtime: SCHED_FIFO was refused (needs root or CAP_SYS_NICE); "
+              "running with normal scheduling", file=sys.stderr)  # fmt: skip
     progress = Progress(args.calls)
     with asyncio.Runner(loop_factory=loop_factory()) as runner:
         report = runner.run(

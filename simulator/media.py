@@ -49,6 +49,8 @@ SAMPLES_PER_MS = PHONE_RATE // 1000
 _FRAME_EVIDENCE_CHARS = 300
 SILENT_FRAME = bytes([ULAW_SILENCE]) * FRAME_BYTES
 _SILENT_PAYLOAD = base64.b64encode(SILENT_FRAME).decode("ascii")
+_SILENT_PCM = np.zeros(FRAME_BYTES, dtype=np.int16)
+_SILENT_PCM.setflags(write=False)  # handed out for every silent frame: never written to
 _QUOTED_TRACKS = {t: json.dumps(t) for t in ("inbound", "outbound")}
 
 
@@ -370,17 +372,20 @@ class CallerSource:
     def next_frame(self) -> tuple[Pcm, bytes, str | None]:
         """Return the next 20 ms: samples, their μ-law bytes, and the utterance label.
 
-        The samples may be a read-only view of the queued audio: copy them to keep them.
+        The samples may be a view of the queued audio, or a shared read-only frame of
+        silence: copy them to keep them.
         """
         queue = self._queue
-        if queue:
-            label, samples, ulaw = queue[0]
-            lo = self._offset
-            hi = lo + FRAME_BYTES
-            if hi < len(samples):  # the frame lies inside one utterance, with more after it
-                self._offset = hi
-                self.current = label
-                return samples[lo:hi], ulaw[lo:hi], label
+        if not queue:
+            self.current = None
+            return _SILENT_PCM, SILENT_FRAME, None
+        label, samples, ulaw = queue[0]
+        lo = self._offset
+        hi = lo + FRAME_BYTES
+        if hi < len(samples):  # the frame lies inside one utterance, with more after it
+            self._offset = hi
+            self.current = label
+            return samples[lo:hi], ulaw[lo:hi], label
         out = np.zeros(FRAME_BYTES, dtype=np.int16)
         filled = 0
         current: str | None = None

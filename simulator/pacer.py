@@ -32,7 +32,15 @@ import time
 import weakref
 from collections.abc import Callable
 
-__all__ = ["EARLY_SLACK_S", "FULL_GC_EVERY", "Pacer", "Tick", "quiet_gc", "timerfd_available"]
+__all__ = [
+    "EARLY_SLACK_S",
+    "FULL_GC_EVERY",
+    "Pacer",
+    "Tick",
+    "quiet_gc",
+    "request_realtime",
+    "timerfd_available",
+]
 
 Tick = Callable[[float], float | None]
 """Called at (or just after) ``due``; returns the next deadline, or None to stop."""
@@ -162,6 +170,26 @@ def quiet_gc() -> None:
     gc.freeze()
     young, middle, _ = gc.get_threshold()
     gc.set_threshold(young, middle, FULL_GC_EVERY)
+
+
+def request_realtime(priority: int = 10) -> bool:
+    """Run this thread under ``SCHED_FIFO`` if allowed (root or CAP_SYS_NICE); True if so.
+
+    On a machine other work keeps busy, a normal process woken by its timer can wait
+    milliseconds to seconds for a CPU: measured at 200 streams with another engineer's
+    test suite running, receive-side p99 2140 ms without it and 0.30 ms with it. Child
+    processes (the bot under test) do not inherit it (``SCHED_RESET_ON_FORK``). Linux's
+    real-time throttling still leaves other tasks 5% of each CPU; a saturated simulator
+    is then paused for up to 50 ms a second, so use it below saturation only.
+    """
+    if not hasattr(os, "sched_setscheduler"):
+        return False
+    policy = os.SCHED_FIFO | getattr(os, "SCHED_RESET_ON_FORK", 0)
+    try:
+        os.sched_setscheduler(0, policy, os.sched_param(priority))
+    except OSError:
+        return False
+    return True
 
 
 _PACERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Pacer] = weakref.WeakKeyDictionary()

@@ -357,7 +357,7 @@ class StreamDriver:
             if ok and "outbound" in self.config.tracks:
                 echo = self.playout.window(position, FRAME_BYTES)
                 ok = self._write(proto.media_message(ulaw_encode(echo), "outbound"))
-            self._check_speech_end()
+            self._check_speech_end(position)
         except Exception as exc:  # noqa: BLE001
             # Raised again in this stream's own task (_send), so it is not lost in the pacer.
             self._tick_error = exc
@@ -378,8 +378,10 @@ class StreamDriver:
         if after is not None:
             self.recorder.event("caller-audio-start", at_ms=at, label=after)
 
-    def _check_speech_end(self) -> None:
-        if self._speaking and not self.playout.busy(self.recorder.clock.ms()):
+    def _check_speech_end(self, position: int) -> None:
+        # On the frame's own position (its slot on the call clock): an integer compare,
+        # where reading the clock every tick was 7% of the work at 500 streams.
+        if self._speaking and self.playout.end <= position:
             self._speaking = False
             self.recorder.event("bot-speech-end", at_ms=self.playout.end / SAMPLES_PER_MS)
 
