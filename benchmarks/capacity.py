@@ -7,7 +7,8 @@ rising stream counts, and stops at the first count whose receive-side p99 deviat
 event loop, in one thread: the count it carries is what one core carries; the CPU it
 used is printed beside it (``streams_per_core`` divides by it).
 
-One JSON line per step, then the result:
+One JSON line per step, then the result (``BWSIM_BENCH_RT=1``: SCHED_FIFO for the
+simulator and the sink, as for ``pacing.py``):
 
     python benchmarks/capacity.py [--steps 100,200,300,400,500,600,800] [--seconds 20]
 """
@@ -18,8 +19,8 @@ import argparse
 import asyncio
 from typing import Any
 
-from _common import emit, install_uvloop, machine, note
-from pacing import run_one
+from _common import emit, install_uvloop, machine, note, realtime
+from pacing import RT, run_one
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -62,6 +63,7 @@ async def main(args: argparse.Namespace) -> None:
         }
     result["stopped_at"] = steps[-1]["streams"] if steps else None
     result["uvloop_used"] = args.uvloop_used
+    result["sched_fifo"] = args.sched_fifo
     result["machine"] = machine()
     emit(result)
 
@@ -82,4 +84,5 @@ if __name__ == "__main__":
     parser.add_argument("--no-uvloop", action="store_true")
     ns = parser.parse_args()
     ns.uvloop_used = install_uvloop(not ns.no_uvloop)
+    ns.sched_fifo = RT and realtime()  # BWSIM_BENCH_RT=1, as for pacing.py
     asyncio.run(main(ns))

@@ -188,7 +188,16 @@ async def run_one(
             drivers.append(driver)
             tasks.append(asyncio.create_task(driver.run()))
             await asyncio.sleep((spread_ms + random.uniform(0, 20)) / 1000)
-        await asyncio.wait_for(asyncio.gather(*(d.opened.wait() for d in drivers)), 60)
+
+        # Every stream open (or given up: a saturated simulator can miss a handshake's
+        # 10 s timeout; such a stream is counted, not waited for).
+        async def settled(d: StreamDriver) -> None:
+            waits = [asyncio.ensure_future(d.opened.wait()), asyncio.ensure_future(d.closed.wait())]
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            for w in waits:
+                w.cancel()
+
+        await asyncio.wait_for(asyncio.gather(*(settled(d) for d in drivers)), 120)
         await asyncio.sleep(0.1)
         steady_from = time.monotonic()
         cpu0, wall0 = resource.getrusage(resource.RUSAGE_SELF), time.monotonic()
@@ -240,6 +249,7 @@ async def run_one(
         "frames_sent": sent,
         "frames_received": received,
         "streams_missing": lost,
+        "streams_not_opened": sum(1 for o in outcomes if o.status != "accepted"),
         "play_audio_received": sum(o.play_audio_frames for o in outcomes),
         "send": dist(pool("send")),
         "recv_first": dist(pool("recv_first")),

@@ -131,13 +131,14 @@ class _MediaConnection(ClientConnection):
     def process_event(self, event: Event) -> None:
         handler = self.on_message
         if (
-            handler is not None
-            and self._direct
+            self._direct
             and self.response is not None
             and isinstance(event, Frame)
             and event.opcode in (Opcode.TEXT, Opcode.BINARY)
         ):
-            if event.fin:
+            # A frame that came with the handshake, before the driver attached its handler,
+            # is queued: from then on everything is, so it is read first.
+            if handler is not None and event.fin:
                 if event.opcode is Opcode.BINARY:
                     handler(bytes(event.data))
                     return
@@ -250,6 +251,8 @@ class StreamDriver:
         self.outcome.opened_at_ms = rec.clock.ms()
         rec.event("stream-accepted", stream=self.config.stream_name)
         self.opened.set()
+        if isinstance(ws, _MediaConnection):
+            ws.on_message = self._handle_direct
         receiver = asyncio.create_task(
             self._receive(ws), name=f"bwsim-recv-{self.config.stream_id}"
         )
@@ -325,7 +328,7 @@ class StreamDriver:
     def _write(self, text: str) -> bool:
         """Write one text frame now, without awaiting: False once the socket is closing.
 
-        This is ``ws.send()`` minus its coroutine and lock (about half the cost per frame):
+        This is ``ws.send()`` minus its coroutine and its flow-control wait:
         the frame goes through the websockets Sans-I/O protocol object into the transport's
         buffer. There is no flow-control wait: Bandwidth does not slow down for a bot that
         reads slowly either; the frames queue in the kernel and the transport.
@@ -388,8 +391,6 @@ class StreamDriver:
     # -- bot → Bandwidth -----------------------------------------------------------------
 
     async def _receive(self, ws: ClientConnection) -> None:
-        if isinstance(ws, _MediaConnection):
-            ws.on_message = self._handle_direct
         try:
             async for message in ws:  # only what the direct path passed on (see above)
                 self._handle(message)
