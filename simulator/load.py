@@ -158,7 +158,9 @@ class LoadReport:
         return "\n".join(rows)
 
 
-def load_caller(voice: Pcm, *, linger_ms: float, greeting_wait_ms: float) -> Caller:
+def load_caller(
+    voice: Pcm, *, linger_ms: float, greeting_wait_ms: float, reply_wait_ms: float = 10_000
+) -> Caller:
     """Wait out the greeting, say ``voice``, wait for the answer, hang up after ``linger_ms``."""
 
     async def caller(call: LiveCall) -> None:
@@ -168,7 +170,7 @@ def load_caller(voice: Pcm, *, linger_ms: float, greeting_wait_ms: float) -> Cal
         await call.say(voice, "audio")
         said = call.ms()
         try:
-            start = await call.wait_for("bot-speech-start", timeout_ms=10_000, after_ms=said)
+            start = await call.wait_for("bot-speech-start", timeout_ms=reply_wait_ms, after_ms=said)
             await call.wait_for("bot-speech-end", timeout_ms=120_000, after_ms=start.at_ms)
         except CallTimeout:
             return  # no answer: the metrics report it
@@ -245,6 +247,7 @@ async def run_load(
     options: CallOptions | None = None,
     linger_ms: float = 1500.0,
     greeting_wait_ms: float = 5000.0,
+    reply_wait_ms: float = 10_000.0,
     api_port: int = 0,
     credentials: BotCredentials | None = None,
     bot_env: dict[str, str] | None = None,
@@ -254,7 +257,9 @@ async def run_load(
     if calls < 1 or concurrency < 1:
         raise ValueError(f"calls and concurrency must be at least 1, got {calls}, {concurrency}")
     opts = options or CallOptions()
-    caller = load_caller(voice, linger_ms=linger_ms, greeting_wait_ms=greeting_wait_ms)
+    caller = load_caller(
+        voice, linger_ms=linger_ms, greeting_wait_ms=greeting_wait_ms, reply_wait_ms=reply_wait_ms
+    )
     gate = asyncio.Semaphore(concurrency)
     records: list[CallRecord] = []
     started = time.monotonic()
@@ -334,6 +339,12 @@ def add_parser(
     )
     load.add_argument("--max-seconds", type=float, default=60, help="longest call allowed")
     load.add_argument(
+        "--greeting-wait-ms", type=float, default=5000, help="longest wait for the greeting"
+    )
+    load.add_argument(
+        "--reply-wait-ms", type=float, default=10_000, help="longest wait for the answer"
+    )
+    load.add_argument(
         "--realtime",
         action="store_true",
         help="run bwsim under SCHED_FIFO (root or CAP_SYS_NICE) so a busy machine does not "
@@ -362,6 +373,8 @@ def command(args: argparse.Namespace, *, credentials: Callable[[], BotCredential
                 concurrency=args.concurrency,
                 options=CallOptions(max_call_s=args.max_seconds),
                 linger_ms=args.linger_ms,
+                greeting_wait_ms=args.greeting_wait_ms,
+                reply_wait_ms=args.reply_wait_ms,
                 api_port=args.api_port,
                 credentials=credentials() if isinstance(target, UrlTarget) else None,
                 on_call=progress.update,

@@ -91,7 +91,8 @@ def test_a_bot_that_never_speaks_fails_every_call(audio: Path, tmp_path: Path) -
     report = tmp_path / "load.json"
     args = ["load", "--app", BOT, "--calls", "2", "--concurrency", "2", "--audio", str(audio)]
     env = {**FAST, "TURN_BOT_MODE": "mute"}
-    done = _bwsim(*args, "--linger-ms", "300", "--json", str(report), env=env)
+    waits = ["--greeting-wait-ms", "1000", "--reply-wait-ms", "1500", "--linger-ms", "300"]
+    done = _bwsim(*args, *waits, "--json", str(report), env=env)
     assert done.returncode == 1, done.stdout + done.stderr
     data = json.loads(report.read_text())
     assert data["passed"] is False
