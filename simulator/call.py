@@ -41,6 +41,7 @@ from simulator.fake import FakeBandwidth
 from simulator.ids import new_stream_id
 from simulator.journal import JournalEntry
 from simulator.media import CallerSource, FrameViolation, StreamConfig
+from simulator.metrics import measure
 from simulator.recording import CallClock, CallRecorder, TimelineEvent
 from simulator.registry import CallEvent, CallPhase
 from simulator.stream import StreamDriver, StreamOutcome
@@ -196,6 +197,7 @@ class CallResult:
             ],
             "violations": self.violations,
             "errors": self.errors,
+            "metrics": measure(self).to_dict(),
         }
 
     def write(self, directory: Path) -> dict[str, Path]:

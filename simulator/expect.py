@@ -172,15 +172,22 @@ def _ws_closed(obs: Observation, params: Mapping[str, Any]) -> list[Occurrence]:
 
 
 def _play_audio(obs: Observation, params: Mapping[str, Any]) -> list[Occurrence]:
+    """Each spell of bot speech; ``min_audio_ms`` ignores blips shorter than that."""
     wanted = params.get("encoding")
+    shortest = float(params.get("min_audio_ms", 0))
     sent = sorted({t for s in obs.streams for t in s.content_types})
     wrong = [t for t in sent if wanted is not None and t != wanted]
+    ends = [e.at_ms for e in _events(obs, "bot-speech-end")]
     out = []
     for e in _events(obs, "bot-speech-start"):
+        end = next((t for t in ends if t >= e.at_ms), float("inf"))
+        lasted = end - e.at_ms
         why = f"the bot sent playAudio as {wrong}, not {wanted!r}" if wrong else ""
-        out.append(
-            Occurrence(e.at_ms, not wrong, "bot audio", why, {"content_types": sent, **e.detail})
-        )
+        if not why and lasted < shortest:
+            why = f"it lasted {lasted:.0f} ms, under min_audio_ms {shortest:g}"
+        evidence = {"content_types": sent, "lasted_ms": round(min(lasted, 1e9), 1), **e.detail}
+        what = "bot audio" if lasted == float("inf") else f"bot audio ({lasted:,.0f} ms)"
+        out.append(Occurrence(e.at_ms, not why, what, why, evidence))
     return out
 
 

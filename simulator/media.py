@@ -18,7 +18,7 @@ import json
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -48,6 +48,10 @@ __all__ = [
 SAMPLES_PER_MS = PHONE_RATE // 1000
 _FRAME_EVIDENCE_CHARS = 300
 SILENT_FRAME = bytes([ULAW_SILENCE]) * FRAME_BYTES
+_SILENT_PAYLOAD = base64.b64encode(SILENT_FRAME).decode("ascii")
+_SILENT_PCM = np.zeros(FRAME_BYTES, dtype=np.int16)
+_SILENT_PCM.setflags(write=False)  # handed out for every silent frame: never written to
+_QUOTED_TRACKS = {t: json.dumps(t) for t in ("inbound", "outbound")}
 
 
 @dataclass(frozen=True)
@@ -149,17 +153,22 @@ class MediaStream:
         return json.dumps(message)
 
     def media_message(self, ulaw: bytes, track: str = "inbound") -> str:
-        """One ``media`` frame: base64 μ-law at top level, string ``sequenceNumber``."""
+        """One ``media`` frame: base64 μ-law at top level, string ``sequenceNumber``.
+
+        Formatted by hand, byte for byte what ``json.dumps`` gives for the same object
+        (the track is one of Bandwidth's names, the payload base64: nothing to escape),
+        at a sixth of the cost: this runs 50 times a second for every stream.
+        """
         number = self._sequence.get(track, self.config.sequence_start)
         self._sequence[track] = number + 1
         self.frames_sent += 1
-        return json.dumps(
-            {
-                "eventType": "media",
-                "track": track,
-                "sequenceNumber": str(number),
-                "payload": base64.b64encode(ulaw).decode("ascii"),
-            }
+        payload = (
+            _SILENT_PAYLOAD if ulaw == SILENT_FRAME else base64.b64encode(ulaw).decode("ascii")
+        )
+        quoted = _QUOTED_TRACKS.get(track) or json.dumps(track)
+        return (
+            f'{{"eventType": "media", "track": {quoted}, '
+            f'"sequenceNumber": "{number}", "payload": "{payload}"}}'
         )
 
     def stop_message(self) -> str:
@@ -224,12 +233,11 @@ class MediaStream:
         return PlayAudio(at_ms, fmt, str(media["contentType"]), samples, len(raw))
 
 
-@dataclass
-class Segment:
+class Segment(NamedTuple):
     """Bot audio as the caller hears it: from sample ``start`` (on the call clock), on."""
 
     start: int
-    samples: Pcm = field(repr=False)
+    samples: Pcm
 
     @property
     def end(self) -> int:
@@ -243,38 +251,54 @@ class Playout:
     Positions are samples at 8 kHz on the call's clock, so nothing drifts. Audio that
     arrives while the queue is idle is heard at once; audio that arrives while earlier
     audio is still playing is heard right after it (Bandwidth queues ``playAudio``, §1.6).
+
+    The queue keeps plain ``(start, samples)`` tuples, not :class:`Segment` objects: the
+    cyclic collector untracks a plain tuple of an int and an array, and a long call holds
+    tens of thousands of them (one per ``playAudio``), which every full collection would
+    otherwise walk while every stream's clock waits (measured: 30-70 ms pauses).
     """
 
     def __init__(self) -> None:
-        self.segments: list[Segment] = []
+        self._segments: list[tuple[int, Pcm]] = []
         self.end = 0
         self.received_samples = 0
         self.dropped_samples = 0
         self.clears = 0
 
+    @property
+    def segments(self) -> list[Segment]:
+        """What the caller heard or will hear, in order."""
+        return [Segment(start, samples) for start, samples in self._segments]
+
+    @property
+    def heard_anything(self) -> bool:
+        """Whether any bot audio was queued (and not all of it cleared before it began)."""
+        return bool(self._segments)
+
     def enqueue(self, samples: Pcm, at_ms: float) -> Segment:
         """Queue audio that arrived at ``at_ms``; returns when it will be heard."""
         now = round(at_ms * SAMPLES_PER_MS)
-        segment = Segment(max(now, self.end), samples)
-        self.segments.append(segment)
-        self.end = segment.end
+        start = max(now, self.end)
+        self._segments.append((start, samples))
+        self.end = start + len(samples)
         self.received_samples += len(samples)
-        return segment
+        return Segment(start, samples)
 
     def clear(self, at_ms: float) -> int:
         """Drop everything not heard by ``at_ms``; returns how many samples were dropped."""
         now = round(at_ms * SAMPLES_PER_MS)
         dropped = 0
-        kept: list[Segment] = []
-        for seg in self.segments:
-            if seg.end <= now:
-                kept.append(seg)
-            elif seg.start >= now:
-                dropped += len(seg.samples)
+        kept: list[tuple[int, Pcm]] = []
+        for start, samples in self._segments:
+            end = start + len(samples)
+            if end <= now:
+                kept.append((start, samples))
+            elif start >= now:
+                dropped += len(samples)
             else:
-                dropped += seg.end - now
-                kept.append(Segment(seg.start, seg.samples[: now - seg.start]))
-        self.segments = kept
+                dropped += end - now
+                kept.append((start, samples[: now - start]))
+        self._segments = kept
         self.end = min(self.end, now) if dropped else self.end
         self.dropped_samples += dropped
         self.clears += 1
@@ -287,7 +311,7 @@ class Playout:
     @property
     def first_heard_ms(self) -> float | None:
         """When the caller first heard the bot, or None."""
-        return self.segments[0].start / SAMPLES_PER_MS if self.segments else None
+        return self._segments[0][0] / SAMPLES_PER_MS if self._segments else None
 
     @property
     def played_samples(self) -> int:
@@ -299,12 +323,13 @@ class Playout:
         out = np.zeros(count, dtype=np.int16)
         # Segments are in order and never overlap: walk back from the newest (the 20 ms
         # echo of tracks="both" asks for the present), stop at the first one that ended.
-        for seg in reversed(self.segments):
-            if seg.end <= start:
+        for seg_start, samples in reversed(self._segments):
+            seg_end = seg_start + len(samples)
+            if seg_end <= start:
                 break
-            lo, hi = max(seg.start, start), min(seg.end, start + count)
+            lo, hi = max(seg_start, start), min(seg_end, start + count)
             if lo < hi:
-                out[lo - start : hi - start] = seg.samples[lo - seg.start : hi - seg.start]
+                out[lo - start : hi - start] = samples[lo - seg_start : hi - seg_start]
         return out
 
     def render(self) -> Pcm:
@@ -320,7 +345,7 @@ class CallerSource:
     """
 
     def __init__(self) -> None:
-        self._queue: deque[tuple[str, Pcm]] = deque()
+        self._queue: deque[tuple[str, Pcm, bytes]] = deque()
         self._offset = 0
         self.current: str | None = None
         self.on_drained: Callable[[], None] | None = None
@@ -329,7 +354,10 @@ class CallerSource:
     def say(self, samples: Pcm, label: str = "audio") -> None:
         """Queue audio (8 kHz int16) to be spoken after what is already queued."""
         if len(samples):
-            self._queue.append((label, samples))
+            # Copied (the frames handed out are views of it) and encoded once, here: a
+            # tick then slices bytes instead of encoding 160 samples 50 times a second.
+            pcm = np.array(samples, dtype=np.int16)
+            self._queue.append((label, pcm, ulaw_encode(pcm)))
 
     def cancel(self) -> None:
         """Drop everything queued (the caller stops talking)."""
@@ -342,22 +370,37 @@ class CallerSource:
         return not self._queue
 
     def next_frame(self) -> tuple[Pcm, bytes, str | None]:
-        """Return the next 20 ms: samples, their μ-law bytes, and the utterance label."""
+        """Return the next 20 ms: samples, their μ-law bytes, and the utterance label.
+
+        The samples may be a view of the queued audio, or a shared read-only frame of
+        silence: copy them to keep them.
+        """
+        queue = self._queue
+        if not queue:
+            self.current = None
+            return _SILENT_PCM, SILENT_FRAME, None
+        label, samples, ulaw = queue[0]
+        lo = self._offset
+        hi = lo + FRAME_BYTES
+        if hi < len(samples):  # the frame lies inside one utterance, with more after it
+            self._offset = hi
+            self.current = label
+            return samples[lo:hi], ulaw[lo:hi], label
         out = np.zeros(FRAME_BYTES, dtype=np.int16)
         filled = 0
-        label: str | None = None
-        while filled < FRAME_BYTES and self._queue:
-            label, samples = self._queue[0]
+        current: str | None = None
+        while filled < FRAME_BYTES and queue:
+            current, samples, _ = queue[0]
             take = min(FRAME_BYTES - filled, len(samples) - self._offset)
             out[filled : filled + take] = samples[self._offset : self._offset + take]
             filled += take
             self._offset += take
             if self._offset >= len(samples):
-                self._queue.popleft()
+                queue.popleft()
                 self._offset = 0
-                if not self._queue and self.on_drained is not None:
+                if not queue and self.on_drained is not None:
                     self.on_drained()
-        self.current = label
-        if label is None:
+        self.current = current
+        if current is None:
             return out, SILENT_FRAME, None
-        return out, ulaw_encode(out), label
+        return out, ulaw_encode(out), current

@@ -120,25 +120,33 @@ def _fit(text: str, width: int) -> str:
 
 
 def console_table(suite: SuiteResult, *, width: int | None = None) -> str:
-    """The end-of-run table: scenario, verdict, key timings, reason; then the totals."""
+    """The end-of-run table: scenario, verdict, key timings, reason; then the totals.
+
+    Timings are measured on the audio: the first bot audio after the stream opened, the
+    median response to the caller's turns, the first barge-in's clear latency.
+    """
     cols = width or shutil.get_terminal_size((120, 24)).columns
-    rows: list[Sequence[str]] = [("scenario", "verdict", "1st audio", "time", "reason")]
+    head = ("scenario", "verdict", "1st audio", "response", "clear", "time", "reason")
+    rows: list[Sequence[str]] = [head]
     for r in suite.results:
         rows.append(
             (
                 r.scenario.id,
                 _VERDICT[r.status],
                 _ms(r.timings.get("first_audio_ms")),
+                _ms(r.timings.get("response_p50_ms")),
+                _ms(r.timings.get("clear_ms")),
                 "—" if r.status == "skipped" else f"{r.duration_ms / 1000:.1f} s",
                 "" if r.passed else r.detail,
             )
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    room = max(20, cols - sum(widths) - 8)
+    n_cols = len(head) - 1
+    widths = [max(len(row[i]) for row in rows) for i in range(n_cols)]
+    room = max(20, cols - sum(widths) - 2 * n_cols)
     lines = []
     for n, row in enumerate(rows):
-        cells = [row[i].ljust(widths[i]) for i in range(4)]
-        lines.append("  ".join([*cells, _fit(row[4], room)]).rstrip())
+        cells = [row[i].ljust(widths[i]) for i in range(n_cols)]
+        lines.append("  ".join([*cells, _fit(row[n_cols], room)]).rstrip())
         if n == 0:
             lines.append("  ".join("-" * w for w in [*widths, min(room, 40)]))
     failed = [r for r in suite.results if r.status == "failed"]

@@ -140,7 +140,7 @@ EXPECTATIONS: Mapping[str, frozenset[str]] = {
     "stream_accepted": frozenset({"stream"}),
     "stream_refused": frozenset({"stream"}),
     "ws_closed": frozenset({"stream", "code", "by"}),
-    "play_audio": frozenset({"encoding"}),
+    "play_audio": frozenset({"encoding", "min_audio_ms"}),
     "clear": frozenset({"bot_was_speaking"}),
     "hangup_request": frozenset({"status", "call"}),
     "transfer_request": frozenset({"status", "call", "target"}),
@@ -575,6 +575,8 @@ def _parse_action(item: Any, line: int, audio_dir: Path, load_audio: Loader) -> 
 
 def _expect_value(kind: str, key: str, value: Any, line: int | None) -> Any:
     """Check one parameter of an expectation; returns the normalized value."""
+    if key == "min_audio_ms":
+        return _number(value, f"{kind}.{key}", line, key)
     if key in ("status", "code"):
         return _integer(value, f"{kind}.{key}", line, key, minimum=100)
     if key == "statuses":

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import statistics
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +30,8 @@ from simulator.call import CallEnded, CallOptions, CallResult, LiveCall
 from simulator.errors import CallTimeout
 from simulator.expect import Verdict, judge_all, observe
 from simulator.harness import Harness
+from simulator.metrics import CallMetrics, measure
+from simulator.pacer import quiet_gc
 from simulator.plot import plot_timeline
 from simulator.scenario import EVENTS, TEMPLATE, Action, Scenario
 from simulator.targets import Target, UrlTarget
@@ -58,6 +61,8 @@ class ScenarioResult:
     timings: dict[str, float | None] = field(default_factory=dict)
     artifacts: dict[str, str] = field(default_factory=dict)
     victim_id: str | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)
+    """Latencies measured on the audio (reported, not judged: expectations judge)."""
 
     @property
     def passed(self) -> bool:
@@ -95,6 +100,7 @@ class ScenarioResult:
             "duration_ms": round(self.duration_ms, 1),
             "timings": {k: (None if v is None else round(v, 1)) for k, v in self.timings.items()},
             "expectations": [v.to_dict() for v in self.verdicts],
+            "metrics": self.metrics,
             "problems": self.problems,
             "artifacts": self.artifacts,
             "evidence": evidence,
@@ -250,15 +256,17 @@ def _implicit_problems(scenario: Scenario, result: CallResult) -> list[str]:
     return problems
 
 
-def _timings(result: CallResult) -> dict[str, float | None]:
-    rec = result.recorder
-    accepted = rec.first("stream-accepted")
-    audio = rec.first("bot-audio-first")
-    answered = rec.first("webhook-answered")
+def _timings(result: CallResult, metrics: CallMetrics) -> dict[str, float | None]:
+    """Key timings for the table: measured on the audio (see :mod:`simulator.metrics`)."""
+    answered = result.recorder.first("webhook-answered")
+    responses = metrics.response_latencies
+    clears = metrics.clear_latencies
     return {
         "webhook_ms": answered.at_ms if answered else None,
-        "stream_open_ms": accepted.at_ms if accepted else None,
-        "first_audio_ms": audio.at_ms - accepted.at_ms if audio and accepted else None,
+        "stream_open_ms": metrics.stream_opened_at_ms,
+        "first_audio_ms": metrics.first_audio_ms,
+        "response_p50_ms": statistics.median(responses) if responses else None,
+        "clear_ms": clears[0] if clears else None,
     }
 
 
@@ -312,6 +320,7 @@ async def _run_one(h: Harness, scenario: Scenario, settle_ms: float) -> Scenario
         templates=templates,
     )
     verdicts = judge_all(obs, scenario.expect, ordered=scenario.ordered)
+    metrics = measure(result)
     problems.extend(_implicit_problems(scenario, result))
     failed = [v for v in verdicts if not v.passed]
     if failed or problems:
@@ -330,7 +339,8 @@ async def _run_one(h: Harness, scenario: Scenario, settle_ms: float) -> Scenario
         problems=problems,
         duration_ms=(time.monotonic() - started) * 1000,
         call=result,
-        timings=_timings(result),
+        timings=_timings(result, metrics),
+        metrics=metrics.to_dict(),
         victim_id=victim[0] if victim else None,
     )
 
@@ -398,6 +408,7 @@ async def run_suite(
                 )
             return
         async with Harness(target, bot_env=dict(env), startup_timeout_s=startup_timeout_s) as h:
+            quiet_gc()  # no 30-70 ms full collection in the middle of the calls' 20 ms clock
             # Longest first: the suite then ends about when its longest scenario does.
             await asyncio.gather(*(one(h, s) for s in sorted(members, key=weight, reverse=True)))
 

@@ -207,3 +207,20 @@ def test_refusals_are_seen_as_http_status_or_as_close_1008() -> None:
     assert by_http.evidence["matched"]["form"] == "http"
     assert judge(close, one("stream_refused: {}")).evidence["matched"]["form"] == "close"
     assert not judge(http, one("stream_refused: {stream: bot}")).passed
+
+
+def test_min_audio_ms_ignores_a_blip_but_not_speech() -> None:
+    """A 40 ms frame in flight after a clear is no speech; 600 ms of audio is."""
+    observed = obs(
+        ev("clear", 1000, bot_was_speaking=True),
+        ev("bot-speech-start", 1005),
+        ev("bot-speech-end", 1045),
+        ev("bot-speech-start", 1500),
+        ev("bot-speech-end", 2100),
+    )
+    blip = one("play_audio: {after: clear, within_ms: 400, min_audio_ms: 200, absent: true}")
+    assert judge(observed, blip).passed
+    speech = one("play_audio: {after: clear, within_ms: 2000, min_audio_ms: 200, absent: true}")
+    v = judge(observed, speech)
+    assert not v.passed
+    assert "bot audio (600 ms) at 1,500 ms" in v.detail

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from simulator.bxml import parse_bxml
 from simulator.codec import (
+    _ENCODE,
     ContentTypeError,
     parse_content_type,
     resample,
@@ -93,6 +94,29 @@ def test_other_content_types_are_refused(value: object) -> None:
     """Anything else is refused with the full accepted form in the message."""
     with pytest.raises(ContentTypeError):
         parse_content_type(value)
+
+
+def test_ulaw_encode_matches_the_table_for_every_sample() -> None:
+    """The fast encoder gives the table's code for every int16 value (and other dtypes)."""
+    every = np.arange(-32768, 32768, dtype=np.int16)
+    assert ulaw_encode(every) == ulaw_encode(every.astype(np.int32))
+    assert ulaw_encode(every) == bytes(_ENCODE[np.arange(65536)].tobytes())
+
+
+@given(st.binary(min_size=160, max_size=160), st.sampled_from(["inbound", "outbound"]))
+def test_media_frames_are_byte_for_byte_json_dumps(payload: bytes, track: str) -> None:
+    """The hand-formatted media frame is exactly what json.dumps gives for the same object."""
+    proto = _stream()
+    for frame in (payload, b"\xff" * 160):
+        text = proto.media_message(frame, track)
+        number = json.loads(text)["sequenceNumber"]
+        expected = {
+            "eventType": "media",
+            "track": track,
+            "sequenceNumber": number,
+            "payload": base64.b64encode(frame).decode("ascii"),
+        }
+        assert text == json.dumps(expected)
 
 
 def test_start_stop_and_media_frames() -> None:
