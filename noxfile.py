@@ -58,7 +58,10 @@ def tests(session: nox.Session) -> None:
     """Unit and integration tests (real loopback servers, real uvicorn, no network)."""
     sync(session, "test")
     env = ensure_redis(session)
-    session.run("pytest", "-m", "not e2e and not fuzz", *session.posargs, env=env)
+    # Two workers: most of these tests wait on real-time calls, not on the CPU, and two
+    # halve the wall time on the 2-core CI machine (three starve bots of CPU at start-up).
+    workers = ["-n", "2"] if not session.posargs else []
+    session.run("pytest", "-m", "not e2e and not fuzz", *workers, *session.posargs, env=env)
 
 
 @nox.session(python=PYTHON)

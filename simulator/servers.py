@@ -55,9 +55,12 @@ async def wait_started(
             raise TargetError(f"uvicorn failed to start {what}: {exc or 'it exited at once'}")
         task.cancel()
         raise TargetError(f"uvicorn did not start {what} within {timeout_s} s")
-    if not server.servers:
-        raise TargetError(f"uvicorn started {what} but has no listening socket")
-    return int(server.servers[0].sockets[0].getsockname()[1])
+    sockets = server.servers[0].sockets if server.servers else ()
+    if not sockets:
+        raise TargetError(
+            f"uvicorn started {what} but has no listening socket (it was stopped meanwhile)"
+        )
+    return int(sockets[0].getsockname()[1])
 
 
 @dataclass(frozen=True)

@@ -84,7 +84,7 @@ async def run_audit(
     bot_env: dict[str, str] | None = None,
     credentials: BotCredentials | None = None,
     api_port: int = 0,
-    startup_timeout_s: float = 30.0,
+    startup_timeout_s: float = 60.0,
 ) -> AuditReport:
     """Start the bot against a fake Bandwidth and run the selected checks.
 

@@ -1,6 +1,8 @@
 """Running the audit from tests: short lifetimes and lines, so a run takes seconds.
 
-The bots get a one-second token lifetime (``BOT_TOKEN_TTL_S``) and a short idle timeout,
+The bots get a four-second token lifetime (``BOT_TOKEN_TTL_S``: long enough for a
+reuse to come well inside it on a loaded machine, or ``ws.token_reuse`` cannot tell a
+refused reuse from expiry and says so) and a short idle timeout,
 and the audit is told the same (``token_ttl_s``, ``idle_timeout_s``), so
 ``ws.token_expiry`` and ``hangup.on_silence`` wait seconds, not minutes. The reference
 bot says shorter lines (``BOT_SCRIPT``; its greeting stays long enough to talk over).
@@ -19,7 +21,7 @@ from simulator.audit import AuditConfig, AuditReport, run_audit
 from simulator.targets import AppTarget
 from tests.integration.bot_under_test import short_script
 
-TTL_S = 1.0
+TTL_S = 4.0
 IDLE_S = 2.5
 FAST = AuditConfig(
     token_ttl_s=TTL_S,
@@ -54,10 +56,11 @@ async def audit(
     env: dict[str, str] | None = None,
     slow: bool = False,
     max_calls: int = FAST.max_calls,
+    config: dict[str, float] | None = None,
 ) -> AuditReport:
-    """Audit ``app`` (``MODULE:ATTR``) with the fast settings, running only ``only``."""
-    config = replace(FAST, only=tuple(only), slow=slow, max_calls=max_calls)
-    return await run_audit(AppTarget(app), config, bot_env={**ENV, **(env or {})})
+    """Audit ``app`` (``MODULE:ATTR``) with the fast settings (or ``config``), only ``only``."""
+    settings = replace(FAST, only=tuple(only), slow=slow, max_calls=max_calls, **(config or {}))
+    return await run_audit(AppTarget(app), settings, bot_env={**ENV, **(env or {})})
 
 
 def statuses(report: AuditReport) -> dict[str, str]:

@@ -44,3 +44,14 @@ async def test_a_refusal_after_accept_counts_and_the_report_says_which_form() ->
     unknown = report.result("ws.unknown_token").verdict.evidence["attempts"]
     assert {a["outcome"] for a in unknown.values()} == {"closed"}
     assert {a["close_code"] for a in unknown.values()} == {1008}
+
+
+async def test_a_reuse_refused_only_after_the_tokens_lifetime_is_not_a_pass() -> None:
+    """A refused reuse that came after the token's lifetime proves nothing: error, not pass."""
+    # Told the lifetime is 50 ms, the audit cannot present the token again inside it.
+    report = await audit(SPEAKER, "ws.token_reuse", config={"token_ttl_s": 0.05})
+    result = report.result("ws.token_reuse")
+    assert result.status == "error", explain(report)
+    assert "cannot be told from expiry" in result.verdict.detail
+    assert result.verdict.evidence["reused_after_s"] >= 0.05
+    assert report.exit_code == 2

@@ -16,7 +16,7 @@ import time
 from typing import Any
 
 from simulator.audit.context import AuditContext, Minted, MintError
-from simulator.audit.model import Verdict, failed, passed
+from simulator.audit.model import Verdict, error, failed, passed
 from simulator.audit.probe import ProbeResult, RawStream, refusal, start_frame
 from simulator.audit.rules import sentence
 from simulator.audit.tokens import bot_stream_url, forge, replace_parts, varying_parts
@@ -164,10 +164,27 @@ async def token_reuse(ctx: AuditContext) -> Verdict:
             minted = await ctx.mint(call)
         except MintError as exc:
             return failed(f"{exc}: a bot must answer an authenticated initiate with <StartStream>")
-        return await _reuse(ctx, check, call, minted)
+        minted_at = time.monotonic()
+        verdict, reused_at = await _reuse(ctx, check, call, minted)
+    if verdict.status == "passed" and reused_at is not None:
+        reused_after_s = reused_at - minted_at
+        verdict.evidence["reused_after_s"] = round(reused_after_s, 2)
+        if reused_after_s >= ctx.config.token_ttl_s:
+            # A refusal past the token's lifetime may be its expiry, not the reuse.
+            return error(
+                f"the used token was presented again {reused_after_s:.1f} s after it was "
+                f"minted, past its {ctx.config.token_ttl_s:g} s lifetime, so its refusal "
+                "cannot be told from expiry. The machine was too slow for that lifetime: "
+                "run the audit with a longer --token-ttl-s, and the bot with the same.",
+                **verdict.evidence,
+            )
+    return verdict
 
 
-async def _reuse(ctx: AuditContext, check: str, call: Call, minted: Minted) -> Verdict:
+async def _reuse(
+    ctx: AuditContext, check: str, call: Call, minted: Minted
+) -> tuple[Verdict, float | None]:
+    """The verdict, and when the used token was first presented again (monotonic)."""
     first = RawStream(minted.ws_url, minted.headers)
     if await first.open():
         await first.send(
@@ -177,7 +194,7 @@ async def _reuse(ctx: AuditContext, check: str, call: Call, minted: Minted) -> V
         await first.wait(LISTEN_S, until_audio=True)
     if first.closed.is_set():
         result = await first.close()
-        return _judge(
+        verdict = _judge(
             ctx,
             attempts=[],
             resulting=[],
@@ -185,6 +202,7 @@ async def _reuse(ctx: AuditContext, check: str, call: Call, minted: Minted) -> V
             t0=time.monotonic(),
             what="a used token",
         )
+        return verdict, None
     mark, t0 = ctx.mark(), time.monotonic()
     while_open = await attempt(ctx, minted.ws_url, minted.headers, call)
     await asyncio.sleep(AFTER_S)
@@ -199,7 +217,7 @@ async def _reuse(ctx: AuditContext, check: str, call: Call, minted: Minted) -> V
         ("the token again while its first socket was open", while_open),
         ("the token again after its first socket had closed", after_close),
     ]
-    return _judge(
+    verdict = _judge(
         ctx,
         attempts=attempts,
         resulting=resulting,
@@ -207,6 +225,7 @@ async def _reuse(ctx: AuditContext, check: str, call: Call, minted: Minted) -> V
         t0=t0,
         what="a used token",
     )
+    return verdict, t0
 
 
 async def token_expiry(ctx: AuditContext) -> Verdict:
