@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -115,22 +114,9 @@ def _add_target(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--url", metavar="URL", help="a bot already running (http://HOST:PORT)")
 
 
-def _hand_started_credentials() -> BotCredentials | None:
-    """The secrets of a bot started by hand, from the same variables it reads."""
-    names = ("BANDWIDTH_CLIENT_ID", "BANDWIDTH_CLIENT_SECRET")
-    if not all(os.environ.get(n) for n in names):
-        return None
-    return BotCredentials(
-        client_id=os.environ["BANDWIDTH_CLIENT_ID"],
-        client_secret=os.environ["BANDWIDTH_CLIENT_SECRET"],
-        webhook_username=os.environ.get("BANDWIDTH_WEBHOOK_USERNAME", ""),
-        webhook_password=os.environ.get("BANDWIDTH_WEBHOOK_PASSWORD", ""),
-    )
-
-
 async def _place(args: argparse.Namespace, voice: Pcm) -> CallResult:
     target = parse_target(args.app, args.cmd, args.url)
-    credentials = _hand_started_credentials() if isinstance(target, UrlTarget) else None
+    credentials = BotCredentials.from_environment() if isinstance(target, UrlTarget) else None
     options = CallOptions(
         auth_mode=args.auth, webhook_path=args.webhook_path, max_call_s=args.max_seconds
     )
@@ -189,7 +175,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "audit":
             return audit_cli.main(args)
         if args.command == "load":
-            return load.command(args, credentials=_hand_started_credentials)
+            return load.command(args, credentials=BotCredentials.from_environment)
     except ConfigError as exc:
         print(f"bwsim: {exc}", file=sys.stderr)
         return EXIT_UNUSABLE

@@ -70,6 +70,24 @@ class BotCredentials:
             webhook_password=secrets.token_urlsafe(18),
         )
 
+    @classmethod
+    def from_environment(cls) -> BotCredentials | None:
+        """The secrets of a bot started by hand (``--url``), from the variables it reads.
+
+        None unless ``BANDWIDTH_CLIENT_ID`` and ``BANDWIDTH_CLIENT_SECRET`` are set; the
+        webhook credentials may be missing (then the webhook goes without them).
+        """
+        if not (
+            os.environ.get("BANDWIDTH_CLIENT_ID") and os.environ.get("BANDWIDTH_CLIENT_SECRET")
+        ):
+            return None
+        return cls(
+            client_id=os.environ["BANDWIDTH_CLIENT_ID"],
+            client_secret=os.environ["BANDWIDTH_CLIENT_SECRET"],
+            webhook_username=os.environ.get("BANDWIDTH_WEBHOOK_USERNAME", ""),
+            webhook_password=os.environ.get("BANDWIDTH_WEBHOOK_PASSWORD", ""),
+        )
+
     def environment(self, *, port: int | None, proxy_host: str = PROXY_HOST) -> dict[str, str]:
         """The guide's ``env.example`` variables, filled in."""
         env = {

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import shutil
 import sys
 from collections.abc import Callable
@@ -111,21 +110,9 @@ def add_parser(
     )
 
 
-def _hand_started_credentials() -> BotCredentials | None:
-    """The secrets of a bot started by hand (``--url``), from the variables it reads."""
-    if not (os.environ.get("BANDWIDTH_CLIENT_ID") and os.environ.get("BANDWIDTH_CLIENT_SECRET")):
-        return None
-    return BotCredentials(
-        client_id=os.environ["BANDWIDTH_CLIENT_ID"],
-        client_secret=os.environ["BANDWIDTH_CLIENT_SECRET"],
-        webhook_username=os.environ.get("BANDWIDTH_WEBHOOK_USERNAME", ""),
-        webhook_password=os.environ.get("BANDWIDTH_WEBHOOK_PASSWORD", ""),
-    )
-
-
 def _url_credentials(api_port: int) -> BotCredentials:
     """The hand-started bot's secrets; without them the audit cannot be made (exit 2)."""
-    credentials = _hand_started_credentials()
+    credentials = BotCredentials.from_environment()
     if credentials is None or not api_port:
         raise ConfigError(
             "--url: export the BANDWIDTH_CLIENT_ID/SECRET and BANDWIDTH_WEBHOOK_USERNAME/"
