@@ -103,7 +103,22 @@ def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run.add_argument(
         "-k", dest="select", default=None, help="only scenarios whose id contains this text"
     )
-    run.add_argument("--concurrency", type=int, default=8, help="calls at once (default 8)")
+    run.add_argument(
+        "--instances",
+        type=int,
+        default=None,
+        help=(
+            "copies of an --app/--cmd bot to start per bot configuration, each with its own "
+            "simulator; scenarios are dealt out among them and a call's webhook and stream "
+            "reach the same copy (default 2 for the bundled bot, 1 for a bot you name)"
+        ),
+    )
+    run.add_argument(
+        "--concurrency",
+        type=int,
+        default=None,
+        help="calls at once (default 8 per bot instance)",
+    )
     run.add_argument("--list", action="store_true", help="check the files, list, do not run")
 
 

@@ -13,15 +13,41 @@ import contextlib
 import sys
 from pathlib import Path
 
-from simulator.errors import ScenarioError
+from simulator.errors import ScenarioError, TargetError
 from simulator.report import console_table, progress_line, write_json, write_junit
 from simulator.scenario import Scenario, load_scenarios
 from simulator.suite import ScenarioResult, run_suite
-from simulator.targets import checkout_root, parse_target
+from simulator.targets import Target, UrlTarget, checkout_root, parse_target
 
 __all__ = ["bundled_scenarios", "run_command"]
 
 EXIT_OK, EXIT_FAILED = 0, 1
+CALLS_PER_INSTANCE = 8
+"""Calls at once per bot copy by default: what one reference-bot process (every call's
+Pipecat pipeline on one event loop) carries on a 2-core machine with its answers inside
+the bundled scenarios' 4 s budgets (benchmarks/README.md, suite.py)."""
+BUNDLED_BOT_INSTANCES = 2
+
+
+def _scale(args: argparse.Namespace, target: Target) -> tuple[int, int]:
+    """How many bot copies and calls at once: the options, or the defaults for the target."""
+    named = bool(args.app or args.cmd or args.url)
+    instances = (
+        args.instances if args.instances is not None else (1 if named else BUNDLED_BOT_INSTANCES)
+    )
+    if instances < 1:
+        raise TargetError(f"--instances must be at least 1, got {instances}")
+    if instances > 1 and isinstance(target, UrlTarget):
+        raise TargetError(
+            f"--instances {instances} needs a bot bwsim starts: a --url bot is one server "
+            "it did not start. Use --app or --cmd, or drop --instances."
+        )
+    concurrency = (
+        args.concurrency if args.concurrency is not None else (CALLS_PER_INSTANCE * instances)
+    )
+    if concurrency < 1:
+        raise TargetError(f"--concurrency must be at least 1, got {concurrency}")
+    return instances, concurrency
 
 
 def bundled_scenarios() -> Path:
@@ -56,6 +82,7 @@ def run_command(args: argparse.Namespace) -> int:
     paths = [Path(p) for p in args.paths] or [bundled_scenarios()]
     scenarios = _select(load_scenarios(paths), args.select)
     target = parse_target(args.app, args.cmd, args.url)
+    instances, concurrency = _scale(args, target)
     if args.list:
         for s in scenarios:
             print(f"{s.id}  ({s.where})")
@@ -63,9 +90,10 @@ def run_command(args: argparse.Namespace) -> int:
     out = Path(args.out)
     files = len({s.path for s in scenarios})
     bots = len({s.bot_env for s in scenarios})
+    copies = f", {instances} instances of each" if instances > 1 else ""
     print(
         f"bwsim: {len(scenarios)} scenarios from {files} file(s) against {target.description} "
-        f"({bots} bot configuration(s), {args.concurrency} calls at once)",
+        f"({bots} bot configuration(s){copies}, {concurrency} calls at once)",
         flush=True,
     )
     finished = 0
@@ -77,7 +105,14 @@ def run_command(args: argparse.Namespace) -> int:
             print(progress_line(finished, len(scenarios), result), flush=True)
 
     suite = asyncio.run(
-        run_suite(scenarios, target, out_dir=out, concurrency=args.concurrency, progress=progress)
+        run_suite(
+            scenarios,
+            target,
+            out_dir=out,
+            concurrency=concurrency,
+            progress=progress,
+            instances=instances,
+        )
     )
     json_path = write_json(suite, Path(args.json) if args.json else out / "report.json")
     junit_path = write_junit(suite, Path(args.junit) if args.junit else out / "junit.xml")

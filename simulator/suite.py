@@ -63,6 +63,8 @@ class ScenarioResult:
     victim_id: str | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
     """Latencies measured on the audio (reported, not judged: expectations judge)."""
+    bot: str | None = None
+    """The base URL of the bot instance that took the call (one of ``--instances``)."""
 
     @property
     def passed(self) -> bool:
@@ -98,6 +100,7 @@ class ScenarioResult:
             "passed": self.passed,
             "detail": self.detail,
             "duration_ms": round(self.duration_ms, 1),
+            "bot": self.bot,
             "timings": {k: (None if v is None else round(v, 1)) for k, v in self.timings.items()},
             "expectations": [v.to_dict() for v in self.verdicts],
             "metrics": self.metrics,
@@ -342,6 +345,7 @@ async def _run_one(h: Harness, scenario: Scenario, settle_ms: float) -> Scenario
         timings=_timings(result, metrics),
         metrics=metrics.to_dict(),
         victim_id=victim[0] if victim else None,
+        bot=h.bot.base_url if h.bot is not None else None,
     )
 
 
@@ -357,8 +361,14 @@ async def run_suite(
     settle_ms: float = SETTLE_MS,
     progress: Progress | None = None,
     startup_timeout_s: float = 60.0,
+    instances: int = 1,
 ) -> SuiteResult:
-    """Run every scenario against ``target``; raises TargetError if a bot does not start."""
+    """Run every scenario against ``target``; raises TargetError if a bot does not start.
+
+    ``instances`` copies of an ``--app``/``--cmd`` bot are started per bot configuration,
+    each with its own simulator, and the scenarios are dealt out among them longest
+    first; a call's webhook and stream always reach the same copy.
+    """
     started_at, t0 = datetime.now(UTC), time.monotonic()
     slots = asyncio.Semaphore(max(1, concurrency))
     gate = asyncio.Lock()
@@ -407,11 +417,24 @@ async def run_suite(
                     ),
                 )
             return
-        async with Harness(target, bot_env=dict(env), startup_timeout_s=startup_timeout_s) as h:
+        copies = 1 if isinstance(target, UrlTarget) else max(1, min(instances, len(members)))
+        async with contextlib.AsyncExitStack() as stack:
+            harnesses = await asyncio.gather(
+                *(
+                    stack.enter_async_context(
+                        Harness(target, bot_env=dict(env), startup_timeout_s=startup_timeout_s)
+                    )
+                    for _ in range(copies)
+                )
+            )
             quiet_gc()  # no 30-70 ms full collection in the middle of the calls' 20 ms clock
             # Longest first: the suite then ends about when its longest scenario does.
-            await asyncio.gather(*(one(h, s) for s in sorted(members, key=weight, reverse=True)))
+            queue = sorted(members, key=weight, reverse=True)
+            await asyncio.gather(*(one(harnesses[i % copies], s) for i, s in enumerate(queue)))
 
     await asyncio.gather(*(group(env, members) for env, members in groups.items()))
     ordered = [results[s.id] for s in scenarios]
-    return SuiteResult(ordered, target.description, started_at, (time.monotonic() - t0) * 1000)
+    described = target.description
+    if instances > 1 and not isinstance(target, UrlTarget):
+        described += f" ({instances} instances)"
+    return SuiteResult(ordered, described, started_at, (time.monotonic() - t0) * 1000)

@@ -100,6 +100,32 @@ def test_a_passing_run_exits_0(tmp_path: Path) -> None:
     assert "1 passed, 0 failed, 0 skipped" in done.stdout
 
 
+def test_instances_deal_the_scenarios_out_among_several_copies_of_the_bot(tmp_path: Path) -> None:
+    """--instances 2 starts two copies; each scenario's call is taken by one, both are used."""
+    suite = tmp_path / "tones.yaml"
+    suite.write_text(SUITE)
+    out = tmp_path / "out"
+    done = _bwsim(str(suite), *BOT, "-k", "heard", "--instances", "2", "--out", str(out))
+    assert done.returncode == 0, done.stdout + done.stderr  # one scenario: one copy is enough
+    suite.write_text(SUITE.replace("clear: {within_ms: 3000}", "ws_closed: {by: simulator}"))
+    done = _bwsim(str(suite), *BOT, "--instances", "2", "--out", str(out))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "2 instances of each, 16 calls at once" in done.stdout
+    report = json.loads((out / "report.json").read_text())
+    assert report["target"].endswith("(2 instances)")
+    bots = {s["bot"] for s in report["scenarios"]}
+    assert len(bots) == 2 and all(b.startswith("http://127.0.0.1:") for b in bots), bots
+
+
+def test_instances_with_a_url_bot_is_exit_2(tmp_path: Path) -> None:
+    """A --url bot cannot be copied: --instances 2 is exit 2, saying what to use instead."""
+    suite = tmp_path / "tones.yaml"
+    suite.write_text(SUITE)
+    done = _bwsim(str(suite), "--url", "http://127.0.0.1:9", "--instances", "2")
+    assert done.returncode == 2
+    assert "--instances 2 needs a bot bwsim starts" in done.stderr
+
+
 def test_a_typo_is_exit_2_naming_file_line_and_key_before_any_bot_starts(tmp_path: Path) -> None:
     """A misspelt key stops the run at once: exit 2, file:line: key, and no bot is started."""
     suite = tmp_path / "bad.yaml"
