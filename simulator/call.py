@@ -60,12 +60,9 @@ from simulator.verbs import (
     plan,
     speech_seconds,
 )
-from simulator.webhooks import (
-    AuthMode,
+from simulator.webhook_bodies import (
     CallInfo,
     StreamInfo,
-    WebhookAuth,
-    WebhookExchange,
     disconnect_body,
     gather_body,
     initiate_body,
@@ -73,8 +70,8 @@ from simulator.webhooks import (
     media_stream_started_body,
     media_stream_stopped_body,
     redirect_body,
-    send_webhook,
 )
+from simulator.webhooks import AuthMode, WebhookAuth, WebhookExchange, send_webhook
 
 __all__ = ["CallEnded", "CallOptions", "CallResult", "CallSession", "Caller", "LiveCall"]
 

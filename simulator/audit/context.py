@@ -37,7 +37,8 @@ from simulator.journal import Journal, JournalEntry
 from simulator.registry import Account, Call
 from simulator.targets import Target
 from simulator.verbs import StartStream, Step, plan
-from simulator.webhooks import AuthMode, CallInfo, WebhookAuth, WebhookExchange, initiate_body
+from simulator.webhook_bodies import CallInfo, initiate_body
+from simulator.webhooks import AuthMode, WebhookAuth, WebhookExchange
 from simulator.webhooks import send_webhook as _send_webhook
 
 __all__ = ["Acted", "AuditContext", "MintError", "Minted"]

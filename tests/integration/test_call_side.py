@@ -17,7 +17,7 @@ from simulator.call import CallOptions, LiveCall
 from simulator.harness import Harness
 from simulator.servers import serve
 from simulator.targets import UrlTarget
-from simulator.webhooks import validate_body
+from simulator.webhook_bodies import validate_body
 from tests.bots import raw_bot
 
 

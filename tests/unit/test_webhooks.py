@@ -1,4 +1,4 @@
-"""Unit tests for ``simulator.webhooks``: body builders, ids, validation, signing, redaction.
+"""Unit tests for the webhook bodies and sender: builders, ids, validation, signing, redaction.
 
 Bodies are checked against the official ``bandwidth-sdk`` callback models (an acceptance
 criterion: every webhook body the simulator sends parses with them). Sender logic that
@@ -25,18 +25,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simulator import webhooks
+from simulator import webhook_bodies
 from simulator.errors import ConfigError
-from simulator.webhooks import (
+from simulator.webhook_bodies import (
     ACCOUNT_ID_RE,
     APPLICATION_ID_RE,
     CALL_ID_RE,
-    EXTENSION_SIGNATURE_HEADER,
     STREAM_ID_RE,
     CallInfo,
     InvalidWebhookBody,
     StreamInfo,
-    WebhookAuth,
     answer_body,
     disconnect_body,
     gather_body,
@@ -51,12 +49,12 @@ from simulator.webhooks import (
     new_call_id,
     new_stream_id,
     redirect_body,
-    send_webhook,
     transfer_answer_body,
     transfer_complete_body,
     transfer_disconnect_body,
     validate_body,
 )
+from simulator.webhooks import EXTENSION_SIGNATURE_HEADER, WebhookAuth, send_webhook
 
 T0 = datetime(2024, 5, 1, 12, 0, 0, 123456, tzinfo=UTC)
 TIMESTAMP_RE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
@@ -175,7 +173,7 @@ def test_every_public_builder_is_exercised() -> None:
     """Each ``*_body`` function in ``__all__`` has at least one entry in BUILDERS."""
     public = {
         name.removesuffix("_body")
-        for name in webhooks.__all__
+        for name in webhook_bodies.__all__
         if name.endswith("_body") and name != "validate_body"
     }
     covered = {key.split("-")[0] for key in BUILDERS}
