@@ -117,7 +117,7 @@ def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--concurrency",
         type=int,
         default=None,
-        help="calls at once (default 8 per bot instance)",
+        help="calls at once, over all instances (default 8)",
     )
     run.add_argument("--list", action="store_true", help="check the files, list, do not run")
 

@@ -22,11 +22,11 @@ from simulator.targets import Target, UrlTarget, checkout_root, parse_target
 __all__ = ["bundled_scenarios", "run_command"]
 
 EXIT_OK, EXIT_FAILED = 0, 1
-CALLS_PER_INSTANCE = 8
-"""Calls at once per bot copy by default: what one reference-bot process (every call's
-Pipecat pipeline on one event loop) carries on a 2-core machine with its answers inside
-the bundled scenarios' 4 s budgets (benchmarks/README.md, suite.py)."""
+DEFAULT_CONCURRENCY = 8
 BUNDLED_BOT_INSTANCES = 2
+"""The bundled bot runs as two copies: 8 calls at once on one reference-bot process (every
+call's Pipecat pipeline on one event loop) leave it little headroom on a shared 2-core
+machine, 4 on each of two leave it enough (benchmarks/README.md, suite.py)."""
 
 
 def _scale(args: argparse.Namespace, target: Target) -> tuple[int, int]:
@@ -42,9 +42,7 @@ def _scale(args: argparse.Namespace, target: Target) -> tuple[int, int]:
             f"--instances {instances} needs a bot bwsim starts: a --url bot is one server "
             "it did not start. Use --app or --cmd, or drop --instances."
         )
-    concurrency = (
-        args.concurrency if args.concurrency is not None else (CALLS_PER_INSTANCE * instances)
-    )
+    concurrency = args.concurrency if args.concurrency is not None else DEFAULT_CONCURRENCY
     if concurrency < 1:
         raise TargetError(f"--concurrency must be at least 1, got {concurrency}")
     return instances, concurrency

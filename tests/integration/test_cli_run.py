@@ -110,7 +110,7 @@ def test_instances_deal_the_scenarios_out_among_several_copies_of_the_bot(tmp_pa
     suite.write_text(SUITE.replace("clear: {within_ms: 3000}", "ws_closed: {by: simulator}"))
     done = _bwsim(str(suite), *BOT, "--instances", "2", "--out", str(out))
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "2 instances of each, 16 calls at once" in done.stdout
+    assert "2 instances of each, 8 calls at once" in done.stdout
     report = json.loads((out / "report.json").read_text())
     assert report["target"].endswith("(2 instances)")
     bots = {s["bot"] for s in report["scenarios"]}
