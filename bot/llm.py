@@ -80,7 +80,7 @@ class ScriptedLLMService(LLMService):
     def _answer(self, context: LLMContext) -> tuple[str | None, str | None]:
         """What to say and which tool to call (either may be None)."""
         messages = context.get_messages()
-        last = messages[-1] if messages else {}
+        last: Any = messages[-1] if messages else {}
         role = last.get("role") if isinstance(last, dict) else None
         text = message_text(last)
         if role == "tool":

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator, Awaitable, Sequence
+from typing import Any
 
 import httpx
 from loguru import logger
@@ -67,7 +68,7 @@ class ScriptedSTTService(STTService):
         fallback: Sequence[str] = (),
         filler: str | None = None,
         endpointing_s: float = ENDPOINTING_S,
-        **kwargs: object,
+        **kwargs: Any,
     ) -> None:
         # ttfs_p99_latency 0: the transcript is final when it comes, so the turn-stop
         # strategy need not wait any longer for a better one.
@@ -130,4 +131,4 @@ class ScriptedSTTService(STTService):
 
     async def cleanup(self) -> None:
         await self._cancel_endpoint()
-        await super().cleanup()
+        await super().cleanup()  # type: ignore[no-untyped-call]  # Pipecat leaves it unannotated

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator
+from typing import Any
 
 import numpy as np
 import soxr
@@ -34,7 +35,7 @@ class EspeakTTSService(TTSService):
     espeak-ng runs in a worker thread, so the event loop is never blocked.
     """
 
-    def __init__(self, **kwargs: object) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         # Every settings field is filled (None: not supported) or Pipecat logs an error.
         settings = TTSSettings(model=None, voice="en-us", language=None)
         super().__init__(push_start_frame=True, push_stop_frames=True, settings=settings, **kwargs)
