@@ -52,7 +52,7 @@ def ensure_redis(session: nox.Session) -> dict[str, str]:
 
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
-    """Ruff (lint and format) and mypy --strict over the simulator."""
+    """Ruff (lint and format) and mypy --strict over pyproject's files (code, tests, benchmarks)."""
     sync(session, "lint", "test")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")

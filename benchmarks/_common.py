@@ -10,7 +10,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -21,7 +21,7 @@ def machine() -> dict[str, Any]:
     try:
         import uvloop  # noqa: PLC0415 (optional)
 
-        uv = uvloop.__version__
+        uv = cast(Any, uvloop).__version__  # uvloop does not re-export __version__
     except ImportError:
         uv = None
     try:

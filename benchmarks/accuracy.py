@@ -102,7 +102,7 @@ def judge(result: CallResult, truth: list[dict[str, Any]]) -> dict[str, Any]:
     if ("greeting", 0) in sent and m.first_audio_ms is not None and opened is not None:
         true = sent[("greeting", 0)] - opened
         row["first_audio"] = {"true": true, "measured": m.first_audio_ms}
-    responses = []
+    responses: list[dict[str, Any]] = []
     for n, (label, audio) in enumerate([("turn-1", TURN1), ("turn-2", TURN2)], start=1):
         turn = next((t for t in m.turns if t.label == label), None)
         if turn is None or turn.response_ms is None or ("reply", n) not in sent:
@@ -110,7 +110,7 @@ def judge(result: CallResult, truth: list[dict[str, Any]]) -> dict[str, Any]:
             continue
         end = starts[label] + len(audio) / 8
         true = sent[("reply", n)] - end
-        entry = {"turn": n, "true": true, "measured": turn.response_ms}
+        entry: dict[str, Any] = {"turn": n, "true": true, "measured": turn.response_ms}
         entry["speech_end_error_ms"] = turn.end_ms - end
         if n == 1 and turn.reply_at_ms is not None:
             entry["echo"] = _echo_check(result, turn.reply_at_ms, audio)

@@ -26,6 +26,7 @@ from pacing import RT, run_one
 async def main(args: argparse.Namespace) -> None:
     best: dict[float, dict[str, Any]] = {}
     steps: list[dict[str, Any]] = []
+    step: dict[str, Any] | None  # a measured step, then the best one within each budget
     for n in args.steps:
         note(f"capacity: {n} streams, {args.seconds:g} s …")
         r = await run_one(n, args.seconds, args.spread_ms, args.play_every)

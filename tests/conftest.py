@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import TypeVar, TypeVarTuple
 
 import httpx
 import pytest
@@ -19,6 +20,9 @@ from hypothesis import HealthCheck, settings
 from simulator.fake import FakeBandwidth
 from simulator.servers import RunningServer, serve
 from simulator.voice_api import VoiceApiApp
+
+T = TypeVar("T")
+Ts = TypeVarTuple("Ts")
 
 MS = 0.001 * float(os.environ.get("BWSIM_TEST_TIME_SCALE", "1"))
 
@@ -66,11 +70,11 @@ class ThreadedFake:
             raise self._error
         return self
 
-    def call(self, fn, *args):  # type: ignore[no-untyped-def]
+    def call(self, fn: Callable[[*Ts], T], *args: *Ts) -> T:
         """Run ``fn`` on the server's loop thread (the registry is not thread-safe)."""
         assert self._loop is not None
         done = threading.Event()
-        box: list = []
+        box: list[T | BaseException] = []
 
         def run() -> None:
             try:

@@ -94,13 +94,13 @@ async def ws(websocket: WebSocket, token: str) -> None:
         params=PipelineParams(audio_in_sample_rate=8000, audio_out_sample_rate=8000),
     )
 
-    @transport.event_handler("on_client_connected")
+    @transport.event_handler("on_client_connected")  # type: ignore[untyped-decorator]  # Pipecat leaves it unannotated
     async def on_connected(_transport: object, _ws: object) -> None:
         await worker.queue_frames(
             [OutputAudioRawFrame(audio=TONE, sample_rate=8000, num_channels=1)]
         )
 
-    @transport.event_handler("on_client_disconnected")
+    @transport.event_handler("on_client_disconnected")  # type: ignore[untyped-decorator]  # Pipecat leaves it unannotated
     async def on_disconnected(_transport: object, _ws: object) -> None:
         await worker.cancel()
 

@@ -43,7 +43,7 @@ TRANSFER_BXML = (
 )
 
 
-async def _httpx_call(method: str, path: str, body: bytes, content_type: str) -> dict:
+async def _httpx_call(method: str, path: str, body: bytes, content_type: str) -> dict[str, int]:
     async with httpx.AsyncClient(timeout=5) as client:
         token = await client.post(
             OAUTH_TOKEN_URL,
@@ -60,7 +60,7 @@ async def _httpx_call(method: str, path: str, body: bytes, content_type: str) ->
         return {"token_status": 200, "status": r.status_code}
 
 
-async def _aiohttp_call(method: str, path: str, body: bytes, content_type: str) -> dict:
+async def _aiohttp_call(method: str, path: str, body: bytes, content_type: str) -> dict[str, int]:
     timeout = aiohttp.ClientTimeout(total=5)
     async with aiohttp.ClientSession(timeout=timeout) as session:
         auth = aiohttp.BasicAuth(
@@ -133,7 +133,7 @@ def create_app(client: str) -> FastAPI:
             params=PipelineParams(audio_in_sample_rate=8000, audio_out_sample_rate=8000),
         )
 
-        @transport.event_handler("on_client_connected")
+        @transport.event_handler("on_client_connected")  # type: ignore[untyped-decorator]  # Pipecat leaves it unannotated
         async def on_connected(_transport: object, _ws: object) -> None:
             # End the pipeline while the socket is open: the serializer hangs up.
             await worker.queue_frames([EndFrame()])

@@ -36,6 +36,7 @@ import secrets
 import time
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
+from typing import cast
 
 import httpx
 import numpy as np
@@ -416,10 +417,11 @@ def create_app() -> FastAPI:
                 return Response("not JSON", status_code=400)
             if not isinstance(body, dict):
                 return Response("not a JSON object", status_code=400)
-            call_id, account_id = body.get("callId"), body.get("accountId")
-            for value in (call_id, account_id):
+            raw_call_id, raw_account_id = body.get("callId"), body.get("accountId")
+            for value in (raw_call_id, raw_account_id):
                 if not (isinstance(value, str) and UNRESERVED.fullmatch(value)):
                     return Response("bad callId or accountId", status_code=400)
+            call_id, account_id = cast(str, raw_call_id), cast(str, raw_account_id)  # checked above
             if body.get("eventType") not in ("initiate", "answer"):
                 return Response(status_code=204)
         state.current = (call_id, account_id)
@@ -481,6 +483,7 @@ def create_app() -> FastAPI:
             return
         trusted = (pending.call_id, pending.account_id)
         if state.config.flaw == "start-ids":
+            assert isinstance(meta, dict)  # stream_id is a str only when meta is a dict
             cid, acct = meta.get("callId"), meta.get("accountId")
             if isinstance(cid, str) and isinstance(acct, str):
                 trusted = (cid, acct)

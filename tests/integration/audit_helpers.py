@@ -16,6 +16,7 @@ import shutil
 import tempfile
 from dataclasses import replace
 from pathlib import Path
+from typing import Any, cast
 
 from simulator.audit import AuditConfig, AuditReport, run_audit
 from simulator.targets import AppTarget
@@ -59,7 +60,13 @@ async def audit(
     config: dict[str, float] | None = None,
 ) -> AuditReport:
     """Audit ``app`` (``MODULE:ATTR``) with the fast settings (or ``config``), only ``only``."""
-    settings = replace(FAST, only=tuple(only), slow=slow, max_calls=max_calls, **(config or {}))
+    settings = replace(
+        FAST,
+        only=tuple(only),
+        slow=slow,
+        max_calls=max_calls,
+        **cast("dict[str, Any]", config or {}),
+    )
     return await run_audit(AppTarget(app), settings, bot_env={**ENV, **(env or {})})
 
 

@@ -103,7 +103,8 @@ def ulaw_encode(samples: np.ndarray) -> bytes:
     magnitude = np.minimum(np.abs(x), 32635) + 0x84
     exponent = np.floor(np.log2(magnitude)).astype(np.int32) - 7
     mantissa = (magnitude >> (exponent + 3)) & 0x0F
-    return (~(sign | (exponent << 4) | mantissa) & 0xFF).astype(np.uint8).tobytes()
+    encoded: bytes = (~(sign | (exponent << 4) | mantissa) & 0xFF).astype(np.uint8).tobytes()
+    return encoded
 
 
 def speech(text: str) -> bytes:

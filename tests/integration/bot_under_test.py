@@ -33,7 +33,7 @@ async def running(app: FastAPI) -> AsyncIterator[str]:
         yield server.base_url
 
 
-def short_script(tmp_path: Path, caller_line: str, **lines: str) -> Path:
+def short_script(tmp_path: Path, caller_line: str, **lines: str | list[str]) -> Path:
     """The default script with short lines (or ``lines``), so a call takes a few seconds."""
     data = yaml.safe_load(DEFAULT_SCRIPT.read_text(encoding="utf-8"))
     data |= {

@@ -9,20 +9,24 @@ back on its clock. The caller lines reach the bot's stand-in STT through
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import soxr
 
 from bot import espeak
 from simulator import AppTarget, CallOptions, Harness, LiveCall
+from simulator.codec import Pcm
 from tests.integration.bot_under_test import short_script
 
 PCM24K = "audio/pcm;rate=24000;channels=1;bit-depth=16;endian=little;encoding=signed"
 
 
-def spoken(text: str) -> np.ndarray:
+def spoken(text: str) -> Pcm:
     """What the caller says: ``text`` by espeak-ng, resampled to the phone's 8 kHz."""
-    return soxr.resample(espeak.synthesize(text), espeak.SAMPLE_RATE, 8000).astype(np.int16)
+    return cast(
+        "Pcm", soxr.resample(espeak.synthesize(text), espeak.SAMPLE_RATE, 8000).astype(np.int16)
+    )
 
 
 async def test_caller_barges_in_says_goodbye_and_the_bot_hangs_up(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
@@ -28,7 +29,7 @@ from tests.integration.bot_under_test import SETTINGS, running
 PCM24K = "audio/pcm;rate=24000;channels=1;bit-depth=16;endian=little;encoding=signed"
 
 
-async def first_play_audio(base: str) -> tuple[float, dict]:
+async def first_play_audio(base: str) -> tuple[float, dict[str, Any]]:
     """Open a stream to the bot; the first playAudio and when it came after the open."""
     token = await mint_token(base)
     async with open_media(base, token) as media:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
+from typing import Any, cast
 
 from bot.config import Settings
 from bot.tokens import Binding
@@ -50,7 +51,7 @@ async def voice_api(**changes: str) -> AsyncIterator[Api]:
         yield Api(
             fake,
             Binding(call.call_id, account.account_id),
-            VoiceApi(replace(settings, **changes), timeout_s=5),
+            VoiceApi(replace(settings, **cast("dict[str, Any]", changes)), timeout_s=5),
         )
 
 

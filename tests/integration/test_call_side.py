@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -162,7 +163,9 @@ async def test_clear_drops_audio_not_yet_played(harness: Harness) -> None:
     assert result.streams[0].bot_audio_ms < 200
 
 
-async def test_bot_audio_is_played_in_real_time_and_recorded(harness: Harness, tmp_path) -> None:
+async def test_bot_audio_is_played_in_real_time_and_recorded(
+    harness: Harness, tmp_path: Path
+) -> None:
     """A second of tone sent faster than real time lasts a second in the bot channel."""
     result = await harness.place_call(lambda c: _stay(c, 1600), options=_opts("/tone"))
     first = result.events("bot-audio-first")[0]
@@ -333,7 +336,9 @@ async def test_gather_posts_the_callers_digits(harness: Harness) -> None:
     validate_body("gather", bodies[0])
 
 
-async def test_caller_audio_is_sent_and_recorded_on_the_left(harness: Harness, tmp_path) -> None:
+async def test_caller_audio_is_sent_and_recorded_on_the_left(
+    harness: Harness, tmp_path: Path
+) -> None:
     """What the caller says goes out as μ-law frames and lands in the left channel."""
     voice = (np.sin(np.arange(4000) * 2 * np.pi * 300 / 8000) * 8000).astype(np.int16)
 

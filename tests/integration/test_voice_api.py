@@ -12,27 +12,28 @@ import httpx
 import pytest
 
 from simulator.faults import FaultRule
-from simulator.registry import CallPhase
+from simulator.registry import Account, Call, CallPhase
 from tests.conftest import ThreadedFake
 
 TOKEN = "/api/v1/oauth2/token"
 
 
-def token_for(client: httpx.Client, fake: ThreadedFake, account=None) -> str:  # type: ignore[no-untyped-def]
+def token_for(client: httpx.Client, fake: ThreadedFake, account: Account | None = None) -> str:
     """Fetch a Bearer token for the account (default: the fake's default)."""
     acc = account or fake.fake.default_account
     r = client.post(
         TOKEN, auth=(acc.client_id, acc.client_secret), data={"grant_type": "client_credentials"}
     )
     assert r.status_code == 200, r.text
-    return r.json()["access_token"]
+    token: str = r.json()["access_token"]
+    return token
 
 
-def live_call(fake: ThreadedFake, account=None):  # type: ignore[no-untyped-def]
+def live_call(fake: ThreadedFake, account: Account | None = None) -> Call:
     """Create and answer a call in the account, on the fake's loop."""
     acc = account or fake.fake.default_account
 
-    def make():  # type: ignore[no-untyped-def]
+    def make() -> Call:
         call = fake.fake.registry.create_call(acc.account_id)
         fake.fake.registry.answer(call.call_id)
         return call
@@ -40,7 +41,7 @@ def live_call(fake: ThreadedFake, account=None):  # type: ignore[no-untyped-def]
     return fake.call(make)
 
 
-def call_url(call) -> str:  # type: ignore[no-untyped-def]
+def call_url(call: Call) -> str:
     """The Voice API path of a call."""
     return f"/api/v2/accounts/{call.account_id}/calls/{call.call_id}"
 
@@ -50,7 +51,9 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def test_token_issued_for_valid_client_credentials(api_client, fake_api) -> None:
+def test_token_issued_for_valid_client_credentials(
+    api_client: httpx.Client, fake_api: ThreadedFake
+) -> None:
     """Basic client credentials with grant client_credentials get a Bearer token."""
     acc = fake_api.fake.default_account
     r = api_client.post(
@@ -65,7 +68,7 @@ def test_token_issued_for_valid_client_credentials(api_client, fake_api) -> None
     assert entry.headers["authorization"] == "Basic ***"
 
 
-def test_token_refused_for_wrong_secret(api_client, fake_api) -> None:
+def test_token_refused_for_wrong_secret(api_client: httpx.Client, fake_api: ThreadedFake) -> None:
     """A wrong client secret gets 401 invalid_client."""
     acc = fake_api.fake.default_account
     r = api_client.post(
@@ -75,7 +78,7 @@ def test_token_refused_for_wrong_secret(api_client, fake_api) -> None:
     assert r.json()["error"] == "invalid_client"
 
 
-def test_token_refused_for_wrong_grant(api_client, fake_api) -> None:
+def test_token_refused_for_wrong_grant(api_client: httpx.Client, fake_api: ThreadedFake) -> None:
     """A grant other than client_credentials gets 400 unsupported_grant_type."""
     acc = fake_api.fake.default_account
     r = api_client.post(
@@ -85,7 +88,7 @@ def test_token_refused_for_wrong_grant(api_client, fake_api) -> None:
     assert r.json()["error"] == "unsupported_grant_type"
 
 
-def test_hangup_completes_call_then_404(api_client, fake_api) -> None:
+def test_hangup_completes_call_then_404(api_client: httpx.Client, fake_api: ThreadedFake) -> None:
     """state=completed hangs an answered call up (200); a second hang-up is 404."""
     call = live_call(fake_api)
     token = token_for(api_client, fake_api)
@@ -97,7 +100,9 @@ def test_hangup_completes_call_then_404(api_client, fake_api) -> None:
     assert set(again.json()) == {"type", "description", "id"}
 
 
-def test_ended_call_status_is_configurable(api_client, fake_api) -> None:
+def test_ended_call_status_is_configurable(
+    api_client: httpx.Client, fake_api: ThreadedFake
+) -> None:
     """With ended_call_status=409 a finished call answers 409 instead of 404."""
     fake_api.fake.settings.ended_call_status = 409
     try:
@@ -110,7 +115,7 @@ def test_ended_call_status_is_configurable(api_client, fake_api) -> None:
         fake_api.fake.settings.ended_call_status = 404
 
 
-def test_missing_bearer_is_401(api_client, fake_api) -> None:
+def test_missing_bearer_is_401(api_client: httpx.Client, fake_api: ThreadedFake) -> None:
     """A Voice API request without credentials is 401 authentication-error."""
     call = live_call(fake_api)
     r = api_client.post(call_url(call), json={"state": "completed"})
@@ -119,7 +124,7 @@ def test_missing_bearer_is_401(api_client, fake_api) -> None:
     assert call.active
 
 
-def test_expired_token_is_401(api_client, fake_api) -> None:
+def test_expired_token_is_401(api_client: httpx.Client, fake_api: ThreadedFake) -> None:
     """A token a test expired no longer works."""
     call = live_call(fake_api)
     token = token_for(api_client, fake_api)
@@ -129,7 +134,7 @@ def test_expired_token_is_401(api_client, fake_api) -> None:
     assert "expired" in r.json()["description"]
 
 
-def test_token_of_other_account_is_403(api_client, fake_api) -> None:
+def test_token_of_other_account_is_403(api_client: httpx.Client, fake_api: ThreadedFake) -> None:
     """A token used on another account's path is 403, and the call stays up."""
     other = fake_api.call(fake_api.fake.registry.create_account)
     call = live_call(fake_api)
@@ -139,7 +144,7 @@ def test_token_of_other_account_is_403(api_client, fake_api) -> None:
     assert call.active
 
 
-def test_call_of_other_account_is_404(api_client, fake_api) -> None:
+def test_call_of_other_account_is_404(api_client: httpx.Client, fake_api: ThreadedFake) -> None:
     """A call id that exists in another account is 404 through this account."""
     other = fake_api.call(fake_api.fake.registry.create_account)
     victim = live_call(fake_api, other)
@@ -165,7 +170,9 @@ def test_call_of_other_account_is_404(api_client, fake_api) -> None:
         (b'{"state": "completed"}', "text/plain", 415),
     ],
 )
-def test_malformed_update_is_rejected(api_client, fake_api, content, ctype, status) -> None:
+def test_malformed_update_is_rejected(
+    api_client: httpx.Client, fake_api: ThreadedFake, content: bytes, ctype: str, status: int
+) -> None:
     """Malformed update bodies are 400 and wrong content types 415; the call stays up."""
     call = live_call(fake_api)
     token = token_for(api_client, fake_api)
@@ -176,7 +183,7 @@ def test_malformed_update_is_rejected(api_client, fake_api, content, ctype, stat
     assert call.active
 
 
-def test_redirect_is_recorded(api_client, fake_api) -> None:
+def test_redirect_is_recorded(api_client: httpx.Client, fake_api: ThreadedFake) -> None:
     """state=active with redirectUrl is 200 and recorded on the call."""
     call = live_call(fake_api)
     token = token_for(api_client, fake_api)
@@ -193,7 +200,9 @@ TRANSFER = (
 )
 
 
-def test_transfer_hands_call_on_and_later_hangup_is_404(api_client, fake_api) -> None:
+def test_transfer_hands_call_on_and_later_hangup_is_404(
+    api_client: httpx.Client, fake_api: ThreadedFake
+) -> None:
     """PUT /bxml with <Transfer> is 204, transfers the call, and a later hang-up gets 404."""
     call = live_call(fake_api)
     token = token_for(api_client, fake_api)
@@ -206,7 +215,9 @@ def test_transfer_hands_call_on_and_later_hangup_is_404(api_client, fake_api) ->
     assert hang.status_code == 404
 
 
-def test_bxml_update_with_response_root_is_400(api_client, fake_api) -> None:
+def test_bxml_update_with_response_root_is_400(
+    api_client: httpx.Client, fake_api: ThreadedFake
+) -> None:
     """PUT /bxml with a <Response> root is 400 and the message names the rule."""
     call = live_call(fake_api)
     token = token_for(api_client, fake_api)
@@ -221,7 +232,9 @@ def test_bxml_update_with_response_root_is_400(api_client, fake_api) -> None:
     assert call.active
 
 
-def test_bxml_update_needs_xml_content_type(api_client, fake_api) -> None:
+def test_bxml_update_needs_xml_content_type(
+    api_client: httpx.Client, fake_api: ThreadedFake
+) -> None:
     """PUT /bxml with a JSON content type is 415."""
     call = live_call(fake_api)
     token = token_for(api_client, fake_api)
@@ -233,7 +246,7 @@ def test_bxml_update_needs_xml_content_type(api_client, fake_api) -> None:
     assert r.status_code == 415
 
 
-def test_bxml_update_over_64kb_is_400(api_client, fake_api) -> None:
+def test_bxml_update_over_64kb_is_400(api_client: httpx.Client, fake_api: ThreadedFake) -> None:
     """A BXML document over 64 KB is refused."""
     call = live_call(fake_api)
     token = token_for(api_client, fake_api)
@@ -247,7 +260,7 @@ def test_bxml_update_over_64kb_is_400(api_client, fake_api) -> None:
     assert call.active
 
 
-def test_get_call_returns_state_object(api_client, fake_api) -> None:
+def test_get_call_returns_state_object(api_client: httpx.Client, fake_api: ThreadedFake) -> None:
     """GET returns Bandwidth's callState object."""
     call = live_call(fake_api)
     token = token_for(api_client, fake_api)
@@ -258,7 +271,7 @@ def test_get_call_returns_state_object(api_client, fake_api) -> None:
     assert body["state"] == "answered"
 
 
-def test_unrouted_request_is_a_violation(api_client, fake_api) -> None:
+def test_unrouted_request_is_a_violation(api_client: httpx.Client, fake_api: ThreadedFake) -> None:
     """A request the fake has no route for is recorded as a violation and fails the check."""
     r = api_client.get("/api/v2/nowhere")
     assert r.status_code == 404
@@ -268,7 +281,7 @@ def test_unrouted_request_is_a_violation(api_client, fake_api) -> None:
         journal.raise_violations()
 
 
-def test_fault_token_500_once(api_client, fake_api) -> None:
+def test_fault_token_500_once(api_client: httpx.Client, fake_api: ThreadedFake) -> None:
     """A token fault fires once, then the endpoint works again."""
     fake_api.fake.faults.add(FaultRule("token", status=500, times=1))
     acc = fake_api.fake.default_account
@@ -279,7 +292,7 @@ def test_fault_token_500_once(api_client, fake_api) -> None:
     assert fake_api.fake.journal.find(route="token")[0].fault == "token:500"
 
 
-def test_fault_429_carries_retry_after(api_client, fake_api) -> None:
+def test_fault_429_carries_retry_after(api_client: httpx.Client, fake_api: ThreadedFake) -> None:
     """A 429 fault answers with its Retry-After header and leaves the call untouched."""
     fake_api.fake.faults.add(FaultRule("update_bxml", status=429, headers={"Retry-After": "2"}))
     call = live_call(fake_api)
@@ -294,7 +307,7 @@ def test_fault_429_carries_retry_after(api_client, fake_api) -> None:
     assert call.active
 
 
-def test_fault_drop_closes_connection(api_client, fake_api) -> None:
+def test_fault_drop_closes_connection(api_client: httpx.Client, fake_api: ThreadedFake) -> None:
     """A dropped-connection fault makes the client see a broken response."""
     fake_api.fake.faults.add(FaultRule("update_call", drop=True))
     call = live_call(fake_api)

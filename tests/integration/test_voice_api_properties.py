@@ -10,6 +10,7 @@ import httpx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from simulator.registry import Call
 from tests.conftest import ThreadedFake
 
 ACTIONS = st.lists(
@@ -27,7 +28,7 @@ ACTIONS = st.lists(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(actions=ACTIONS)
-def test_api_invariants(actions, threaded_fake: ThreadedFake) -> None:
+def test_api_invariants(actions: list[tuple[str, str, int]], threaded_fake: ThreadedFake) -> None:
     """Ended calls never 200 again, foreign tokens never act, every request is journaled once."""
     fake = threaded_fake
     fake.call(fake.fake.reset)
@@ -35,8 +36,8 @@ def test_api_invariants(actions, threaded_fake: ThreadedFake) -> None:
     own = fake.fake.default_account
     foreign = fake.call(reg.create_account)
 
-    def make_calls():  # type: ignore[no-untyped-def]
-        out = []
+    def make_calls() -> list[Call]:
+        out: list[Call] = []
         for _ in range(3):
             c = reg.create_call(own.account_id)
             reg.answer(c.call_id)
@@ -48,7 +49,7 @@ def test_api_invariants(actions, threaded_fake: ThreadedFake) -> None:
     ended: set[str] = set()
     sent = 0
     with httpx.Client(base_url=fake.server.base_url, timeout=5) as client:
-        tokens = {}
+        tokens: dict[str, str] = {}
         for name, acc in (("own", own), ("foreign", foreign)):
             r = client.post(
                 "/api/v1/oauth2/token",

@@ -7,7 +7,7 @@ the frames they exchange with the rest of a pipeline are the ones checked here.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from pipecat.frames.frames import (
@@ -178,6 +178,7 @@ def test_a_missing_provider_package_is_a_clear_error(monkeypatch: pytest.MonkeyP
     def no_module(name: str) -> None:
         raise ImportError(f"No module named {name!r}")
 
-    monkeypatch.setattr(bot.services.importlib, "import_module", no_module)
+    # bot.services does not re-export importlib: reach it through an untyped view.
+    monkeypatch.setattr(cast(Any, bot.services).importlib, "import_module", no_module)
     with pytest.raises(ProviderMissingError, match=r"pipecat-ai\[deepgram\]==1\.14\.0"):
         make_services(replace(SETTINGS, deepgram_api_key="dg-test"), SCRIPT, ())

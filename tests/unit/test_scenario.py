@@ -18,6 +18,7 @@ from simulator.scenario import (
     EXPECTATIONS,
     SCENARIO_KEYS,
     Anchor,
+    Scenario,
     load_scenarios,
     parse_scenarios,
 )
@@ -29,7 +30,7 @@ def _no_audio(path: Path, line: int | None) -> Pcm:
     return np.zeros(160, dtype=np.int16)
 
 
-def parse(text: str, path: Path = Path("suite.yaml")) -> list:
+def parse(text: str, path: Path = Path("suite.yaml")) -> list[Scenario]:
     """Scenarios from YAML text, with every audio file standing in as silence."""
     return parse_scenarios(textwrap.dedent(text), path, load_audio=_no_audio)
 
