@@ -11,14 +11,12 @@ Serve with ``--app tests.bots.media_bot:app``.
 
 from __future__ import annotations
 
-import base64
 import json
 import os
-import secrets
 from pathlib import Path
 
 import numpy as np
-from fastapi import FastAPI, HTTPException, Request, WebSocket
+from fastapi import FastAPI, Request, WebSocket
 from fastapi.responses import Response
 from pipecat.frames.frames import Frame, InputAudioRawFrame, OutputAudioRawFrame
 from pipecat.pipeline.pipeline import Pipeline
@@ -30,6 +28,8 @@ from pipecat.transports.websocket.fastapi import (
 )
 from pipecat.workers.runner import WorkerRunner
 from pipecat_bandwidth import BandwidthFrameSerializer
+
+from tests.bots.guide_webhook import answer_webhook
 
 app = FastAPI()
 TOKENS: dict[str, tuple[str, str]] = {}
@@ -50,20 +50,7 @@ class Recorder(FrameProcessor):
 
 @app.post("/")
 async def webhook(request: Request) -> Response:
-    user = os.environ["BANDWIDTH_WEBHOOK_USERNAME"]
-    password = os.environ["BANDWIDTH_WEBHOOK_PASSWORD"]
-    expected = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
-    if not secrets.compare_digest(request.headers.get("authorization", ""), expected):
-        raise HTTPException(401, headers={"WWW-Authenticate": "Basic"})
-    body = json.loads(await request.body())
-    token = secrets.token_urlsafe(32)
-    TOKENS[token] = (body["callId"], body["accountId"])
-    bxml = (
-        '<?xml version="1.0" encoding="UTF-8"?><Response>'
-        f'<StartStream destination="wss://{os.environ["PROXY_HOST"]}/ws/{token}" '
-        'mode="bidirectional" tracks="inbound"/><Pause duration="86400"/></Response>'
-    )
-    return Response(bxml, media_type="application/xml")
+    return await answer_webhook(request, TOKENS)
 
 
 @app.websocket("/ws/{token}")

@@ -15,15 +15,13 @@ Serve with ``--app tests.bots.rest_bot:httpx_app`` (or ``aiohttp_app``), or run
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import os
-import secrets
 
 import aiohttp
 import httpx
 import uvicorn
-from fastapi import FastAPI, HTTPException, Request, WebSocket
+from fastapi import FastAPI, Request, WebSocket
 from fastapi.responses import JSONResponse, Response
 from pipecat.frames.frames import EndFrame
 from pipecat.pipeline.pipeline import Pipeline
@@ -34,6 +32,8 @@ from pipecat.transports.websocket.fastapi import (
 )
 from pipecat.workers.runner import WorkerRunner
 from pipecat_bandwidth import BandwidthFrameSerializer
+
+from tests.bots.guide_webhook import answer_webhook
 
 OAUTH_TOKEN_URL = "https://api.bandwidth.com/api/v1/oauth2/token"
 VOICE_API_BASE_URL = "https://voice.bandwidth.com/api/v2"
@@ -87,24 +87,7 @@ def create_app(client: str) -> FastAPI:
 
     @app.post("/")
     async def webhook(request: Request) -> Response:
-        expected = (
-            "Basic "
-            + base64.b64encode(
-                f"{os.environ['BANDWIDTH_WEBHOOK_USERNAME']}:"
-                f"{os.environ['BANDWIDTH_WEBHOOK_PASSWORD']}".encode()
-            ).decode()
-        )
-        if not secrets.compare_digest(request.headers.get("authorization", ""), expected):
-            raise HTTPException(401, headers={"WWW-Authenticate": "Basic"})
-        body = json.loads(await request.body())
-        token = secrets.token_urlsafe(32)
-        tokens[token] = (body["callId"], body["accountId"])
-        bxml = (
-            '<?xml version="1.0" encoding="UTF-8"?><Response>'
-            f'<StartStream destination="wss://{os.environ["PROXY_HOST"]}/ws/{token}" '
-            'mode="bidirectional" tracks="inbound"/><Pause duration="86400"/></Response>'
-        )
-        return Response(bxml, media_type="application/xml")
+        return await answer_webhook(request, tokens)
 
     @app.websocket("/ws/{token}")
     async def ws(websocket: WebSocket, token: str) -> None:

@@ -26,20 +26,20 @@ import asyncio
 import base64
 import json
 import os
-import secrets
 import time
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from fastapi import FastAPI, HTTPException, Request, WebSocket, WebSocketDisconnect
+from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import Response
 
 from simulator.codec import ulaw_decode, ulaw_encode
+from tests.bots.guide_webhook import answer_webhook
 
 app = FastAPI()
-TOKENS: dict[str, str] = {}
+TOKENS: dict[str, tuple[str, str]] = {}
 END_SILENT_FRAMES = 10
 VOICED_RMS = 300.0
 
@@ -62,20 +62,7 @@ def _truth(record: dict[str, object]) -> None:
 
 @app.post("/")
 async def webhook(request: Request) -> Response:
-    user = os.environ["BANDWIDTH_WEBHOOK_USERNAME"]
-    password = os.environ["BANDWIDTH_WEBHOOK_PASSWORD"]
-    expected = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
-    if not secrets.compare_digest(request.headers.get("authorization", ""), expected):
-        raise HTTPException(401, headers={"WWW-Authenticate": "Basic"})
-    body = json.loads(await request.body())
-    token = secrets.token_urlsafe(32)
-    TOKENS[token] = body["callId"]
-    bxml = (
-        '<?xml version="1.0" encoding="UTF-8"?><Response>'
-        f'<StartStream destination="wss://{os.environ["PROXY_HOST"]}/ws/{token}" '
-        'mode="bidirectional" tracks="inbound"/><Pause duration="86400"/></Response>'
-    )
-    return Response(bxml, media_type="application/xml")
+    return await answer_webhook(request, TOKENS)
 
 
 class Turns:
@@ -150,10 +137,11 @@ class Turns:
 
 @app.websocket("/ws/{token}")
 async def ws(websocket: WebSocket, token: str) -> None:
-    call_id = TOKENS.pop(token, None)
-    if call_id is None:
+    trusted = TOKENS.pop(token, None)
+    if trusted is None:
         await websocket.close(code=1008)
         return
+    call_id, _account_id = trusted
     await websocket.accept()
     turns = Turns(websocket, call_id)
     try:

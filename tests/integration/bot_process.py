@@ -2,7 +2,8 @@
 
 ``PORT=0`` makes uvicorn bind an ephemeral port; the port is read back from uvicorn's own
 "Uvicorn running on" line, so no free port is guessed (style.md §4 item 4). Readiness
-is that line, awaited with a timeout. The child is killed in ``finally``.
+is that line, awaited with a timeout. The child is killed in ``finally``. ``free_port``
+is only for the tests whose children must be told a port before they start.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import os
 import queue
 import re
+import socket
 import subprocess
 import sys
 import threading
@@ -26,6 +28,13 @@ LOOPBACK_BANDWIDTH = {
     "BANDWIDTH_CLIENT_ID": "cid",
     "BANDWIDTH_CLIENT_SECRET": "csecret",
 }
+
+
+def free_port() -> int:
+    """A loopback port free just now, for a child that must be told its port before it starts."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 class OutputWatcher:

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.bot_process import free_port
+
 SPEAKER = "tests.bots.speaker_bot:app"
 CHEAP = ["--only", "webhook.auth", "token.fresh"]
 
@@ -81,15 +83,9 @@ def test_an_audit_that_cannot_be_made_exits_2(args: list[str], said: str, tmp_pa
     assert said in doc["error"]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_a_url_target_skips_what_needs_a_process_and_never_passes_it(tmp_path: Path) -> None:
     """--url: webhook.creds_unset is skipped with the reason; the others run; exit 0."""
-    port, api_port = _free_port(), _free_port()
+    port, api_port = free_port(), free_port()
     env = {
         **os.environ,
         "BANDWIDTH_CLIENT_ID": "hand-client",

@@ -14,6 +14,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from tests.integration.bot_process import free_port
+
 BOT = "tests.bots.media_bot:app"
 
 
@@ -35,12 +37,6 @@ def _bwsim(*args: str, env: dict[str, str] | None = None) -> subprocess.Complete
         env=env,
         check=False,
     )
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.mark.parametrize(
@@ -75,7 +71,7 @@ def test_call_starts_the_bot_and_writes_artifacts(
 
 def test_call_reaches_a_bot_started_by_hand(audio: Path, tmp_path: Path) -> None:
     """--url: the bot runs with the documented environment; bwsim uses the same secrets."""
-    port, api_port = _free_port(), _free_port()
+    port, api_port = free_port(), free_port()
     env = {
         **os.environ,
         "BANDWIDTH_CLIENT_ID": "hand-client",

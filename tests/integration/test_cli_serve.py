@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import httpx
 
-from tests.integration.bot_process import bot_process
+from tests.integration.bot_process import bot_process, free_port
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "audio"
 
@@ -30,14 +29,7 @@ def test_serve_prints_working_environment_and_stops_on_sigint() -> None:
 def _drive(proc: subprocess.Popen[str]) -> None:
     """Read the printed environment, use it, then stop the server with SIGINT."""
     try:
-        env: dict[str, str] = {}
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            if line.startswith("export "):
-                key, _, value = line[len("export ") :].strip().partition("=")
-                env[key] = value
-            if line.startswith("bwsim: journal"):
-                break
+        env = _read_env(proc)
         assert {"BANDWIDTH_OAUTH_URL", "BANDWIDTH_CLIENT_ID", "BANDWIDTH_CLIENT_SECRET"} <= set(env)
         r = httpx.post(
             env["BANDWIDTH_OAUTH_URL"],
@@ -52,12 +44,6 @@ def _drive(proc: subprocess.Popen[str]) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait(5)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _read_env(proc: subprocess.Popen[str]) -> dict[str, str]:
@@ -82,7 +68,7 @@ def test_serve_places_a_call_to_a_bot_started_by_hand() -> None:
     ) as serve:
         try:
             env = _read_env(serve)
-            port = _free_port()
+            port = free_port()
             bot_env = {**env, "PORT": str(port), "PROXY_HOST": f"127.0.0.1:{port}"}
             with bot_process(bot_env) as bot:
                 control = env["BWSIM_CONTROL_URL"]
