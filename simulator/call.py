@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import functools
 import ipaddress
 import json
 import threading
@@ -41,7 +42,7 @@ from simulator.fake import FakeBandwidth
 from simulator.ids import new_stream_id
 from simulator.journal import JournalEntry
 from simulator.media import CallerSource, FrameViolation, StreamConfig
-from simulator.metrics import measure
+from simulator.metrics import CallMetrics, measure
 from simulator.recording import CallClock, CallRecorder, TimelineEvent
 from simulator.registry import CallEvent, CallPhase
 from simulator.stream import StreamDriver, StreamOutcome
@@ -149,6 +150,15 @@ class CallResult:
         """The timeline events of one kind."""
         return [e for e in self.recorder.timeline if e.kind == kind]
 
+    @functools.cached_property
+    def metrics(self) -> CallMetrics:
+        """The latencies measured from the call's audio, computed once.
+
+        The summary, the reports and the artifacts all read this one; call
+        ``measure(result, config)`` for other thresholds.
+        """
+        return measure(self)
+
     def summary(self) -> dict[str, Any]:
         """The ``--json`` summary of ``bwsim call`` (``"schema": 1``)."""
         ex = self.exchange
@@ -194,7 +204,7 @@ class CallResult:
             ],
             "violations": self.violations,
             "errors": self.errors,
-            "metrics": measure(self).to_dict(),
+            "metrics": self.metrics.to_dict(),
         }
 
     def write(self, directory: Path) -> dict[str, Path]:

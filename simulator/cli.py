@@ -21,7 +21,6 @@ from simulator.callers import linger_caller
 from simulator.codec import Pcm
 from simulator.errors import ConfigError
 from simulator.harness import Harness
-from simulator.metrics import measure
 from simulator.pacer import quiet_gc
 from simulator.run import run_command
 from simulator.serve import serve_command
@@ -155,7 +154,7 @@ def _call(args: argparse.Namespace) -> int:
     result = asyncio.run(_place(args, voice))
     out = Path(args.out) if args.out else Path("bwsim-out") / result.call_id
     paths = result.write(out)
-    metrics = measure(result)
+    metrics = result.metrics
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(result.summary(), indent=1, default=str) + "\n")

@@ -33,7 +33,7 @@ from simulator.call import Caller, CallOptions, CallResult, LiveCall
 from simulator.codec import Pcm
 from simulator.errors import CallTimeout, ConfigError
 from simulator.harness import Harness
-from simulator.metrics import CallMetrics, measure, summarize
+from simulator.metrics import CallMetrics, summarize
 from simulator.pacer import quiet_gc, request_realtime
 from simulator.targets import BotCredentials, Target, UrlTarget, parse_target
 
@@ -187,7 +187,7 @@ def load_caller(
 
 
 def _judge(index: int, result: CallResult, duration_ms: float) -> CallRecord:
-    metrics = measure(result)
+    metrics = result.metrics
     opened = any(s.status == "accepted" for s in result.streams)
     delivered = result.exchange is not None and result.exchange.delivered
     problems: list[str] = []

@@ -30,7 +30,7 @@ from simulator.call import CallEnded, CallOptions, CallResult, LiveCall
 from simulator.errors import CallTimeout
 from simulator.expect import Verdict, judge_all, observe
 from simulator.harness import Harness
-from simulator.metrics import CallMetrics, measure
+from simulator.metrics import CallMetrics
 from simulator.pacer import quiet_gc
 from simulator.plot import plot_timeline
 from simulator.scenario import EVENTS, TEMPLATE, Action, Scenario
@@ -323,7 +323,7 @@ async def _run_one(h: Harness, scenario: Scenario, settle_ms: float) -> Scenario
         templates=templates,
     )
     verdicts = judge_all(obs, scenario.expect, ordered=scenario.ordered)
-    metrics = measure(result)
+    metrics = result.metrics
     problems.extend(_implicit_problems(scenario, result))
     failed = [v for v in verdicts if not v.passed]
     if failed or problems:
