@@ -17,7 +17,7 @@ The truth, per figure, on the call clock:
   utterance;
 - first audio: the bot's send time of its greeting minus the socket's opening.
 
-bwsim's figures come from :func:`simulator.metrics.measure` (speech found by energy on
+bwsim's figures come from :func:`simulator.judge.metrics.measure` (speech found by energy on
 both tracks, the clear from the timeline). The error is bwsim minus the truth; it
 includes the bot → bwsim transit, which a caller does hear. The echo check aligns the
 bot track with the μ-law round trip of the caller's turn and reports the largest sample
@@ -39,12 +39,12 @@ import numpy as np
 from _common import dist, emit, machine, note
 
 from simulator import CallOptions, Harness, LiveCall
-from simulator.call import CallResult
-from simulator.codec import ulaw_decode, ulaw_encode
-from simulator.load import loop_factory
-from simulator.metrics import measure
-from simulator.pacer import quiet_gc
-from simulator.targets import AppTarget
+from simulator.call.pacer import quiet_gc
+from simulator.call.session import CallResult
+from simulator.judge.metrics import measure
+from simulator.protocol.codec import ulaw_decode, ulaw_encode
+from simulator.runner.load import loop_factory
+from simulator.runner.targets import AppTarget
 
 REPLY_MS, CLEAR_MS, GREETING_MS = 700, 200, 500
 

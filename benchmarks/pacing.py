@@ -1,7 +1,7 @@
 """How closely bwsim's media frames follow the 20 ms grid, at 1 to 500 streams at once.
 
 Measured, never asserted. For each stream count, bwsim's real media path
-(:class:`simulator.stream.StreamDriver`: the caller's frames on the absolute 20 ms
+(:class:`simulator.call.stream.StreamDriver`: the caller's frames on the absolute 20 ms
 clock, the bot's ``playAudio`` received, decoded and played out in real time, all of it
 recorded) streams to ``benchmarks/sink.py`` in another process. The sink timestamps each
 frame on arrival and talks back half of the time (a 40 ms ``playAudio`` every other frame
@@ -45,10 +45,10 @@ from typing import Any
 import numpy as np
 from _common import dist, emit, install_uvloop, machine, note, realtime
 
-from simulator.media import CallerSource, StreamConfig
-from simulator.pacer import Pacer, quiet_gc
-from simulator.recording import CallClock, CallRecorder
-from simulator.stream import StreamDriver
+from simulator.call.pacer import Pacer, quiet_gc
+from simulator.call.recorder import CallClock, CallRecorder
+from simulator.call.stream import StreamDriver
+from simulator.protocol.media import CallerSource, StreamConfig
 
 HERE = Path(__file__).resolve().parent
 # Opt-in: under other people's load a pinned core can starve.
@@ -294,7 +294,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--spread-ms", type=float, default=5.0)
     parser.add_argument("--play-every", type=int, default=2, help="sink talks every Nth frame")
     parser.add_argument("--no-uvloop", action="store_true", help="the standard asyncio loop")
-    parser.add_argument("--no-gc-freeze", action="store_true", help="skip simulator.pacer.quiet_gc")
+    parser.add_argument(
+        "--no-gc-freeze", action="store_true", help="skip simulator.call.pacer.quiet_gc"
+    )
     return parser.parse_args(argv)
 
 

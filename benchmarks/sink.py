@@ -31,7 +31,7 @@ from typing import Any, ClassVar, cast
 
 import numpy as np
 
-from simulator.codec import ulaw_encode
+from simulator.protocol.codec import ulaw_encode
 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 MEDIA_HEAD = b'{"eventType": "media"'

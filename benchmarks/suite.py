@@ -23,7 +23,7 @@ from typing import Any
 
 from _common import emit, machine, note
 
-BWSIM = [sys.executable, "-m", "simulator.cli"]
+BWSIM = [sys.executable, "-m", "simulator.cli.main"]
 
 
 def has_run_command() -> bool:

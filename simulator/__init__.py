@@ -3,10 +3,11 @@
 The supported surface is what ``__all__`` lists; modules not named here are internal.
 """
 
-from simulator.audio import load_caller_audio
-from simulator.background import BackgroundHarness
-from simulator.bxml import BxmlDocument, BxmlError, parse_bxml
-from simulator.call import CallEnded, CallOptions, CallResult, CallSession, LiveCall
+from simulator.call.audio_files import load_caller_audio
+from simulator.call.recorder import TimelineEvent
+from simulator.call.session import CallEnded, CallOptions, CallResult, CallSession, LiveCall
+from simulator.call.stream import StreamOutcome
+from simulator.call.webhook_sender import WebhookAuth, WebhookExchange, send_webhook
 from simulator.errors import (
     AudioFileError,
     BlockedRequestError,
@@ -20,19 +21,18 @@ from simulator.errors import (
     TargetError,
     UnexpectedApiRequest,
 )
-from simulator.expect import Verdict, check_call
-from simulator.fake import FakeBandwidth, FakeSettings
-from simulator.faults import FaultRule
-from simulator.harness import Harness
-from simulator.intercept import Interceptor
-from simulator.journal import Journal, JournalEntry, Violation
-from simulator.recording import TimelineEvent
-from simulator.registry import Call, CallPhase, Registry
-from simulator.scenario import Expectation, Scenario, load_scenarios, parse_expectations
-from simulator.stream import StreamOutcome
-from simulator.suite import ScenarioResult, SuiteResult, run_suite
-from simulator.targets import AppTarget, BotCredentials, CmdTarget, Target, UrlTarget
-from simulator.webhooks import WebhookAuth, WebhookExchange, send_webhook
+from simulator.judge.expect import Verdict, check_call
+from simulator.judge.scenario import Expectation, Scenario, load_scenarios, parse_expectations
+from simulator.protocol.bxml import BxmlDocument, BxmlError, parse_bxml
+from simulator.rest.fake import FakeBandwidth, FakeSettings
+from simulator.rest.faults import FaultRule
+from simulator.rest.intercept import Interceptor
+from simulator.rest.journal import Journal, JournalEntry, Violation
+from simulator.rest.registry import Call, CallPhase, Registry
+from simulator.runner.background import BackgroundHarness
+from simulator.runner.harness import Harness
+from simulator.runner.suite import ScenarioResult, SuiteResult, run_suite
+from simulator.runner.targets import AppTarget, BotCredentials, CmdTarget, Target, UrlTarget
 
 __all__ = [
     "AppTarget",

@@ -4,10 +4,10 @@ Name the bot under test on the command line (``--bwsim-app bot.app:app``,
 ``--bwsim-cmd "python -m bot"``, ``--bwsim-url http://127.0.0.1:7860``) or by overriding
 the ``bwsim_target`` fixture in a conftest. Fixtures:
 
-- ``bwsim_target`` (session): the :class:`~simulator.targets.Target`; None means no bot.
+- ``bwsim_target`` (session): the :class:`~simulator.runner.targets.Target`; None means no bot.
 - ``bwsim_bot_env`` (session): extra environment for the bot (``{"BOT_TOKEN_TTL_S": "2"}``).
 - ``bwsim_simulator`` (session): the fake Bandwidth and the bot, started once, on a thread
-  of their own (:class:`~simulator.background.BackgroundHarness`), so any event-loop
+  of their own (:class:`~simulator.runner.background.BackgroundHarness`), so any event-loop
   scope works.
 - ``bwsim`` (function): a :class:`BwsimSession` for one test. The fake is reset when the
   test starts; at teardown every violation recorded during the test (the bot broke a
@@ -15,7 +15,7 @@ the ``bwsim_target`` fixture in a conftest. Fixtures:
   fails the test, unless it is marked ``@pytest.mark.bwsim_expect_violations``.
 
 Marker ``@pytest.mark.bwsim(**call_options)`` sets the test's default
-:class:`~simulator.call.CallOptions` (``auth_mode="wrong"``, ``max_call_s=20`` …).
+:class:`~simulator.call.session.CallOptions` (``auth_mode="wrong"``, ``max_call_s=20`` …).
 
 A test::
 
@@ -36,14 +36,14 @@ from typing import Any
 
 import pytest
 
-from simulator.background import BackgroundHarness
-from simulator.call import Caller, CallOptions, CallResult
+from simulator.call.session import Caller, CallOptions, CallResult
 from simulator.errors import BotMisbehaved
-from simulator.expect import Verdict, check_call
-from simulator.fake import FakeBandwidth
-from simulator.journal import Journal
-from simulator.scenario import parse_expectations
-from simulator.targets import AppTarget, CmdTarget, Target, UrlTarget
+from simulator.judge.expect import Verdict, check_call
+from simulator.judge.scenario import parse_expectations
+from simulator.rest.fake import FakeBandwidth
+from simulator.rest.journal import Journal
+from simulator.runner.background import BackgroundHarness
+from simulator.runner.targets import AppTarget, CmdTarget, Target, UrlTarget
 
 __all__ = [
     "BwsimSession",

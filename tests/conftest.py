@@ -17,9 +17,9 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, settings
 
-from simulator.fake import FakeBandwidth
-from simulator.servers import RunningServer, serve
-from simulator.voice_api import VoiceApiApp
+from simulator.rest.fake import FakeBandwidth
+from simulator.rest.voice_api import VoiceApiApp
+from simulator.runner.servers import RunningServer, serve
 
 T = TypeVar("T")
 Ts = TypeVarTuple("Ts")

@@ -1,6 +1,6 @@
 """``bwsim audit``: the subcommand's options and what it does with them.
 
-``simulator/cli.py`` only wires the subparser in (:func:`add_parser`) and hands the
+``simulator/cli/main.py`` only wires the subparser in (:func:`add_parser`) and hands the
 parsed arguments to :func:`main`; everything about the audit lives in this package.
 """
 
@@ -19,7 +19,7 @@ from simulator.audit.model import SCHEMA
 from simulator.audit.report import format_table, write_json
 from simulator.audit.runner import run_audit
 from simulator.errors import ConfigError
-from simulator.targets import BotCredentials, UrlTarget, parse_target
+from simulator.runner.targets import BotCredentials, UrlTarget, parse_target
 
 __all__ = ["add_parser", "main"]
 

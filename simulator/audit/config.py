@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
-from simulator.audio import load_caller_audio
-from simulator.codec import Pcm
+from simulator.call.audio_files import load_caller_audio
+from simulator.protocol.codec import Pcm
 
 __all__ = ["DEFAULT_AUDIO_DIR", "LINES", "AuditConfig", "Line", "Utterance", "load_lines"]
 

@@ -29,17 +29,17 @@ from simulator.audit.concurrency import CallSlots, WebhookGate
 from simulator.audit.config import AuditConfig, Utterance
 from simulator.audit.evidence import foreign_requests, request_evidence
 from simulator.audit.tokens import bot_stream_url
-from simulator.bxml import BxmlDocument, BxmlError, parse_bxml
-from simulator.call import Caller, CallOptions, CallResult, CallSession, LiveCall
+from simulator.call.session import Caller, CallOptions, CallResult, CallSession, LiveCall
+from simulator.call.webhook_sender import AuthMode, WebhookAuth, WebhookExchange
+from simulator.call.webhook_sender import send_webhook as _send_webhook
 from simulator.errors import CallTimeout
-from simulator.harness import Harness
-from simulator.journal import Journal, JournalEntry
-from simulator.registry import Account, Call
-from simulator.targets import Target
-from simulator.verbs import StartStream, Step, plan
-from simulator.webhook_bodies import CallInfo, initiate_body
-from simulator.webhooks import AuthMode, WebhookAuth, WebhookExchange
-from simulator.webhooks import send_webhook as _send_webhook
+from simulator.protocol.bxml import BxmlDocument, BxmlError, parse_bxml
+from simulator.protocol.verbs import StartStream, Step, plan
+from simulator.protocol.webhook_bodies import CallInfo, initiate_body
+from simulator.rest.journal import Journal, JournalEntry
+from simulator.rest.registry import Account, Call
+from simulator.runner.harness import Harness
+from simulator.runner.targets import Target
 
 __all__ = ["Acted", "AuditContext", "MintError", "Minted"]
 

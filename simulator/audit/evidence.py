@@ -18,8 +18,8 @@ from typing import Any, Final
 
 import numpy as np
 
-from simulator.codec import Pcm
-from simulator.journal import JournalEntry
+from simulator.protocol.codec import Pcm
+from simulator.rest.journal import JournalEntry
 
 __all__ = [
     "AUDIBLE_RMS",

@@ -25,7 +25,7 @@ from typing import Any, Literal
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
-from simulator.codec import FRAME_BYTES, FRAME_MS, ULAW_SILENCE
+from simulator.protocol.codec import FRAME_BYTES, FRAME_MS, ULAW_SILENCE
 
 __all__ = ["ProbeResult", "RawStream", "refusal", "start_frame"]
 

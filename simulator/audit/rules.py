@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from simulator.audit.evidence import audible_ms
-from simulator.codec import Pcm
-from simulator.verbs import (
+from simulator.protocol.codec import Pcm
+from simulator.protocol.verbs import (
     Gather,
     Hangup,
     Pause,

@@ -1,6 +1,6 @@
 """Run the selected checks against one bot, concurrently, and gather a report.
 
-One :class:`~simulator.harness.Harness` serves the fake Bandwidth and starts the bot;
+One :class:`~simulator.runner.harness.Harness` serves the fake Bandwidth and starts the bot;
 every selected check runs as its own task, bounded by its time limit. A check that
 raises is an ``error`` (the audit could not make it), unless the bot process died
 meanwhile: that is a finding, so it is a ``failed`` naming the exit code and the end of
@@ -18,8 +18,8 @@ from simulator.audit.catalog import CHECKS, CheckSpec, select
 from simulator.audit.config import AuditConfig, load_lines
 from simulator.audit.context import AuditContext
 from simulator.audit.model import AuditReport, CheckResult, Verdict, error, failed, skipped
-from simulator.harness import Harness
-from simulator.targets import BotCredentials, Target
+from simulator.runner.harness import Harness
+from simulator.runner.targets import BotCredentials, Target
 
 __all__ = ["run_audit"]
 

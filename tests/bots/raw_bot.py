@@ -28,7 +28,7 @@ import numpy as np
 from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse, Response
 
-from simulator.codec import ulaw_encode
+from simulator.protocol.codec import ulaw_encode
 
 SEEN: dict[str, list[Any]] = {"webhooks": [], "starts": [], "media": [], "stops": []}
 TOKENS: dict[str, str] = {}

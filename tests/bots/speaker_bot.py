@@ -43,7 +43,7 @@ import numpy as np
 from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import Response
 
-from simulator.codec import ulaw_decode
+from simulator.protocol.codec import ulaw_decode
 
 FLAWS = {
     "any-scheme": "webhook.auth",

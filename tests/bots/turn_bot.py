@@ -35,7 +35,7 @@ import numpy as np
 from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import Response
 
-from simulator.codec import ulaw_decode, ulaw_encode
+from simulator.protocol.codec import ulaw_decode, ulaw_encode
 from tests.bots.guide_webhook import answer_webhook
 
 app = FastAPI()

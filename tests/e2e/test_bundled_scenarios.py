@@ -13,10 +13,10 @@ import asyncio
 
 import pytest
 
-from simulator.run import bundled_scenarios
-from simulator.scenario import Scenario, load_scenarios
-from simulator.suite import ScenarioResult, SuiteResult, run_suite
-from simulator.targets import AppTarget
+from simulator.cli.run import bundled_scenarios
+from simulator.judge.scenario import Scenario, load_scenarios
+from simulator.runner.suite import ScenarioResult, SuiteResult, run_suite
+from simulator.runner.targets import AppTarget
 
 pytestmark = pytest.mark.e2e
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from simulator.audit import AuditConfig, AuditReport, run_audit
-from simulator.targets import AppTarget
+from simulator.runner.targets import AppTarget
 from tests.integration.bot_under_test import short_script
 
 TTL_S = 4.0

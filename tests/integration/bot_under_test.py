@@ -10,7 +10,7 @@ import yaml
 from fastapi import FastAPI
 
 from bot.config import DEFAULT_SCRIPT, Settings
-from simulator.servers import serve
+from simulator.runner.servers import serve
 from tests.integration.bandwidth_client import WEBHOOK_PASSWORD, WEBHOOK_USER
 
 SETTINGS = Settings(

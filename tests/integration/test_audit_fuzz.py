@@ -13,7 +13,7 @@ import pytest
 from hypothesis import settings
 
 from simulator.audit import run_audit
-from simulator.targets import AppTarget
+from simulator.runner.targets import AppTarget
 from tests.integration.audit_helpers import ENV, FAST, REFERENCE
 
 EXAMPLES = settings().max_examples

@@ -16,7 +16,7 @@ import soxr
 
 from bot import espeak
 from simulator import AppTarget, CallOptions, Harness, LiveCall
-from simulator.codec import Pcm
+from simulator.protocol.codec import Pcm
 from tests.integration.bot_under_test import short_script
 
 PCM24K = "audio/pcm;rate=24000;channels=1;bit-depth=16;endian=little;encoding=signed"

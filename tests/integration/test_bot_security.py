@@ -22,10 +22,10 @@ from fastapi import FastAPI
 import bot.app
 from bot.app import create_app
 from bot.config import Settings
-from simulator.fake import FakeBandwidth
-from simulator.journal import JournalEntry
-from simulator.servers import serve
-from simulator.voice_api import VoiceApiApp
+from simulator.rest.fake import FakeBandwidth
+from simulator.rest.journal import JournalEntry
+from simulator.rest.voice_api import VoiceApiApp
+from simulator.runner.servers import serve
 from tests.bots.broken_bots import broken_app
 from tests.conftest import MS
 from tests.integration.bandwidth_client import (

@@ -10,9 +10,9 @@ from typing import Any, cast
 from bot.config import Settings
 from bot.tokens import Binding
 from bot.voice_api import VoiceApi
-from simulator.fake import FakeBandwidth
-from simulator.servers import serve
-from simulator.voice_api import VoiceApiApp
+from simulator.rest.fake import FakeBandwidth
+from simulator.rest.voice_api import VoiceApiApp
+from simulator.runner.servers import serve
 
 BASE = Settings(
     proxy_host="bot.example",

@@ -12,11 +12,11 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from simulator.audio import load_caller_audio
-from simulator.call import CallOptions, LiveCall
-from simulator.codec import ulaw_decode, ulaw_encode
-from simulator.harness import Harness
-from simulator.targets import AppTarget
+from simulator.call.audio_files import load_caller_audio
+from simulator.call.session import CallOptions, LiveCall
+from simulator.protocol.codec import ulaw_decode, ulaw_encode
+from simulator.runner.harness import Harness
+from simulator.runner.targets import AppTarget
 
 
 def _caller_file(tmp_path: Path) -> Path:

@@ -14,11 +14,11 @@ import httpx
 import numpy as np
 import pytest
 
-from simulator.call import CallOptions, LiveCall
-from simulator.harness import Harness
-from simulator.servers import serve
-from simulator.targets import UrlTarget
-from simulator.webhook_bodies import validate_body
+from simulator.call.session import CallOptions, LiveCall
+from simulator.protocol.webhook_bodies import validate_body
+from simulator.runner.harness import Harness
+from simulator.runner.servers import serve
+from simulator.runner.targets import UrlTarget
 from tests.bots import raw_bot
 
 

@@ -21,7 +21,7 @@ CHEAP = ["--only", "webhook.auth", "token.fresh"]
 def bwsim(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run the bwsim CLI in a child process."""
     return subprocess.run(
-        [sys.executable, "-m", "simulator.cli", "audit", *args],
+        [sys.executable, "-m", "simulator.cli.main", "audit", *args],
         capture_output=True,
         text=True,
         timeout=100,

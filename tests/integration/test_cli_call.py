@@ -30,7 +30,7 @@ def audio(tmp_path: Path) -> Path:
 
 def _bwsim(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "simulator.cli", *args],
+        [sys.executable, "-m", "simulator.cli.main", *args],
         capture_output=True,
         text=True,
         timeout=90,

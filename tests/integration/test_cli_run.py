@@ -38,7 +38,7 @@ scenarios:
 
 def _bwsim(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "simulator.cli", "run", *args],
+        [sys.executable, "-m", "simulator.cli.main", "run", *args],
         capture_output=True,
         text=True,
         timeout=100,

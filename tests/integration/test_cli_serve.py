@@ -18,7 +18,7 @@ FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "audio"
 def test_serve_prints_working_environment_and_stops_on_sigint() -> None:
     """The printed OAuth URL and client credentials buy a token; SIGINT exits 0."""
     with subprocess.Popen(
-        [sys.executable, "-m", "simulator.cli", "serve"],
+        [sys.executable, "-m", "simulator.cli.main", "serve"],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
@@ -61,7 +61,7 @@ def _read_env(proc: subprocess.Popen[str]) -> dict[str, str]:
 def test_serve_places_a_call_to_a_bot_started_by_hand() -> None:
     """POST /_bwsim/calls calls the hand-started reference bot and answers the summary."""
     with subprocess.Popen(
-        [sys.executable, "-m", "simulator.cli", "serve"],
+        [sys.executable, "-m", "simulator.cli.main", "serve"],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,

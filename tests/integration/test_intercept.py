@@ -14,8 +14,8 @@ import httpx
 import pytest
 
 from simulator.errors import BlockedRequestError
-from simulator.harness import Harness
-from simulator.intercept import Interceptor, is_loopback_host
+from simulator.rest.intercept import Interceptor, is_loopback_host
+from simulator.runner.harness import Harness
 
 
 @pytest.mark.parametrize(

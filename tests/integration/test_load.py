@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from simulator.load import run_load
-from simulator.targets import AppTarget
+from simulator.runner.load import run_load
+from simulator.runner.targets import AppTarget
 
 BOT = "tests.bots.turn_bot:app"
 FAST = {"TURN_BOT_GREETING_MS": "100", "TURN_BOT_REPLY_MS": "300"}
@@ -60,7 +60,7 @@ async def test_every_call_is_checked_and_latencies_are_measured(tmp_path: Path) 
 
 def _bwsim(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "simulator.cli", *args],
+        [sys.executable, "-m", "simulator.cli.main", *args],
         capture_output=True,
         text=True,
         timeout=90,

@@ -91,7 +91,7 @@ def test_a_bad_expectation_is_refused_with_its_key(pytester: pytest.Pytester) ->
     pytester.makepyfile(
         test_typo="""
 from simulator.errors import ScenarioError
-from simulator.scenario import parse_expectations
+from simulator.judge.scenario import parse_expectations
 import pytest
 
 def test_typo():

@@ -19,9 +19,9 @@ import httpx
 import pytest
 from websockets.asyncio.client import connect
 
-from simulator.harness import Harness
-from simulator.registry import CallPhase, new_stream_id
-from simulator.targets import AppTarget, CmdTarget, Target
+from simulator.rest.registry import CallPhase, new_stream_id
+from simulator.runner.harness import Harness
+from simulator.runner.targets import AppTarget, CmdTarget, Target
 
 pytestmark = pytest.mark.timeout(90)
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from simulator.faults import FaultRule
-from simulator.registry import Account, Call, CallPhase
+from simulator.rest.faults import FaultRule
+from simulator.rest.registry import Account, Call, CallPhase
 from tests.conftest import ThreadedFake
 
 TOKEN = "/api/v1/oauth2/token"
@@ -319,7 +319,7 @@ def test_fault_drop_closes_connection(api_client: httpx.Client, fake_api: Thread
 
 def test_seeded_probability_faults_repeat() -> None:
     """Two injectors with the same seed fire on the same requests."""
-    from simulator.faults import FaultInjector
+    from simulator.rest.faults import FaultInjector
 
     def pattern() -> list[bool]:
         inj = FaultInjector()

@@ -10,7 +10,7 @@ import httpx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from simulator.registry import Call
+from simulator.rest.registry import Call
 from tests.conftest import ThreadedFake
 
 ACTIONS = st.lists(

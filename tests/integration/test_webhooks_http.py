@@ -31,8 +31,8 @@ import uvicorn
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import StreamingResponse
 
-from simulator.webhook_bodies import CallInfo, disconnect_body, initiate_body
-from simulator.webhooks import EXTENSION_SIGNATURE_HEADER, WebhookAuth, send_webhook
+from simulator.call.webhook_sender import EXTENSION_SIGNATURE_HEADER, WebhookAuth, send_webhook
+from simulator.protocol.webhook_bodies import CallInfo, disconnect_body, initiate_body
 
 USER, PASSWORD = "bot-user", "bot-pass-123"
 BXML = '<?xml version="1.0" encoding="UTF-8"?><Response><Pause duration="1"/></Response>'

@@ -10,7 +10,7 @@ from simulator.audit.evidence import (
     foreign_requests,
     request_evidence,
 )
-from simulator.journal import JournalEntry
+from simulator.rest.journal import JournalEntry
 
 
 def entry(route: str, call_id: str | None, seq: int = 1) -> JournalEntry:

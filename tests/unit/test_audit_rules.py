@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from simulator.audit.rules import keepalive, measure_barge_in, sentence
-from simulator.bxml import parse_bxml
-from simulator.verbs import plan
+from simulator.protocol.bxml import parse_bxml
+from simulator.protocol.verbs import plan
 
 
 def steps(inner: str) -> list:  # type: ignore[type-arg]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from simulator.bxml import BxmlError, parse_bxml
+from simulator.protocol.bxml import BxmlError, parse_bxml
 
 GUIDE = (
     '<?xml version="1.0" encoding="UTF-8"?>\n<Response>\n'

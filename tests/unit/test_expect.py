@@ -8,11 +8,11 @@ from typing import Any
 
 import numpy as np
 
-from simulator.expect import Observation, judge, judge_all
-from simulator.journal import JournalEntry
-from simulator.recording import TimelineEvent
-from simulator.scenario import Expectation, Scenario, parse_scenarios
-from simulator.stream import StreamOutcome
+from simulator.call.recorder import TimelineEvent
+from simulator.call.stream import StreamOutcome
+from simulator.judge.expect import Observation, judge, judge_all
+from simulator.judge.scenario import Expectation, Scenario, parse_scenarios
+from simulator.rest.journal import JournalEntry
 
 PCMU = "audio/pcmu"
 

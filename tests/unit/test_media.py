@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from simulator.bxml import parse_bxml
-from simulator.codec import (
+from simulator.protocol.bxml import parse_bxml
+from simulator.protocol.codec import (
     _ENCODE,
     ContentTypeError,
     parse_content_type,
@@ -20,7 +20,7 @@ from simulator.codec import (
     ulaw_decode,
     ulaw_encode,
 )
-from simulator.media import (
+from simulator.protocol.media import (
     CallerSource,
     Clear,
     FrameViolation,
@@ -29,7 +29,15 @@ from simulator.media import (
     Playout,
     StreamConfig,
 )
-from simulator.verbs import Gather, Pause, Redirect, StartStream, StopStream, Unsimulated, plan
+from simulator.protocol.verbs import (
+    Gather,
+    Pause,
+    Redirect,
+    StartStream,
+    StopStream,
+    Unsimulated,
+    plan,
+)
 
 PCM24 = "audio/pcm;rate=24000;channels=1;bit-depth=16;endian=little;encoding=signed"
 

@@ -7,15 +7,15 @@ import json
 import numpy as np
 import pytest
 
-from simulator.media import Playout
-from simulator.metrics import (
+from simulator.call.recorder import CallClock, CallRecorder
+from simulator.judge.metrics import (
     MetricsConfig,
     measure,
     measure_tracks,
     speech_spans,
     summarize,
 )
-from simulator.recording import CallClock, CallRecorder
+from simulator.protocol.media import Playout
 
 RATE = 8000
 
@@ -169,7 +169,7 @@ def test_summarize_reports_no_p95_below_twenty_samples() -> None:
 
 def test_measure_reads_a_call_result_recording_and_timeline() -> None:
     """measure() takes the tracks from the recorder and the clears from the timeline."""
-    from simulator.call import CallResult
+    from simulator.call.session import CallResult
 
     rec = CallRecorder(CallClock(now=lambda: 0.0))
     caller = track(4, (0.5, 1.5))

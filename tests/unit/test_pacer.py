@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from simulator.pacer import Pacer, timerfd_available
+from simulator.call.pacer import Pacer, timerfd_available
 
 
 @pytest.fixture(params=["timerfd", "loop"])

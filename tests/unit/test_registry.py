@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from simulator.registry import (
+from simulator.rest.registry import (
     CallPhase,
     InvalidTransition,
     Registry,

@@ -10,10 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from simulator.codec import Pcm
+from simulator.cli.run import bundled_scenarios
 from simulator.errors import ScenarioError
-from simulator.run import bundled_scenarios
-from simulator.scenario import (
+from simulator.judge.scenario import (
     ACTIONS,
     EXPECTATIONS,
     SCENARIO_KEYS,
@@ -22,6 +21,7 @@ from simulator.scenario import (
     load_scenarios,
     parse_scenarios,
 )
+from simulator.protocol.codec import Pcm
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "audio"
 

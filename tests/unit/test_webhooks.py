@@ -25,9 +25,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simulator import webhook_bodies
+from simulator.call.webhook_sender import EXTENSION_SIGNATURE_HEADER, WebhookAuth, send_webhook
 from simulator.errors import ConfigError
-from simulator.webhook_bodies import (
+from simulator.protocol import webhook_bodies
+from simulator.protocol.webhook_bodies import (
     ACCOUNT_ID_RE,
     APPLICATION_ID_RE,
     CALL_ID_RE,
@@ -54,7 +55,6 @@ from simulator.webhook_bodies import (
     transfer_disconnect_body,
     validate_body,
 )
-from simulator.webhooks import EXTENSION_SIGNATURE_HEADER, WebhookAuth, send_webhook
 
 T0 = datetime(2024, 5, 1, 12, 0, 0, 123456, tzinfo=UTC)
 TIMESTAMP_RE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")

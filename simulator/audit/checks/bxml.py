@@ -16,8 +16,8 @@ from simulator.audit.context import AuditContext
 from simulator.audit.model import Verdict, failed, passed
 from simulator.audit.rules import keepalive, sentence
 from simulator.audit.scenarios import conversation
-from simulator.bxml import BxmlError, parse_bxml
-from simulator.verbs import StartStream, plan
+from simulator.protocol.bxml import BxmlError, parse_bxml
+from simulator.protocol.verbs import StartStream, plan
 
 __all__ = ["stream"]
 

@@ -24,7 +24,7 @@ from simulator.audit.context import AuditContext, MintError
 from simulator.audit.model import Verdict, failed, passed, skipped
 from simulator.audit.probe import RawStream
 from simulator.audit.rules import sentence
-from simulator.journal import JournalEntry
+from simulator.rest.journal import JournalEntry
 
 __all__ = ["start_metadata"]
 

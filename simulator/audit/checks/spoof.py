@@ -32,9 +32,9 @@ from simulator.audit.context import Acted, AuditContext
 from simulator.audit.model import Verdict, failed, passed
 from simulator.audit.rules import sentence
 from simulator.audit.scenarios import await_greeting, until_acted
-from simulator.call import CallOptions, CallResult, CallSession, LiveCall
-from simulator.journal import JournalEntry
-from simulator.registry import Call
+from simulator.call.session import CallOptions, CallResult, CallSession, LiveCall
+from simulator.rest.journal import JournalEntry
+from simulator.rest.registry import Call
 
 __all__ = ["interleaved_webhooks", "start_ids"]
 

@@ -18,8 +18,8 @@ from simulator.audit.context import AuditContext
 from simulator.audit.model import Verdict, failed, passed, skipped
 from simulator.audit.rules import sentence
 from simulator.audit.scenarios import TransferRun, transfer
-from simulator.bxml import BxmlError, parse_bxml
-from simulator.journal import JournalEntry
+from simulator.protocol.bxml import BxmlError, parse_bxml
+from simulator.rest.journal import JournalEntry
 
 __all__ = ["after", "request"]
 

@@ -20,9 +20,9 @@ from simulator.audit.model import Verdict, error, failed, passed
 from simulator.audit.probe import ProbeResult, RawStream, refusal, start_frame
 from simulator.audit.rules import sentence
 from simulator.audit.tokens import bot_stream_url, forge, replace_parts, varying_parts
-from simulator.ids import new_stream_id
-from simulator.journal import JournalEntry
-from simulator.registry import Call
+from simulator.protocol.ids import new_stream_id
+from simulator.rest.journal import JournalEntry
+from simulator.rest.registry import Call
 
 __all__ = ["token_expiry", "token_reuse", "unknown_token"]
 

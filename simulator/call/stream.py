@@ -1,0 +1,470 @@
+"""The asyncio driver of one media stream: a ``websockets`` client on an absolute clock.
+
+This is the thin I/O shell around :mod:`simulator.protocol.media`. It dials the bot, sends
+``start``, then one ``media`` frame of 160 μ-law bytes every 20 ms, scheduled against
+the monotonic clock from the moment ``start`` went out (frame *k* is due at
+``t_start + 20 ms * k``), so lateness never accumulates into drift. The frames are sent
+by the loop's shared :class:`~simulator.call.pacer.Pacer` (one timer for every stream, woken
+at each absolute deadline), written straight through the websockets protocol object;
+see :mod:`simulator.call.pacer` for why. It reads the bot's
+frames concurrently, feeds them to the protocol and the playout queue, and records
+everything. :meth:`StreamDriver.stop` sends ``stop`` and closes with 1000, as Bandwidth
+does when a stream ends (bandwidth-protocol.md §1.7).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import statistics
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
+from websockets.frames import Frame, Opcode
+from websockets.protocol import Event, State
+
+from simulator.call.pacer import Pacer
+from simulator.call.recorder import CallRecorder
+from simulator.protocol.codec import FRAME_BYTES, FRAME_MS, ulaw_encode
+from simulator.protocol.media import (
+    SAMPLES_PER_MS,
+    CallerSource,
+    Clear,
+    FrameViolation,
+    MediaStream,
+    PlayAudio,
+    Playout,
+    StreamConfig,
+)
+
+__all__ = ["StreamDriver", "StreamOutcome"]
+
+MAX_FRAME_BYTES = 4 * 1024 * 1024
+"""Largest frame accepted from the bot (Bandwidth's limit is undocumented)."""
+SPEECH_GAP_MS = 500.0
+"""Silence that ends a spell of bot speech. A TTS service sends a reply sentence by
+sentence, and the gaps between sentences are not the end of the bot's turn: a caller
+waiting for the bot to finish waits until it has been quiet this long. The end is
+recorded at the time the audio stopped; shorter gaps inside the spell (underruns a
+caller hears as stutter) are listed on it as ``gaps_ms``."""
+SPEECH_GAP_SAMPLES = round(SPEECH_GAP_MS * SAMPLES_PER_MS)
+
+
+@dataclass
+class StreamOutcome:
+    """How one stream went, for the summary and for expectations.
+
+    ``status`` is ``accepted`` (the socket opened), ``refused`` (the upgrade was answered
+    with an HTTP error, e.g. 403 for a close-before-accept through uvicorn) or
+    ``connection-error`` (nothing answered). ``closed_by`` is ``simulator`` (it sent
+    ``stop`` and closed), ``bot`` (the bot sent a close frame) or ``dropped`` (the
+    connection died without one: code 1006).
+    """
+
+    stream_id: str
+    name: str
+    destination: str
+    url: str
+    status: Literal["pending", "accepted", "refused", "connection-error"] = "pending"
+    http_status: int | None = None
+    error: str | None = None
+    opened_at_ms: float | None = None
+    closed_at_ms: float | None = None
+    close_code: int | None = None
+    close_reason: str = ""
+    closed_by: Literal["simulator", "bot", "dropped"] | None = None
+    stop_sent: bool = False
+    frames_sent: int = 0
+    frames_received: int = 0
+    play_audio_frames: int = 0
+    content_types: list[str] = field(default_factory=list)
+    clears: int = 0
+    dropped_ms: float = 0.0
+    bot_audio_ms: float = 0.0
+    lateness_ms: list[float] = field(default_factory=list, repr=False)
+
+    def pacing(self) -> dict[str, float]:
+        """Send-time deviation from the 20 ms grid: p50, p99, max (ms) and final drift."""
+        if not self.lateness_ms:
+            return {}
+        ordered = sorted(self.lateness_ms)
+        return {
+            "frames": float(len(ordered)),
+            "p50_ms": statistics.median(ordered),
+            "p99_ms": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))],
+            "max_ms": ordered[-1],
+            "drift_ms": self.lateness_ms[-1],
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready summary (without the per-frame lateness list)."""
+        out = {k: v for k, v in self.__dict__.items() if k != "lateness_ms"}
+        out["pacing"] = self.pacing()
+        return out
+
+
+PHASE_GRID_S = 0.001
+"""Each stream's 20 ms schedule starts on a multiple of this (the first frame waits < 1 ms).
+
+Streams whose deadlines coincide go out in one wake-up of the pacer and reach the bot in
+one wake-up of its loop: measured on this 2-core VM, a write that must wake the reading
+process costs ~12-20 µs of CPU against ~5 µs for one in a burst. With a 1 ms grid the
+frames of N streams fall in 20 slots, so the last of a slot leaves about N/20 writes
+(N/20 x ~10 µs) after its deadline, which is what the benchmark shows as p99."""
+
+
+def _on_phase_grid(t: float) -> float:
+    return math.ceil(t / PHASE_GRID_S) * PHASE_GRID_S
+
+
+class _MediaConnection(ClientConnection):
+    """A client connection that hands each whole text or binary frame to ``on_message``.
+
+    At once, from ``data_received``: without the message queue and the receiving task's
+    wake-up per message that ``async for message in ws`` costs (the bot's ``playAudio``
+    arrives 25-50 times a second per stream). A fragmented message, or text that is not
+    UTF-8, goes the usual way through the library's assembler, and so does everything
+    after it, so the order of messages is kept.
+    """
+
+    on_message: Callable[[str | bytes], None] | None = None
+    _direct = True
+
+    def process_event(self, event: Event) -> None:
+        handler = self.on_message
+        if (
+            self._direct
+            and self.response is not None
+            and isinstance(event, Frame)
+            and event.opcode in (Opcode.TEXT, Opcode.BINARY)
+        ):
+            # A frame that came with the handshake, before the driver attached its handler,
+            # is queued: from then on everything is, so it is read first.
+            if handler is not None and event.fin:
+                if event.opcode is Opcode.BINARY:
+                    handler(bytes(event.data))
+                    return
+                try:
+                    text = bytes(event.data).decode()
+                except UnicodeDecodeError:
+                    pass
+                else:
+                    handler(text)
+                    return
+            self._direct = False
+        super().process_event(event)
+
+
+class StreamDriver:
+    """Run one media stream against the bot until it is stopped or closed."""
+
+    def __init__(
+        self,
+        *,
+        config: StreamConfig,
+        destination: str,
+        url: str,
+        headers: Mapping[str, str],
+        caller: CallerSource,
+        recorder: CallRecorder,
+        on_violation: Callable[[FrameViolation], None],
+        open_timeout_s: float = 10.0,
+        close_timeout_s: float = 5.0,
+    ) -> None:
+        self.protocol = MediaStream(config)
+        self.config = config
+        self.url = url
+        self.headers = dict(headers)
+        self.caller = caller
+        self.recorder = recorder
+        self.on_violation = on_violation
+        self.open_timeout_s = open_timeout_s
+        self.close_timeout_s = close_timeout_s
+        self.playout = Playout()
+        recorder.playouts.append(self.playout)
+        self.outcome = StreamOutcome(
+            stream_id=config.stream_id, name=config.stream_name, destination=destination, url=url
+        )
+        self.opened = asyncio.Event()
+        self.closed = asyncio.Event()
+        self._stop_requested = False
+        self._drop_requested = False
+        self._speaking = False
+        self._gaps: list[float] = []
+        self._ws: ClientConnection | None = None
+        # The send schedule, set when ``start`` has gone out (see _send and _tick).
+        self._started = 0.0
+        self._first_sample = 0
+        self._frame = 0
+        self._label: str | None = None
+        self._ticks_done = asyncio.Event()
+        self._write_failed = False
+        self._tick_error: Exception | None = None
+        self._receive_error: Exception | None = None
+
+    def stop(self) -> None:
+        """Ask the stream to end: ``stop`` then close 1000, at the next 20 ms tick."""
+        self._stop_requested = True
+
+    def drop(self) -> None:
+        """Make the connection die at the next tick: no ``stop``, no close frame (1006).
+
+        This is a network failure or a media server crash as the bot sees it: the TCP
+        connection is aborted without the WebSocket closing handshake.
+        """
+        self._drop_requested = True
+        self._stop_requested = True
+
+    # -- the connection --------------------------------------------------------------
+
+    async def run(self) -> StreamOutcome:
+        """Connect, stream until stopped or closed, and return what happened."""
+        rec = self.recorder
+        rec.event("stream-connecting", url=self.url, stream=self.config.stream_name)
+        try:
+            self._ws = await connect(
+                self.url,
+                additional_headers=self.headers,
+                open_timeout=self.open_timeout_s,
+                close_timeout=self.close_timeout_s,
+                proxy=None,  # loopback only: never through an HTTP(S)_PROXY from the environment
+                create_connection=_MediaConnection,
+                compression=None,
+                ping_interval=None,
+                max_size=MAX_FRAME_BYTES,
+                user_agent_header=None,
+            )
+        except InvalidStatus as exc:
+            status = exc.response.status_code
+            self.outcome.status, self.outcome.http_status = "refused", status
+            self.outcome.error = f"the bot answered the WebSocket upgrade with HTTP {status}"
+            rec.event("stream-refused", http_status=status, stream=self.config.stream_name)
+        except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
+            self.outcome.status = "connection-error"
+            self.outcome.error = f"could not open {self.url}: {type(exc).__name__}: {exc}"
+            rec.event("stream-rejected", cause="connection-error", error=self.outcome.error)
+        else:
+            await self._run_open(self._ws)
+        self.closed.set()
+        return self.outcome
+
+    async def _run_open(self, ws: ClientConnection) -> None:
+        rec = self.recorder
+        self.outcome.status = "accepted"
+        self.outcome.opened_at_ms = rec.clock.ms()
+        rec.event("stream-accepted", stream=self.config.stream_name)
+        self.opened.set()
+        if isinstance(ws, _MediaConnection):
+            ws.on_message = self._handle_direct
+        receiver = asyncio.create_task(
+            self._receive(ws), name=f"bwsim-recv-{self.config.stream_id}"
+        )
+        try:
+            await self._send(ws)
+        finally:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(asyncio.shield(receiver), self.close_timeout_s + 1)
+            if not receiver.done():
+                receiver.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await receiver
+            await ws.close()
+            self._record_close(ws)
+
+    def _record_close(self, ws: ClientConnection) -> None:
+        out = self.outcome
+        out.closed_at_ms = self.recorder.clock.ms()
+        out.frames_sent = self.protocol.frames_sent
+        out.frames_received = self.protocol.frames_received
+        out.clears = self.playout.clears
+        out.dropped_ms = self.playout.dropped_samples / SAMPLES_PER_MS
+        out.bot_audio_ms = self.playout.played_samples / SAMPLES_PER_MS
+        proto = ws.protocol
+        received, sent = proto.close_rcvd, proto.close_sent
+        if received is None:
+            out.closed_by, out.close_code = "dropped", 1006
+        elif proto.close_rcvd_then_sent or sent is None:
+            out.closed_by, out.close_code, out.close_reason = "bot", received.code, received.reason
+        else:
+            out.closed_by, out.close_code = "simulator", sent.code
+        self.recorder.event(
+            "ws-closed",
+            code=out.close_code,
+            by=out.closed_by,
+            reason=out.close_reason,
+            stream=self.config.stream_name,
+        )
+
+    # -- Bandwidth → bot ---------------------------------------------------------------
+
+    async def _send(self, ws: ClientConnection) -> None:
+        rec, proto = self.recorder, self.protocol
+        try:
+            await ws.send(proto.start_message())
+        except ConnectionClosed:
+            return
+        rec.log("ws-send", event="start", stream=self.config.stream_name)
+        self._started = _on_phase_grid(time.monotonic())
+        self._first_sample = round(rec.clock.at(self._started) * SAMPLES_PER_MS)
+        self._frame = 0
+        self._label = None
+        self._ticks_done = asyncio.Event()
+        # Frame k is due at started + 20 ms * k: the shared pacer runs _tick at each slot.
+        Pacer.for_loop().add(self._started, self._tick)
+        await self._ticks_done.wait()
+        if self._tick_error is not None:
+            raise self._tick_error
+        if self._write_failed:
+            return
+        if self._drop_requested:
+            rec.event("note", detail="bwsim drops the connection (no stop, no close frame)")
+            ws.transport.abort()
+            return
+        try:
+            await ws.send(proto.stop_message())
+            self.outcome.stop_sent = True
+            rec.event("stop-sent", stream=self.config.stream_name)
+            await ws.close(1000)
+        except ConnectionClosed:
+            return
+
+    def _write(self, text: str) -> bool:
+        """Write one text frame now, without awaiting: False once the socket is closing.
+
+        This is ``ws.send()`` minus its coroutine and its flow-control wait:
+        the frame goes through the websockets Sans-I/O protocol object into the transport's
+        buffer. There is no flow-control wait: Bandwidth does not slow down for a bot that
+        reads slowly either; the frames queue in the kernel and the transport.
+        """
+        ws = self._ws
+        assert ws is not None
+        if ws.protocol.state is not State.OPEN or ws.transport.is_closing():
+            return False
+        ws.protocol.send_text(text.encode())
+        ws.send_data()
+        return True
+
+    def _tick(self, due: float) -> float | None:
+        """Send frame ``self._frame`` (due now); returns the next frame's deadline, or None."""
+        if self._stop_requested:
+            self._ticks_done.set()
+            return None
+        rec, proto = self.recorder, self.protocol
+        try:
+            self.outcome.lateness_ms.append((time.monotonic() - due) * 1000)
+            pcm, ulaw, now_label = self.caller.next_frame()
+            position = self._first_sample + self._frame * FRAME_BYTES
+            if now_label != self._label:
+                self._utterance_edge(self._label, now_label, position)
+                self._label = now_label
+            ok = self._write(proto.media_message(ulaw, "inbound"))
+            if now_label is not None:  # a frame with no label is silence: nothing to keep
+                rec.caller_frame(position, pcm)
+            if ok and "outbound" in self.config.tracks:
+                echo = self.playout.window(position, FRAME_BYTES)
+                ok = self._write(proto.media_message(ulaw_encode(echo), "outbound"))
+            self._check_speech_end(position)
+        except Exception as exc:  # noqa: BLE001
+            # Raised again in this stream's own task (_send), so it is not lost in the pacer.
+            self._tick_error = exc
+            self._ticks_done.set()
+            return None
+        if not ok:
+            # The socket is closing (the bot closed it, or it died): the receiver records it.
+            self._write_failed = True
+            self._ticks_done.set()
+            return None
+        self._frame += 1
+        return self._started + self._frame * FRAME_MS / 1000
+
+    def _utterance_edge(self, before: str | None, after: str | None, position: int) -> None:
+        at = position / SAMPLES_PER_MS
+        if before is not None:
+            self.recorder.event("caller-audio-end", at_ms=at, label=before)
+        if after is not None:
+            self.recorder.event("caller-audio-start", at_ms=at, label=after)
+
+    def _check_speech_end(self, position: int) -> None:
+        # On the frame's own position (its slot on the call clock): an integer compare,
+        # where reading the clock every tick was 7% of the work at 500 streams.
+        if self._speaking and self.playout.end + SPEECH_GAP_SAMPLES <= position:
+            ended_at = self.playout.end / SAMPLES_PER_MS
+            self._speaking = False
+            gaps, self._gaps = self._gaps, []
+            self.recorder.event("bot-speech-end", at_ms=ended_at, gaps_ms=gaps)
+
+    # -- bot → Bandwidth -----------------------------------------------------------------
+
+    async def _receive(self, ws: ClientConnection) -> None:
+        try:
+            async for message in ws:  # only what the direct path passed on (see above)
+                self._handle(message)
+        except ConnectionClosed:
+            pass
+        finally:
+            # The bot closed (or the connection died): stop sending at the next tick.
+            self._stop_requested = True
+            if isinstance(ws, _MediaConnection):
+                ws.on_message = None
+        if self._receive_error is not None:
+            raise self._receive_error
+
+    def _handle_direct(self, message: str | bytes) -> None:
+        if self._receive_error is not None:
+            return
+        try:
+            self._handle(message)
+        except Exception as exc:  # noqa: BLE001
+            # Raised again by the receiving task, not into the library's data_received;
+            # the stream ends at the next tick, as when the receiving task itself failed.
+            self._receive_error = exc
+            self._stop_requested = True
+
+    def _handle(self, message: str | bytes) -> None:
+        rec = self.recorder
+        now = rec.clock.ms()
+        event = self.protocol.receive(message, now)
+        if self.protocol.stopped:
+            rec.log("ws-recv-after-stop", size=len(message))
+        if isinstance(event, PlayAudio):
+            was_busy = self.playout.busy(now)
+            first = not self.playout.heard_anything
+            before = self.playout.end / SAMPLES_PER_MS
+            segment = self.playout.enqueue(event.samples, now)
+            if self._speaking and not was_busy:
+                self._gaps.append(round(segment.start / SAMPLES_PER_MS - before, 1))
+            heard_at = segment.start / SAMPLES_PER_MS
+            self.outcome.play_audio_frames += 1
+            if event.content_type not in self.outcome.content_types:
+                self.outcome.content_types.append(event.content_type)
+            rec.log(
+                "ws-recv",
+                event="playAudio",
+                content_type=event.content_type,
+                bytes=event.payload_bytes,
+                audio_ms=len(event.samples) / SAMPLES_PER_MS,
+                heard_at_ms=round(heard_at, 1),
+            )
+            if first:
+                rec.event("bot-audio-first", at_ms=heard_at, content_type=event.content_type)
+            if not was_busy and not self._speaking:
+                self._speaking = True
+                rec.event("bot-speech-start", at_ms=heard_at)
+        elif isinstance(event, Clear):
+            # Speaking means inside a spell of bot speech, a stutter's gap included.
+            speaking = self._speaking or self.playout.busy(now)
+            dropped = self.playout.clear(now) / SAMPLES_PER_MS
+            rec.log("ws-recv", event="clear", dropped_ms=dropped)
+            rec.event("clear", dropped_ms=round(dropped, 1), bot_was_speaking=speaking)
+            if self._speaking:
+                self._speaking = False
+                gaps, self._gaps = self._gaps, []
+                rec.event("bot-speech-end", interrupted=True, gaps_ms=gaps)
+        else:
+            rec.log("ws-recv", event="violation", rule=event.rule, frame=event.frame)
+            self.on_violation(event)

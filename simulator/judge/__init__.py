@@ -1,0 +1,1 @@
+"""Judging calls, pure: scenario files, expectations, and the metrics measured on a call's audio."""

@@ -1,0 +1,269 @@
+"""How Bandwidth runs a BXML document: verbs turned into steps, Sans-I/O.
+
+:func:`plan` turns a checked :class:`~simulator.protocol.bxml.BxmlDocument` into the steps the
+call driver executes, with attributes typed and URLs resolved against the URL that
+served the document (bandwidth-protocol.md §2.1, §3). The semantics that matter for a
+streaming bot (§1.4, §3.2):
+
+- ``<StartStream>`` does not block: execution goes on to the next verb at once.
+- ``<StopStream wait="true">`` blocks until the stream's socket is closed (by the app,
+  or a timeout); without ``wait`` it stops the stream and goes on.
+- ``<Pause>`` holds the call for ``duration`` seconds.
+- A document that runs out without handing control to another webhook hangs up
+  (implicit ``<Hangup>``); so ``<Redirect>``, and ``<Gather>`` with a ``gatherUrl``, end
+  the current document.
+- Verbs Bandwidth documents but bwsim does not simulate (Conference, Record, …) become
+  :class:`Unsimulated` steps: recorded in the trace, then skipped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from urllib.parse import urljoin
+
+from simulator.protocol.bxml import BxmlDocument, Verb
+
+__all__ = [
+    "Gather",
+    "Hangup",
+    "Pause",
+    "Redirect",
+    "Ring",
+    "SpeakSentence",
+    "StartStream",
+    "Step",
+    "StopStream",
+    "Transfer",
+    "Unsimulated",
+    "plan",
+    "speech_seconds",
+]
+
+WORDS_PER_SECOND = 2.6
+"""Speaking rate bwsim assumes for ``<SpeakSentence>`` (it synthesises no speech)."""
+
+
+@dataclass(frozen=True)
+class StartStream:
+    """Open a media stream to ``destination`` (non-blocking)."""
+
+    line: int | None
+    destination: str
+    name: str | None
+    bidirectional: bool
+    tracks: tuple[str, ...]
+    username: str | None
+    password: str | None = field(repr=False)
+    params: dict[str, str]
+    event_url: str | None
+    event_method: str
+    event_username: str | None
+    event_password: str | None = field(repr=False)
+
+
+@dataclass(frozen=True)
+class StopStream:
+    """Stop the named stream; with ``wait``, block until its socket has closed."""
+
+    line: int | None
+    name: str
+    wait: bool
+
+
+@dataclass(frozen=True)
+class Pause:
+    """Hold the call, silent, for ``seconds``."""
+
+    line: int | None
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Ring:
+    """Ring (or hold) for ``seconds``; answers the call unless ``answer`` is false."""
+
+    line: int | None
+    seconds: float
+    answer: bool
+
+
+@dataclass(frozen=True)
+class Hangup:
+    """End the call (reject it when unanswered)."""
+
+    line: int | None
+
+
+@dataclass(frozen=True)
+class SpeakSentence:
+    """Speak text to the caller (bwsim waits as long as speaking it would take)."""
+
+    line: int | None
+    text: str
+    voice: str | None
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """Hand the caller to one of ``targets`` (rung simultaneously)."""
+
+    line: int | None
+    targets: tuple[str, ...]
+    attributes: dict[str, str]
+    complete_url: str | None
+
+
+@dataclass(frozen=True)
+class Redirect:
+    """Fetch new BXML from ``url`` (the redirect webhook) and run it instead."""
+
+    line: int | None
+    url: str
+    method: str
+    username: str | None
+    password: str | None = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Gather:
+    """Collect DTMF digits, then post them to ``url`` (if any) and run its BXML."""
+
+    line: int | None
+    url: str | None
+    method: str
+    username: str | None
+    password: str | None = field(repr=False)
+    max_digits: int
+    terminating_digits: str
+    first_digit_timeout_s: float
+    inter_digit_timeout_s: float
+    prompts: tuple[SpeakSentence, ...]
+
+
+@dataclass(frozen=True)
+class Unsimulated:
+    """A documented verb bwsim does not simulate: recorded, then skipped."""
+
+    line: int | None
+    verb: str
+
+
+Step = (
+    StartStream
+    | StopStream
+    | Pause
+    | Ring
+    | Hangup
+    | SpeakSentence
+    | Transfer
+    | Redirect
+    | Gather
+    | Unsimulated
+)
+
+
+def speech_seconds(text: str) -> float:
+    """How long bwsim holds a ``<SpeakSentence>``: at least a second."""
+    return max(1.0, len(text.split()) / WORDS_PER_SECOND)
+
+
+def _url(base: str, value: str | None) -> str | None:
+    return urljoin(base, value) if value else None
+
+
+def _float(verb: Verb, name: str, default: float) -> float:
+    raw = verb.attributes.get(name)
+    return default if raw is None else float(raw)
+
+
+def _bool(verb: Verb, name: str, default: bool) -> bool:
+    raw = verb.attributes.get(name)
+    return default if raw is None else raw.strip().lower() == "true"
+
+
+def _method(verb: Verb, name: str) -> str:
+    return verb.attributes.get(name, "POST").upper()
+
+
+def _speak(verb: Verb) -> SpeakSentence:
+    return SpeakSentence(verb.line, verb.text, verb.attributes.get("voice"))
+
+
+def _step(verb: Verb, base: str) -> Step:
+    a = verb.attributes
+    match verb.name:
+        case "StartStream":
+            tracks = a.get("tracks", "inbound")
+            return StartStream(
+                line=verb.line,
+                destination=a["destination"],
+                name=a.get("name"),
+                bidirectional=a.get("mode", "unidirectional") == "bidirectional",
+                tracks=("inbound", "outbound") if tracks == "both" else (tracks,),
+                username=a.get("destinationUsername"),
+                password=a.get("destinationPassword"),
+                params={
+                    c.attributes.get("name", ""): c.attributes.get("value", "")
+                    for c in verb.children
+                    if c.name == "StreamParam"
+                },
+                event_url=_url(base, a.get("streamEventUrl")),
+                event_method=_method(verb, "streamEventMethod"),
+                event_username=a.get("username"),
+                event_password=a.get("password"),
+            )
+        case "StopStream":
+            return StopStream(verb.line, a["name"], _bool(verb, "wait", default=False))
+        case "Pause":
+            return Pause(verb.line, _float(verb, "duration", 1.0))
+        case "Ring":
+            return Ring(verb.line, _float(verb, "duration", 5.0), _bool(verb, "answerCall", True))
+        case "Hangup":
+            return Hangup(verb.line)
+        case "SpeakSentence":
+            return _speak(verb)
+        case "Transfer":
+            return Transfer(
+                line=verb.line,
+                targets=tuple(t.value for t in verb.targets),
+                attributes=dict(a),
+                complete_url=_url(base, a.get("transferCompleteUrl")),
+            )
+        case "Redirect":
+            return Redirect(
+                line=verb.line,
+                url=_url(base, a["redirectUrl"]) or base,
+                method=_method(verb, "redirectMethod"),
+                username=a.get("username"),
+                password=a.get("password"),
+            )
+        case "Gather":
+            return Gather(
+                line=verb.line,
+                url=_url(base, a.get("gatherUrl")),
+                method=_method(verb, "gatherMethod"),
+                username=a.get("username"),
+                password=a.get("password"),
+                max_digits=int(_float(verb, "maxDigits", 50)),
+                terminating_digits=a.get("terminatingDigits", ""),
+                first_digit_timeout_s=_float(verb, "firstDigitTimeout", 5.0),
+                inter_digit_timeout_s=_float(verb, "interDigitTimeout", 5.0),
+                prompts=tuple(_speak(c) for c in verb.children if c.name == "SpeakSentence"),
+            )
+        case _:
+            return Unsimulated(verb.line, verb.name)
+
+
+def plan(document: BxmlDocument, base_url: str) -> list[Step]:
+    """The steps Bandwidth would run for ``document``, served from ``base_url``.
+
+    Steps after a ``<Redirect>``, or after a ``<Gather>`` that posts to a URL, are never
+    reached and are left out; the implicit hang-up at the end is the executor's.
+    """
+    steps: list[Step] = []
+    for verb in document.verbs:
+        step = _step(verb, base_url)
+        steps.append(step)
+        if isinstance(step, Redirect) or (isinstance(step, Gather) and step.url):
+            break
+    return steps

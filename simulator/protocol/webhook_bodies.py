@@ -1,0 +1,744 @@
+"""Voice webhook bodies: what bwsim sends the bot, built and checked without I/O.
+
+:class:`CallInfo` and :class:`StreamInfo` describe a call and a media stream;
+``initiate_body``, ``answer_body``, ``disconnect_body``, ``redirect_body``,
+``gather_body``, ``transfer_answer_body``, ``transfer_complete_body``,
+``transfer_disconnect_body`` and the three ``media_stream_*_body`` functions turn them
+into dicts with Bandwidth's field names (bandwidth-protocol.md §2.3-§2.7, §1.8); no
+clock is read, every time is an argument. :func:`validate_body` parses a body with the
+official ``bandwidth-sdk`` callback model and rejects what does not parse, misses a
+required field, or carries a field the model does not know. The sender is
+:mod:`simulator.call.webhook_sender`.
+
+Identifiers follow §5.6: ``c-<8 hex>-<uuid4>`` call ids, ``s-<8 hex>-<uuid4>`` stream
+ids, 7-digit account ids, UUID application ids; all use RFC 3986 unreserved characters
+only.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final, Literal
+
+from simulator.errors import ConfigError
+from simulator.protocol.ids import (  # re-exported for webhook callers
+    ACCOUNT_ID_RE,
+    APPLICATION_ID_RE,
+    CALL_ID_RE,
+    STREAM_ID_RE,
+    new_account_id,
+    new_application_id,
+    new_call_id,
+    new_stream_id,
+)
+
+__all__ = [
+    "ACCOUNT_ID_RE",
+    "APPLICATION_ID_RE",
+    "ASYNC_EVENTS",
+    "CALL_ID_RE",
+    "DISCONNECT_CAUSES",
+    "STREAM_ID_RE",
+    "SYNC_EVENTS",
+    "CallInfo",
+    "InvalidWebhookBody",
+    "JsonBody",
+    "StreamInfo",
+    "answer_body",
+    "call_url",
+    "disconnect_body",
+    "gather_body",
+    "initiate_body",
+    "iso_duration",
+    "iso_timestamp",
+    "media_stream_rejected_body",
+    "media_stream_started_body",
+    "media_stream_stopped_body",
+    "new_account_id",
+    "new_application_id",
+    "new_call_id",
+    "new_stream_id",
+    "redirect_body",
+    "transfer_answer_body",
+    "transfer_complete_body",
+    "transfer_disconnect_body",
+    "validate_body",
+]
+
+JsonBody = dict[str, Any]
+
+
+def call_url(account_id: str, call_id: str) -> str:
+    """Return the ``callUrl`` Bandwidth puts in every call webhook (§2.3)."""
+    return f"https://voice.bandwidth.com/api/v2/accounts/{account_id}/calls/{call_id}"
+
+
+# --------------------------------------------------------------------------------------
+# Errors
+# --------------------------------------------------------------------------------------
+
+
+class InvalidWebhookBody(ConfigError, ValueError):
+    """A webhook body cannot be built, or does not parse with the bandwidth-sdk model.
+
+    Raised for bad builder arguments (a naive datetime, an unknown cause) and by
+    :func:`validate_body`. ``event_type`` names the webhook, ``reason`` says what is wrong.
+    """
+
+    def __init__(self, event_type: str | None, reason: str) -> None:
+        self.event_type = event_type
+        self.reason = reason
+        what = f"{event_type!r} webhook body" if event_type else "webhook body"
+        super().__init__(f"invalid {what}: {reason}")
+
+
+# --------------------------------------------------------------------------------------
+# Time formats (§5.6: ISO 8601 UTC with milliseconds and ``Z``; ISO 8601 durations)
+# --------------------------------------------------------------------------------------
+
+
+def iso_timestamp(value: datetime) -> str:
+    """Format ``value`` as Bandwidth does: ``2019-06-20T15:56:11.554Z`` (UTC, milliseconds).
+
+    ``value`` must be timezone-aware; a naive datetime is refused rather than guessed.
+    """
+    if value.tzinfo is None or value.utcoffset() is None:
+        msg = (
+            f"timestamp {value.isoformat()!r} has no timezone; pass an aware datetime "
+            "such as datetime.now(UTC)"
+        )
+        raise InvalidWebhookBody(None, msg)
+    text = value.astimezone(UTC).isoformat(timespec="milliseconds")
+    return text.replace("+00:00", "Z")
+
+
+def iso_duration(value: timedelta) -> str:
+    """Format ``value`` as an ISO 8601 duration like Bandwidth's ``PT1M52.217S``.
+
+    Hours and minutes appear only when non-zero; seconds always, with milliseconds.
+    """
+    total_ms = round(value.total_seconds() * 1000)
+    if total_ms < 0:
+        msg = f"duration {value!r} is negative: the stream cannot stop before it started"
+        raise InvalidWebhookBody(None, msg)
+    hours, rest = divmod(total_ms, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    seconds, millis = divmod(rest, 1000)
+    text = "PT"
+    if hours:
+        text += f"{hours}H"
+    if minutes:
+        text += f"{minutes}M"
+    return f"{text}{seconds}.{millis:03d}S"
+
+
+def _iso_or_none(value: datetime | None) -> str | None:
+    return None if value is None else iso_timestamp(value)
+
+
+# --------------------------------------------------------------------------------------
+# What a call and a stream look like to the body builders
+# --------------------------------------------------------------------------------------
+
+Direction = Literal["inbound", "outbound"]
+
+
+@dataclass(frozen=True)
+class CallInfo:
+    """The facts about one call leg that its webhooks carry.
+
+    ``call_url`` is derived from ``account_id`` and ``call_id`` when left empty. A
+    transfer B-leg (see :meth:`transfer_leg`) has ``parent_call_id`` set, ``from_`` is
+    the transfer caller id and ``to`` the transfer target; the builders then add
+    ``parentCallId``/``transferCallerId``/``transferTo`` where Bandwidth does.
+    """
+
+    account_id: str
+    application_id: str
+    call_id: str
+    from_: str
+    to: str
+    start_time: datetime
+    direction: Direction = "inbound"
+    answer_time: datetime | None = None
+    enqueued_time: datetime | None = None
+    call_url: str = ""
+    tag: str | None = None
+    parent_call_id: str | None = None
+    sip_call_id: str | None = None
+    uui: str | None = None
+    diversion: Mapping[str, str] | None = None
+    stir_shaken: Mapping[str, str] | None = None
+
+    def __post_init__(self) -> None:
+        if self.direction not in ("inbound", "outbound"):
+            msg = f"direction must be 'inbound' or 'outbound', got {self.direction!r}"
+            raise InvalidWebhookBody(None, msg)
+        if not self.call_url:
+            object.__setattr__(self, "call_url", call_url(self.account_id, self.call_id))
+
+    @classmethod
+    def new_inbound(
+        cls,
+        from_: str,
+        to: str,
+        *,
+        start_time: datetime | None = None,
+        account_id: str | None = None,
+        application_id: str | None = None,
+        call_id: str | None = None,
+    ) -> CallInfo:
+        """Describe a new inbound call, generating the ids not given (start: now, UTC)."""
+        return cls(
+            account_id=account_id or new_account_id(),
+            application_id=application_id or new_application_id(),
+            call_id=call_id or new_call_id(),
+            from_=from_,
+            to=to,
+            start_time=start_time or datetime.now(UTC),
+        )
+
+    def answered(self, at: datetime) -> CallInfo:
+        """Return a copy of this call answered at ``at``."""
+        return replace(self, answer_time=at)
+
+    def transfer_leg(
+        self,
+        transfer_to: str,
+        *,
+        start_time: datetime,
+        caller_id: str | None = None,
+        call_id: str | None = None,
+        answer_time: datetime | None = None,
+        tag: str | None = None,
+    ) -> CallInfo:
+        """Describe the outbound B-leg a ``<Transfer>`` on this call dials (§2.7).
+
+        ``caller_id`` is the ``transferCallerId``; it defaults to this call's ``from``.
+        """
+        return CallInfo(
+            account_id=self.account_id,
+            application_id=self.application_id,
+            call_id=call_id or new_call_id(),
+            from_=caller_id or self.from_,
+            to=transfer_to,
+            start_time=start_time,
+            direction="outbound",
+            answer_time=answer_time,
+            parent_call_id=self.call_id,
+            tag=tag,
+        )
+
+
+@dataclass(frozen=True)
+class StreamInfo:
+    """One ``<StartStream>`` media stream, as its mediaStream* webhooks describe it (§1.8).
+
+    ``name`` defaults to the stream id, as Bandwidth's does. ``tracks`` are the strings
+    ``inbound``/``outbound``.
+    """
+
+    stream_id: str
+    destination: str
+    start_time: datetime
+    name: str = ""
+    tracks: tuple[str, ...] = ("inbound",)
+
+    def __post_init__(self) -> None:
+        bad = [t for t in self.tracks if t not in ("inbound", "outbound")]
+        if bad or not self.tracks:
+            msg = f"tracks must be 'inbound' and/or 'outbound', got {self.tracks!r}"
+            raise InvalidWebhookBody(None, msg)
+        if not self.name:
+            object.__setattr__(self, "name", self.stream_id)
+
+    def to_body(self, *, end_time: datetime | None = None) -> JsonBody:
+        """Render the ``mediaStream`` object; with ``end_time``, include ``duration``."""
+        out: JsonBody = {
+            "id": self.stream_id,
+            "name": self.name,
+            "destination": self.destination,
+            "startTime": iso_timestamp(self.start_time),
+            "tracks": list(self.tracks),
+            "type": "WebSocket",
+        }
+        if end_time is not None:
+            out["duration"] = iso_duration(end_time - self.start_time)
+        return out
+
+
+# --------------------------------------------------------------------------------------
+# Body builders (pure)
+# --------------------------------------------------------------------------------------
+
+SYNC_EVENTS: Final = frozenset(
+    {
+        "initiate",
+        "answer",
+        "redirect",
+        "gather",
+        "transferAnswer",
+        "transferComplete",
+        "bridgeComplete",
+        "bridgeTargetComplete",
+    }
+)
+"""Webhooks whose reply is BXML: Bandwidth expects ``200`` + ``application/xml`` (§2.1)."""
+
+ASYNC_EVENTS: Final = frozenset(
+    {
+        "disconnect",
+        "transferDisconnect",
+        "mediaStreamStarted",
+        "mediaStreamStopped",
+        "mediaStreamRejected",
+    }
+)
+"""Webhooks whose reply is ignored: any 2xx will do (§2.1, §1.8)."""
+
+DISCONNECT_CAUSES: Final = frozenset(
+    {
+        "hangup",
+        "busy",
+        "timeout",
+        "cancel",
+        "rejected",
+        "callback-error",
+        "invalid-bxml",
+        "application-error",
+        "account-limit",
+        "node-capacity-exceeded",
+        "error",
+        "unknown",
+    }
+)
+"""``cause`` values Bandwidth documents for disconnect and transfer webhooks (§2.5)."""
+
+_STREAM_STOPPED_CAUSES: Final = frozenset({"closed", "connection-error", "error"})
+_STREAM_REJECTED_CAUSES: Final = frozenset(
+    {"connection-error", "duplicate", "error", "track-limit"}
+)
+
+
+def _put(body: JsonBody, key: str, value: Any) -> None:
+    """Set ``key`` only when there is a value: Bandwidth omits absent optional fields."""
+    if value is not None:
+        body[key] = value
+
+
+def _common(info: CallInfo, event_type: str, event_time: datetime) -> JsonBody:
+    return {
+        "eventType": event_type,
+        "eventTime": iso_timestamp(event_time),
+        "accountId": info.account_id,
+        "applicationId": info.application_id,
+        "from": info.from_,
+        "to": info.to,
+        "direction": info.direction,
+        "callId": info.call_id,
+        "callUrl": info.call_url,
+    }
+
+
+def _times(body: JsonBody, info: CallInfo, *, answer: bool = True) -> None:
+    _put(body, "enqueuedTime", _iso_or_none(info.enqueued_time))
+    body["startTime"] = iso_timestamp(info.start_time)
+    if answer:
+        _put(body, "answerTime", _iso_or_none(info.answer_time))
+
+
+def _transfer_fields(body: JsonBody, info: CallInfo) -> None:
+    """On a transfer B-leg, add the fields Bandwidth adds to redirect/gather (§2.6)."""
+    if info.parent_call_id is not None:
+        body["parentCallId"] = info.parent_call_id
+        body["transferCallerId"] = info.from_
+        body["transferTo"] = info.to
+
+
+def _check_cause(event_type: str, cause: str, allowed: frozenset[str]) -> None:
+    if cause not in allowed:
+        msg = f"cause {cause!r} is not one Bandwidth documents; use one of {sorted(allowed)}"
+        raise InvalidWebhookBody(event_type, msg)
+
+
+def _error_fields(
+    body: JsonBody, cause: str, error_message: str | None, error_id: str | None
+) -> None:
+    _put(body, "errorMessage", error_message)
+    if error_id is None and error_message is not None and cause != "hangup":
+        error_id = str(uuid.uuid4())
+    _put(body, "errorId", error_id)
+
+
+def initiate_body(info: CallInfo, event_time: datetime) -> JsonBody:
+    """Build the ``initiate`` webhook of an inbound call (§2.3): no answerTime, no tag."""
+    if info.direction != "inbound":
+        msg = "initiate is sent only for inbound calls; use answer_body for an outbound call"
+        raise InvalidWebhookBody("initiate", msg)
+    body = _common(info, "initiate", event_time)
+    body["startTime"] = iso_timestamp(info.start_time)
+    _put(body, "diversion", dict(info.diversion) if info.diversion else None)
+    _put(body, "stirShaken", dict(info.stir_shaken) if info.stir_shaken else None)
+    _put(body, "uui", info.uui)
+    _put(body, "sipCallId", info.sip_call_id)
+    return body
+
+
+def answer_body(info: CallInfo, event_time: datetime) -> JsonBody:
+    """Build the ``answer`` webhook of an outbound call (§2.4).
+
+    ``answerTime`` is ``info.answer_time``, or ``event_time`` when the call has none.
+    """
+    if info.direction != "outbound":
+        msg = "answer is sent only for outbound calls; an inbound call gets initiate_body"
+        raise InvalidWebhookBody("answer", msg)
+    body = _common(info, "answer", event_time)
+    _times(body, info, answer=False)
+    body["answerTime"] = iso_timestamp(info.answer_time or event_time)
+    _put(body, "tag", info.tag)
+    _put(body, "sipCallId", info.sip_call_id)
+    return body
+
+
+def disconnect_body(
+    info: CallInfo,
+    cause: str,
+    end_time: datetime,
+    error_message: str | None = None,
+    *,
+    error_id: str | None = None,
+) -> JsonBody:
+    """Build the ``disconnect`` webhook (§2.5); ``eventTime`` is ``end_time``.
+
+    ``errorId`` (a UUID) is generated when an error message is given for a cause other
+    than ``hangup`` and ``error_id`` is not.
+    """
+    _check_cause("disconnect", cause, DISCONNECT_CAUSES)
+    body = _common(info, "disconnect", end_time)
+    _times(body, info)
+    body["endTime"] = iso_timestamp(end_time)
+    body["cause"] = cause
+    _error_fields(body, cause, error_message, error_id)
+    _put(body, "tag", info.tag)
+    _put(body, "sipCallId", info.sip_call_id)
+    return body
+
+
+def redirect_body(info: CallInfo, event_time: datetime) -> JsonBody:
+    """Build the ``redirect`` webhook (§2.6), sent by ``<Redirect>`` or Update Call."""
+    body = _common(info, "redirect", event_time)
+    _times(body, info)
+    _put(body, "tag", info.tag)
+    _transfer_fields(body, info)
+    return body
+
+
+def gather_body(
+    info: CallInfo, digits: str, terminating_digit: str | None, event_time: datetime
+) -> JsonBody:
+    """Build the ``gather`` webhook: the digits collected and the digit that ended it."""
+    body = _common(info, "gather", event_time)
+    _times(body, info)
+    body["digits"] = digits
+    _put(body, "terminatingDigit", terminating_digit)
+    _put(body, "tag", info.tag)
+    _transfer_fields(body, info)
+    return body
+
+
+def transfer_answer_body(b_leg: CallInfo, event_time: datetime) -> JsonBody:
+    """Build ``transferAnswer`` for a B-leg made by :meth:`CallInfo.transfer_leg` (§2.7)."""
+    body = _common(b_leg, "transferAnswer", event_time)
+    _times(body, b_leg, answer=False)
+    body["answerTime"] = iso_timestamp(b_leg.answer_time or event_time)
+    _put(body, "tag", b_leg.tag)
+    body["transferCallerId"] = b_leg.from_
+    body["transferTo"] = b_leg.to
+    return body
+
+
+def transfer_complete_body(
+    info: CallInfo,
+    transfer_to: str,
+    cause: str,
+    event_time: datetime,
+    *,
+    transfer_caller_id: str | None = None,
+    error_message: str | None = None,
+    error_id: str | None = None,
+) -> JsonBody:
+    """Build ``transferComplete`` for the A-leg ``info`` once the B-leg ended (§2.7).
+
+    ``cause`` is the B-leg's ending (``hangup``, ``busy``, ``timeout`` …);
+    ``transfer_caller_id`` defaults to the A-leg's ``from``.
+    """
+    _check_cause("transferComplete", cause, DISCONNECT_CAUSES)
+    body = _common(info, "transferComplete", event_time)
+    _times(body, info)
+    _put(body, "tag", info.tag)
+    body["transferCallerId"] = transfer_caller_id or info.from_
+    body["transferTo"] = transfer_to
+    body["cause"] = cause
+    _error_fields(body, cause, error_message, error_id)
+    return body
+
+
+def transfer_disconnect_body(
+    b_leg: CallInfo,
+    cause: str,
+    end_time: datetime,
+    error_message: str | None = None,
+    *,
+    error_id: str | None = None,
+) -> JsonBody:
+    """Build ``transferDisconnect`` for a B-leg made by :meth:`CallInfo.transfer_leg` (§2.7)."""
+    if b_leg.parent_call_id is None or b_leg.direction != "outbound":
+        msg = "pass the transfer B-leg (CallInfo.transfer_leg(...)), not the A-leg"
+        raise InvalidWebhookBody("transferDisconnect", msg)
+    _check_cause("transferDisconnect", cause, DISCONNECT_CAUSES)
+    body = _common(b_leg, "transferDisconnect", end_time)
+    body["parentCallId"] = b_leg.parent_call_id
+    _times(body, b_leg)
+    body["endTime"] = iso_timestamp(end_time)
+    _put(body, "tag", b_leg.tag)
+    body["transferCallerId"] = b_leg.from_
+    body["transferTo"] = b_leg.to
+    body["cause"] = cause
+    _error_fields(body, cause, error_message, error_id)
+    return body
+
+
+def _stream_common(info: CallInfo, event_type: str, event_time: datetime) -> JsonBody:
+    body = _common(info, event_type, event_time)
+    _times(body, info)
+    _put(body, "tag", info.tag)
+    return body
+
+
+def media_stream_started_body(info: CallInfo, stream: StreamInfo, event_time: datetime) -> JsonBody:
+    """Build ``mediaStreamStarted`` (§1.8), sent to ``streamEventUrl`` once connected."""
+    body = _stream_common(info, "mediaStreamStarted", event_time)
+    body["mediaStream"] = stream.to_body()
+    return body
+
+
+def media_stream_stopped_body(
+    info: CallInfo,
+    stream: StreamInfo,
+    cause: str,
+    end_time: datetime,
+    error_message: str | None = None,
+) -> JsonBody:
+    """Build ``mediaStreamStopped`` (§1.8); ``duration`` runs from the stream's start.
+
+    ``errorMessage`` is present exactly when ``cause`` is not ``closed``, as Bandwidth's.
+    """
+    _check_cause("mediaStreamStopped", cause, _STREAM_STOPPED_CAUSES)
+    if (cause == "closed") != (error_message is None):
+        msg = (
+            f"cause {cause!r} with error_message={error_message!r}: Bandwidth sends an "
+            "errorMessage exactly when the cause is not 'closed'"
+        )
+        raise InvalidWebhookBody("mediaStreamStopped", msg)
+    body = _stream_common(info, "mediaStreamStopped", end_time)
+    body["cause"] = cause
+    _put(body, "errorMessage", error_message)
+    body["mediaStream"] = stream.to_body(end_time=end_time)
+    return body
+
+
+def media_stream_rejected_body(
+    info: CallInfo,
+    stream: StreamInfo,
+    cause: str,
+    error_message: str,
+    event_time: datetime,
+    *,
+    original_stream: StreamInfo | None = None,
+) -> JsonBody:
+    """Build ``mediaStreamRejected`` (§1.8); ``original_stream`` is for ``duplicate``.
+
+    The eventType is ``mediaStreamRejected`` as in the doc example (its table has a typo).
+    """
+    _check_cause("mediaStreamRejected", cause, _STREAM_REJECTED_CAUSES)
+    body = _stream_common(info, "mediaStreamRejected", event_time)
+    body["cause"] = cause
+    body["errorMessage"] = error_message
+    body["mediaStream"] = stream.to_body()
+    if original_stream is not None:
+        body["originalMediaStream"] = original_stream.to_body()
+    return body
+
+
+# --------------------------------------------------------------------------------------
+# Validation with the bandwidth-sdk models
+# --------------------------------------------------------------------------------------
+
+_COMMON_REQUIRED: Final = (
+    "eventType",
+    "eventTime",
+    "accountId",
+    "applicationId",
+    "from",
+    "to",
+    "direction",
+    "callId",
+    "callUrl",
+)
+
+
+@dataclass(frozen=True)
+class _Schema:
+    model: str  # class name in bandwidth.models
+    required: tuple[str, ...]
+    extra_allowed: frozenset[str] = frozenset()
+
+
+# bandwidth-sdk 23.3.1 has no mediaStream* callback models. Their envelope carries the
+# same common call fields as ``AnswerCallback`` (§1.8 lists them), so that model parses
+# the envelope and ``_check_media_stream`` checks the rest against §1.8.
+_STREAM_EXTRAS: Final = frozenset({"mediaStream", "cause", "errorMessage", "originalMediaStream"})
+
+_SCHEMAS: Final[Mapping[str, _Schema]] = {
+    "initiate": _Schema("InitiateCallback", ("startTime",)),
+    "answer": _Schema("AnswerCallback", ("startTime", "answerTime")),
+    "disconnect": _Schema("DisconnectCallback", ("startTime", "endTime", "cause")),
+    "redirect": _Schema("RedirectCallback", ("startTime",)),
+    "gather": _Schema("GatherCallback", ("startTime", "digits")),
+    "transferAnswer": _Schema(
+        "TransferAnswerCallback", ("startTime", "answerTime", "transferCallerId", "transferTo")
+    ),
+    "transferComplete": _Schema(
+        "TransferCompleteCallback", ("startTime", "transferCallerId", "transferTo", "cause")
+    ),
+    "transferDisconnect": _Schema(
+        "TransferDisconnectCallback",
+        ("parentCallId", "startTime", "endTime", "transferCallerId", "transferTo", "cause"),
+    ),
+    "mediaStreamStarted": _Schema("AnswerCallback", ("startTime", "mediaStream"), _STREAM_EXTRAS),
+    "mediaStreamStopped": _Schema(
+        "AnswerCallback", ("startTime", "mediaStream", "cause"), _STREAM_EXTRAS
+    ),
+    "mediaStreamRejected": _Schema(
+        "AnswerCallback", ("startTime", "mediaStream", "cause", "errorMessage"), _STREAM_EXTRAS
+    ),
+}
+
+_DURATION_RE: Final = re.compile(r"PT(?=\d)(?:\d+H)?(?:\d+M)?(?:\d+(?:\.\d+)?S)?")
+
+
+@functools.cache
+def _sdk_model(name: str) -> Any:
+    # Imported lazily: ``bandwidth`` loads its whole API surface (about a second), which
+    # the CLI should not pay for unless a body is validated.
+    import bandwidth.models  # noqa: PLC0415
+
+    return getattr(bandwidth.models, name)
+
+
+def _parse_timestamp(event_type: str, where: str, value: Any) -> None:
+    if not isinstance(value, str):
+        raise InvalidWebhookBody(event_type, f"{where} must be an ISO 8601 string, got {value!r}")
+    try:
+        datetime.fromisoformat(value)
+    except ValueError:
+        msg = f"{where} {value!r} is not an ISO 8601 timestamp"
+        raise InvalidWebhookBody(event_type, msg) from None
+
+
+def _check_stream_object(event_type: str, key: str, stream: Any, *, stopped: bool) -> None:
+    if not isinstance(stream, dict):
+        raise InvalidWebhookBody(event_type, f"{key} must be an object, got {stream!r}")
+    for name in ("id", "name", "destination"):
+        if not isinstance(stream.get(name), str) or not stream[name]:
+            msg = f"{key}.{name} must be a non-empty string, got {stream.get(name)!r}"
+            raise InvalidWebhookBody(event_type, msg)
+    _parse_timestamp(event_type, f"{key}.startTime", stream.get("startTime"))
+    tracks = stream.get("tracks")
+    if (
+        not isinstance(tracks, list)
+        or not tracks
+        or any(t not in ("inbound", "outbound") for t in tracks)
+    ):
+        msg = f"{key}.tracks must be a list of 'inbound'/'outbound' strings, got {tracks!r}"
+        raise InvalidWebhookBody(event_type, msg)
+    if stream.get("type") != "WebSocket":
+        msg = f"{key}.type must be 'WebSocket', got {stream.get('type')!r}"
+        raise InvalidWebhookBody(event_type, msg)
+    duration = stream.get("duration")
+    if stopped and (not isinstance(duration, str) or not _DURATION_RE.fullmatch(duration)):
+        msg = f"{key}.duration must be an ISO 8601 duration like 'PT1M52.217S', got {duration!r}"
+        raise InvalidWebhookBody(event_type, msg)
+
+
+def _check_media_stream(event_type: str, body: Mapping[str, Any]) -> None:
+    """Check a mediaStream* body against §1.8 (the SDK has no model for these)."""
+    stopped = event_type == "mediaStreamStopped"
+    _check_stream_object(event_type, "mediaStream", body.get("mediaStream"), stopped=stopped)
+    cause = body.get("cause")
+    if event_type == "mediaStreamStarted":
+        if cause is not None:
+            raise InvalidWebhookBody(event_type, f"mediaStreamStarted has no cause, got {cause!r}")
+    elif stopped:
+        _check_cause(event_type, str(cause), _STREAM_STOPPED_CAUSES)
+        if (cause == "closed") == ("errorMessage" in body):
+            msg = "errorMessage must be present exactly when the cause is not 'closed'"
+            raise InvalidWebhookBody(event_type, msg)
+    else:
+        _check_cause(event_type, str(cause), _STREAM_REJECTED_CAUSES)
+        if "originalMediaStream" in body:
+            original = body["originalMediaStream"]
+            _check_stream_object(event_type, "originalMediaStream", original, stopped=False)
+    if not isinstance(body.get("errorMessage", ""), str):
+        raise InvalidWebhookBody(event_type, "errorMessage must be a string")
+
+
+def validate_body(event_type: str, body: Mapping[str, Any] | bytes | str) -> Any:
+    """Check a webhook body against the bandwidth-sdk model for ``event_type``; return it.
+
+    The SDK models make every field optional and keep unknown keys aside, so parsing
+    alone proves little. This also requires the fields Bandwidth always sends for that
+    event (bandwidth-protocol.md §2), ``eventType`` equal to ``event_type``, and no
+    top-level field the model does not know (a misspelt ``callID`` is caught).
+    bandwidth-sdk 23.3.1 has no mediaStream* models: their common call fields are parsed
+    with ``AnswerCallback`` and the ``mediaStream`` object is checked against §1.8.
+
+    Raises :class:`InvalidWebhookBody` naming the first problem found.
+    """
+    schema = _SCHEMAS.get(event_type)
+    if schema is None:
+        msg = f"bwsim has no schema for this event type; known: {sorted(_SCHEMAS)}"
+        raise InvalidWebhookBody(event_type, msg)
+    if isinstance(body, bytes | str):
+        try:
+            body = json.loads(body)
+        except ValueError as exc:
+            raise InvalidWebhookBody(event_type, f"body is not JSON: {exc}") from None
+    if not isinstance(body, Mapping):
+        raise InvalidWebhookBody(event_type, f"body must be a JSON object, got {body!r:.80}")
+    if body.get("eventType") != event_type:
+        msg = f"eventType is {body.get('eventType')!r}, expected {event_type!r}"
+        raise InvalidWebhookBody(event_type, msg)
+    missing = [k for k in (*_COMMON_REQUIRED, *schema.required) if body.get(k) is None]
+    if missing:
+        msg = f"missing field(s) {missing} that Bandwidth always sends with this event"
+        raise InvalidWebhookBody(event_type, msg)
+    model_cls = _sdk_model(schema.model)
+    try:
+        model = model_cls.from_dict(dict(body))
+    except (ValueError, TypeError) as exc:  # pydantic.ValidationError is a ValueError
+        msg = f"does not parse with bandwidth.models.{schema.model}: {exc}"
+        raise InvalidWebhookBody(event_type, msg) from None
+    unknown = sorted(set(model.additional_properties) - schema.extra_allowed)
+    if unknown:
+        msg = f"field(s) {unknown} are not in bandwidth.models.{schema.model}: check the spelling"
+        raise InvalidWebhookBody(event_type, msg)
+    if event_type.startswith("mediaStream"):
+        _check_media_stream(event_type, body)
+    return model

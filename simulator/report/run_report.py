@@ -1,0 +1,166 @@
+"""Reports of a ``bwsim run``: the console table, the JSON file and JUnit XML.
+
+The JSON is versioned (``"schema": 1``) and lists every scenario with ``id``, ``passed``
+(true/false), ``status``, a one-sentence ``detail``, its expectations with their own
+verdicts, and the evidence (webhook attempts, streams, API requests, violations, the
+timeline) that decided it. The JUnit file has one ``testsuite`` per scenario file and one
+``testcase`` per scenario, so CI systems show each scenario on its own.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import shutil
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from simulator.runner.suite import ScenarioResult, SuiteResult
+
+__all__ = ["console_table", "progress_line", "suite_json", "write_json", "write_junit"]
+
+SCHEMA = 1
+_VERDICT = {"passed": "PASS", "failed": "FAIL", "skipped": "SKIP"}
+
+
+def _ms(value: float | None) -> str:
+    return "—" if value is None else f"{value:,.0f} ms"
+
+
+def suite_json(suite: SuiteResult) -> dict[str, Any]:
+    """The whole run as a JSON-ready mapping (schema 1)."""
+    return {
+        "schema": SCHEMA,
+        "tool": "bwsim run",
+        "target": suite.target,
+        "started_at": suite.started_at.isoformat(),
+        "duration_ms": round(suite.duration_ms, 1),
+        "passed": suite.passed,
+        "summary": {
+            "total": len(suite.results),
+            "passed": suite.count("passed"),
+            "failed": suite.count("failed"),
+            "skipped": suite.count("skipped"),
+        },
+        "machine": {"python": platform.python_version(), "platform": platform.platform()},
+        "scenarios": [r.to_dict() for r in suite.results],
+    }
+
+
+def write_json(suite: SuiteResult, path: Path) -> Path:
+    """Write :func:`suite_json` to ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(suite_json(suite), indent=1, default=str) + "\n", "utf-8")
+    return path
+
+
+def write_junit(suite: SuiteResult, path: Path) -> Path:
+    """Write JUnit XML: a testsuite per scenario file, a testcase per scenario."""
+    root = ET.Element("testsuites", name="bwsim", time=f"{suite.duration_ms / 1000:.3f}")
+    by_file: dict[str, list[ScenarioResult]] = {}
+    for r in suite.results:
+        by_file.setdefault(str(r.scenario.path), []).append(r)
+    for file, results in by_file.items():
+        node = ET.SubElement(
+            root,
+            "testsuite",
+            name=Path(file).stem,
+            file=file,
+            tests=str(len(results)),
+            failures=str(sum(r.status == "failed" for r in results)),
+            skipped=str(sum(r.status == "skipped" for r in results)),
+            time=f"{sum(r.duration_ms for r in results) / 1000:.3f}",
+        )
+        for r in results:
+            case = ET.SubElement(
+                node,
+                "testcase",
+                classname=f"bwsim.{Path(file).stem}",
+                name=r.scenario.name,
+                file=file,
+                line=str(r.scenario.line),
+                time=f"{r.duration_ms / 1000:.3f}",
+            )
+            if r.status == "failed":
+                failure = ET.SubElement(case, "failure", message=r.detail)
+                failure.text = _failure_text(r)
+            elif r.status == "skipped":
+                ET.SubElement(case, "skipped", message=r.detail)
+            if r.artifacts:
+                out = ET.SubElement(case, "system-out")
+                out.text = "\n".join(f"{k}: {v}" for k, v in r.artifacts.items())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
+    return path
+
+
+def _failure_text(r: ScenarioResult) -> str:
+    lines = [f"{r.scenario.where}: {r.scenario.name}"]
+    for v in r.verdicts:
+        mark = "ok  " if v.passed else "FAIL"
+        lines.append(f"  {mark} line {v.expectation.line}: {v.expectation.describe()}: {v.detail}")
+    lines.extend(f"  FAIL {p}" for p in r.problems)
+    return "\n".join(lines)
+
+
+def progress_line(n: int, total: int, r: ScenarioResult) -> str:
+    """One line as a scenario finishes: ``[ 3/24] PASS conversation/greeting  4.1 s``."""
+    width = len(str(total))
+    head = f"[{n:>{width}}/{total}] {_VERDICT[r.status]} {r.scenario.id}"
+    tail = f"  {r.duration_ms / 1000:.1f} s" if r.status != "skipped" else ""
+    if r.status != "passed":
+        tail += f"  {r.detail}"
+    return head + tail
+
+
+def _fit(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: max(0, width - 1)] + "…"
+
+
+def console_table(suite: SuiteResult, *, width: int | None = None) -> str:
+    """The end-of-run table: scenario, verdict, key timings, reason; then the totals.
+
+    Timings are measured on the audio: the first bot audio after the stream opened, the
+    median response to the caller's turns, the first barge-in's clear latency.
+    """
+    cols = width or shutil.get_terminal_size((120, 24)).columns
+    head = ("scenario", "verdict", "1st audio", "response", "clear", "time", "reason")
+    rows: list[Sequence[str]] = [head]
+    for r in suite.results:
+        rows.append(
+            (
+                r.scenario.id,
+                _VERDICT[r.status],
+                _ms(r.timings.get("first_audio_ms")),
+                _ms(r.timings.get("response_p50_ms")),
+                _ms(r.timings.get("clear_ms")),
+                "—" if r.status == "skipped" else f"{r.duration_ms / 1000:.1f} s",
+                "" if r.passed else r.detail,
+            )
+        )
+    n_cols = len(head) - 1
+    widths = [max(len(row[i]) for row in rows) for i in range(n_cols)]
+    room = max(20, cols - sum(widths) - 2 * n_cols)
+    lines = []
+    for n, row in enumerate(rows):
+        cells = [row[i].ljust(widths[i]) for i in range(n_cols)]
+        lines.append("  ".join([*cells, _fit(row[n_cols], room)]).rstrip())
+        if n == 0:
+            lines.append("  ".join("-" * w for w in [*widths, min(room, 40)]))
+    failed = [r for r in suite.results if r.status == "failed"]
+    if failed:
+        lines.append("")
+        lines.append("Why they failed:")
+        for r in failed:
+            lines.append(_failure_text(r))
+            if r.artifacts.get("timeline_png"):
+                lines.append(f"  timeline: {r.artifacts['timeline_png']}")
+    lines.append("")
+    lines.append(
+        f"{suite.count('passed')} passed, {suite.count('failed')} failed, "
+        f"{suite.count('skipped')} skipped in {suite.duration_ms / 1000:.1f} s "
+        f"({suite.target})"
+    )
+    return "\n".join(lines)

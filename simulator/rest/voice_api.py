@@ -1,0 +1,495 @@
+"""The fake OAuth endpoint and Voice API, as an ASGI app served by a real uvicorn.
+
+Routes (bandwidth-protocol.md §4):
+
+- ``POST /api/v1/oauth2/token``: client credentials (HTTP Basic) and form
+  ``grant_type=client_credentials`` → ``{access_token, token_type, expires_in}``;
+  401 ``invalid_client``, 400 ``unsupported_grant_type``.
+- ``POST /api/v2/accounts/{accountId}/calls/{callId}``: update call (``state``
+  ``completed`` hangs up → 200; ``redirectUrl`` records a redirect).
+- ``PUT /api/v2/accounts/{accountId}/calls/{callId}/bxml``: replace the call's BXML
+  (``application/xml``, ``<Bxml>`` root, 64 KB) → 204; a ``<Transfer>`` hands the caller on.
+- ``GET /api/v2/accounts/{accountId}/calls/{callId}``: the ``callState`` object.
+- ``GET /api/v2/accounts/{accountId}/calls``: the account's calls.
+- ``/_bwsim/…``: the simulator's own control API (health, journal, caller lines).
+
+The app is a small hand-written ASGI dispatcher rather than FastAPI routes, because
+every request, including malformed and unrouted ones, must be journaled with the exact
+status sent, and faults must be able to drop a connection mid-response.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import json
+import re
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs
+
+from simulator.protocol.bxml import BxmlError, parse_bxml
+from simulator.rest.fake import FakeBandwidth, IssuedToken
+from simulator.rest.faults import default_error_body
+from simulator.rest.journal import JournalEntry
+from simulator.rest.registry import InvalidTransition
+
+__all__ = ["VoiceApiApp", "classify"]
+
+_CALL = r"/api/v2/accounts/(?P<account>[^/]+)/calls/(?P<call>[^/]+)"
+_PATTERNS: list[tuple[re.Pattern[str], dict[str, str]]] = [
+    (re.compile(r"^/api/v1/oauth2/token/?$"), {"POST": "token"}),
+    (re.compile(rf"^{_CALL}/bxml/?$"), {"PUT": "update_bxml"}),
+    (re.compile(rf"^{_CALL}/?$"), {"POST": "update_call", "GET": "get_call"}),
+    (
+        re.compile(r"^/api/v2/accounts/(?P<account>[^/]+)/calls/?$"),
+        {"GET": "list_calls", "POST": "create_call"},
+    ),
+]
+
+
+def classify(method: str, path: str) -> tuple[str, str | None, str | None]:
+    """Name the route of a request: ``(route, account_id, call_id)``.
+
+    ``route`` is ``method-not-allowed`` for a known path with the wrong method,
+    ``control`` for the simulator's own API, and ``unrouted`` for anything else.
+    """
+    if path.startswith("/_bwsim/") or path == "/_bwsim":
+        return "control", None, None
+    for pattern, methods in _PATTERNS:
+        m = pattern.match(path)
+        if m is None:
+            continue
+        groups = m.groupdict()
+        route = methods.get(method.upper(), "method-not-allowed")
+        return route, groups.get("account"), groups.get("call")
+    return "unrouted", None, None
+
+
+@dataclass
+class _Request:
+    method: str
+    path: str
+    query: str
+    headers: dict[str, str]
+    body: bytes
+    route: str
+    account_id: str | None
+    call_id: str | None
+    entry: JournalEntry
+
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+
+@dataclass
+class _Response:
+    status: int
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def json(cls, status: int, payload: Any, headers: dict[str, str] | None = None) -> _Response:
+        h = {"content-type": "application/json"}
+        h.update(headers or {})
+        return cls(status, json.dumps(payload).encode(), h)
+
+    @classmethod
+    def error(cls, status: int, description: str, kind: str | None = None) -> _Response:
+        body = default_error_body(status)
+        body["description"] = description
+        if kind is not None:
+            body["type"] = kind
+        return cls.json(status, body)
+
+
+class _DropConnection(Exception):
+    """Raised after the response head is sent: uvicorn then closes the connection."""
+
+
+Handler = Callable[[_Request], Awaitable[_Response]]
+
+
+class VoiceApiApp:
+    """ASGI app answering as Bandwidth's OAuth endpoint and Voice API."""
+
+    def __init__(self, fake: FakeBandwidth) -> None:
+        self.fake = fake
+        self._handlers: dict[str, Handler] = {
+            "token": self._token,
+            "update_call": self._update_call,
+            "update_bxml": self._update_bxml,
+            "get_call": self._get_call,
+            "list_calls": self._list_calls,
+            "create_call": self._create_call,
+            "control": self._control,
+            "method-not-allowed": self._method_not_allowed,
+            "unrouted": self._unrouted,
+        }
+        self.control_routes: dict[tuple[str, str], Handler] = {}
+
+    def add_control_route(
+        self, method: str, path: str, handler: Callable[[bytes], Awaitable[tuple[int, Any]]]
+    ) -> None:
+        """Serve ``method path`` under ``/_bwsim/``: ``handler(body)`` returns (status, JSON)."""
+        if not path.startswith("/_bwsim/"):
+            raise ValueError(f"control routes live under /_bwsim/, not {path!r}")
+
+        async def serve(request: _Request) -> _Response:
+            status, payload = await handler(request.body)
+            return _Response.json(status, payload)
+
+        self.control_routes[(method.upper(), path.rstrip("/"))] = serve
+
+    # -- ASGI -----------------------------------------------------------------------
+
+    async def __call__(
+        self,
+        scope: dict[str, Any],
+        receive: Callable[[], Awaitable[dict[str, Any]]],
+        send: Callable[[dict[str, Any]], Awaitable[None]],
+    ) -> None:
+        """Serve one HTTP request (lifespan and websocket scopes are refused)."""
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if scope["type"] != "http":
+            return
+        body = bytearray()
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        raw_headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
+        method = scope["method"]
+        path = scope["path"]
+        query = scope.get("query_string", b"").decode("latin-1")
+        route, account_id, call_id = classify(method, path)
+        started = time.monotonic()
+        entry = self.fake.journal.start(
+            method=method,
+            path=path,
+            query=query,
+            route=route,
+            account_id=account_id,
+            call_id=call_id,
+            headers=raw_headers,
+            body=bytes(body),
+        )
+        request = _Request(
+            method=method,
+            path=path,
+            query=query,
+            headers={k.lower(): v for k, v in raw_headers},
+            body=bytes(body),
+            route=route,
+            account_id=account_id,
+            call_id=call_id,
+            entry=entry,
+        )
+        fault = self.fake.faults.match(route) if route != "control" else None
+        if fault is not None:
+            entry.fault = fault.label
+            if fault.delay_s > 0:
+                await asyncio.sleep(fault.delay_s)
+            if fault.drop:
+                entry.note = "connection dropped by fault injection"
+                await send({"type": "http.response.start", "status": 200, "headers": []})
+                raise _DropConnection(fault.label)
+        if fault is not None and fault.status is not None:
+            payload = fault.response_body()
+            if isinstance(payload, str):
+                response = _Response(fault.status, payload.encode(), {"content-type": "text/plain"})
+            else:
+                response = _Response.json(fault.status, payload)
+            response.headers.update(fault.headers)
+        else:
+            response = await self._handlers[route](request)
+        entry.status = response.status
+        entry.response_body = response.body[:4096].decode("utf-8", errors="replace")
+        entry.duration_ms = (time.monotonic() - started) * 1000
+        self.fake.journal.answered(entry)
+        headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers.items()]
+        await send({"type": "http.response.start", "status": response.status, "headers": headers})
+        await send({"type": "http.response.body", "body": response.body})
+
+    # -- authentication -------------------------------------------------------------
+
+    def _authenticate(self, request: _Request) -> IssuedToken | _Response:
+        """Check the Voice API credentials against the account in the path (§4.2)."""
+        header = request.headers.get("authorization", "")
+        scheme, _, credential = header.partition(" ")
+        scheme = scheme.lower()
+        issued: IssuedToken | None = None
+        if scheme == "bearer" and credential:
+            issued = self.fake.lookup_token(credential.strip())
+            if issued is None:
+                known = self.fake.tokens.get(credential.strip())
+                why = "has expired" if known is not None else "was not issued by this server"
+                return _Response.error(
+                    401,
+                    f"The credentials provided were invalid: the Bearer token {why}. "
+                    "Fetch a new token from POST /api/v1/oauth2/token.",
+                )
+        elif scheme == "basic" and self.fake.settings.accept_basic_auth:
+            account = self._basic_account(credential)
+            if account is None:
+                return _Response.error(401, "The credentials provided were invalid")
+            issued = IssuedToken("basic", account.client_id, account.account_id, float("inf"))
+        else:
+            hint = (
+                "Basic (API user) credentials are not accepted: legacy API users are "
+                "decommissioned on 2026-12-02; use OAuth client credentials"
+                if scheme == "basic"
+                else "send Authorization: Bearer <token from /api/v1/oauth2/token>"
+            )
+            return _Response.error(401, f"The credentials provided were invalid: {hint}")
+        request.entry.client_id = issued.client_id
+        request.entry.bearer_account_id = issued.account_id
+        if request.account_id is not None and issued.account_id != request.account_id:
+            return _Response.error(
+                403,
+                f"Access is denied: the token belongs to account {issued.account_id}, "
+                f"not {request.account_id}",
+            )
+        return issued
+
+    def _basic_account(self, credential: str) -> Any:
+        try:
+            decoded = base64.b64decode(credential.strip(), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        client_id, sep, secret = decoded.partition(":")
+        if not sep:
+            return None
+        return self.fake.registry.account_for_client(client_id, secret)
+
+    # -- OAuth ----------------------------------------------------------------------
+
+    async def _token(self, request: _Request) -> _Response:
+        def oauth_error(status: int, error: str, description: str) -> _Response:
+            headers = {"cache-control": "no-store"}
+            if status == 401:
+                headers["www-authenticate"] = 'Basic realm="bandwidth"'
+            body = {"error": error, "error_description": description}
+            return _Response.json(status, body, headers)
+
+        form = parse_qs(request.body.decode("utf-8", errors="replace"), keep_blank_values=True)
+        header = request.headers.get("authorization", "")
+        scheme, _, credential = header.partition(" ")
+        if scheme.lower() == "basic":
+            account = self._basic_account(credential)
+        elif "client_id" in form and "client_secret" in form:
+            account = self.fake.registry.account_for_client(
+                form["client_id"][0], form["client_secret"][0]
+            )
+        else:
+            return oauth_error(
+                401,
+                "invalid_client",
+                "client authentication missing: send HTTP Basic client_id:client_secret",
+            )
+        if account is None:
+            return oauth_error(401, "invalid_client", "client authentication failed")
+        request.entry.client_id = account.client_id
+        request.entry.bearer_account_id = account.account_id
+        grant = form.get("grant_type", [""])[0]
+        if grant != "client_credentials":
+            return oauth_error(
+                400,
+                "unsupported_grant_type",
+                f"grant_type must be client_credentials, got {grant!r}",
+            )
+        issued = self.fake.issue_token(account)
+        return _Response.json(
+            200,
+            {
+                "access_token": issued.token,
+                "token_type": self.fake.settings.token_type,
+                "expires_in": int(self.fake.settings.token_lifetime_s),
+            },
+            {"cache-control": "no-store"},
+        )
+
+    # -- Voice API ------------------------------------------------------------------
+
+    def _call_or_404(self, request: _Request) -> Any:
+        assert request.account_id is not None
+        assert request.call_id is not None
+        call = self.fake.registry.find(request.account_id, request.call_id)
+        if call is None:
+            return _Response.error(404, f"Call [{request.call_id}] not found")
+        return call
+
+    def _modifiable_call(self, request: _Request) -> Any:
+        """The call named by the path if it can still be modified, else the error response."""
+        call = self._call_or_404(request)
+        if isinstance(call, _Response):
+            return call
+        if not call.active:
+            return self._ended(request)
+        return call
+
+    def _ended(self, request: _Request) -> _Response:
+        status = self.fake.settings.ended_call_status
+        if status == 409:
+            return _Response.error(
+                409, f"Call [{request.call_id}] cannot be modified in its current state"
+            )
+        return _Response.error(404, f"Call [{request.call_id}] not found")
+
+    async def _update_call(self, request: _Request) -> _Response:
+        auth = self._authenticate(request)
+        if isinstance(auth, _Response):
+            return auth
+        if request.content_type() != "application/json":
+            ct = request.headers.get("content-type", "(none)")
+            return _Response.error(415, f"Content type '{ct}' not supported")
+        try:
+            body = json.loads(request.body)
+        except ValueError:
+            return _Response.error(400, "Request body is not valid JSON")
+        if not isinstance(body, dict):
+            return _Response.error(400, "Request body must be a JSON object (updateCall)")
+        state = body.get("state", "active")
+        if state not in ("active", "completed"):
+            return _Response.error(400, f"Invalid state {state!r}: must be active or completed")
+        if state == "completed":
+            extra = sorted(k for k in ("redirectUrl", "tag") if k in body)
+            if extra:
+                return _Response.error(
+                    400, f"{', '.join(extra)} not allowed when state is completed"
+                )
+        elif not isinstance(body.get("redirectUrl"), str) or not body["redirectUrl"]:
+            return _Response.error(400, "redirectUrl is required when state is active")
+        call = self._modifiable_call(request)
+        if isinstance(call, _Response):
+            return call
+        try:
+            if state == "completed":
+                self.fake.registry.request_hangup(call.call_id, source="voice-api")
+            else:
+                self.fake.registry.request_redirect(call.call_id, body)
+        except InvalidTransition:
+            return self._ended(request)
+        return _Response(200)
+
+    async def _update_bxml(self, request: _Request) -> _Response:
+        auth = self._authenticate(request)
+        if isinstance(auth, _Response):
+            return auth
+        if request.content_type() != "application/xml":
+            ct = request.headers.get("content-type", "(none)")
+            return _Response.error(
+                415, f"Content type '{ct}' not supported: PUT /bxml takes application/xml"
+            )
+        call = self._modifiable_call(request)
+        if isinstance(call, _Response):
+            return call
+        try:
+            doc = parse_bxml(
+                request.body,
+                context="update",
+                strict_root=self.fake.settings.strict_update_root,
+            )
+        except BxmlError as err:
+            return _Response.error(400, str(err))
+        text = request.body.decode("utf-8", errors="replace")
+        try:
+            self.fake.registry.replace_bxml(call.call_id, text)
+            transfers = doc.transfers()
+            if transfers:
+                first = transfers[0]
+                targets = tuple(t.value for t in first.targets)
+                self.fake.registry.transfer(call.call_id, targets, dict(first.attributes))
+        except InvalidTransition:
+            return self._ended(request)
+        return _Response(204)
+
+    async def _get_call(self, request: _Request) -> _Response:
+        auth = self._authenticate(request)
+        if isinstance(auth, _Response):
+            return auth
+        call = self._call_or_404(request)
+        if isinstance(call, _Response):
+            return call
+        return _Response.json(200, call.state_object())
+
+    async def _list_calls(self, request: _Request) -> _Response:
+        auth = self._authenticate(request)
+        if isinstance(auth, _Response):
+            return auth
+        calls = [
+            c.state_object()
+            for c in self.fake.registry.calls.values()
+            if c.account_id == request.account_id
+        ]
+        return _Response.json(200, calls)
+
+    async def _create_call(self, request: _Request) -> _Response:
+        auth = self._authenticate(request)
+        if isinstance(auth, _Response):
+            return auth
+        self.fake.journal.violation(
+            "unsupported-request",
+            "the bot tried to create an outbound call; bwsim simulates inbound calls only",
+            method=request.method,
+            url=request.path,
+        )
+        return _Response.error(
+            501, "bwsim does not simulate Create Call (outbound calls)", kind="error"
+        )
+
+    async def _method_not_allowed(self, request: _Request) -> _Response:
+        self.fake.journal.violation(
+            "method-not-allowed",
+            f"{request.method} is not an operation on {request.path}",
+            method=request.method,
+            url=request.path,
+        )
+        return _Response.error(405, "Method Not Allowed")
+
+    async def _unrouted(self, request: _Request) -> _Response:
+        self.fake.journal.violation(
+            "unrouted-request",
+            f"the fake Bandwidth has no route for {request.method} {request.path}: "
+            "is the URL right? (OAuth: /api/v1/oauth2/token; Voice: /api/v2/accounts/…)",
+            method=request.method,
+            url=request.path,
+        )
+        return _Response.error(404, f"No route for {request.method} {request.path}")
+
+    # -- the simulator's own control API -------------------------------------------
+
+    async def _control(self, request: _Request) -> _Response:
+        path = request.path.rstrip("/")
+        m = re.match(r"^/_bwsim/calls/(?P<call>[^/]+)/caller-lines$", path)
+        if request.method == "GET" and m:
+            return _Response.json(200, {"lines": self.fake.caller_lines.get(m["call"], [])})
+        if request.method == "GET" and path == "/_bwsim/health":
+            return _Response.json(200, {"ok": True})
+        if request.method == "GET" and path == "/_bwsim/journal":
+            return _Response.json(
+                200,
+                {
+                    "requests": [e.to_dict() for e in self.fake.journal.bot_requests()],
+                    "violations": [v.to_dict() for v in self.fake.journal.violations],
+                },
+            )
+        if request.method == "GET" and path == "/_bwsim/calls":
+            return _Response.json(
+                200, [c.state_object() for c in self.fake.registry.calls.values()]
+            )
+        handler = self.control_routes.get((request.method, path))
+        if handler is not None:
+            return await handler(request)
+        return _Response.error(404, f"No control route {request.method} {path}")

@@ -1,0 +1,152 @@
+"""One fake Bandwidth, served on loopback, with the bot under test started against it.
+
+``Harness`` is the object every front end shares (the CLI commands, the pytest plugin,
+the audit): it owns the :class:`~simulator.rest.fake.FakeBandwidth` state, serves the Voice
+API on a real uvicorn, starts the target with matching credentials and the request
+interception, and gathers violations from every side at the end.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+from types import TracebackType
+
+from simulator.call.session import Caller, CallOptions, CallResult, CallSession
+from simulator.rest.fake import FakeBandwidth, FakeSettings
+from simulator.rest.intercept import Interceptor
+from simulator.rest.journal import Violation
+from simulator.rest.voice_api import VoiceApiApp
+from simulator.runner.servers import RunningServer, serve
+from simulator.runner.targets import BotCredentials, Launch, RunningBot, Target
+
+__all__ = ["Harness"]
+
+
+class Harness:
+    """Run the fake Bandwidth and (optionally) a bot for the duration of an ``async with``."""
+
+    def __init__(
+        self,
+        target: Target | None = None,
+        *,
+        settings: FakeSettings | None = None,
+        intercept_in_process: bool = False,
+        bot_env: dict[str, str] | None = None,
+        startup_timeout_s: float = 30.0,
+        api_port: int = 0,
+        credentials: BotCredentials | None = None,
+    ) -> None:
+        self.api_port = api_port
+        self.fake = FakeBandwidth(settings=settings or FakeSettings())
+        self.app = VoiceApiApp(self.fake)
+        self.target = target
+        self.intercept_in_process = intercept_in_process
+        self.bot_env = dict(bot_env or {})
+        self.startup_timeout_s = startup_timeout_s
+        account = self.fake.default_account
+        if credentials is not None:
+            # A bot started by hand keeps its own secrets: the fake adopts them.
+            account.client_id = credentials.client_id
+            account.client_secret = credentials.client_secret
+            self.credentials = credentials
+        else:
+            self.credentials = BotCredentials.generate(account.client_id, account.client_secret)
+        self.api: RunningServer | None = None
+        self.bot: RunningBot | None = None
+        self.interceptor: Interceptor | None = None
+        self._stack = contextlib.AsyncExitStack()
+        self._tmp = Path(tempfile.mkdtemp(prefix="bwsim-"))
+        self.violations_file = self._tmp / "blocked-requests.jsonl"
+        self._child_violations_read = 0
+
+    @property
+    def api_base(self) -> str:
+        """Base URL of the fake Voice API (``http://127.0.0.1:PORT``)."""
+        if self.api is None:
+            raise RuntimeError("the harness is not running: use `async with Harness(...)`")
+        return self.api.base_url
+
+    async def __aenter__(self) -> Harness:
+        try:
+            self.api = await self._stack.enter_async_context(serve(self.app, port=self.api_port))
+            if self.intercept_in_process:
+                self.interceptor = Interceptor(self.api.base_url, on_blocked=self._blocked)
+                self.interceptor.install()
+                self._stack.callback(self.interceptor.uninstall)
+            if self.target is not None:
+                launch = Launch(
+                    credentials=self.credentials,
+                    api_base=self.api.base_url,
+                    violations_file=self.violations_file,
+                    extra_env=self.bot_env,
+                    startup_timeout_s=self.startup_timeout_s,
+                )
+                self.bot = await self.target.start(launch)
+                self._stack.push_async_callback(self.bot.stop)
+        except BaseException:
+            await self._stack.aclose()
+            raise
+        return self
+
+    async def place_call(
+        self, caller: Caller | None = None, *, options: CallOptions | None = None
+    ) -> CallResult:
+        """Place one inbound call to the bot and run it to its end.
+
+        The webhook credentials default to the ones the bot was started with. ``caller``
+        is the caller's script (see :class:`~simulator.call.session.LiveCall`); without one the
+        caller stays silent until the call ends or ``options.max_call_s`` passes.
+        """
+        if self.bot is None:
+            raise RuntimeError("no bot: create the Harness with a target to place calls")
+        opts = options or CallOptions()
+        if opts.webhook_username is None and opts.auth_mode != "none":
+            opts = replace(
+                opts,
+                webhook_username=self.credentials.webhook_username,
+                webhook_password=self.credentials.webhook_password,
+            )
+        session = CallSession(self.fake, self.bot.base_url, options=opts, caller=caller)
+        result = await session.run()
+        for violation in self.collect_child_violations():
+            result.violations.append(violation.to_dict())
+        return result
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.collect_child_violations()
+        await self._stack.aclose()
+
+    def _blocked(self, host: str, url: str) -> None:
+        self.fake.journal.violation(
+            "blocked-request",
+            f"the code under test tried to reach {host!r}, outside loopback; bwsim refused it",
+            host=host,
+            url=url,
+            method="",
+        )
+
+    def collect_child_violations(self) -> list[Violation]:
+        """Move blocked requests reported by child processes into the journal."""
+        if not self.violations_file.exists():
+            return []
+        lines = self.violations_file.read_text(encoding="utf-8").splitlines()
+        new = lines[self._child_violations_read :]
+        self._child_violations_read = len(lines)
+        found = []
+        for line in new:
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            self._blocked(str(record.get("host")), str(record.get("url")))
+            found.append(self.fake.journal.violations[-1])
+        return found

@@ -1,0 +1,400 @@
+"""The bot under test: an ASGI app, a command, or a URL, and how bwsim starts and stops it.
+
+- ``--app MODULE:ATTR``: bwsim serves the app with uvicorn on a loopback port, in a
+  child process (``python -m simulator.runner.serve_app``), so the bot's CPU work never delays
+  the simulator's 20 ms media clock and a crashing bot cannot take the harness down.
+- ``--cmd "COMMAND"``: bwsim runs the command with ``PORT`` set and waits until the
+  port accepts connections.
+- ``--url URL``: a bot already running; bwsim only checks that it answers.
+
+For ``--app`` and ``--cmd`` bwsim sets, before the bot starts, the variables of the
+guide's ``env.example`` (``PROXY_HOST``, ``PORT``, ``BANDWIDTH_CLIENT_ID``,
+``BANDWIDTH_CLIENT_SECRET``, ``BANDWIDTH_WEBHOOK_USERNAME``,
+``BANDWIDTH_WEBHOOK_PASSWORD``, ``HUMAN_AGENT_NUMBER``) to generated values, and installs
+the request interception (``intercept``) through the bootstrap ``sitecustomize``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import secrets
+import shlex
+import signal
+import socket
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from simulator.errors import TargetError
+from simulator.rest.intercept import child_environment
+
+__all__ = [
+    "PROXY_HOST",
+    "AppTarget",
+    "BotCredentials",
+    "CmdTarget",
+    "Launch",
+    "RunningBot",
+    "Target",
+    "UrlTarget",
+    "bundled_bot",
+    "checkout_root",
+    "parse_target",
+]
+
+PROXY_HOST = "bot.bwsim.localhost"
+"""``PROXY_HOST`` given to bots bwsim starts; ``.localhost`` names are loopback (RFC 6761)."""
+
+
+@dataclass(frozen=True)
+class BotCredentials:
+    """The secrets bot and simulator share; generated per run."""
+
+    client_id: str
+    client_secret: str
+    webhook_username: str
+    webhook_password: str
+    human_agent_number: str = "+19195550123"
+
+    @classmethod
+    def generate(cls, client_id: str, client_secret: str) -> BotCredentials:
+        """Fresh webhook credentials for the given OAuth client."""
+        return cls(
+            client_id=client_id,
+            client_secret=client_secret,
+            webhook_username=f"bwsim-{secrets.token_hex(4)}",
+            webhook_password=secrets.token_urlsafe(18),
+        )
+
+    @classmethod
+    def from_environment(cls) -> BotCredentials | None:
+        """The secrets of a bot started by hand (``--url``), from the variables it reads.
+
+        None unless ``BANDWIDTH_CLIENT_ID`` and ``BANDWIDTH_CLIENT_SECRET`` are set; the
+        webhook credentials may be missing (then the webhook goes without them).
+        """
+        if not (
+            os.environ.get("BANDWIDTH_CLIENT_ID") and os.environ.get("BANDWIDTH_CLIENT_SECRET")
+        ):
+            return None
+        return cls(
+            client_id=os.environ["BANDWIDTH_CLIENT_ID"],
+            client_secret=os.environ["BANDWIDTH_CLIENT_SECRET"],
+            webhook_username=os.environ.get("BANDWIDTH_WEBHOOK_USERNAME", ""),
+            webhook_password=os.environ.get("BANDWIDTH_WEBHOOK_PASSWORD", ""),
+        )
+
+    def environment(self, *, port: int | None, proxy_host: str = PROXY_HOST) -> dict[str, str]:
+        """The guide's ``env.example`` variables, filled in."""
+        env = {
+            "PROXY_HOST": proxy_host,
+            "BANDWIDTH_CLIENT_ID": self.client_id,
+            "BANDWIDTH_CLIENT_SECRET": self.client_secret,
+            "BANDWIDTH_WEBHOOK_USERNAME": self.webhook_username,
+            "BANDWIDTH_WEBHOOK_PASSWORD": self.webhook_password,
+            "HUMAN_AGENT_NUMBER": self.human_agent_number,
+        }
+        if port is not None:
+            env["PORT"] = str(port)
+        return env
+
+
+@dataclass
+class RunningBot:
+    """A started bot: where it listens and how to stop it."""
+
+    base_url: str
+    process: asyncio.subprocess.Process | None = None
+    log_path: Path | None = None
+    description: str = ""
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def webhook_url(self) -> str:
+        """The bot's call webhook (``POST /`` as in the guide)."""
+        return self.base_url.rstrip("/") + "/"
+
+    def log_tail(self, lines: int = 30) -> str:
+        """The end of the bot's output, for error messages."""
+        if self.log_path is None or not self.log_path.exists():
+            return ""
+        text = self.log_path.read_text(encoding="utf-8", errors="replace").splitlines()
+        return "\n".join(text[-lines:])
+
+    async def stop(self, timeout_s: float = 8.0) -> int | None:
+        """Stop the bot's process group: SIGTERM, then SIGKILL after ``timeout_s``."""
+        proc = self.process
+        if proc is None:
+            return None
+        if proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                async with asyncio.timeout(timeout_s):
+                    await proc.wait()
+            except TimeoutError:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                await proc.wait()
+        return proc.returncode
+
+
+@dataclass(frozen=True)
+class Launch:
+    """What a target needs to start a bot against a running fake Bandwidth."""
+
+    credentials: BotCredentials
+    api_base: str
+    violations_file: Path
+    extra_env: dict[str, str] = field(default_factory=dict)
+    startup_timeout_s: float = 30.0
+    unset_env: tuple[str, ...] = ()
+    """Variables the bot must start without (e.g. its webhook credentials, for the audit)."""
+
+    def child_env(self, port: int | None) -> dict[str, str]:
+        """The bot process's environment: ours, the guide's variables, the interception."""
+        env = dict(os.environ)
+        env.update(self.credentials.environment(port=port))
+        env["BWSIM_CONTROL_URL"] = self.api_base.rstrip("/") + "/_bwsim"
+        env.update(self.extra_env)
+        env.update(child_environment(self.api_base, self.violations_file))
+        env.setdefault("PYTHONUNBUFFERED", "1")
+        for name in self.unset_env:
+            env.pop(name, None)
+        return env
+
+
+class Target:
+    """How to get a running bot."""
+
+    description = "bot"
+    starts_process = False
+
+    async def start(self, launch: Launch) -> RunningBot:
+        """Start (or locate) the bot; raises :class:`TargetError` when it does not answer."""
+        raise NotImplementedError
+
+
+def _log_file(prefix: str) -> Path:
+    fd, name = tempfile.mkstemp(prefix=f"bwsim-{prefix}-", suffix=".log")
+    os.close(fd)
+    return Path(name)
+
+
+async def _wait_exit_or(
+    proc: asyncio.subprocess.Process, aw: asyncio.Future[bytes]
+) -> bytes | None:
+    """Wait for ``aw`` unless the process exits first (then return None)."""
+    waiter: asyncio.Future[int] = asyncio.ensure_future(proc.wait())
+    pending: set[asyncio.Future[int] | asyncio.Future[bytes]] = {waiter, aw}
+    done, _ = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+    if aw in done:
+        waiter.cancel()
+        return aw.result()
+    aw.cancel()
+    return None
+
+
+@dataclass
+class AppTarget(Target):
+    """An ASGI app ``MODULE:ATTR`` that bwsim serves with uvicorn in a child process."""
+
+    spec: str
+    cwd: Path | None = None
+    starts_process = True
+
+    def __post_init__(self) -> None:
+        module, sep, attr = self.spec.partition(":")
+        if not sep or not module or not attr:
+            raise TargetError(
+                f"--app takes MODULE:ATTR (for example bot.app:app), got {self.spec!r}"
+            )
+        self.description = f"--app {self.spec}"
+
+    async def start(self, launch: Launch) -> RunningBot:
+        """Serve the app on 127.0.0.1 port 0 and learn the port through a pipe."""
+        read_fd, write_fd = os.pipe()
+        env = launch.child_env(0)
+        env["BWSIM_READY_FD"] = str(write_fd)
+        log_path = _log_file("app")
+        with log_path.open("wb") as log:
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "simulator.runner.serve_app",
+                self.spec,
+                env=env,
+                cwd=self.cwd,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=log,
+                stderr=asyncio.subprocess.STDOUT,
+                pass_fds=(write_fd,),
+                start_new_session=True,
+            )
+        os.close(write_fd)
+        bot = RunningBot("", proc, log_path, self.description)
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader()
+        transport, _ = await loop.connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(read_fd, "rb")
+        )
+        try:
+            async with asyncio.timeout(launch.startup_timeout_s):
+                line = await _wait_exit_or(proc, asyncio.ensure_future(reader.readline()))
+        except TimeoutError:
+            await bot.stop()
+            raise TargetError(
+                f"{self.description} did not start listening within "
+                f"{launch.startup_timeout_s:.0f} s. Its output ends with:\n{bot.log_tail()}"
+            ) from None
+        finally:
+            transport.close()
+        if not line:
+            await bot.stop()
+            raise TargetError(
+                f"{self.description} exited before serving (exit code {proc.returncode}). "
+                f"Its output ends with:\n{bot.log_tail()}"
+            )
+        bot.base_url = f"http://127.0.0.1:{int(line.strip())}"
+        return bot
+
+
+def _pick_port() -> int:
+    # ``--cmd`` bots take their port from $PORT, so one must be chosen before they start.
+    # The window between closing this socket and the bot binding is unavoidable here; a
+    # bot that loses the race fails to start and the error says so.
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def _wait_for_port(
+    port: int, proc: asyncio.subprocess.Process, timeout_s: float, describe: str, bot: RunningBot
+) -> None:
+    delay = 0.02
+    try:
+        async with asyncio.timeout(timeout_s):
+            while True:
+                if proc.returncode is not None:
+                    raise TargetError(
+                        f"{describe} exited with code {proc.returncode} before listening on "
+                        f"port {port}. Its output ends with:\n{bot.log_tail()}"
+                    )
+                try:
+                    _, writer = await asyncio.open_connection("127.0.0.1", port)
+                except OSError:
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 1.5, 0.25)
+                    continue
+                writer.close()
+                with contextlib.suppress(OSError):
+                    await writer.wait_closed()
+                return
+    except TimeoutError:
+        await bot.stop()
+        raise TargetError(
+            f"{describe} did not listen on $PORT ({port}) within {timeout_s:.0f} s. "
+            f"Does it read the PORT environment variable? Its output ends with:\n"
+            f"{bot.log_tail()}"
+        ) from None
+
+
+@dataclass
+class CmdTarget(Target):
+    """A command bwsim starts with ``PORT`` set (run by ``/bin/sh -c``)."""
+
+    command: str
+    cwd: Path | None = None
+    starts_process = True
+
+    def __post_init__(self) -> None:
+        if not self.command.strip():
+            raise TargetError('--cmd takes a command line, for example --cmd "python -m bot"')
+        self.description = f"--cmd {shlex.quote(self.command)}"
+
+    async def start(self, launch: Launch) -> RunningBot:
+        """Run the command and wait until ``$PORT`` accepts connections."""
+        port = _pick_port()
+        env = launch.child_env(port)
+        env.setdefault("HOST", "127.0.0.1")
+        log_path = _log_file("cmd")
+        with log_path.open("wb") as log:
+            proc = await asyncio.create_subprocess_shell(
+                self.command,
+                env=env,
+                cwd=self.cwd,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=log,
+                stderr=asyncio.subprocess.STDOUT,
+                start_new_session=True,
+            )
+        bot = RunningBot(f"http://127.0.0.1:{port}", proc, log_path, self.description)
+        await _wait_for_port(port, proc, launch.startup_timeout_s, self.description, bot)
+        return bot
+
+
+@dataclass
+class UrlTarget(Target):
+    """A bot someone else started; bwsim checks it answers and uses it as it is."""
+
+    url: str
+
+    def __post_init__(self) -> None:
+        parts = urlsplit(self.url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise TargetError(f"--url takes http://HOST:PORT, got {self.url!r}")
+        self.description = f"--url {self.url}"
+
+    async def start(self, launch: Launch) -> RunningBot:
+        """Check the URL accepts connections within the timeout."""
+        parts = urlsplit(self.url)
+        host = parts.hostname or "127.0.0.1"
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        try:
+            async with asyncio.timeout(min(launch.startup_timeout_s, 10.0)):
+                _, writer = await asyncio.open_connection(host, port)
+        except (OSError, TimeoutError) as exc:
+            raise TargetError(
+                f"nothing answers at {self.url} ({exc or 'timed out'}). Start the bot first, "
+                "with the environment `bwsim serve` prints."
+            ) from None
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+        base = f"{parts.scheme}://{parts.netloc}"
+        return RunningBot(base, None, None, self.description)
+
+
+def checkout_root() -> Path | None:
+    """The bwsim checkout this package runs from (it holds ``bot/`` and ``scenarios/``)."""
+    root = Path(__file__).resolve().parents[2]
+    return root if (root / "bot" / "app.py").is_file() else None
+
+
+def bundled_bot() -> AppTarget:
+    """The reference bot of the checkout (``--app bot.app:app``)."""
+    root = checkout_root()
+    if root is None:
+        raise TargetError(
+            "no target given and no bundled bot: this bwsim is not run from a checkout. "
+            "Name the bot with --app MODULE:ATTR, --cmd COMMAND or --url URL."
+        )
+    return AppTarget("bot.app:app", cwd=root)
+
+
+def parse_target(app: str | None, cmd: str | None, url: str | None) -> Target:
+    """Build the target from the CLI's mutually exclusive options (default: the bundled bot)."""
+    given = [x for x in (app, cmd, url) if x]
+    if len(given) > 1:
+        raise TargetError("give only one of --app, --cmd and --url")
+    if app:
+        return AppTarget(app)
+    if cmd:
+        return CmdTarget(cmd)
+    if url:
+        return UrlTarget(url)
+    return bundled_bot()
