@@ -48,10 +48,10 @@ async def test_a_refusal_after_accept_counts_and_the_report_says_which_form() ->
 
 async def test_a_reuse_refused_only_after_the_tokens_lifetime_is_not_a_pass() -> None:
     """A refused reuse that came after the token's lifetime proves nothing: error, not pass."""
-    # Told the lifetime is 50 ms, the audit cannot present the token again inside it.
-    report = await audit(SPEAKER, "ws.token_reuse", config={"token_ttl_s": 0.05})
+    # Told the lifetime is 0 s, every reuse comes after it, however fast the machine.
+    report = await audit(SPEAKER, "ws.token_reuse", config={"token_ttl_s": 0.0})
     result = report.result("ws.token_reuse")
     assert result.status == "error", explain(report)
     assert "cannot be told from expiry" in result.verdict.detail
-    assert result.verdict.evidence["reused_after_s"] >= 0.05
+    assert result.verdict.evidence["reused_after_s"] >= 0.0
     assert report.exit_code == 2
