@@ -49,10 +49,12 @@ async def test_every_call_is_checked_and_latencies_are_measured(tmp_path: Path) 
     lat = report.latencies()
     assert lat["response_ms"]["n"] == 3
     assert lat["response_ms"]["p95_ms"] is None  # fewer than 20 samples
-    # The bot answers 300 ms after the first silent frame; audio and clock add little.
+    # The bot answers 300 ms after the first silent frame reached it, so no measured
+    # response can be shorter (less a frame of speech-end resolution); how much longer
+    # depends on the machine and is benchmarks/accuracy.py's to measure.
     for record in report.records:
         (response,) = record.metrics.response_latencies
-        assert 250 <= response <= 600, response
+        assert response >= 300 - 20, response
     assert len({r.call_id for r in report.records}) == 3
     replies = [json.loads(line) for line in truth.read_text().splitlines()]
     assert sum(r["kind"] == "reply" for r in replies) == 3
