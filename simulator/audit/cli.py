@@ -1,7 +1,8 @@
 """``bwsim audit``: the subcommand's options and what it does with them.
 
-``simulator/cli/main.py`` only wires the subparser in (:func:`add_parser`) and hands the
-parsed arguments to :func:`main`; everything about the audit lives in this package.
+Like every module of :mod:`simulator.cli`, it offers :func:`add_parser` and :func:`run`;
+``simulator/cli/main.py`` wires it in the same way. It lives in this package because
+everything about the audit does.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ import argparse
 import asyncio
 import shutil
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 from simulator.audit.catalog import CHECKS
@@ -18,19 +18,15 @@ from simulator.audit.config import DEFAULT_AUDIO_DIR, AuditConfig
 from simulator.audit.model import SCHEMA
 from simulator.audit.report import format_table, write_json
 from simulator.audit.runner import run_audit
+from simulator.cli.options import EXIT_UNUSABLE, Subparsers, add_target
 from simulator.errors import ConfigError
 from simulator.runner.targets import BotCredentials, UrlTarget, parse_target
 
-__all__ = ["add_parser", "main"]
-
-EXIT_UNUSABLE = 2
+__all__ = ["add_parser", "run"]
 
 
-def add_parser(
-    sub: argparse._SubParsersAction[argparse.ArgumentParser],
-    add_target: Callable[[argparse.ArgumentParser], None],
-) -> None:
-    """Add ``bwsim audit`` to the CLI (``add_target`` adds --app/--cmd/--url)."""
+def add_parser(sub: Subparsers) -> None:
+    """Add ``bwsim audit`` and its options to the CLI's subcommands."""
     ids = ", ".join(c.id for c in CHECKS)
     audit = sub.add_parser(
         "audit",
@@ -166,7 +162,7 @@ def _write_unusable(path: str | None, message: str) -> None:
         Path(path).write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
 
 
-def main(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     """Run ``bwsim audit`` with parsed arguments; returns the exit code."""
     try:
         config = _config(args)

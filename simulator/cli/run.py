@@ -9,19 +9,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import sys
 from pathlib import Path
 
+from simulator.cli.options import EXIT_FAILED, EXIT_OK, Subparsers, add_target
 from simulator.errors import ScenarioError, TargetError
 from simulator.judge.scenario import Scenario, load_scenarios
 from simulator.report.run_report import console_table, progress_line, write_json, write_junit
 from simulator.runner.suite import ScenarioResult, run_suite
-from simulator.runner.targets import Target, UrlTarget, checkout_root, parse_target
+from simulator.runner.targets import Target, UrlTarget, bundled_scenarios, parse_target
 
-__all__ = ["bundled_scenarios", "run_command"]
+__all__ = ["add_parser", "bundled_scenarios", "run"]
 
-EXIT_OK, EXIT_FAILED = 0, 1
 DEFAULT_CONCURRENCY = 8
 BUNDLED_BOT_INSTANCES = 2
 """The bundled bot runs as two copies: 8 calls at once on one reference-bot process (every
@@ -48,21 +47,6 @@ def _scale(args: argparse.Namespace, target: Target) -> tuple[int, int]:
     return instances, concurrency
 
 
-def bundled_scenarios() -> Path:
-    """The checkout's ``scenarios/`` folder (the suite ``bwsim run`` runs by default)."""
-    root = checkout_root()
-    folder = root / "scenarios" if root is not None else Path("scenarios")
-    with contextlib.suppress(ValueError):
-        folder = folder.relative_to(Path.cwd())  # shorter names in reports
-    if not folder.is_dir():
-        raise ScenarioError(
-            "no scenario files given and no bundled scenarios/ folder here; "
-            "pass scenario files or folders to bwsim run",
-            path=folder,
-        )
-    return folder
-
-
 def _select(scenarios: list[Scenario], pattern: str | None) -> list[Scenario]:
     if pattern is None:
         return scenarios
@@ -75,7 +59,46 @@ def _select(scenarios: list[Scenario], pattern: str | None) -> list[Scenario]:
     return chosen
 
 
-def run_command(args: argparse.Namespace) -> int:
+def add_parser(sub: Subparsers) -> None:
+    """Add ``bwsim run`` and its options to the CLI's subcommands."""
+    run = sub.add_parser(
+        "run",
+        help="run scenario files against a bot (default: the bundled suite and bot)",
+        description=(
+            "Run scenario files (YAML; files or folders) against the bot, independent calls "
+            "at once. With no paths: the bundled scenarios/ against the bundled bot. Writes "
+            "the JSON report (schema 1), JUnit XML and, per scenario, call.wav, trace.jsonl, "
+            "timeline.json, summary.json and timeline.png under --out."
+        ),
+    )
+    run.add_argument("paths", nargs="*", metavar="SCENARIO_FILE_OR_DIR")
+    add_target(run)
+    run.add_argument("--out", default="bwsim-out", help="artifact folder (default bwsim-out)")
+    run.add_argument("--json", default=None, help="JSON report (default OUT/report.json)")
+    run.add_argument("--junit", default=None, help="JUnit XML (default OUT/junit.xml)")
+    run.add_argument(
+        "-k", dest="select", default=None, help="only scenarios whose id contains this text"
+    )
+    run.add_argument(
+        "--instances",
+        type=int,
+        default=None,
+        help=(
+            "copies of an --app/--cmd bot to start per bot configuration, each with its own "
+            "simulator; scenarios are dealt out among them and a call's webhook and stream "
+            "reach the same copy (default 2 for the bundled bot, 1 for a bot you name)"
+        ),
+    )
+    run.add_argument(
+        "--concurrency",
+        type=int,
+        default=None,
+        help="calls at once, over all instances (default 8)",
+    )
+    run.add_argument("--list", action="store_true", help="check the files, list, do not run")
+
+
+def run(args: argparse.Namespace) -> int:
     """Run ``bwsim run`` with parsed arguments; returns the exit code."""
     paths = [Path(p) for p in args.paths] or [bundled_scenarios()]
     scenarios = _select(load_scenarios(paths), args.select)

@@ -7,138 +7,62 @@ It prints the environment to start the bot with, journals every request the bot 
          -d '{"url": "http://127.0.0.1:7860", "audio": "fixtures/audio/hello.wav"}'
 
 The call runs to its end (so give the client a timeout longer than ``max_call_s``) and
-the answer is the call's summary (``"schema": 1``) with ``passed`` and ``problems``.
-Only loopback bots are called. Ctrl-C stops the server; the exit code is 1 if the bot
-sent anything Bandwidth has no route for, or broke a rule on a call.
+the answer is the call's summary (``"schema": 1``) with ``passed`` and ``problems``
+(:mod:`simulator.runner.control_api`). Only loopback bots are called. Ctrl-C stops the
+server; the exit code is 1 if the bot sent anything Bandwidth has no route for, or broke
+a rule on a call.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
-import ipaddress
-import json
 import signal
 import sys
-from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit
 
-from simulator.call.audio_files import load_caller_audio
-from simulator.call.callers import linger_caller
-from simulator.call.session import CallOptions, CallSession
-from simulator.call.webhook_sender import AUTH_MODES, AuthMode
-from simulator.errors import AudioFileError
+from simulator.cli.options import EXIT_FAILED, EXIT_OK, Subparsers
+from simulator.runner import control_api
 from simulator.runner.harness import Harness
 
-__all__ = ["place_call_route", "serve_command"]
-
-EXIT_OK, EXIT_FAILED = 0, 1
-_KEYS = frozenset(
-    {"url", "audio", "caller_lines", "linger_ms", "max_call_s", "auth", "webhook_path", "out"}
-)
+__all__ = ["add_parser", "run", "serve"]
 
 
-class _BadRequest(ValueError):
-    """The request to place a call cannot be used; the message says why."""
-
-
-def _loopback(url: str) -> str:
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    try:
-        ok = ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        ok = host == "localhost"
-    if parts.scheme not in ("http", "https") or not ok or parts.port is None:
-        raise _BadRequest(
-            f"url must be a bot on loopback such as http://127.0.0.1:7860, got {url!r}: "
-            "bwsim never reaches beyond loopback"
-        )
-    return url.rstrip("/")
-
-
-def _options(body: dict[str, Any], h: Harness) -> CallOptions:
-    auth = body.get("auth", "challenge")
-    if auth not in AUTH_MODES:
-        raise _BadRequest(f"auth must be one of {list(AUTH_MODES)}, got {auth!r}")
-    lines = body.get("caller_lines", [])
-    if not isinstance(lines, list) or not all(isinstance(x, str) for x in lines):
-        raise _BadRequest("caller_lines must be a list of strings")
-    try:
-        max_call_s = float(body.get("max_call_s", 60))
-    except (TypeError, ValueError):
-        raise _BadRequest("max_call_s must be a number of seconds") from None
-    mode: AuthMode = auth
-    return CallOptions(
-        auth_mode=mode,
-        webhook_path=str(body.get("webhook_path", "/")),
-        max_call_s=max_call_s,
-        caller_lines=lines,
-        webhook_username=None if mode == "none" else h.credentials.webhook_username,
-        webhook_password=None if mode == "none" else h.credentials.webhook_password,
+def add_parser(sub: Subparsers) -> None:
+    """Add ``bwsim serve`` and its options to the CLI's subcommands."""
+    serve = sub.add_parser(
+        "serve",
+        help="run the fake OAuth + Voice API (and control API) on loopback",
+        description=(
+            "Run the fake Bandwidth REST side on loopback for a bot you start yourself. "
+            "Prints the environment to give the bot; stops on Ctrl-C."
+        ),
     )
+    serve.add_argument("--port", type=int, default=0, help="port to listen on (0: any free)")
 
 
-def _body(raw: bytes) -> dict[str, Any]:
-    body = json.loads(raw or b"{}")
-    if not isinstance(body, dict):
-        raise _BadRequest("the body must be a JSON object")
-    unknown = sorted(set(body) - _KEYS)
-    if unknown:
-        raise _BadRequest(f"unknown keys {unknown}; known: {sorted(_KEYS)}")
-    return body
+def run(args: argparse.Namespace) -> int:
+    """Run ``bwsim serve`` with parsed arguments; returns the exit code."""
+    return asyncio.run(serve(args.port))
 
 
-def place_call_route(h: Harness) -> Any:
-    """The ``POST /_bwsim/calls`` handler for harness ``h``."""
-
-    async def place(raw: bytes) -> tuple[int, Any]:
-        try:
-            body = _body(raw)
-            url = _loopback(str(body.get("url", "")))
-            options = _options(body, h)
-            voice = load_caller_audio(body["audio"]) if body.get("audio") else None
-            linger = float(body.get("linger_ms", 2000))
-        except (ValueError, _BadRequest, AudioFileError) as exc:
-            return 400, {"type": "validation", "description": str(exc)}
-        session = CallSession(h.fake, url, options=options, caller=linger_caller(voice, linger))
-        result = await session.run()
-        summary = result.summary()
-        if body.get("out"):
-            await asyncio.to_thread(result.write, Path(str(body["out"])))
-        problems = [f"{v['kind']}: {v['detail']}" for v in result.violations] + result.errors
-        if result.exchange is not None and result.exchange.error:
-            problems.insert(0, f"webhook: {result.exchange.error}")
-        return 200, {**summary, "passed": not problems, "problems": problems}
-
-    return place
-
-
-async def serve_command(port: int) -> int:
-    """Run ``bwsim serve`` until SIGINT/SIGTERM; returns the exit code."""
+async def serve(port: int) -> int:
+    """Serve the fake Bandwidth on ``port`` until SIGINT/SIGTERM; returns the exit code."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     async with Harness(api_port=port) as h:
-        h.app.add_control_route("POST", "/_bwsim/calls", place_call_route(h))
-        env = h.credentials.environment(port=None, proxy_host="127.0.0.1:7860")
-        env.update(
-            {
-                "BANDWIDTH_OAUTH_URL": f"{h.api_base}/api/v1/oauth2/token",
-                "BANDWIDTH_VOICE_API_URL": f"{h.api_base}/api/v2",
-                "BWSIM_CONTROL_URL": f"{h.api_base}/_bwsim",
-            }
-        )
+        control_api.install(h)
+        env = control_api.bot_environment(h)
         print(f"bwsim: fake Bandwidth listening on {h.api_base}", flush=True)
         print(f"bwsim: account {h.fake.default_account.account_id}", flush=True)
         print("bwsim: start your bot with this environment:", flush=True)
         for key, value in env.items():
             print(f"export {key}={value}", flush=True)
         print(
-            f"bwsim: place a call with POST {h.api_base}/_bwsim/calls "
+            f"bwsim: place a call with POST {h.api_base}{control_api.CALLS_PATH} "
             '{"url": "http://127.0.0.1:7860", "audio": "caller.wav"}',
             flush=True,
         )

@@ -189,19 +189,19 @@ class CallInfo:
         from_: str,
         to: str,
         *,
-        start_time: datetime | None = None,
+        start_time: datetime,
         account_id: str | None = None,
         application_id: str | None = None,
         call_id: str | None = None,
     ) -> CallInfo:
-        """Describe a new inbound call, generating the ids not given (start: now, UTC)."""
+        """Describe a new inbound call that started at ``start_time``, generating missing ids."""
         return cls(
             account_id=account_id or new_account_id(),
             application_id=application_id or new_application_id(),
             call_id=call_id or new_call_id(),
             from_=from_,
             to=to,
-            start_time=start_time or datetime.now(UTC),
+            start_time=start_time,
         )
 
     def answered(self, at: datetime) -> CallInfo:

@@ -4,6 +4,10 @@ One PNG per call (``timeline.png``): the caller's track on top, the bot's below,
 call's clock (seconds from the webhook), with vertical marks for the moments a reader
 looks for: the stream opening, ``clear``, hang-up and transfer requests, the socket
 closing, and violations. Drawn with matplotlib's Agg backend: no display needed.
+
+matplotlib is imported when the first picture is drawn, not with this module: it costs
+a few hundred milliseconds, and ``import simulator`` (and the pytest plugin) should not
+pay that when no picture is drawn.
 """
 
 from __future__ import annotations
@@ -12,11 +16,6 @@ import itertools
 from collections.abc import Sequence
 from pathlib import Path
 
-import matplotlib as mpl
-
-mpl.use("Agg")  # before pyplot: files only, never a window
-
-import matplotlib.pyplot as plt
 import numpy as np
 
 from simulator.call.recorder import TimelineEvent
@@ -57,6 +56,11 @@ def plot_timeline(
     passed: bool | None = None,
 ) -> Path:
     """Draw the call and write it to ``path`` (PNG)."""
+    import matplotlib as mpl  # noqa: PLC0415 (heavy: only when a picture is drawn)
+
+    mpl.use("Agg")  # before pyplot: files only, never a window
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
     end_ms = max([e.at_ms for e in events] + [len(caller) / 8, len(bot) / 8, 1000.0])
     seconds = end_ms / 1000 + 0.25
     fig, axes = plt.subplots(2, 1, figsize=(12, 4), sharex=True, dpi=100)

@@ -29,9 +29,9 @@ from __future__ import annotations
 import importlib.util
 import ipaddress
 import json
+import logging
 import os
 import socket
-import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -59,6 +59,8 @@ __all__ = [
     "install_from_env",
     "is_loopback_host",
 ]
+
+_log = logging.getLogger(__name__)
 
 BANDWIDTH_HOSTS = frozenset(
     {
@@ -127,7 +129,8 @@ class Interceptor:
             try:
                 self.on_blocked(host, url)
             except Exception as exc:  # noqa: BLE001 - reporting must never hide the refusal
-                print(f"bwsim: could not report a blocked request: {exc}", file=sys.stderr)
+                # Logged, not printed: with no logging set up, Python writes it to stderr.
+                _log.warning("bwsim: could not report a blocked request: %s", exc)
 
     def decide(self, host: str | None, url: str) -> str:
         """Return ``route`` (Bandwidth host), ``pass`` (loopback) or ``block``; records blocks."""

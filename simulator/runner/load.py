@@ -1,4 +1,4 @@
-"""``bwsim load``: many independent calls to one bot, a few at a time, each fully checked.
+"""Load runs (``bwsim load``): many independent calls to one bot, a few at a time, each checked.
 
 One fake Bandwidth and one bot (the target, started once, as it would serve real
 traffic) take ``calls`` calls, ``concurrency`` at a time. Every call is a whole call:
@@ -12,40 +12,30 @@ call. The report is the call-setup success, the pass count and the latency perce
 The caller of each call waits for the bot's greeting to end (or ``greeting_wait_ms``),
 says the audio, waits until the bot has answered and been quiet for ``linger_ms``, and
 hangs up.
+
+This module returns data (:class:`LoadReport`) and prints nothing; progress goes to the
+``on_call`` callback of :func:`run_load`, and :mod:`simulator.cli.load` draws it.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
-import json
 import os
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
-from simulator.call.audio_files import load_caller_audio
-from simulator.call.pacer import quiet_gc, request_realtime
+from simulator.call.pacer import quiet_gc
 from simulator.call.session import Caller, CallOptions, CallResult, LiveCall
-from simulator.errors import CallTimeout, ConfigError
+from simulator.errors import CallTimeout
 from simulator.judge.metrics import CallMetrics, summarize
 from simulator.protocol.codec import Pcm
 from simulator.runner.harness import Harness
-from simulator.runner.targets import BotCredentials, Target, UrlTarget, parse_target
+from simulator.runner.targets import BotCredentials, Target
 
-__all__ = [
-    "CallRecord",
-    "LoadReport",
-    "Progress",
-    "add_parser",
-    "command",
-    "load_caller",
-    "run_load",
-]
+__all__ = ["CallRecord", "LoadReport", "load_caller", "loop_factory", "run_load"]
 
 
 @dataclass
@@ -209,35 +199,6 @@ def _judge(index: int, result: CallResult, duration_ms: float) -> CallRecord:
     )
 
 
-class Progress:
-    """A one-line progress bar on a terminal; a line every tenth of the run otherwise."""
-
-    def __init__(self, total: int, out: TextIO = sys.stderr) -> None:
-        self.total, self.out = total, out
-        self.done = self.failed = 0
-        self._tty = out.isatty()
-        self._last_decile = -1
-
-    def update(self, record: CallRecord) -> None:
-        """Count one finished call and redraw."""
-        self.done += 1
-        self.failed += not record.passed
-        width = 30
-        filled = width * self.done // self.total
-        line = (
-            f"[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} calls, "
-            f"{self.failed} failed"
-        )
-        if self._tty:
-            end = "\n" if self.done == self.total else ""
-            print("\r" + line, end=end, file=self.out, flush=True)
-            return
-        decile = 10 * self.done // self.total
-        if decile != self._last_decile:
-            self._last_decile = decile
-            print(line, file=self.out, flush=True)
-
-
 async def run_load(
     target: Target,
     voice: Pcm,
@@ -253,7 +214,10 @@ async def run_load(
     bot_env: dict[str, str] | None = None,
     on_call: Callable[[CallRecord], None] | None = None,
 ) -> LoadReport:
-    """Place ``calls`` calls, ``concurrency`` at a time, to one bot; judge each."""
+    """Place ``calls`` calls, ``concurrency`` at a time, to one bot; judge each.
+
+    ``on_call`` is called with each call's record as soon as that call is judged.
+    """
     if calls < 1 or concurrency < 1:
         raise ValueError(f"calls and concurrency must be at least 1, got {calls}, {concurrency}")
     opts = options or CallOptions()
@@ -293,9 +257,6 @@ async def run_load(
     )
 
 
-# -- the command ----------------------------------------------------------------------
-
-
 def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     """The loop to run on: uvloop when installed (``BWSIM_LOOP=asyncio`` opts out).
 
@@ -310,87 +271,3 @@ def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
         return None
     factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
     return factory
-
-
-def add_parser(
-    sub: argparse._SubParsersAction[argparse.ArgumentParser],
-    add_target: Callable[[argparse.ArgumentParser], None],
-) -> None:
-    """Add ``bwsim load`` to the CLI's subcommands (``add_target``: the shared options)."""
-    load = sub.add_parser(
-        "load",
-        help="many calls to one bot, C at a time: setup success and latency percentiles",
-        description=(
-            "Place --calls calls to one bot, --concurrency at a time, each a whole call "
-            "checked as `bwsim call` checks it plus the audio metrics (a bot that never "
-            "speaks or never answers fails the call). Prints a table of call-setup success "
-            "and latency percentiles; --json writes the report (schema 1). Exit 0: every "
-            "call passed; 1: some failed; 2: the run could not be made."
-        ),
-    )
-    add_target(load)
-    load.add_argument("--audio", required=True, help="what each caller says (WAV/FLAC/OGG/MP3)")
-    load.add_argument("--calls", type=int, default=10, help="how many calls (default 10)")
-    load.add_argument("--concurrency", type=int, default=2, help="calls at a time (default 2)")
-    load.add_argument("--json", default=None, help="write the report (schema 1) here")
-    load.add_argument("--api-port", type=int, default=0, help="port of the fake Voice API")
-    load.add_argument(
-        "--linger-ms", type=float, default=1500, help="hang up after the bot is quiet this long"
-    )
-    load.add_argument("--max-seconds", type=float, default=60, help="longest call allowed")
-    load.add_argument(
-        "--greeting-wait-ms", type=float, default=5000, help="longest wait for the greeting"
-    )
-    load.add_argument(
-        "--reply-wait-ms", type=float, default=10_000, help="longest wait for the answer"
-    )
-    load.add_argument(
-        "--realtime",
-        action="store_true",
-        help="run bwsim under SCHED_FIFO (root or CAP_SYS_NICE) so a busy machine does not "
-        "delay its frames; the bot is not affected",
-    )
-
-
-def command(args: argparse.Namespace, *, credentials: Callable[[], BotCredentials | None]) -> int:
-    """Run ``bwsim load``; returns the exit code."""
-    voice = load_caller_audio(args.audio)  # before anything starts: a bad file is exit 2
-    if args.calls < 1 or args.concurrency < 1:
-        raise ConfigError(
-            f"--calls and --concurrency must be at least 1 (got {args.calls}, {args.concurrency})"
-        )
-    target = parse_target(args.app, args.cmd, args.url)
-    if args.realtime and not request_realtime():
-        print("bwsim: --realtime: SCHED_FIFO was refused (needs root or CAP_SYS_NICE); "
-              "running with normal scheduling", file=sys.stderr)  # fmt: skip
-    progress = Progress(args.calls)
-    with asyncio.Runner(loop_factory=loop_factory()) as runner:
-        report = runner.run(
-            run_load(
-                target,
-                voice,
-                calls=args.calls,
-                concurrency=args.concurrency,
-                options=CallOptions(max_call_s=args.max_seconds),
-                linger_ms=args.linger_ms,
-                greeting_wait_ms=args.greeting_wait_ms,
-                reply_wait_ms=args.reply_wait_ms,
-                api_port=args.api_port,
-                credentials=credentials() if isinstance(target, UrlTarget) else None,
-                on_call=progress.update,
-            )
-        )
-    print(report.table())
-    for record in report.records:
-        if not record.passed:
-            print(
-                f"bwsim: FAIL call-{record.index} ({record.call_id}): {record.detail}",
-                file=sys.stderr,
-            )
-    for problem in report.unattributed:
-        print(f"bwsim: FAIL {problem}", file=sys.stderr)
-    if args.json:
-        path = Path(args.json)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(report.to_dict(), indent=1, default=str) + "\n", "utf-8")
-    return 0 if report.ok else 1

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from simulator.errors import TargetError
+from simulator.errors import ScenarioError, TargetError
 from simulator.rest.intercept import child_environment
 
 __all__ = [
@@ -42,6 +42,7 @@ __all__ = [
     "Target",
     "UrlTarget",
     "bundled_bot",
+    "bundled_scenarios",
     "checkout_root",
     "parse_target",
 ]
@@ -384,6 +385,21 @@ def bundled_bot() -> AppTarget:
             "Name the bot with --app MODULE:ATTR, --cmd COMMAND or --url URL."
         )
     return AppTarget("bot.app:app", cwd=root)
+
+
+def bundled_scenarios() -> Path:
+    """The checkout's ``scenarios/`` folder (the suite ``bwsim run`` runs by default)."""
+    root = checkout_root()
+    folder = root / "scenarios" if root is not None else Path("scenarios")
+    with contextlib.suppress(ValueError):
+        folder = folder.relative_to(Path.cwd())  # shorter names in reports
+    if not folder.is_dir():
+        raise ScenarioError(
+            "no scenario files given and no bundled scenarios/ folder here; "
+            "pass scenario files or folders to bwsim run",
+            path=folder,
+        )
+    return folder
 
 
 def parse_target(app: str | None, cmd: str | None, url: str | None) -> Target:

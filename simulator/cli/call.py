@@ -1,0 +1,105 @@
+"""``bwsim call``: place one call to a bot, write its artifacts, print what happened.
+
+The exit code is about Bandwidth's rules only: a violation, an error or an undelivered
+webhook fails the call; the conversational figures are printed as notes, not judged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+from simulator.call.audio_files import load_caller_audio
+from simulator.call.callers import linger_caller
+from simulator.call.pacer import quiet_gc
+from simulator.call.session import CallOptions, CallResult
+from simulator.cli.options import EXIT_FAILED, EXIT_OK, Subparsers, add_target
+from simulator.protocol.codec import Pcm
+from simulator.runner.harness import Harness
+from simulator.runner.targets import BotCredentials, UrlTarget, parse_target
+
+__all__ = ["add_parser", "run"]
+
+
+def add_parser(sub: Subparsers) -> None:
+    """Add ``bwsim call`` and its options to the CLI's subcommands."""
+    call = sub.add_parser(
+        "call",
+        help="place one call to a bot and record what happened",
+        description=(
+            "Place one inbound call to the bot as Bandwidth would: webhook, BXML, media "
+            "stream. The caller says the audio file, waits until the bot has been quiet "
+            "for --linger-ms, and hangs up. Writes call.wav (caller left, bot right), "
+            "trace.jsonl, timeline.json and summary.json to --out."
+        ),
+    )
+    add_target(call)
+    call.add_argument("--audio", required=True, help="what the caller says (WAV/FLAC/OGG/MP3)")
+    call.add_argument("--out", default=None, help="artifact folder (default bwsim-out/CALL_ID)")
+    call.add_argument("--json", default=None, help="also write the summary (schema 1) here")
+    call.add_argument(
+        "--api-port", type=int, default=0, help="port of the fake Voice API (fix it for --url)"
+    )
+    call.add_argument(
+        "--linger-ms", type=float, default=2000, help="hang up after the bot is quiet this long"
+    )
+    call.add_argument("--max-seconds", type=float, default=60, help="longest call allowed")
+    call.add_argument(
+        "--auth",
+        default="challenge",
+        choices=["challenge", "preemptive", "wrong", "wrong_username", "none", "scheme"],
+        help="how the webhook authenticates (default: Bandwidth's challenge flow)",
+    )
+    call.add_argument("--webhook-path", default="/", help="the bot's call webhook path")
+
+
+async def _place(args: argparse.Namespace, voice: Pcm) -> CallResult:
+    target = parse_target(args.app, args.cmd, args.url)
+    credentials = BotCredentials.from_environment() if isinstance(target, UrlTarget) else None
+    options = CallOptions(
+        auth_mode=args.auth, webhook_path=args.webhook_path, max_call_s=args.max_seconds
+    )
+    if credentials is not None and not credentials.webhook_username:
+        print(
+            "bwsim: BANDWIDTH_WEBHOOK_USERNAME/PASSWORD are not set: the webhook is sent "
+            "without credentials",
+            file=sys.stderr,
+        )
+        options.auth_mode = "none"
+    async with Harness(target, api_port=args.api_port, credentials=credentials) as h:
+        if isinstance(target, UrlTarget):
+            account = h.fake.default_account.account_id
+            print(f"bwsim: fake Voice API at {h.api_base} (account {account})", flush=True)
+        quiet_gc()  # no 30-70 ms full collection in the middle of the call's 20 ms clock
+        return await h.place_call(linger_caller(voice, args.linger_ms), options=options)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``bwsim call`` with parsed arguments; returns the exit code."""
+    voice = load_caller_audio(args.audio)  # before anything starts: a bad file is exit 2
+    result = asyncio.run(_place(args, voice))
+    out = Path(args.out) if args.out else Path("bwsim-out") / result.call_id
+    paths = result.write(out)
+    metrics = result.metrics
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(result.summary(), indent=1, default=str) + "\n")
+    for event in result.timeline:
+        if event.kind not in ("verb", "stream-connecting", "api-request"):
+            print(event.describe())
+    for line in metrics.describe():
+        print(f"bwsim: {line}")
+    # Conversational figures are reported, not judged here: the exit code stays about
+    # Bandwidth's rules (bwsim load and scenario expectations judge them).
+    for failure in metrics.failures():
+        print(f"bwsim: note: {failure}", file=sys.stderr)
+    problems = [f"{v['kind']}: {v['detail']}" for v in result.violations] + result.errors
+    if result.exchange is not None and result.exchange.error:
+        problems.insert(0, f"webhook: {result.exchange.error}")
+    print(f"bwsim: recording {paths['wav']}, trace {paths['trace']}")
+    for problem in problems:
+        print(f"bwsim: FAIL {problem}", file=sys.stderr)
+    return EXIT_FAILED if problems else EXIT_OK

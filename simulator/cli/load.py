@@ -1,0 +1,136 @@
+"""``bwsim load``: the options, the progress bar, the table and the report file.
+
+The run itself (placing the calls, judging them, the report's data) is
+:mod:`simulator.runner.load`; this module turns the options into its arguments and
+prints what it returns.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from simulator.call.audio_files import load_caller_audio
+from simulator.call.pacer import request_realtime
+from simulator.call.session import CallOptions
+from simulator.cli.options import EXIT_FAILED, EXIT_OK, Subparsers, add_target
+from simulator.errors import ConfigError
+from simulator.runner.load import CallRecord, loop_factory, run_load
+from simulator.runner.targets import BotCredentials, UrlTarget, parse_target
+
+__all__ = ["Progress", "add_parser", "run"]
+
+
+class Progress:
+    """A one-line progress bar on a terminal; a line every tenth of the run otherwise."""
+
+    def __init__(self, total: int, out: TextIO = sys.stderr) -> None:
+        self.total, self.out = total, out
+        self.done = self.failed = 0
+        self._tty = out.isatty()
+        self._last_decile = -1
+
+    def update(self, record: CallRecord) -> None:
+        """Count one finished call and redraw."""
+        self.done += 1
+        self.failed += not record.passed
+        width = 30
+        filled = width * self.done // self.total
+        line = (
+            f"[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} calls, "
+            f"{self.failed} failed"
+        )
+        if self._tty:
+            end = "\n" if self.done == self.total else ""
+            print("\r" + line, end=end, file=self.out, flush=True)
+            return
+        decile = 10 * self.done // self.total
+        if decile != self._last_decile:
+            self._last_decile = decile
+            print(line, file=self.out, flush=True)
+
+
+def add_parser(sub: Subparsers) -> None:
+    """Add ``bwsim load`` and its options to the CLI's subcommands."""
+    load = sub.add_parser(
+        "load",
+        help="many calls to one bot, C at a time: setup success and latency percentiles",
+        description=(
+            "Place --calls calls to one bot, --concurrency at a time, each a whole call "
+            "checked as `bwsim call` checks it plus the audio metrics (a bot that never "
+            "speaks or never answers fails the call). Prints a table of call-setup success "
+            "and latency percentiles; --json writes the report (schema 1). Exit 0: every "
+            "call passed; 1: some failed; 2: the run could not be made."
+        ),
+    )
+    add_target(load)
+    load.add_argument("--audio", required=True, help="what each caller says (WAV/FLAC/OGG/MP3)")
+    load.add_argument("--calls", type=int, default=10, help="how many calls (default 10)")
+    load.add_argument("--concurrency", type=int, default=2, help="calls at a time (default 2)")
+    load.add_argument("--json", default=None, help="write the report (schema 1) here")
+    load.add_argument("--api-port", type=int, default=0, help="port of the fake Voice API")
+    load.add_argument(
+        "--linger-ms", type=float, default=1500, help="hang up after the bot is quiet this long"
+    )
+    load.add_argument("--max-seconds", type=float, default=60, help="longest call allowed")
+    load.add_argument(
+        "--greeting-wait-ms", type=float, default=5000, help="longest wait for the greeting"
+    )
+    load.add_argument(
+        "--reply-wait-ms", type=float, default=10_000, help="longest wait for the answer"
+    )
+    load.add_argument(
+        "--realtime",
+        action="store_true",
+        help="run bwsim under SCHED_FIFO (root or CAP_SYS_NICE) so a busy machine does not "
+        "delay its frames; the bot is not affected",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``bwsim load`` with parsed arguments; returns the exit code."""
+    voice = load_caller_audio(args.audio)  # before anything starts: a bad file is exit 2
+    if args.calls < 1 or args.concurrency < 1:
+        raise ConfigError(
+            f"--calls and --concurrency must be at least 1 (got {args.calls}, {args.concurrency})"
+        )
+    target = parse_target(args.app, args.cmd, args.url)
+    if args.realtime and not request_realtime():
+        print("bwsim: --realtime: SCHED_FIFO was refused (needs root or CAP_SYS_NICE); "
+              "running with normal scheduling", file=sys.stderr)  # fmt: skip
+    credentials = BotCredentials.from_environment() if isinstance(target, UrlTarget) else None
+    progress = Progress(args.calls)
+    with asyncio.Runner(loop_factory=loop_factory()) as runner:
+        report = runner.run(
+            run_load(
+                target,
+                voice,
+                calls=args.calls,
+                concurrency=args.concurrency,
+                options=CallOptions(max_call_s=args.max_seconds),
+                linger_ms=args.linger_ms,
+                greeting_wait_ms=args.greeting_wait_ms,
+                reply_wait_ms=args.reply_wait_ms,
+                api_port=args.api_port,
+                credentials=credentials,
+                on_call=progress.update,
+            )
+        )
+    print(report.table())
+    for record in report.records:
+        if not record.passed:
+            print(
+                f"bwsim: FAIL call-{record.index} ({record.call_id}): {record.detail}",
+                file=sys.stderr,
+            )
+    for problem in report.unattributed:
+        print(f"bwsim: FAIL {problem}", file=sys.stderr)
+    if args.json:
+        path = Path(args.json)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(report.to_dict(), indent=1, default=str) + "\n", "utf-8")
+    return EXIT_OK if report.ok else EXIT_FAILED
