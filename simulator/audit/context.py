@@ -16,7 +16,6 @@ everyone's requests. :class:`AuditContext` keeps evidence apart:
 from __future__ import annotations
 
 import asyncio
-import base64
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
@@ -30,11 +29,12 @@ from simulator.audit.config import AuditConfig, Utterance
 from simulator.audit.evidence import foreign_requests, request_evidence
 from simulator.audit.tokens import bot_stream_url
 from simulator.call.session import Caller, CallOptions, CallResult, CallSession, LiveCall
-from simulator.call.webhook_sender import AuthMode, WebhookAuth, WebhookExchange
+from simulator.call.webhook_sender import WebhookExchange
 from simulator.call.webhook_sender import send_webhook as _send_webhook
 from simulator.errors import CallTimeout
 from simulator.protocol.bxml import BxmlDocument, BxmlError, parse_bxml
 from simulator.protocol.verbs import StartStream, Step, plan
+from simulator.protocol.webhook_auth import AuthMode, WebhookAuth, basic_authorization
 from simulator.protocol.webhook_bodies import CallInfo, initiate_body
 from simulator.rest.journal import Journal, JournalEntry
 from simulator.rest.registry import Account, Call
@@ -292,8 +292,7 @@ class AuditContext:
             raise MintError("the initiate webhook's BXML has no <StartStream>")
         headers: dict[str, str] = {}
         if stream.username is not None and stream.password is not None:
-            raw = f"{stream.username}:{stream.password}".encode()
-            headers["Authorization"] = "Basic " + base64.b64encode(raw).decode("ascii")
+            headers["Authorization"] = basic_authorization(stream.username, stream.password)
         return Minted(
             call=call,
             exchange=exchange,

@@ -27,8 +27,8 @@ from urllib.parse import urlsplit
 from simulator.call.audio_files import load_caller_audio
 from simulator.call.callers import linger_caller
 from simulator.call.session import CallOptions, CallSession
-from simulator.call.webhook_sender import AUTH_MODES, AuthMode
 from simulator.errors import AudioFileError
+from simulator.protocol.webhook_auth import AUTH_MODES, AuthMode
 from simulator.runner.harness import Harness
 
 __all__ = ["place_call_route", "serve_command"]

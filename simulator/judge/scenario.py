@@ -37,9 +37,9 @@ from typing import Any
 import yaml
 
 from simulator.call.audio_files import load_caller_audio
-from simulator.call.webhook_sender import AUTH_MODES
 from simulator.errors import AudioFileError, ScenarioError
 from simulator.protocol.codec import Pcm
+from simulator.protocol.webhook_auth import AUTH_MODES
 
 __all__ = [
     "ACTIONS",

@@ -25,9 +25,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simulator.call.webhook_sender import EXTENSION_SIGNATURE_HEADER, WebhookAuth, send_webhook
+from simulator.call.webhook_sender import send_webhook
 from simulator.errors import ConfigError
 from simulator.protocol import webhook_bodies
+from simulator.protocol.webhook_auth import EXTENSION_SIGNATURE_HEADER, WebhookAuth
 from simulator.protocol.webhook_bodies import (
     ACCOUNT_ID_RE,
     APPLICATION_ID_RE,
