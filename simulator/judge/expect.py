@@ -27,6 +27,7 @@ from simulator.call.stream import StreamOutcome
 from simulator.call.webhook_sender import WebhookExchange
 from simulator.errors import ExpectationFailed
 from simulator.judge.scenario import CALL_START, Anchor, Expectation
+from simulator.judge.templates import fill_templates
 from simulator.rest.journal import JournalEntry
 
 __all__ = [
@@ -106,12 +107,6 @@ class Verdict:
 
 def _ms(value: float) -> str:
     return f"{value:,.0f} ms"
-
-
-def _fill(text: str, templates: Mapping[str, str]) -> str:
-    for key, value in templates.items():
-        text = text.replace("${" + key + "}", value)
-    return text
 
 
 # -- occurrences per kind ----------------------------------------------------------------
@@ -246,7 +241,7 @@ def _hangup_request(obs: Observation, params: Mapping[str, Any]) -> list[Occurre
 
 def _transfer_request(obs: Observation, params: Mapping[str, Any]) -> list[Occurrence]:
     out = []
-    target = _fill(str(params["target"]), obs.templates) if "target" in params else None
+    target = fill_templates(str(params["target"]), obs.templates) if "target" in params else None
     for at, entry in _requests(obs, params):
         if entry.route != "update_bxml" or "<Transfer" not in entry.body:
             continue

@@ -38,6 +38,7 @@ import yaml
 
 from simulator.call.audio_files import load_caller_audio
 from simulator.errors import AudioFileError, ScenarioError
+from simulator.judge.templates import TEMPLATE, TEMPLATE_NAMES
 from simulator.protocol.codec import Pcm
 from simulator.protocol.webhook_auth import AUTH_MODES
 
@@ -163,9 +164,6 @@ ENCODINGS: Mapping[str, str] = {
 
 CALL_TARGETS = ("this", "victim")
 CLOSERS = ("simulator", "bot", "dropped")
-TEMPLATE = re.compile(r"\$\{([A-Za-z_.]+)\}")
-TEMPLATE_NAMES = frozenset({"victim.callId", "victim.accountId", "HUMAN_AGENT_NUMBER"})
-"""``${…}`` names the runner fills in ``call.body``, ``call.start_metadata`` and ``target``."""
 _UNTIMED = frozenset({"webhook_response", "call_state"})
 """Kinds judged once, on the whole call: the timing and counting keys do not apply."""
 
