@@ -21,6 +21,7 @@ from simulator.call.session import CallOptions, CallResult
 from simulator.cli.run import run_command
 from simulator.cli.serve import serve_command
 from simulator.errors import ConfigError
+from simulator.judge.verdicts import call_problems
 from simulator.protocol.codec import Pcm
 from simulator.runner import load
 from simulator.runner.harness import Harness
@@ -167,9 +168,7 @@ def _call(args: argparse.Namespace) -> int:
     # Bandwidth's rules (bwsim load and scenario expectations judge them).
     for failure in metrics.failures():
         print(f"bwsim: note: {failure}", file=sys.stderr)
-    problems = [f"{v['kind']}: {v['detail']}" for v in result.violations] + result.errors
-    if result.exchange is not None and result.exchange.error:
-        problems.insert(0, f"webhook: {result.exchange.error}")
+    problems = call_problems(result)
     print(f"bwsim: recording {paths['wav']}, trace {paths['trace']}")
     for problem in problems:
         print(f"bwsim: FAIL {problem}", file=sys.stderr)

@@ -28,6 +28,7 @@ from simulator.call.audio_files import load_caller_audio
 from simulator.call.callers import linger_caller
 from simulator.call.session import CallOptions, CallSession
 from simulator.errors import AudioFileError
+from simulator.judge.verdicts import call_problems
 from simulator.protocol.webhook_auth import AUTH_MODES, AuthMode
 from simulator.runner.harness import Harness
 
@@ -107,9 +108,7 @@ def place_call_route(h: Harness) -> Any:
         summary = result.summary()
         if body.get("out"):
             await asyncio.to_thread(result.write, Path(str(body["out"])))
-        problems = [f"{v['kind']}: {v['detail']}" for v in result.violations] + result.errors
-        if result.exchange is not None and result.exchange.error:
-            problems.insert(0, f"webhook: {result.exchange.error}")
+        problems = call_problems(result)
         return 200, {**summary, "passed": not problems, "problems": problems}
 
     return place

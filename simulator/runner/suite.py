@@ -33,6 +33,7 @@ from simulator.judge.expect import Verdict, judge_all, observe
 from simulator.judge.metrics import CallMetrics
 from simulator.judge.scenario import EVENTS, Action, Scenario
 from simulator.judge.templates import fill_templates
+from simulator.judge.verdicts import call_problems
 from simulator.report.plot import plot_timeline
 from simulator.runner.harness import Harness
 from simulator.runner.targets import Target, UrlTarget
@@ -239,17 +240,14 @@ def _covered_violation(v: Mapping[str, Any], scenario: Scenario) -> bool:
 
 
 def _implicit_problems(scenario: Scenario, result: CallResult) -> list[str]:
-    problems = list(result.errors)
-    for v in result.violations:
-        if not _covered_violation(v, scenario):
-            problems.append(f"the bot broke a rule ({v.get('kind')}): {v.get('detail')}")
-    ex = result.exchange
     covers_webhook = any(e.kind == "webhook_response" for e in scenario.expect)
-    if ex is not None and ex.error and not covers_webhook:
-        problems.append(f"webhook: {ex.error}")
-    if result.bxml_error:
-        problems.append(f"invalid BXML: {result.bxml_error}")
-    return problems
+    return call_problems(
+        result,
+        style="scenario",
+        covered=lambda v: _covered_violation(v, scenario),
+        webhook=not covers_webhook,
+        bxml=True,
+    )
 
 
 def _timings(result: CallResult, metrics: CallMetrics) -> dict[str, float | None]:
