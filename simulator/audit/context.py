@@ -38,6 +38,7 @@ from simulator.protocol.webhook_auth import AuthMode, WebhookAuth, basic_authori
 from simulator.protocol.webhook_bodies import CallInfo, initiate_body
 from simulator.rest.journal import Journal, JournalEntry
 from simulator.rest.registry import Account, Call
+from simulator.rest.routes import Route
 from simulator.runner.harness import Harness
 from simulator.runner.targets import Target
 
@@ -78,7 +79,7 @@ class Acted(asyncio.Event):
         self._unsubscribe = journal.subscribe(self._seen)
 
     def _seen(self, entry: JournalEntry) -> None:
-        if entry.route in ("update_call", "update_bxml") and entry.call_id in self.call_ids:
+        if entry.route in (Route.UPDATE_CALL, Route.UPDATE_BXML) and entry.call_id in self.call_ids:
             self.set()
 
     def close(self) -> None:
@@ -207,7 +208,7 @@ class AuditContext:
 
     def requests_since(self, seq: int) -> list[JournalEntry]:
         """The bot's requests after ``seq`` (not the simulator's control API)."""
-        return [e for e in self.fake.journal.since(seq) if e.route != "control"]
+        return [e for e in self.fake.journal.since(seq) if e.route != Route.CONTROL]
 
     def foreign(self, owner: str, entries: list[JournalEntry]) -> list[JournalEntry]:
         """Requests that touch ``owner``'s decoys, or calls no check created."""

@@ -20,6 +20,7 @@ from typing import Any, Final
 from simulator.protocol.audio_level import is_audible
 from simulator.protocol.codec import Pcm
 from simulator.rest.journal import JournalEntry
+from simulator.rest.routes import CALL_ROUTES
 
 __all__ = [
     "BLOCK_MS",
@@ -31,10 +32,6 @@ __all__ = [
 ]
 
 BLOCK_MS: Final = 20
-CALL_ROUTES: Final = frozenset(
-    {"update_call", "update_bxml", "get_call", "list_calls", "create_call", "unrouted"}
-)
-"""Journal routes that act on (or look for) calls; ``token`` and ``control`` do not."""
 _SAMPLES_PER_MS: Final = 8
 
 
