@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 
 from simulator.call.audio_files import load_caller_audio
 from simulator.call.callers import linger_caller
+from simulator.call.defaults import DEFAULT_MAX_CALL_S
 from simulator.call.session import CallOptions, CallSession
 from simulator.errors import AudioFileError
 from simulator.judge.verdicts import call_problems
@@ -67,7 +68,7 @@ def _options(body: dict[str, Any], h: Harness) -> CallOptions:
     if not isinstance(lines, list) or not all(isinstance(x, str) for x in lines):
         raise _BadRequest("caller_lines must be a list of strings")
     try:
-        max_call_s = float(body.get("max_call_s", 60))
+        max_call_s = float(body.get("max_call_s", DEFAULT_MAX_CALL_S))
     except (TypeError, ValueError):
         raise _BadRequest("max_call_s must be a number of seconds") from None
     mode: AuthMode = auth

@@ -37,6 +37,7 @@ from typing import Any
 import yaml
 
 from simulator.call.audio_files import load_caller_audio
+from simulator.call.defaults import DEFAULT_MAX_CALL_S
 from simulator.errors import AudioFileError, ScenarioError
 from simulator.judge.templates import TEMPLATE, TEMPLATE_NAMES
 from simulator.protocol.codec import Pcm
@@ -333,7 +334,7 @@ class CallSpec:
     raw_body: str | None = None
     start_metadata: Mapping[str, Any] | None = None
     stream_delay_ms: float = 0.0
-    max_call_s: float = 60.0
+    max_call_s: float = DEFAULT_MAX_CALL_S
     orphan_grace_s: float = 5.0
     sequence_start: int = 1
 
