@@ -7,7 +7,7 @@ from simulator.call.audio_files import load_caller_audio
 from simulator.call.recorder import TimelineEvent
 from simulator.call.session import CallEnded, CallOptions, CallResult, CallSession, LiveCall
 from simulator.call.stream import StreamOutcome
-from simulator.call.webhook_sender import WebhookAuth, WebhookExchange, send_webhook
+from simulator.call.webhook_sender import WebhookExchange, send_webhook
 from simulator.errors import (
     AudioFileError,
     BlockedRequestError,
@@ -24,6 +24,7 @@ from simulator.errors import (
 from simulator.judge.expect import Verdict, check_call
 from simulator.judge.scenario import Expectation, Scenario, load_scenarios, parse_expectations
 from simulator.protocol.bxml import BxmlDocument, BxmlError, parse_bxml
+from simulator.protocol.webhook_auth import WebhookAuth
 from simulator.rest.fake import FakeBandwidth, FakeSettings
 from simulator.rest.faults import FaultRule
 from simulator.rest.intercept import Interceptor

@@ -16,7 +16,6 @@ everyone's requests. :class:`AuditContext` keeps evidence apart:
 from __future__ import annotations
 
 import asyncio
-import base64
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
@@ -30,14 +29,16 @@ from simulator.audit.config import AuditConfig, Utterance
 from simulator.audit.evidence import foreign_requests, request_evidence
 from simulator.audit.tokens import bot_stream_url
 from simulator.call.session import Caller, CallOptions, CallResult, CallSession, LiveCall
-from simulator.call.webhook_sender import AuthMode, WebhookAuth, WebhookExchange
+from simulator.call.webhook_sender import WebhookExchange
 from simulator.call.webhook_sender import send_webhook as _send_webhook
 from simulator.errors import CallTimeout
 from simulator.protocol.bxml import BxmlDocument, BxmlError, parse_bxml
 from simulator.protocol.verbs import StartStream, Step, plan
+from simulator.protocol.webhook_auth import AuthMode, WebhookAuth, basic_authorization
 from simulator.protocol.webhook_bodies import CallInfo, initiate_body
 from simulator.rest.journal import Journal, JournalEntry
 from simulator.rest.registry import Account, Call
+from simulator.rest.routes import Route
 from simulator.runner.harness import Harness
 from simulator.runner.targets import Target
 
@@ -78,7 +79,7 @@ class Acted(asyncio.Event):
         self._unsubscribe = journal.subscribe(self._seen)
 
     def _seen(self, entry: JournalEntry) -> None:
-        if entry.route in ("update_call", "update_bxml") and entry.call_id in self.call_ids:
+        if entry.route in (Route.UPDATE_CALL, Route.UPDATE_BXML) and entry.call_id in self.call_ids:
             self.set()
 
     def close(self) -> None:
@@ -207,7 +208,7 @@ class AuditContext:
 
     def requests_since(self, seq: int) -> list[JournalEntry]:
         """The bot's requests after ``seq`` (not the simulator's control API)."""
-        return [e for e in self.fake.journal.since(seq) if e.route != "control"]
+        return [e for e in self.fake.journal.since(seq) if e.route != Route.CONTROL]
 
     def foreign(self, owner: str, entries: list[JournalEntry]) -> list[JournalEntry]:
         """Requests that touch ``owner``'s decoys, or calls no check created."""
@@ -292,8 +293,7 @@ class AuditContext:
             raise MintError("the initiate webhook's BXML has no <StartStream>")
         headers: dict[str, str] = {}
         if stream.username is not None and stream.password is not None:
-            raw = f"{stream.username}:{stream.password}".encode()
-            headers["Authorization"] = "Basic " + base64.b64encode(raw).decode("ascii")
+            headers["Authorization"] = basic_authorization(stream.username, stream.password)
         return Minted(
             call=call,
             exchange=exchange,

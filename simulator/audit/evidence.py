@@ -7,7 +7,8 @@
   no check created (a forged or garbled id). Requests for calls other checks placed are
   theirs to judge, so checks can run side by side.
 - :func:`audible_ms` / :func:`first_audible_ms`: how much of the bot's track the caller
-  could hear in a window, in 20 ms blocks above a level, so a bot that streams silence
+  could hear in a window, in 20 ms blocks at or above the audible level
+  (:func:`simulator.protocol.audio_level.is_audible`), so a bot that streams silence
   is not counted as speaking.
 """
 
@@ -16,13 +17,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, Final
 
-import numpy as np
-
+from simulator.protocol.audio_level import is_audible
 from simulator.protocol.codec import Pcm
 from simulator.rest.journal import JournalEntry
+from simulator.rest.routes import CALL_ROUTES
 
 __all__ = [
-    "AUDIBLE_RMS",
     "BLOCK_MS",
     "CALL_ROUTES",
     "audible_ms",
@@ -32,12 +32,6 @@ __all__ = [
 ]
 
 BLOCK_MS: Final = 20
-AUDIBLE_RMS: Final = 300.0
-"""RMS of a 20 ms block (int16) above which it counts as heard: about -40 dBFS."""
-CALL_ROUTES: Final = frozenset(
-    {"update_call", "update_bxml", "get_call", "list_calls", "create_call", "unrouted"}
-)
-"""Journal routes that act on (or look for) calls; ``token`` and ``control`` do not."""
 _SAMPLES_PER_MS: Final = 8
 
 
@@ -79,28 +73,23 @@ def foreign_requests(
     return out
 
 
-def _block_rms(track: Pcm, start_ms: float, end_ms: float) -> list[tuple[float, float]]:
+def _blocks(track: Pcm, start_ms: float, end_ms: float) -> list[tuple[float, Pcm]]:
     lo = max(0, int(start_ms * _SAMPLES_PER_MS))
     hi = min(len(track), int(end_ms * _SAMPLES_PER_MS))
     step = BLOCK_MS * _SAMPLES_PER_MS
-    out = []
-    for i in range(lo, hi, step):
-        block = track[i : min(i + step, hi)].astype(np.float64)
-        if block.size:
-            out.append((i / _SAMPLES_PER_MS, float(np.sqrt(np.mean(block * block)))))
-    return out
+    return [(i / _SAMPLES_PER_MS, track[i : min(i + step, hi)]) for i in range(lo, hi, step)]
 
 
 def audible_ms(track: Pcm, start_ms: float, end_ms: float) -> float:
     """Milliseconds of ``track`` (8 kHz) loud enough to hear within ``[start, end)``."""
     return float(
-        sum(BLOCK_MS for _, rms in _block_rms(track, start_ms, end_ms) if rms > AUDIBLE_RMS)
+        sum(BLOCK_MS for _, block in _blocks(track, start_ms, end_ms) if is_audible(block))
     )
 
 
 def first_audible_ms(track: Pcm, after_ms: float = 0.0) -> float | None:
     """When ``track`` first becomes audible at or after ``after_ms``; None if never."""
-    for at, rms in _block_rms(track, after_ms, len(track) / _SAMPLES_PER_MS):
-        if rms > AUDIBLE_RMS:
+    for at, block in _blocks(track, after_ms, len(track) / _SAMPLES_PER_MS):
+        if is_audible(block):
             return at
     return None

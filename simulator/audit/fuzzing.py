@@ -15,12 +15,20 @@ request except for the socket's own call, no 5xx, the bot stays up.
 
 from __future__ import annotations
 
-import base64
 import json
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
 from hypothesis import strategies as st
+
+from simulator.protocol.media import (
+    SILENT_FRAME,
+    StreamConfig,
+    media_event,
+    start_event,
+    stop_event,
+    track_list,
+)
 
 __all__ = [
     "OWN_CALL",
@@ -57,7 +65,6 @@ _METACHARACTERS: Final = (
 OWN_CALL: Final = "c-bwsim-own-call"
 """Stands for the example's own call id; replaced in each frame before it is sent."""
 _TEXT_CHARS: Final = st.characters(exclude_categories=["Cs"])  # no lone surrogates: not UTF-8
-_SILENT_PAYLOAD: Final = base64.b64encode(b"\xff" * 160).decode("ascii")
 
 
 @dataclass(frozen=True)
@@ -115,8 +122,9 @@ def _stream_ids() -> st.SearchStrategy[Any]:
 
 
 def _tracks() -> st.SearchStrategy[Any]:
-    good = {"name": "inbound", "mediaFormat": {"encoding": "PCMU", "sampleRate": 8000}}
-    return st.one_of(st.just([good]), st.just(["inbound"]), st.lists(json_values(3), max_size=3))
+    return st.one_of(
+        st.just(track_list()), st.just(["inbound"]), st.lists(json_values(3), max_size=3)
+    )
 
 
 _KEYS: Final = ("accountId", "callId", "streamId", "streamName", "tracks")
@@ -157,24 +165,21 @@ def forged_starts(targets: Targets) -> st.SearchStrategy[dict[str, Any]]:
     """Well-formed ``start`` frames whose ids are forged: a bot accepts these streams."""
     calls = [targets.own_call, targets.victim_call, targets.other_call]
     accounts = [targets.own_account, targets.victim_account, targets.other_account]
-    good = [{"name": "inbound", "mediaFormat": {"encoding": "PCMU", "sampleRate": 8000}}]
     extra = st.dictionaries(
         st.sampled_from(["callUrl", "call_id", "CallId", "account", "tag"]),
         st.one_of(_id_values(calls), json_values(2)),
         max_size=2,
     )
+
+    def forge(account: Any, call: Any, stream: str, more: dict[str, Any]) -> dict[str, Any]:
+        # A genuine frame from the media protocol's builder, then the forged extra keys
+        # put in front of the real ones, as an attacker would add them.
+        frame = _start(account, call, stream)
+        frame["metadata"] = {**more, **frame["metadata"]}
+        return frame
+
     return st.builds(
-        lambda account, call, stream, more: {
-            "eventType": "start",
-            "metadata": {
-                **more,
-                "accountId": account,
-                "callId": call,
-                "streamId": stream,
-                "streamName": "bot",
-                "tracks": good,
-            },
-        },
+        forge,
         _id_values(accounts),
         _id_values(calls),
         st.builds(lambda u, h: f"s-{h:08x}-{u}", st.uuids(), st.integers(0, 2**32 - 1)),
@@ -203,14 +208,7 @@ def start_frames(targets: Targets) -> st.SearchStrategy[dict[str, Any]]:
 
 def media_frames() -> st.SearchStrategy[dict[str, Any]]:
     """``media`` frames, well-formed or not."""
-    good = st.just(
-        {
-            "eventType": "media",
-            "track": "inbound",
-            "sequenceNumber": "1",
-            "payload": _SILENT_PAYLOAD,
-        }
-    )
+    good = st.just(media_sample())
     mangled = st.fixed_dictionaries(
         {"eventType": st.just("media")},
         optional={
@@ -237,7 +235,7 @@ def frame_sequences(targets: Targets) -> st.SearchStrategy[list[Frame]]:
     """What the socket gets after opening: one of the shapes, then a few media frames."""
     start = start_frames(targets)
     media = media_frames()
-    stop: st.SearchStrategy[Frame] = st.just({"eventType": "stop", "metadata": {}})
+    stop: st.SearchStrategy[Frame] = st.just(stop_event({}))
     shapes: st.SearchStrategy[list[Frame]] = st.one_of(
         st.tuples(start).map(list),
         st.tuples(start).map(list),
@@ -252,12 +250,7 @@ def frame_sequences(targets: Targets) -> st.SearchStrategy[list[Frame]]:
 
 def media_sample() -> dict[str, Any]:
     """One well-formed ``media`` frame of μ-law silence."""
-    return {
-        "eventType": "media",
-        "track": "inbound",
-        "sequenceNumber": "1",
-        "payload": _SILENT_PAYLOAD,
-    }
+    return media_event(SILENT_FRAME, 1)
 
 
 def endings() -> st.SearchStrategy[Ending]:
@@ -265,19 +258,9 @@ def endings() -> st.SearchStrategy[Ending]:
     return st.sampled_from(["stop", "close", "drop"])
 
 
-def _start(account: str, call: str, stream: str = "s-00000000-fuzz") -> dict[str, Any]:
-    return {
-        "eventType": "start",
-        "metadata": {
-            "accountId": account,
-            "callId": call,
-            "streamId": stream,
-            "streamName": "bot",
-            "tracks": [
-                {"name": "inbound", "mediaFormat": {"encoding": "PCMU", "sampleRate": 8000}}
-            ],
-        },
-    }
+def _start(account: Any, call: Any, stream: str = "s-00000000-fuzz") -> dict[str, Any]:
+    """A ``start`` frame from the media protocol's builder; the ids may be anything."""
+    return start_event(StreamConfig(account, call, stream, "bot"))
 
 
 def pinned_examples(targets: Targets) -> list[tuple[list[Frame], Ending]]:

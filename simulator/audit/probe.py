@@ -14,7 +14,6 @@ bot sent any audio (pipecat-notes.md, "WebSocket refusal"); anything else is not
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import json
 import time
@@ -25,11 +24,17 @@ from typing import Any, Literal
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
-from simulator.protocol.codec import FRAME_BYTES, FRAME_MS, ULAW_SILENCE
+from simulator.protocol.codec import FRAME_MS
+from simulator.protocol.media import (
+    SILENT_FRAME,
+    StreamConfig,
+    media_event,
+    start_event,
+    stop_event,
+)
 
 __all__ = ["ProbeResult", "RawStream", "refusal", "start_frame"]
 
-_SILENT = bytes([ULAW_SILENCE]) * FRAME_BYTES
 _KEPT_FRAMES = 20
 
 
@@ -42,27 +47,19 @@ def start_frame(
     extra: Mapping[str, Any] | None = None,
 ) -> str:
     """A ``start`` frame shaped as Bandwidth's (bandwidth-protocol.md §1.5)."""
-    metadata: dict[str, Any] = {
-        "accountId": account_id,
-        "callId": call_id,
-        "streamId": stream_id,
-        "streamName": stream_name,
-        "tracks": [{"name": "inbound", "mediaFormat": {"encoding": "PCMU", "sampleRate": 8000}}],
-    }
-    metadata.update(extra or {})
-    return json.dumps({"eventType": "start", "metadata": metadata})
-
-
-def media_frame(sequence: int, payload: bytes = _SILENT) -> str:
-    """One ``media`` frame (160 μ-law bytes, string ``sequenceNumber``)."""
-    return json.dumps(
-        {
-            "eventType": "media",
-            "track": "inbound",
-            "sequenceNumber": str(sequence),
-            "payload": base64.b64encode(payload).decode("ascii"),
-        }
+    config = StreamConfig(
+        account_id=account_id,
+        call_id=call_id,
+        stream_id=stream_id,
+        stream_name=stream_name,
+        metadata_overrides=extra,
     )
+    return json.dumps(start_event(config))
+
+
+def media_frame(sequence: int, payload: bytes = SILENT_FRAME) -> str:
+    """One ``media`` frame (160 μ-law bytes, string ``sequenceNumber``)."""
+    return json.dumps(media_event(payload, sequence))
 
 
 @dataclass
@@ -241,7 +238,7 @@ class RawStream:
             self._ending = True
             if stop:
                 with contextlib.suppress(ConnectionClosed):
-                    await ws.send(json.dumps({"eventType": "stop", "metadata": {}}))
+                    await ws.send(json.dumps(stop_event({})))
             with contextlib.suppress(ConnectionClosed):
                 await ws.close(1000)
         await self._finish()

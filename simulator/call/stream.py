@@ -30,6 +30,7 @@ from websockets.protocol import Event, State
 
 from simulator.call.pacer import Pacer
 from simulator.call.recorder import CallRecorder
+from simulator.protocol.audio_level import is_audible
 from simulator.protocol.codec import FRAME_BYTES, FRAME_MS, ulaw_encode
 from simulator.protocol.media import (
     SAMPLES_PER_MS,
@@ -452,7 +453,9 @@ class StreamDriver:
             )
             if first:
                 rec.event("bot-audio-first", at_ms=heard_at, content_type=event.content_type)
-            if not was_busy and not self._speaking:
+            # A spell of speech starts with audio the caller can hear: queued silence does
+            # not start one (the same level as the judge's and the audit's).
+            if not self._speaking and is_audible(event.samples):
                 self._speaking = True
                 rec.event("bot-speech-start", at_ms=heard_at)
         elif isinstance(event, Clear):

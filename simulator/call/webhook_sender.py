@@ -5,29 +5,15 @@
 connection, a timeout or a bad answer is an *outcome*, never an exception. The bodies
 come from :mod:`simulator.protocol.webhook_bodies`.
 
-Authentication (§2.8). Bandwidth documents HTTP Basic with the RFC 7235 challenge flow:
-the first request carries no ``Authorization``; only a ``401`` whose
-``WWW-Authenticate`` names Basic makes it resend with credentials; a ``401`` without that
-header loses the callback (no retry). :class:`WebhookAuth` reproduces that flow by
-default and offers modes that probe a bot's checks (pre-emptive, wrong password, wrong
-username, no credentials, another scheme).
-
-Signatures. Bandwidth documents **no** signature on voice webhooks. The opt-in
-``signing_secret`` of :func:`send_webhook` adds an *extension* modelled on the one
-signed-webhook scheme Bandwidth does document, for Toll-Free-Verification status
-webhooks: header ``x-bandwidth-signature-hmac-sha256`` with the lower-case hex
-HMAC-SHA256 of the request body. bwsim signs the exact raw body bytes it sends (the TFV
-docs say "canonicalised body" without defining it). It is not something Bandwidth does
-for voice webhooks; never present it as such.
+Authentication and the signing extension are pure logic and live in
+:mod:`simulator.protocol.webhook_auth` (:class:`WebhookAuth`, :func:`basic_authorization`,
+:func:`extension_signature`); their names are re-exported here for callers of the sender.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import codecs
-import hashlib
-import hmac
 import json
 import re
 import time
@@ -39,6 +25,16 @@ from urllib.parse import urlsplit
 import httpx
 
 from simulator.errors import ConfigError
+from simulator.protocol.webhook_auth import (
+    AUTH_MODES,
+    EXTENSION_SIGNATURE_HEADER,
+    AuthMode,
+    AuthSent,
+    WebhookAuth,
+    check_signing_secret,
+    extension_signature,
+    names_basic,
+)
 from simulator.protocol.webhook_bodies import ASYNC_EVENTS, SYNC_EVENTS, InvalidWebhookBody
 from simulator.rest.journal import redact_headers
 
@@ -65,22 +61,8 @@ __all__ = [
 DEFAULT_TIMEOUT_S: Final = 15.0
 """Bandwidth's default webhook timeout (``callbackTimeout``, 1-25 s; §2.1)."""
 
-EXTENSION_SIGNATURE_HEADER: Final = "x-bandwidth-signature-hmac-sha256"
-"""Header of bwsim's opt-in signing *extension*.
-
-Modelled on Bandwidth's Toll-Free-Verification webhook signature; Bandwidth documents no
-signature for voice webhooks (bandwidth-protocol.md §2.8).
-"""
-
-_TFV_SECRET_RE: Final = re.compile(r"[ -~]{16,64}")
 _RESPONSE_LIMIT: Final = 1 << 20  # bytes of a bot's answer kept; BXML itself is capped at 64 KB
 _SNIPPET: Final = 200
-
-AuthMode = Literal["challenge", "preemptive", "wrong", "wrong_username", "none", "scheme"]
-AUTH_MODES: Final[tuple[AuthMode, ...]] = get_args(AuthMode)
-
-AuthSent = Literal["none", "basic", "basic-wrong-password", "basic-wrong-username", "bearer"]
-"""What one attempt carried in ``Authorization``."""
 
 Outcome = Literal[
     "answered",
@@ -115,80 +97,6 @@ _SENT_PHRASE: Final[Mapping[AuthSent, str]] = {
     "basic-wrong-username": "with a wrong username",
     "bearer": "with the credentials under the Bearer scheme instead of Basic",
 }
-
-
-@dataclass(frozen=True)
-class WebhookAuth:
-    """How :func:`send_webhook` authenticates, and which of a bot's checks it probes.
-
-    Modes:
-
-    - ``challenge`` (default; Bandwidth's documented flow, §2.8): first request without
-      ``Authorization``; only a ``401`` whose ``WWW-Authenticate`` names Basic makes it
-      resend once with ``Authorization: Basic …``. Without credentials configured it
-      never sends any, as Bandwidth with no ``CallbackCreds``.
-    - ``preemptive``: the correct Basic credentials on the first request.
-    - ``wrong``: Basic with the right username and a wrong password, sent at once.
-    - ``wrong_username``: Basic with a wrong username and the right password, at once.
-    - ``none``: never any credentials, even when challenged.
-    - ``scheme``: the correct credentials under another scheme
-      (``Authorization: Bearer <base64 user:pass>``), at once: a bot must check the
-      scheme, not only the token.
-
-    Every mode but ``challenge`` and ``none`` needs ``username`` and ``password``.
-    """
-
-    mode: AuthMode = "challenge"
-    username: str | None = None
-    password: str | None = field(default=None, repr=False)
-
-    def __post_init__(self) -> None:
-        if self.mode not in AUTH_MODES:
-            msg = f"WebhookAuth mode {self.mode!r} is unknown; use one of {list(AUTH_MODES)}"
-            raise ConfigError(msg)
-        if (self.username is None) != (self.password is None):
-            msg = "WebhookAuth needs both username and password, or neither"
-            raise ConfigError(msg)
-        if self.mode not in ("challenge", "none") and self.username is None:
-            msg = (
-                f"WebhookAuth mode {self.mode!r} sends credentials: pass username= and "
-                "password= (the bot's webhook credentials)"
-            )
-            raise ConfigError(msg)
-        if self.username is not None and ":" in self.username:
-            msg = f"username {self.username!r} contains ':', which HTTP Basic cannot carry"
-            raise ConfigError(msg)
-
-    @property
-    def has_credentials(self) -> bool:
-        """Whether a username and password are configured."""
-        return self.username is not None and self.password is not None
-
-    def first_attempt(self) -> AuthSent:
-        """Return what the first request of an exchange carries."""
-        first: Mapping[AuthMode, AuthSent] = {
-            "challenge": "none",
-            "preemptive": "basic",
-            "wrong": "basic-wrong-password",
-            "wrong_username": "basic-wrong-username",
-            "none": "none",
-            "scheme": "bearer",
-        }
-        return first[self.mode]
-
-    def header(self, sent: AuthSent) -> str | None:
-        """Return the ``Authorization`` value for ``sent``, or None for no header."""
-        if sent == "none":
-            return None
-        assert self.username is not None
-        assert self.password is not None
-        user, password = self.username, self.password
-        if sent == "basic-wrong-password":
-            password += "-bwsim-wrong"  # longer, so never equal to the real one
-        elif sent == "basic-wrong-username":
-            user += "-bwsim-wrong"
-        token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
-        return f"Bearer {token}" if sent == "bearer" else f"Basic {token}"
 
 
 @dataclass
@@ -295,15 +203,6 @@ class WebhookExchange:
         return out
 
 
-def extension_signature(secret: str, body: bytes) -> str:
-    """Lower-case hex HMAC-SHA256 of ``body`` keyed with ``secret``: the signing extension.
-
-    Modelled on Bandwidth's Toll-Free-Verification webhook signature; Bandwidth does not
-    sign voice webhooks. A bot can verify with ``hmac.compare_digest``.
-    """
-    return hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
-
-
 def _check_url(url: str) -> None:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -341,13 +240,6 @@ def _event_of(body: Mapping[str, Any] | bytes) -> str | None:
     return event if isinstance(event, str) else None
 
 
-def _names_basic(challenge: str | None) -> bool:
-    """Whether a ``WWW-Authenticate`` value offers the Basic scheme (RFC 7235 §4.1)."""
-    if not challenge:
-        return False
-    return re.search(r"(?:^|,)\s*basic(?:\s|,|$)", challenge, re.IGNORECASE) is not None
-
-
 def _decode(data: bytes, content_type: str | None) -> str:
     charset = "utf-8"
     if content_type:
@@ -381,12 +273,7 @@ def _check_send_args(url: str, method: str, timeout_s: float, signing_secret: st
             "use method='POST' or drop signing_secret"
         )
         raise ConfigError(msg)
-    if not _TFV_SECRET_RE.fullmatch(signing_secret):
-        msg = (
-            "signing_secret must be 16-64 printable ASCII characters, as Bandwidth's "
-            f"TFV sharedSecretKey (got {len(signing_secret)} characters)"
-        )
-        raise ConfigError(msg)
+    check_signing_secret(signing_secret)
 
 
 @dataclass(frozen=True)
@@ -538,7 +425,7 @@ def _classify(
             )
         outcome: Outcome = "challenge-ok" if len(attempts) == 2 else "answered"
         return _Verdict(outcome, warning=warning)
-    if status == 401 and not _names_basic(last.www_authenticate):
+    if status == 401 and not names_basic(last.www_authenticate):
         if last.www_authenticate:
             what = f"a 401 whose WWW-Authenticate ({last.www_authenticate!r}) does not offer Basic"
         else:
@@ -653,7 +540,7 @@ async def send_webhook(
         auth.mode == "challenge"
         and auth.has_credentials
         and first.status == 401
-        and _names_basic(first.www_authenticate)
+        and names_basic(first.www_authenticate)
     ):
         attempts.append(await attempt(2, "basic"))
 

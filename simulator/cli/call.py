@@ -14,9 +14,11 @@ from pathlib import Path
 
 from simulator.call.audio_files import load_caller_audio
 from simulator.call.callers import linger_caller
+from simulator.call.defaults import DEFAULT_MAX_CALL_S
 from simulator.call.pacer import quiet_gc
 from simulator.call.session import CallOptions, CallResult
 from simulator.cli.options import EXIT_FAILED, EXIT_OK, Subparsers, add_target
+from simulator.judge.verdicts import call_problems
 from simulator.protocol.codec import Pcm
 from simulator.runner.harness import Harness
 from simulator.runner.targets import BotCredentials, UrlTarget, parse_target
@@ -46,7 +48,9 @@ def add_parser(sub: Subparsers) -> None:
     call.add_argument(
         "--linger-ms", type=float, default=2000, help="hang up after the bot is quiet this long"
     )
-    call.add_argument("--max-seconds", type=float, default=60, help="longest call allowed")
+    call.add_argument(
+        "--max-seconds", type=float, default=DEFAULT_MAX_CALL_S, help="longest call allowed"
+    )
     call.add_argument(
         "--auth",
         default="challenge",
@@ -96,9 +100,7 @@ def run(args: argparse.Namespace) -> int:
     # Bandwidth's rules (bwsim load and scenario expectations judge them).
     for failure in metrics.failures():
         print(f"bwsim: note: {failure}", file=sys.stderr)
-    problems = [f"{v['kind']}: {v['detail']}" for v in result.violations] + result.errors
-    if result.exchange is not None and result.exchange.error:
-        problems.insert(0, f"webhook: {result.exchange.error}")
+    problems = call_problems(result)
     print(f"bwsim: recording {paths['wav']}, trace {paths['trace']}")
     for problem in problems:
         print(f"bwsim: FAIL {problem}", file=sys.stderr)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TextIO
 
 from simulator.call.audio_files import load_caller_audio
+from simulator.call.defaults import DEFAULT_MAX_CALL_S
 from simulator.call.pacer import request_realtime
 from simulator.call.session import CallOptions
 from simulator.cli.options import EXIT_FAILED, EXIT_OK, Subparsers, add_target
@@ -76,7 +77,9 @@ def add_parser(sub: Subparsers) -> None:
     load.add_argument(
         "--linger-ms", type=float, default=1500, help="hang up after the bot is quiet this long"
     )
-    load.add_argument("--max-seconds", type=float, default=60, help="longest call allowed")
+    load.add_argument(
+        "--max-seconds", type=float, default=DEFAULT_MAX_CALL_S, help="longest call allowed"
+    )
     load.add_argument(
         "--greeting-wait-ms", type=float, default=5000, help="longest wait for the greeting"
     )

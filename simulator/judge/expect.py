@@ -27,7 +27,9 @@ from simulator.call.stream import StreamOutcome
 from simulator.call.webhook_sender import WebhookExchange
 from simulator.errors import ExpectationFailed
 from simulator.judge.scenario import CALL_START, Anchor, Expectation
+from simulator.judge.templates import fill_templates
 from simulator.rest.journal import JournalEntry
+from simulator.rest.routes import Route
 
 __all__ = [
     "Observation",
@@ -106,12 +108,6 @@ class Verdict:
 
 def _ms(value: float) -> str:
     return f"{value:,.0f} ms"
-
-
-def _fill(text: str, templates: Mapping[str, str]) -> str:
-    for key, value in templates.items():
-        text = text.replace("${" + key + "}", value)
-    return text
 
 
 # -- occurrences per kind ----------------------------------------------------------------
@@ -230,7 +226,9 @@ def _status_ok(entry: JournalEntry, params: Mapping[str, Any]) -> tuple[bool, st
 def _is_hangup(entry: JournalEntry) -> bool:
     body = entry.json_body
     return (
-        entry.route == "update_call" and isinstance(body, dict) and body.get("state") == "completed"
+        entry.route == Route.UPDATE_CALL
+        and isinstance(body, dict)
+        and body.get("state") == "completed"
     )
 
 
@@ -246,9 +244,9 @@ def _hangup_request(obs: Observation, params: Mapping[str, Any]) -> list[Occurre
 
 def _transfer_request(obs: Observation, params: Mapping[str, Any]) -> list[Occurrence]:
     out = []
-    target = _fill(str(params["target"]), obs.templates) if "target" in params else None
+    target = fill_templates(str(params["target"]), obs.templates) if "target" in params else None
     for at, entry in _requests(obs, params):
-        if entry.route != "update_bxml" or "<Transfer" not in entry.body:
+        if entry.route != Route.UPDATE_BXML or "<Transfer" not in entry.body:
             continue
         ok, why = _status_ok(entry, params)
         if ok and target is not None and target not in entry.body:
@@ -261,7 +259,7 @@ def _transfer_request(obs: Observation, params: Mapping[str, Any]) -> list[Occur
 def _api_response(obs: Observation, params: Mapping[str, Any]) -> list[Occurrence]:
     out = []
     for at, entry in _requests(obs, params):
-        if entry.route == "control":
+        if entry.route == Route.CONTROL:
             continue
         ok, why = _status_ok(entry, params)
         if ok and "route" in params and entry.route != params["route"]:
@@ -543,7 +541,7 @@ def observe(
         victim_requests = [
             (to_call_ms(e.at), e)
             for e in entries
-            if e.route != "control"
+            if e.route != Route.CONTROL
             and (e.call_id == v_call or (other and e.account_id == v_account))
         ]
     return Observation(

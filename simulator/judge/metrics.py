@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from simulator.protocol.audio_level import AUDIBLE_DBFS, audible_windows, level_amplitude
 from simulator.protocol.codec import Pcm
 from simulator.protocol.media import SAMPLES_PER_MS
 
@@ -66,8 +67,8 @@ class MetricsConfig:
     """
 
     window_ms: float = 10.0
-    caller_threshold_dbfs: float = -40.0
-    bot_threshold_dbfs: float = -40.0
+    caller_threshold_dbfs: float = AUDIBLE_DBFS
+    bot_threshold_dbfs: float = AUDIBLE_DBFS
     min_speech_ms: float = 40.0
     """Bursts shorter than this are clicks, not speech."""
     hangover_ms: float = 250.0
@@ -275,10 +276,8 @@ def speech_spans(
     n = len(track) // win
     if n == 0:
         return []
-    x = track[: n * win].astype(np.float64).reshape(n, win)
-    rms = np.sqrt(np.mean(x * x, axis=1))
-    amp = 32768.0 * 10 ** (threshold_dbfs / 20)
-    voiced = rms >= amp
+    voiced = audible_windows(track, win, threshold_dbfs)
+    amp = level_amplitude(threshold_dbfs)
     runs: list[list[int]] = []  # [first window, last window + 1]
     start: int | None = None
     for i, v in enumerate(voiced.tolist()):

@@ -43,6 +43,10 @@ __all__ = [
     "Segment",
     "StreamConfig",
     "StreamEvent",
+    "media_event",
+    "start_event",
+    "stop_event",
+    "track_list",
 ]
 
 SAMPLES_PER_MS = PHONE_RATE // 1000
@@ -52,6 +56,13 @@ _SILENT_PAYLOAD = base64.b64encode(SILENT_FRAME).decode("ascii")
 _SILENT_PCM = np.zeros(FRAME_BYTES, dtype=np.int16)
 _SILENT_PCM.setflags(write=False)  # handed out for every silent frame: never written to
 _QUOTED_TRACKS = {t: json.dumps(t) for t in ("inbound", "outbound")}
+
+
+def track_list(tracks: tuple[str, ...] = ("inbound",)) -> list[dict[str, Any]]:
+    """The ``tracks`` of ``start``/``stop`` metadata: each track is 8 kHz PCMU."""
+    return [
+        {"name": t, "mediaFormat": {"encoding": "PCMU", "sampleRate": PHONE_RATE}} for t in tracks
+    ]
 
 
 @dataclass(frozen=True)
@@ -80,11 +91,39 @@ class StreamConfig:
             "callId": self.call_id,
             "streamId": self.stream_id,
             "streamName": self.stream_name,
-            "tracks": [
-                {"name": t, "mediaFormat": {"encoding": "PCMU", "sampleRate": PHONE_RATE}}
-                for t in self.tracks
-            ],
+            "tracks": track_list(self.tracks),
         }
+
+
+def start_event(config: StreamConfig) -> dict[str, Any]:
+    """The ``start`` frame as an object: metadata (with overrides), ``streamParams`` if any.
+
+    Returned as a dict so that the audit's fuzzer can mutate a genuine frame.
+    """
+    metadata = config.metadata()
+    if config.metadata_overrides:
+        metadata.update(config.metadata_overrides)
+    message: dict[str, Any] = {"eventType": "start", "metadata": metadata}
+    if config.stream_params:
+        message["streamParams"] = dict(config.stream_params)
+    return message
+
+
+def media_event(ulaw: bytes, sequence: int, track: str = "inbound") -> dict[str, Any]:
+    """One ``media`` frame as an object: base64 μ-law, string ``sequenceNumber``."""
+    return {
+        "eventType": "media",
+        "track": track,
+        "sequenceNumber": str(sequence),
+        "payload": _SILENT_PAYLOAD
+        if ulaw == SILENT_FRAME
+        else base64.b64encode(ulaw).decode("ascii"),
+    }
+
+
+def stop_event(metadata: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``stop`` frame as an object (Bandwidth repeats the ``start`` metadata)."""
+    return {"eventType": "stop", "metadata": dict(metadata)}
 
 
 @dataclass(frozen=True)
@@ -144,18 +183,12 @@ class MediaStream:
 
     def start_message(self) -> str:
         """The ``start`` frame: metadata, and ``streamParams`` when the BXML gave any."""
-        metadata = self.config.metadata()
-        if self.config.metadata_overrides:
-            metadata.update(self.config.metadata_overrides)
-        message: dict[str, Any] = {"eventType": "start", "metadata": metadata}
-        if self.config.stream_params:
-            message["streamParams"] = dict(self.config.stream_params)
-        return json.dumps(message)
+        return json.dumps(start_event(self.config))
 
     def media_message(self, ulaw: bytes, track: str = "inbound") -> str:
         """One ``media`` frame: base64 μ-law at top level, string ``sequenceNumber``.
 
-        Formatted by hand, byte for byte what ``json.dumps`` gives for the same object
+        Formatted by hand, byte for byte what ``json.dumps`` gives for :func:`media_event`
         (the track is one of Bandwidth's names, the payload base64: nothing to escape),
         at a sixth of the cost: this runs 50 times a second for every stream.
         """
@@ -174,7 +207,7 @@ class MediaStream:
     def stop_message(self) -> str:
         """The ``stop`` frame (same metadata as ``start``, no ``streamParams``)."""
         self.stopped = True
-        return json.dumps({"eventType": "stop", "metadata": self.config.metadata()})
+        return json.dumps(stop_event(self.config.metadata()))
 
     # -- bot → Bandwidth -----------------------------------------------------------
 

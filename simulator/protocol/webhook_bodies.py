@@ -5,10 +5,9 @@
 ``gather_body``, ``transfer_answer_body``, ``transfer_complete_body``,
 ``transfer_disconnect_body`` and the three ``media_stream_*_body`` functions turn them
 into dicts with Bandwidth's field names (bandwidth-protocol.md §2.3-§2.7, §1.8); no
-clock is read, every time is an argument. :func:`validate_body` parses a body with the
-official ``bandwidth-sdk`` callback model and rejects what does not parse, misses a
-required field, or carries a field the model does not know. The sender is
-:mod:`simulator.call.webhook_sender`.
+clock is read, every time is an argument. Checking a body against the official
+``bandwidth-sdk`` callback models is :mod:`simulator.protocol.webhook_validation`; the
+sender is :mod:`simulator.call.webhook_sender`.
 
 Identifiers follow §5.6: ``c-<8 hex>-<uuid4>`` call ids, ``s-<8 hex>-<uuid4>`` stream
 ids, 7-digit account ids, UUID application ids; all use RFC 3986 unreserved characters
@@ -17,9 +16,6 @@ only.
 
 from __future__ import annotations
 
-import functools
-import json
-import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -45,6 +41,8 @@ __all__ = [
     "CALL_ID_RE",
     "DISCONNECT_CAUSES",
     "STREAM_ID_RE",
+    "STREAM_REJECTED_CAUSES",
+    "STREAM_STOPPED_CAUSES",
     "SYNC_EVENTS",
     "CallInfo",
     "InvalidWebhookBody",
@@ -52,6 +50,7 @@ __all__ = [
     "StreamInfo",
     "answer_body",
     "call_url",
+    "check_cause",
     "disconnect_body",
     "gather_body",
     "initiate_body",
@@ -68,7 +67,6 @@ __all__ = [
     "transfer_answer_body",
     "transfer_complete_body",
     "transfer_disconnect_body",
-    "validate_body",
 ]
 
 JsonBody = dict[str, Any]
@@ -320,10 +318,8 @@ DISCONNECT_CAUSES: Final = frozenset(
 )
 """``cause`` values Bandwidth documents for disconnect and transfer webhooks (§2.5)."""
 
-_STREAM_STOPPED_CAUSES: Final = frozenset({"closed", "connection-error", "error"})
-_STREAM_REJECTED_CAUSES: Final = frozenset(
-    {"connection-error", "duplicate", "error", "track-limit"}
-)
+STREAM_STOPPED_CAUSES: Final = frozenset({"closed", "connection-error", "error"})
+STREAM_REJECTED_CAUSES: Final = frozenset({"connection-error", "duplicate", "error", "track-limit"})
 
 
 def _put(body: JsonBody, key: str, value: Any) -> None:
@@ -361,7 +357,8 @@ def _transfer_fields(body: JsonBody, info: CallInfo) -> None:
         body["transferTo"] = info.to
 
 
-def _check_cause(event_type: str, cause: str, allowed: frozenset[str]) -> None:
+def check_cause(event_type: str, cause: str, allowed: frozenset[str]) -> None:
+    """Raise :class:`InvalidWebhookBody` unless ``cause`` is one of ``allowed``."""
     if cause not in allowed:
         msg = f"cause {cause!r} is not one Bandwidth documents; use one of {sorted(allowed)}"
         raise InvalidWebhookBody(event_type, msg)
@@ -419,7 +416,7 @@ def disconnect_body(
     ``errorId`` (a UUID) is generated when an error message is given for a cause other
     than ``hangup`` and ``error_id`` is not.
     """
-    _check_cause("disconnect", cause, DISCONNECT_CAUSES)
+    check_cause("disconnect", cause, DISCONNECT_CAUSES)
     body = _common(info, "disconnect", end_time)
     _times(body, info)
     body["endTime"] = iso_timestamp(end_time)
@@ -478,7 +475,7 @@ def transfer_complete_body(
     ``cause`` is the B-leg's ending (``hangup``, ``busy``, ``timeout`` …);
     ``transfer_caller_id`` defaults to the A-leg's ``from``.
     """
-    _check_cause("transferComplete", cause, DISCONNECT_CAUSES)
+    check_cause("transferComplete", cause, DISCONNECT_CAUSES)
     body = _common(info, "transferComplete", event_time)
     _times(body, info)
     _put(body, "tag", info.tag)
@@ -501,7 +498,7 @@ def transfer_disconnect_body(
     if b_leg.parent_call_id is None or b_leg.direction != "outbound":
         msg = "pass the transfer B-leg (CallInfo.transfer_leg(...)), not the A-leg"
         raise InvalidWebhookBody("transferDisconnect", msg)
-    _check_cause("transferDisconnect", cause, DISCONNECT_CAUSES)
+    check_cause("transferDisconnect", cause, DISCONNECT_CAUSES)
     body = _common(b_leg, "transferDisconnect", end_time)
     body["parentCallId"] = b_leg.parent_call_id
     _times(body, b_leg)
@@ -539,7 +536,7 @@ def media_stream_stopped_body(
 
     ``errorMessage`` is present exactly when ``cause`` is not ``closed``, as Bandwidth's.
     """
-    _check_cause("mediaStreamStopped", cause, _STREAM_STOPPED_CAUSES)
+    check_cause("mediaStreamStopped", cause, STREAM_STOPPED_CAUSES)
     if (cause == "closed") != (error_message is None):
         msg = (
             f"cause {cause!r} with error_message={error_message!r}: Bandwidth sends an "
@@ -566,7 +563,7 @@ def media_stream_rejected_body(
 
     The eventType is ``mediaStreamRejected`` as in the doc example (its table has a typo).
     """
-    _check_cause("mediaStreamRejected", cause, _STREAM_REJECTED_CAUSES)
+    check_cause("mediaStreamRejected", cause, STREAM_REJECTED_CAUSES)
     body = _stream_common(info, "mediaStreamRejected", event_time)
     body["cause"] = cause
     body["errorMessage"] = error_message
@@ -574,171 +571,3 @@ def media_stream_rejected_body(
     if original_stream is not None:
         body["originalMediaStream"] = original_stream.to_body()
     return body
-
-
-# --------------------------------------------------------------------------------------
-# Validation with the bandwidth-sdk models
-# --------------------------------------------------------------------------------------
-
-_COMMON_REQUIRED: Final = (
-    "eventType",
-    "eventTime",
-    "accountId",
-    "applicationId",
-    "from",
-    "to",
-    "direction",
-    "callId",
-    "callUrl",
-)
-
-
-@dataclass(frozen=True)
-class _Schema:
-    model: str  # class name in bandwidth.models
-    required: tuple[str, ...]
-    extra_allowed: frozenset[str] = frozenset()
-
-
-# bandwidth-sdk 23.3.1 has no mediaStream* callback models. Their envelope carries the
-# same common call fields as ``AnswerCallback`` (§1.8 lists them), so that model parses
-# the envelope and ``_check_media_stream`` checks the rest against §1.8.
-_STREAM_EXTRAS: Final = frozenset({"mediaStream", "cause", "errorMessage", "originalMediaStream"})
-
-_SCHEMAS: Final[Mapping[str, _Schema]] = {
-    "initiate": _Schema("InitiateCallback", ("startTime",)),
-    "answer": _Schema("AnswerCallback", ("startTime", "answerTime")),
-    "disconnect": _Schema("DisconnectCallback", ("startTime", "endTime", "cause")),
-    "redirect": _Schema("RedirectCallback", ("startTime",)),
-    "gather": _Schema("GatherCallback", ("startTime", "digits")),
-    "transferAnswer": _Schema(
-        "TransferAnswerCallback", ("startTime", "answerTime", "transferCallerId", "transferTo")
-    ),
-    "transferComplete": _Schema(
-        "TransferCompleteCallback", ("startTime", "transferCallerId", "transferTo", "cause")
-    ),
-    "transferDisconnect": _Schema(
-        "TransferDisconnectCallback",
-        ("parentCallId", "startTime", "endTime", "transferCallerId", "transferTo", "cause"),
-    ),
-    "mediaStreamStarted": _Schema("AnswerCallback", ("startTime", "mediaStream"), _STREAM_EXTRAS),
-    "mediaStreamStopped": _Schema(
-        "AnswerCallback", ("startTime", "mediaStream", "cause"), _STREAM_EXTRAS
-    ),
-    "mediaStreamRejected": _Schema(
-        "AnswerCallback", ("startTime", "mediaStream", "cause", "errorMessage"), _STREAM_EXTRAS
-    ),
-}
-
-_DURATION_RE: Final = re.compile(r"PT(?=\d)(?:\d+H)?(?:\d+M)?(?:\d+(?:\.\d+)?S)?")
-
-
-@functools.cache
-def _sdk_model(name: str) -> Any:
-    # Imported lazily: ``bandwidth`` loads its whole API surface (about a second), which
-    # the CLI should not pay for unless a body is validated.
-    import bandwidth.models  # noqa: PLC0415
-
-    return getattr(bandwidth.models, name)
-
-
-def _parse_timestamp(event_type: str, where: str, value: Any) -> None:
-    if not isinstance(value, str):
-        raise InvalidWebhookBody(event_type, f"{where} must be an ISO 8601 string, got {value!r}")
-    try:
-        datetime.fromisoformat(value)
-    except ValueError:
-        msg = f"{where} {value!r} is not an ISO 8601 timestamp"
-        raise InvalidWebhookBody(event_type, msg) from None
-
-
-def _check_stream_object(event_type: str, key: str, stream: Any, *, stopped: bool) -> None:
-    if not isinstance(stream, dict):
-        raise InvalidWebhookBody(event_type, f"{key} must be an object, got {stream!r}")
-    for name in ("id", "name", "destination"):
-        if not isinstance(stream.get(name), str) or not stream[name]:
-            msg = f"{key}.{name} must be a non-empty string, got {stream.get(name)!r}"
-            raise InvalidWebhookBody(event_type, msg)
-    _parse_timestamp(event_type, f"{key}.startTime", stream.get("startTime"))
-    tracks = stream.get("tracks")
-    if (
-        not isinstance(tracks, list)
-        or not tracks
-        or any(t not in ("inbound", "outbound") for t in tracks)
-    ):
-        msg = f"{key}.tracks must be a list of 'inbound'/'outbound' strings, got {tracks!r}"
-        raise InvalidWebhookBody(event_type, msg)
-    if stream.get("type") != "WebSocket":
-        msg = f"{key}.type must be 'WebSocket', got {stream.get('type')!r}"
-        raise InvalidWebhookBody(event_type, msg)
-    duration = stream.get("duration")
-    if stopped and (not isinstance(duration, str) or not _DURATION_RE.fullmatch(duration)):
-        msg = f"{key}.duration must be an ISO 8601 duration like 'PT1M52.217S', got {duration!r}"
-        raise InvalidWebhookBody(event_type, msg)
-
-
-def _check_media_stream(event_type: str, body: Mapping[str, Any]) -> None:
-    """Check a mediaStream* body against §1.8 (the SDK has no model for these)."""
-    stopped = event_type == "mediaStreamStopped"
-    _check_stream_object(event_type, "mediaStream", body.get("mediaStream"), stopped=stopped)
-    cause = body.get("cause")
-    if event_type == "mediaStreamStarted":
-        if cause is not None:
-            raise InvalidWebhookBody(event_type, f"mediaStreamStarted has no cause, got {cause!r}")
-    elif stopped:
-        _check_cause(event_type, str(cause), _STREAM_STOPPED_CAUSES)
-        if (cause == "closed") == ("errorMessage" in body):
-            msg = "errorMessage must be present exactly when the cause is not 'closed'"
-            raise InvalidWebhookBody(event_type, msg)
-    else:
-        _check_cause(event_type, str(cause), _STREAM_REJECTED_CAUSES)
-        if "originalMediaStream" in body:
-            original = body["originalMediaStream"]
-            _check_stream_object(event_type, "originalMediaStream", original, stopped=False)
-    if not isinstance(body.get("errorMessage", ""), str):
-        raise InvalidWebhookBody(event_type, "errorMessage must be a string")
-
-
-def validate_body(event_type: str, body: Mapping[str, Any] | bytes | str) -> Any:
-    """Check a webhook body against the bandwidth-sdk model for ``event_type``; return it.
-
-    The SDK models make every field optional and keep unknown keys aside, so parsing
-    alone proves little. This also requires the fields Bandwidth always sends for that
-    event (bandwidth-protocol.md §2), ``eventType`` equal to ``event_type``, and no
-    top-level field the model does not know (a misspelt ``callID`` is caught).
-    bandwidth-sdk 23.3.1 has no mediaStream* models: their common call fields are parsed
-    with ``AnswerCallback`` and the ``mediaStream`` object is checked against §1.8.
-
-    Raises :class:`InvalidWebhookBody` naming the first problem found.
-    """
-    schema = _SCHEMAS.get(event_type)
-    if schema is None:
-        msg = f"bwsim has no schema for this event type; known: {sorted(_SCHEMAS)}"
-        raise InvalidWebhookBody(event_type, msg)
-    if isinstance(body, bytes | str):
-        try:
-            body = json.loads(body)
-        except ValueError as exc:
-            raise InvalidWebhookBody(event_type, f"body is not JSON: {exc}") from None
-    if not isinstance(body, Mapping):
-        raise InvalidWebhookBody(event_type, f"body must be a JSON object, got {body!r:.80}")
-    if body.get("eventType") != event_type:
-        msg = f"eventType is {body.get('eventType')!r}, expected {event_type!r}"
-        raise InvalidWebhookBody(event_type, msg)
-    missing = [k for k in (*_COMMON_REQUIRED, *schema.required) if body.get(k) is None]
-    if missing:
-        msg = f"missing field(s) {missing} that Bandwidth always sends with this event"
-        raise InvalidWebhookBody(event_type, msg)
-    model_cls = _sdk_model(schema.model)
-    try:
-        model = model_cls.from_dict(dict(body))
-    except (ValueError, TypeError) as exc:  # pydantic.ValidationError is a ValueError
-        msg = f"does not parse with bandwidth.models.{schema.model}: {exc}"
-        raise InvalidWebhookBody(event_type, msg) from None
-    unknown = sorted(set(model.additional_properties) - schema.extra_allowed)
-    if unknown:
-        msg = f"field(s) {unknown} are not in bandwidth.models.{schema.model}: check the spelling"
-        raise InvalidWebhookBody(event_type, msg)
-    if event_type.startswith("mediaStream"):
-        _check_media_stream(event_type, body)
-    return model

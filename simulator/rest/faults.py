@@ -18,11 +18,11 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
+from simulator.rest.routes import FAULT_ROUTES
+
 __all__ = ["ROUTES", "FaultInjector", "FaultRule", "default_error_body"]
 
-ROUTES = frozenset(
-    {"token", "update_call", "update_bxml", "get_call", "list_calls", "create_call", "*"}
-)
+ROUTES = frozenset({*FAULT_ROUTES, "*"})
 
 _DEFAULT_ERRORS = {
     400: ("validation", "Bad request"),

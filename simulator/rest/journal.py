@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from simulator.errors import UnexpectedApiRequest
+from simulator.rest.routes import Route
 
 __all__ = ["Journal", "JournalEntry", "Violation", "redact_headers"]
 
@@ -157,7 +158,7 @@ class Journal:
     def hangups(self, call_id: str | None = None) -> list[JournalEntry]:
         """Update-call requests whose body asked for ``{"state": "completed"}``."""
         out = []
-        for e in self.find(route="update_call"):
+        for e in self.find(route=Route.UPDATE_CALL):
             body = e.json_body
             completed = isinstance(body, dict) and body.get("state") == "completed"
             if completed and (call_id is None or e.call_id == call_id):
@@ -166,7 +167,7 @@ class Journal:
 
     def bot_requests(self) -> list[JournalEntry]:
         """Every request except the simulator's own control API."""
-        return [e for e in self.entries if e.route != "control"]
+        return [e for e in self.entries if e.route != Route.CONTROL]
 
     def since(self, seq: int) -> list[JournalEntry]:
         """Entries recorded after sequence number ``seq``."""

@@ -36,17 +36,18 @@ from simulator.rest.fake import FakeBandwidth, IssuedToken
 from simulator.rest.faults import default_error_body
 from simulator.rest.journal import JournalEntry
 from simulator.rest.registry import InvalidTransition
+from simulator.rest.routes import Route
 
 __all__ = ["VoiceApiApp", "classify"]
 
 _CALL = r"/api/v2/accounts/(?P<account>[^/]+)/calls/(?P<call>[^/]+)"
 _PATTERNS: list[tuple[re.Pattern[str], dict[str, str]]] = [
-    (re.compile(r"^/api/v1/oauth2/token/?$"), {"POST": "token"}),
-    (re.compile(rf"^{_CALL}/bxml/?$"), {"PUT": "update_bxml"}),
-    (re.compile(rf"^{_CALL}/?$"), {"POST": "update_call", "GET": "get_call"}),
+    (re.compile(r"^/api/v1/oauth2/token/?$"), {"POST": Route.TOKEN}),
+    (re.compile(rf"^{_CALL}/bxml/?$"), {"PUT": Route.UPDATE_BXML}),
+    (re.compile(rf"^{_CALL}/?$"), {"POST": Route.UPDATE_CALL, "GET": Route.GET_CALL}),
     (
         re.compile(r"^/api/v2/accounts/(?P<account>[^/]+)/calls/?$"),
-        {"GET": "list_calls", "POST": "create_call"},
+        {"GET": Route.LIST_CALLS, "POST": Route.CREATE_CALL},
     ),
 ]
 
@@ -58,15 +59,15 @@ def classify(method: str, path: str) -> tuple[str, str | None, str | None]:
     ``control`` for the simulator's own API, and ``unrouted`` for anything else.
     """
     if path.startswith("/_bwsim/") or path == "/_bwsim":
-        return "control", None, None
+        return Route.CONTROL, None, None
     for pattern, methods in _PATTERNS:
         m = pattern.match(path)
         if m is None:
             continue
         groups = m.groupdict()
-        route = methods.get(method.upper(), "method-not-allowed")
+        route = methods.get(method.upper(), Route.METHOD_NOT_ALLOWED)
         return route, groups.get("account"), groups.get("call")
-    return "unrouted", None, None
+    return Route.UNROUTED, None, None
 
 
 @dataclass
@@ -119,15 +120,15 @@ class VoiceApiApp:
     def __init__(self, fake: FakeBandwidth) -> None:
         self.fake = fake
         self._handlers: dict[str, Handler] = {
-            "token": self._token,
-            "update_call": self._update_call,
-            "update_bxml": self._update_bxml,
-            "get_call": self._get_call,
-            "list_calls": self._list_calls,
-            "create_call": self._create_call,
-            "control": self._control,
-            "method-not-allowed": self._method_not_allowed,
-            "unrouted": self._unrouted,
+            Route.TOKEN: self._token,
+            Route.UPDATE_CALL: self._update_call,
+            Route.UPDATE_BXML: self._update_bxml,
+            Route.GET_CALL: self._get_call,
+            Route.LIST_CALLS: self._list_calls,
+            Route.CREATE_CALL: self._create_call,
+            Route.CONTROL: self._control,
+            Route.METHOD_NOT_ALLOWED: self._method_not_allowed,
+            Route.UNROUTED: self._unrouted,
         }
         self.control_routes: dict[tuple[str, str], Handler] = {}
 
@@ -196,7 +197,7 @@ class VoiceApiApp:
             call_id=call_id,
             entry=entry,
         )
-        fault = self.fake.faults.match(route) if route != "control" else None
+        fault = self.fake.faults.match(route) if route != Route.CONTROL else None
         if fault is not None:
             entry.fault = fault.label
             if fault.delay_s > 0:

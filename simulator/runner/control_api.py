@@ -18,9 +18,11 @@ from urllib.parse import urlsplit
 
 from simulator.call.audio_files import load_caller_audio
 from simulator.call.callers import linger_caller
+from simulator.call.defaults import DEFAULT_MAX_CALL_S
 from simulator.call.session import CallOptions, CallSession
 from simulator.call.webhook_sender import AUTH_MODES, AuthMode
 from simulator.errors import AudioFileError
+from simulator.judge.verdicts import call_problems
 from simulator.runner.harness import Harness
 
 __all__ = ["CALLS_PATH", "bot_environment", "install", "place_call_route"]
@@ -59,7 +61,7 @@ def _options(body: dict[str, Any], h: Harness) -> CallOptions:
     if not isinstance(lines, list) or not all(isinstance(x, str) for x in lines):
         raise _BadRequest("caller_lines must be a list of strings")
     try:
-        max_call_s = float(body.get("max_call_s", 60))
+        max_call_s = float(body.get("max_call_s", DEFAULT_MAX_CALL_S))
     except (TypeError, ValueError):
         raise _BadRequest("max_call_s must be a number of seconds") from None
     mode: AuthMode = auth
@@ -100,9 +102,7 @@ def place_call_route(h: Harness) -> Any:
         summary = result.summary()
         if body.get("out"):
             await asyncio.to_thread(result.write, Path(str(body["out"])))
-        problems = [f"{v['kind']}: {v['detail']}" for v in result.violations] + result.errors
-        if result.exchange is not None and result.exchange.error:
-            problems.insert(0, f"webhook: {result.exchange.error}")
+        problems = call_problems(result)
         return 200, {**summary, "passed": not problems, "problems": problems}
 
     return place

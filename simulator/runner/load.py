@@ -31,6 +31,7 @@ from simulator.call.pacer import quiet_gc
 from simulator.call.session import Caller, CallOptions, CallResult, LiveCall
 from simulator.errors import CallTimeout
 from simulator.judge.metrics import CallMetrics, summarize
+from simulator.judge.verdicts import call_problems
 from simulator.protocol.codec import Pcm
 from simulator.runner.harness import Harness
 from simulator.runner.targets import BotCredentials, Target
@@ -180,14 +181,7 @@ def _judge(index: int, result: CallResult, duration_ms: float) -> CallRecord:
     metrics = result.metrics
     opened = any(s.status == "accepted" for s in result.streams)
     delivered = result.exchange is not None and result.exchange.delivered
-    problems: list[str] = []
-    if result.exchange is not None and result.exchange.error:
-        problems.append(f"webhook: {result.exchange.error}")
-    problems += [f"{v['kind']}: {v['detail']}" for v in result.violations]
-    problems += result.errors
-    if delivered and not opened:
-        problems.append("no media stream opened")
-    problems += metrics.failures()
+    problems = call_problems(result, stream=True, metrics=True)
     return CallRecord(
         index=index,
         call_id=result.call_id,

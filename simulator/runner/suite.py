@@ -31,7 +31,9 @@ from simulator.call.session import CallEnded, CallOptions, CallResult, LiveCall
 from simulator.errors import CallTimeout
 from simulator.judge.expect import Verdict, judge_all, observe
 from simulator.judge.metrics import CallMetrics
-from simulator.judge.scenario import EVENTS, TEMPLATE, Action, Scenario
+from simulator.judge.scenario import EVENTS, Action, Scenario
+from simulator.judge.templates import fill_templates
+from simulator.judge.verdicts import call_problems
 from simulator.report.plot import plot_timeline
 from simulator.runner.harness import Harness
 from simulator.runner.targets import Target, UrlTarget
@@ -136,16 +138,6 @@ Progress = Callable[[str, Scenario, ScenarioResult | None], None]
 # -- the caller --------------------------------------------------------------------------
 
 
-def _fill(value: Any, templates: Mapping[str, str]) -> Any:
-    if isinstance(value, str):
-        return TEMPLATE.sub(lambda m: templates.get(m.group(1), m.group(0)), value)
-    if isinstance(value, Mapping):
-        return {k: _fill(v, templates) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_fill(v, templates) for v in value]
-    return value
-
-
 def _step_name(n: int, action: Action) -> str:
     return f"caller step {n} (line {action.line}, {action.describe()})"
 
@@ -217,9 +209,11 @@ def _options(scenario: Scenario, templates: Mapping[str, str]) -> CallOptions:
         to=spec.to,
         webhook_path=spec.webhook_path,
         auth_mode=spec.auth,  # type: ignore[arg-type]  # checked against AUTH_MODES on load
-        initiate_overrides=_fill(spec.body, templates) if spec.body is not None else None,
+        initiate_overrides=fill_templates(spec.body, templates) if spec.body is not None else None,
         initiate_raw=spec.raw_body.encode("utf-8") if spec.raw_body is not None else None,
-        metadata_overrides=_fill(spec.start_metadata, templates) if spec.start_metadata else None,
+        metadata_overrides=fill_templates(spec.start_metadata, templates)
+        if spec.start_metadata
+        else None,
         sequence_start=spec.sequence_start,
         stream_delay_s=spec.stream_delay_ms / 1000,
         max_call_s=spec.max_call_s,
@@ -246,17 +240,14 @@ def _covered_violation(v: Mapping[str, Any], scenario: Scenario) -> bool:
 
 
 def _implicit_problems(scenario: Scenario, result: CallResult) -> list[str]:
-    problems = list(result.errors)
-    for v in result.violations:
-        if not _covered_violation(v, scenario):
-            problems.append(f"the bot broke a rule ({v.get('kind')}): {v.get('detail')}")
-    ex = result.exchange
     covers_webhook = any(e.kind == "webhook_response" for e in scenario.expect)
-    if ex is not None and ex.error and not covers_webhook:
-        problems.append(f"webhook: {ex.error}")
-    if result.bxml_error:
-        problems.append(f"invalid BXML: {result.bxml_error}")
-    return problems
+    return call_problems(
+        result,
+        style="scenario",
+        covered=lambda v: _covered_violation(v, scenario),
+        webhook=not covers_webhook,
+        bxml=True,
+    )
 
 
 def _timings(result: CallResult, metrics: CallMetrics) -> dict[str, float | None]:

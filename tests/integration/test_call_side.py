@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from simulator.call.session import CallOptions, LiveCall
-from simulator.protocol.webhook_bodies import validate_body
+from simulator.protocol.webhook_validation import validate_body
 from simulator.runner.harness import Harness
 from simulator.runner.servers import serve
 from simulator.runner.targets import UrlTarget

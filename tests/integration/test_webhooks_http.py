@@ -31,7 +31,8 @@ import uvicorn
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import StreamingResponse
 
-from simulator.call.webhook_sender import EXTENSION_SIGNATURE_HEADER, WebhookAuth, send_webhook
+from simulator.call.webhook_sender import send_webhook
+from simulator.protocol.webhook_auth import EXTENSION_SIGNATURE_HEADER, WebhookAuth
 from simulator.protocol.webhook_bodies import CallInfo, disconnect_body, initiate_body
 
 USER, PASSWORD = "bot-user", "bot-pass-123"

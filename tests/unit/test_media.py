@@ -28,6 +28,7 @@ from simulator.protocol.media import (
     PlayAudio,
     Playout,
     StreamConfig,
+    media_event,
 )
 from simulator.protocol.verbs import (
     Gather,
@@ -113,7 +114,7 @@ def test_ulaw_encode_matches_the_table_for_every_sample() -> None:
 
 @given(st.binary(min_size=160, max_size=160), st.sampled_from(["inbound", "outbound"]))
 def test_media_frames_are_byte_for_byte_json_dumps(payload: bytes, track: str) -> None:
-    """The hand-formatted media frame is exactly what json.dumps gives for the same object."""
+    """The hand-formatted media frame is exactly json.dumps of the same object (media_event)."""
     proto = _stream()
     for frame in (payload, b"\xff" * 160):
         text = proto.media_message(frame, track)
@@ -125,6 +126,7 @@ def test_media_frames_are_byte_for_byte_json_dumps(payload: bytes, track: str) -
             "payload": base64.b64encode(frame).decode("ascii"),
         }
         assert text == json.dumps(expected)
+        assert text == json.dumps(media_event(frame, int(number), track))
 
 
 def test_start_stop_and_media_frames() -> None:

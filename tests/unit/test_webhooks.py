@@ -25,9 +25,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simulator.call.webhook_sender import EXTENSION_SIGNATURE_HEADER, WebhookAuth, send_webhook
+from simulator.call.webhook_sender import send_webhook
 from simulator.errors import ConfigError
 from simulator.protocol import webhook_bodies
+from simulator.protocol.webhook_auth import EXTENSION_SIGNATURE_HEADER, WebhookAuth
 from simulator.protocol.webhook_bodies import (
     ACCOUNT_ID_RE,
     APPLICATION_ID_RE,
@@ -53,8 +54,8 @@ from simulator.protocol.webhook_bodies import (
     transfer_answer_body,
     transfer_complete_body,
     transfer_disconnect_body,
-    validate_body,
 )
+from simulator.protocol.webhook_validation import validate_body
 
 T0 = datetime(2024, 5, 1, 12, 0, 0, 123456, tzinfo=UTC)
 TIMESTAMP_RE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")

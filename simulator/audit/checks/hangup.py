@@ -24,6 +24,7 @@ from simulator.audit.rules import sentence
 from simulator.audit.scenarios import await_greeting, conversation
 from simulator.call.recorder import TimelineEvent
 from simulator.call.session import LiveCall
+from simulator.rest.routes import Route
 
 __all__ = ["caller_left", "on_silence", "on_stream_loss"]
 
@@ -147,7 +148,7 @@ async def caller_left(ctx: AuditContext) -> Verdict:
         )
     if not ctx.is_up(bystander.call_id):
         problems.append("a bystander call in the same account was ended")
-    writes = [e for e in own if e.route in ("update_call", "update_bxml")]
+    writes = [e for e in own if e.route in (Route.UPDATE_CALL, Route.UPDATE_BXML)]
     if len(writes) > ctx.config.max_retries:
         problems.append(
             f"the bot sent {len(writes)} requests for its call after it had ended, retrying "

@@ -20,6 +20,7 @@ from simulator.audit.rules import sentence
 from simulator.audit.scenarios import TransferRun, transfer
 from simulator.protocol.bxml import BxmlError, parse_bxml
 from simulator.rest.journal import JournalEntry
+from simulator.rest.routes import Route
 
 __all__ = ["after", "request"]
 
@@ -60,15 +61,15 @@ async def request(ctx: AuditContext) -> Verdict:
     result = run.result
     person = ctx.lines["person"]
     entries = ctx.requests_since(run.mark)
-    puts = [e for e in entries if e.route == "update_bxml" and e.call_id == result.call_id]
-    foreign = [e for e in ctx.foreign(check, entries) if e.route == "update_bxml"]
+    puts = [e for e in entries if e.route == Route.UPDATE_BXML and e.call_id == result.call_id]
+    foreign = [e for e in ctx.foreign(check, entries) if e.route == Route.UPDATE_BXML]
     asked = run.seen.get("asked_at")
     evidence: dict[str, Any] = {
         "call_id": result.call_id,
         "caller_said": person.text,
         "transfer_requests": ctx.evidence(puts, asked),
         "other_requests": ctx.evidence(
-            [e for e in ctx.about(result.call_id, entries) if e.route != "update_bxml"], asked
+            [e for e in ctx.about(result.call_id, entries) if e.route != Route.UPDATE_BXML], asked
         ),
         "final_phase": result.phase,
     }
@@ -126,7 +127,9 @@ async def after(ctx: AuditContext) -> Verdict:
         )
     entries = [e for e in ctx.requests_since(run.mark) if e.at >= moved]
     later = [
-        e for e in ctx.about(result.call_id, entries) if e.route in ("update_call", "update_bxml")
+        e
+        for e in ctx.about(result.call_id, entries)
+        if e.route in (Route.UPDATE_CALL, Route.UPDATE_BXML)
     ]
     foreign = ctx.foreign(check, entries)
     stream = result.streams[0] if result.streams else None

@@ -19,8 +19,9 @@ from simulator.audit.context import AuditContext, MintError
 from simulator.audit.model import Verdict, failed, passed, skipped
 from simulator.audit.rules import sentence
 from simulator.audit.tokens import MIN_TOKEN_BITS, token_strength, varying_parts
-from simulator.call.webhook_sender import AuthMode, WebhookAuth, WebhookExchange
+from simulator.call.webhook_sender import WebhookExchange
 from simulator.errors import TargetError
+from simulator.protocol.webhook_auth import AuthMode, WebhookAuth
 from simulator.runner.targets import Launch, RunningBot
 
 __all__ = ["WEBHOOK_VARS", "bad_body", "creds_unset", "token_fresh", "webhook_auth"]

@@ -1,0 +1,185 @@
+"""Reading scenario YAML with line numbers, and checking its values.
+
+:class:`LineMap` and :class:`LineSeq` are what :class:`LineLoader` (safe YAML that
+refuses duplicate keys) builds, so every fault can name its line. :class:`Problem` is a
+fault found while checking, before the file's path is attached; the ``check_*`` helpers
+raise it for a value of the wrong type or an unknown name.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import yaml
+
+from simulator.judge.scenario_model import EVENTS, Anchor
+from simulator.judge.templates import TEMPLATE, TEMPLATE_NAMES
+
+__all__ = [
+    "LineLoader",
+    "LineMap",
+    "LineSeq",
+    "Problem",
+    "check_anchor",
+    "check_bool",
+    "check_event",
+    "check_integer",
+    "check_number",
+    "check_string",
+    "check_templates",
+    "line_of",
+    "refuse_unknown",
+]
+
+
+# -- YAML with line numbers --------------------------------------------------------------
+
+
+class LineMap(dict[str, Any]):
+    """A mapping from YAML that remembers the line of itself and of each key."""
+
+    line: int = 0
+    key_lines: dict[str, int]
+
+
+class LineSeq(list[Any]):
+    """A sequence from YAML that remembers the line of itself and of each item."""
+
+    line: int = 0
+    item_lines: list[int]
+
+
+class LineLoader(yaml.SafeLoader):
+    """Safe YAML that builds :class:`LineMap`/:class:`LineSeq` and refuses duplicate keys."""
+
+
+def _construct_map(loader: LineLoader, node: yaml.MappingNode) -> LineMap:
+    loader.flatten_mapping(node)
+    out = LineMap()
+    out.line = node.start_mark.line + 1
+    out.key_lines = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        line = key_node.start_mark.line + 1
+        if not isinstance(key, str):
+            raise Problem(f"keys must be strings, got {key!r}", line)
+        if key in out:
+            raise Problem(f"duplicate key {key!r} (first at line {out.key_lines[key]})", line, key)
+        out[key] = loader.construct_object(value_node, deep=True)
+        out.key_lines[key] = line
+    return out
+
+
+def _construct_seq(loader: LineLoader, node: yaml.SequenceNode) -> LineSeq:
+    out = LineSeq(loader.construct_object(child, deep=True) for child in node.value)
+    out.line = node.start_mark.line + 1
+    out.item_lines = [child.start_mark.line + 1 for child in node.value]
+    return out
+
+
+LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_map)
+LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_seq)
+
+
+class Problem(Exception):
+    """A fault found while checking, before the file's path is attached."""
+
+    def __init__(self, message: str, line: int | None = None, key: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = line
+        self.key = key
+
+
+def line_of(value: Any, key: str | None = None, default: int | None = None) -> int | None:
+    """The line of ``value`` (or of its ``key``) in the file; ``default`` if not known."""
+    if isinstance(value, LineMap):
+        return value.key_lines.get(key, value.line) if key is not None else value.line
+    if isinstance(value, LineSeq):
+        return value.line
+    return default
+
+
+def refuse_unknown(keys: Iterable[str], known: Iterable[str], where: LineMap, path: str) -> None:
+    """Raise :class:`Problem` for the first key not in ``known``, with a close match."""
+    known = sorted(known)
+    for key in keys:
+        close = difflib.get_close_matches(key, known, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        line = where.key_lines.get(key, where.line)
+        raise Problem(f"unknown key {key!r} in {path}; {hint}known keys: {known}", line, key)
+
+
+# -- checking values ---------------------------------------------------------------------
+
+
+def check_number(value: Any, what: str, line: int | None, key: str, *, minimum: float = 0) -> float:
+    """Return ``value`` as a float if it is a number at least ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < minimum:
+        raise Problem(f"{what} must be a number ≥ {minimum:g}, got {value!r}", line, key)
+    return float(value)
+
+
+def check_integer(value: Any, what: str, line: int | None, key: str, *, minimum: int = 0) -> int:
+    """Return ``value`` if it is a whole number at least ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise Problem(f"{what} must be a whole number ≥ {minimum}, got {value!r}", line, key)
+    return value
+
+
+def check_string(value: Any, what: str, line: int | None, key: str) -> str:
+    """Return ``value`` if it is a string that is not blank."""
+    if not isinstance(value, str) or not value.strip():
+        raise Problem(f"{what} must be a non-empty string, got {value!r}", line, key)
+    return value
+
+
+def check_bool(value: Any, what: str, line: int | None, key: str) -> bool:
+    """Return ``value`` if it is true or false."""
+    if not isinstance(value, bool):
+        raise Problem(f"{what} must be true or false, got {value!r}", line, key)
+    return value
+
+
+def check_event(value: Any, what: str, line: int | None, key: str) -> str:
+    """Return ``value`` if it names an event of :data:`EVENTS`."""
+    if value not in EVENTS:
+        close = difflib.get_close_matches(str(value), list(EVENTS), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise Problem(
+            f"{what} must be an event name{hint}; known: {sorted(EVENTS)}, got {value!r}",
+            line,
+            key,
+        )
+    return str(value)
+
+
+def check_anchor(value: Any, line: int | None, key: str) -> Anchor:
+    """Turn ``EVENT`` or ``EVENT#N`` into an :class:`Anchor`."""
+    text = str(value)
+    name, _, nth = text.partition("#")
+    check_event(name, "after", line, key)
+    if nth and not nth.isdigit():
+        raise Problem(f"after takes EVENT or EVENT#N (N ≥ 1), got {value!r}", line, key)
+    number = int(nth) if nth else 1
+    if number < 1:
+        raise Problem(f"after takes EVENT#N with N ≥ 1, got {value!r}", line, key)
+    return Anchor(EVENTS[name], number, name)
+
+
+def check_templates(value: Any, line: int | None, key: str) -> None:
+    """Refuse ``${…}`` names the runner cannot fill."""
+    if isinstance(value, str):
+        for name in TEMPLATE.findall(value):
+            if name not in TEMPLATE_NAMES:
+                raise Problem(
+                    f"unknown template ${{{name}}}; known: {sorted(TEMPLATE_NAMES)}", line, key
+                )
+    elif isinstance(value, Mapping):
+        for v in value.values():
+            check_templates(v, line, key)
+    elif isinstance(value, list):
+        for v in value:
+            check_templates(v, line, key)
