@@ -29,7 +29,10 @@ from simulator.audit.concurrency import CallSlots, WebhookGate
 from simulator.audit.config import AuditConfig, Utterance
 from simulator.audit.evidence import foreign_requests, request_evidence
 from simulator.audit.tokens import bot_stream_url
-from simulator.call.session import Caller, CallOptions, CallResult, CallSession, LiveCall
+from simulator.call.live import Caller, LiveCall
+from simulator.call.options import CallOptions
+from simulator.call.result import CallResult
+from simulator.call.session import CallSession
 from simulator.call.webhook_sender import AuthMode, WebhookAuth, WebhookExchange
 from simulator.call.webhook_sender import send_webhook as _send_webhook
 from simulator.errors import CallTimeout

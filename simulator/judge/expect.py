@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from simulator.call.recorder import TimelineEvent
-from simulator.call.session import CallResult
+from simulator.call.result import CallResult
 from simulator.call.stream import StreamOutcome
 from simulator.call.webhook_sender import WebhookExchange
 from simulator.errors import ExpectationFailed

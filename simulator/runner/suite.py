@@ -26,8 +26,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from simulator.call.live import CallEnded, LiveCall
+from simulator.call.options import CallOptions
 from simulator.call.pacer import quiet_gc
-from simulator.call.session import CallEnded, CallOptions, CallResult, LiveCall
+from simulator.call.result import CallResult
 from simulator.errors import CallTimeout
 from simulator.judge.expect import Verdict, judge_all, observe
 from simulator.judge.metrics import CallMetrics

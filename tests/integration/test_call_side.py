@@ -14,7 +14,8 @@ import httpx
 import numpy as np
 import pytest
 
-from simulator.call.session import CallOptions, LiveCall
+from simulator.call.live import LiveCall
+from simulator.call.options import CallOptions
 from simulator.protocol.webhook_bodies import validate_body
 from simulator.runner.harness import Harness
 from simulator.runner.servers import serve

@@ -23,7 +23,7 @@ from simulator.audit.evidence import audible_ms, first_audible_ms
 from simulator.audit.model import Verdict, failed, passed, skipped
 from simulator.audit.rules import measure_barge_in, sentence
 from simulator.audit.scenarios import await_greeting, conversation
-from simulator.call.session import LiveCall
+from simulator.call.live import LiveCall
 from simulator.errors import CallTimeout
 
 __all__ = ["clear_on_barge_in", "greeting", "valid_output"]

@@ -22,8 +22,8 @@ from simulator.audit.context import AuditContext
 from simulator.audit.model import Verdict, failed, passed, skipped
 from simulator.audit.rules import sentence
 from simulator.audit.scenarios import await_greeting, conversation
+from simulator.call.live import LiveCall
 from simulator.call.recorder import TimelineEvent
-from simulator.call.session import LiveCall
 
 __all__ = ["caller_left", "on_silence", "on_stream_loss"]
 
