@@ -27,6 +27,8 @@ from simulator.call.stream import StreamOutcome
 from simulator.call.webhook_sender import WebhookExchange
 from simulator.errors import ExpectationFailed
 from simulator.judge.scenario import CALL_START, Anchor, Expectation
+from simulator.protocol.bxml import BxmlError, parse_bxml
+from simulator.protocol.verbs import StreamHold, plan, stream_hold
 from simulator.rest.journal import JournalEntry
 
 __all__ = [
@@ -39,7 +41,6 @@ __all__ = [
     "observe",
 ]
 
-_KEEPALIVE = re.compile(r"<(Pause|StopStream)\b[^>]*>", re.IGNORECASE)
 _START_STREAM = re.compile(r"<StartStream\b([^>]*)>", re.IGNORECASE)
 _ATTR = re.compile(r'(\w+)\s*=\s*"([^"]*)"')
 
@@ -359,18 +360,25 @@ def _webhook_response(obs: Observation, e: Expectation) -> Verdict:
                 if attrs.get(key) != str(want):
                     problems.append(f"<StartStream {key}> is {attrs.get(key)!r}, not {want!r}")
     if "keeps_call_up" in p:
-        opening = _START_STREAM.search(bxml)
-        after = bxml[opening.end() :] if opening else ""
-        keeps = bool(_KEEPALIVE.search(after))
+        keeps = _stream_hold(bxml).keeps_up()
         if keeps != p["keeps_call_up"]:
             problems.append(
-                "no <Pause> or <StopStream> follows <StartStream>: Bandwidth hangs up at once"
+                "nothing that holds the call follows <StartStream>: Bandwidth hangs up at once"
                 if not keeps
                 else "a verb after <StartStream> keeps the call up"
             )
     if problems:
         return Verdict(e, False, "webhook: " + "; ".join(problems) + ".", evidence=evidence)
     return Verdict(e, True, f"webhook answered {statuses} ({ex.outcome}).", evidence=evidence)
+
+
+def _stream_hold(bxml: str) -> StreamHold:
+    """What holds the call after the answer's ``<StartStream>`` (nothing, if it is invalid)."""
+    try:
+        document = parse_bxml(bxml, context="webhook")
+    except BxmlError:
+        return StreamHold(None, (), 0.0)
+    return stream_hold(plan(document, "http://bot.invalid/"))
 
 
 def _call_state(obs: Observation, e: Expectation) -> Verdict:

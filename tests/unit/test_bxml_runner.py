@@ -6,6 +6,7 @@ import ast
 import itertools
 from pathlib import Path
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -39,7 +40,15 @@ from simulator.protocol.bxml_runner import (
     WebhookFailed,
     orphaned_leg_detail,
 )
-from simulator.protocol.verbs import StartStream, Step, Transfer, plan, speech_seconds
+from simulator.protocol.urls import stream_url
+from simulator.protocol.verbs import (
+    StartStream,
+    Step,
+    Transfer,
+    plan,
+    speech_seconds,
+    stream_hold,
+)
 
 BASE = "https://bot.example/answer"
 STREAM = '<StartStream name="a" destination="wss://bot.example/ws"/>'
@@ -452,3 +461,39 @@ def test_runner_module_does_no_io() -> None:
         "aiohttp",
     }
     assert imported.isdisjoint(forbidden)
+
+
+# -- the keep-alive rule and URL mapping the runner's shell relies on ---------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "keeps", "seconds"),
+    [
+        (STREAM + '<Pause duration="30"/>', True, 30.0),
+        (STREAM + '<StopStream name="a" wait="true"/>', True, None),
+        (STREAM + '<StopStream name="a"/><Pause duration="30"/>', False, 0.0),
+        (STREAM, False, 0.0),
+        (STREAM + '<Hangup/><Pause duration="30"/>', False, 0.0),
+        ('<Pause duration="30"/>', False, 0.0),
+    ],
+    ids=["pause", "stop-wait", "stopped", "nothing", "hangup-first", "no-stream"],
+)
+def test_stream_hold_says_what_keeps_the_call_up(
+    body: str, keeps: bool, seconds: float | None
+) -> None:
+    """After <StartStream>, holds count until the stream stops or control leaves the document."""
+    hold = stream_hold(list(steps(body)))
+    assert (hold.keeps_up(), hold.seconds) == (keeps, seconds)
+
+
+@pytest.mark.parametrize(
+    ("url", "mapped"),
+    [
+        ("wss://bot.ngrok.app/ws?t=1", "ws://127.0.0.1:9000/ws?t=1"),
+        ("ws://127.0.0.1:7000/ws", "ws://127.0.0.1:7000/ws"),
+        ("ws://localhost/ws", "ws://127.0.0.1:9000/ws"),
+    ],
+)
+def test_stream_urls_point_at_the_bot_on_loopback(url: str, mapped: str) -> None:
+    """Any host but an explicit loopback address with a port means the bot under test."""
+    assert stream_url(url, "http://127.0.0.1:9000") == mapped
