@@ -40,7 +40,7 @@ from _common import dist, emit, machine, note
 
 from simulator import CallOptions, Harness, LiveCall
 from simulator.call.pacer import quiet_gc
-from simulator.call.session import CallResult
+from simulator.call.result import CallResult
 from simulator.judge.metrics import measure
 from simulator.protocol.codec import ulaw_decode, ulaw_encode
 from simulator.runner.load import loop_factory

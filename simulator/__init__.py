@@ -4,8 +4,11 @@ The supported surface is what ``__all__`` lists; modules not named here are inte
 """
 
 from simulator.call.audio_files import load_caller_audio
+from simulator.call.live import CallEnded, LiveCall
+from simulator.call.options import CallOptions
 from simulator.call.recorder import TimelineEvent
-from simulator.call.session import CallEnded, CallOptions, CallResult, CallSession, LiveCall
+from simulator.call.result import CallResult
+from simulator.call.session import CallSession
 from simulator.call.stream import StreamOutcome
 from simulator.call.webhook_sender import WebhookExchange, send_webhook
 from simulator.errors import (

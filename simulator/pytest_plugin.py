@@ -15,7 +15,7 @@ the ``bwsim_target`` fixture in a conftest. Fixtures:
   fails the test, unless it is marked ``@pytest.mark.bwsim_expect_violations``.
 
 Marker ``@pytest.mark.bwsim(**call_options)`` sets the test's default
-:class:`~simulator.call.session.CallOptions` (``auth_mode="wrong"``, ``max_call_s=20`` …).
+:class:`~simulator.call.options.CallOptions` (``auth_mode="wrong"``, ``max_call_s=20`` …).
 
 A test::
 
@@ -36,7 +36,9 @@ from typing import Any
 
 import pytest
 
-from simulator.call.session import Caller, CallOptions, CallResult
+from simulator.call.live import Caller
+from simulator.call.options import CallOptions
+from simulator.call.result import CallResult
 from simulator.errors import BotMisbehaved
 from simulator.judge.expect import Verdict, check_call
 from simulator.judge.scenario import parse_expectations

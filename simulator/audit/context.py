@@ -28,7 +28,10 @@ from simulator.audit.concurrency import CallSlots, WebhookGate
 from simulator.audit.config import AuditConfig, Utterance
 from simulator.audit.evidence import foreign_requests, request_evidence
 from simulator.audit.tokens import bot_stream_url
-from simulator.call.session import Caller, CallOptions, CallResult, CallSession, LiveCall
+from simulator.call.live import Caller, LiveCall
+from simulator.call.options import CallOptions
+from simulator.call.result import CallResult
+from simulator.call.session import CallSession
 from simulator.call.webhook_sender import WebhookExchange
 from simulator.call.webhook_sender import send_webhook as _send_webhook
 from simulator.errors import CallTimeout
@@ -343,7 +346,7 @@ class AuditContext:
         """Run a session to its end; child-process violations are added to its result."""
         result = await session.run()
         for violation in self.harness.collect_child_violations():
-            result.violations.append(violation.to_dict())
+            result.violations.append(violation)
         return result
 
     async def place_call(

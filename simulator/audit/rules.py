@@ -18,19 +18,7 @@ from typing import Any, Final
 
 from simulator.audit.evidence import audible_ms
 from simulator.protocol.codec import Pcm
-from simulator.protocol.verbs import (
-    Gather,
-    Hangup,
-    Pause,
-    Redirect,
-    Ring,
-    SpeakSentence,
-    StartStream,
-    Step,
-    StopStream,
-    Transfer,
-    speech_seconds,
-)
+from simulator.protocol.verbs import Step, stream_hold
 
 __all__ = ["MIN_HOLD_S", "BargeIn", "Keepalive", "keepalive", "measure_barge_in", "sentence"]
 
@@ -56,35 +44,19 @@ class Keepalive:
 
 def keepalive(steps: list[Step]) -> Keepalive:
     """Analyse the steps after the first ``<StartStream>`` of a webhook answer."""
-    index = next((i for i, s in enumerate(steps) if isinstance(s, StartStream)), None)
-    if index is None:
+    hold = stream_hold(steps)
+    if hold.stream is None:
         return Keepalive(False, "", 0.0, "the answer has no <StartStream>")
-    stream = steps[index]
-    assert isinstance(stream, StartStream)
-    held = 0.0
-    verbs: list[str] = []
-    for step in steps[index + 1 :]:
-        name = type(step).__name__
-        verbs.append(name)
-        if isinstance(step, StopStream) and step.name == stream.name:
-            if step.wait:
-                return Keepalive(
-                    True,
-                    "StopStream",
-                    None,
-                    '<StopStream wait="true"> holds it until the socket closes',
-                )
-            break  # the stream is stopped: the call goes on without it
-        if isinstance(step, Pause | Ring):
-            held += step.seconds
-        elif isinstance(step, SpeakSentence):
-            held += speech_seconds(step.text)
-        elif isinstance(step, Redirect | Gather | Transfer | Hangup):
-            break  # control leaves the document, or the call ends, here
-    after = ", ".join(f"<{v}>" for v in verbs) or "nothing"
+    first = hold.verbs[0] if hold.verbs else ""
+    if hold.seconds is None:
+        return Keepalive(
+            True, "StopStream", None, '<StopStream wait="true"> holds it until the socket closes'
+        )
+    held = hold.seconds
+    after = ", ".join(f"<{v}>" for v in hold.verbs) or "nothing"
     if held >= MIN_HOLD_S:
-        return Keepalive(True, verbs[0] if verbs else "", held, f"{after} holds it {held:g} s")
-    if not verbs:
+        return Keepalive(True, first, held, f"{after} holds it {held:g} s")
+    if not hold.verbs:
         return Keepalive(
             False,
             "",
@@ -93,7 +65,7 @@ def keepalive(steps: list[Step]) -> Keepalive:
         )
     return Keepalive(
         False,
-        verbs[0],
+        first,
         held,
         f"after <StartStream> comes {after}, which holds the call only {held:g} s",
     )

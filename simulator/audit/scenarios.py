@@ -20,7 +20,8 @@ from typing import Any
 
 from simulator.audit.config import Utterance
 from simulator.audit.context import AuditContext
-from simulator.call.session import CallResult, LiveCall
+from simulator.call.live import LiveCall
+from simulator.call.result import CallResult
 from simulator.errors import CallTimeout
 
 __all__ = [
@@ -63,7 +64,7 @@ async def until_acted(
     """Stay on the line until the bot acts (``acted``) or ``budget_s`` passes.
 
     Returns whether it acted; after it did, waits ``grace_s`` more for the call to end.
-    Raises :class:`~simulator.call.session.CallEnded` when the call ends meanwhile.
+    Raises :class:`~simulator.call.live.CallEnded` when the call ends meanwhile.
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + budget_s

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from simulator.call.session import Caller, LiveCall
+from simulator.call.live import Caller, LiveCall
 from simulator.errors import CallTimeout
 from simulator.protocol.codec import Pcm
 

@@ -14,9 +14,9 @@ from pathlib import Path
 
 from simulator.call.audio_files import load_caller_audio
 from simulator.call.callers import linger_caller
-from simulator.call.defaults import DEFAULT_MAX_CALL_S
+from simulator.call.options import DEFAULT_MAX_CALL_S, CallOptions
 from simulator.call.pacer import quiet_gc
-from simulator.call.session import CallOptions, CallResult
+from simulator.call.result import CallResult
 from simulator.cli.options import EXIT_FAILED, EXIT_OK, Subparsers, add_target
 from simulator.judge.verdicts import call_problems
 from simulator.protocol.codec import Pcm

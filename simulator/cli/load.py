@@ -15,9 +15,8 @@ from pathlib import Path
 from typing import TextIO
 
 from simulator.call.audio_files import load_caller_audio
-from simulator.call.defaults import DEFAULT_MAX_CALL_S
+from simulator.call.options import DEFAULT_MAX_CALL_S, CallOptions
 from simulator.call.pacer import request_realtime
-from simulator.call.session import CallOptions
 from simulator.cli.options import EXIT_FAILED, EXIT_OK, Subparsers, add_target
 from simulator.errors import ConfigError
 from simulator.runner.load import CallRecord, loop_factory, run_load

@@ -22,13 +22,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from simulator.call.recorder import TimelineEvent
-from simulator.call.session import CallResult
+from simulator.call.result import CallResult
 from simulator.call.stream import StreamOutcome
 from simulator.call.webhook_sender import WebhookExchange
 from simulator.errors import ExpectationFailed
 from simulator.judge.scenario import CALL_START, Anchor, Expectation
 from simulator.judge.templates import fill_templates
-from simulator.rest.journal import JournalEntry
+from simulator.protocol.bxml import BxmlError, parse_bxml
+from simulator.protocol.verbs import StreamHold, plan, stream_hold
+from simulator.rest.journal import JournalEntry, Violation
 from simulator.rest.routes import Route
 
 __all__ = [
@@ -41,7 +43,6 @@ __all__ = [
     "observe",
 ]
 
-_KEEPALIVE = re.compile(r"<(Pause|StopStream)\b[^>]*>", re.IGNORECASE)
 _START_STREAM = re.compile(r"<StartStream\b([^>]*)>", re.IGNORECASE)
 _ATTR = re.compile(r'(\w+)\s*=\s*"([^"]*)"')
 
@@ -63,7 +64,8 @@ class Observation:
     victim_id: str | None = None
     victim_phase: str | None = None
     victim_cause: str | None = None
-    violations: list[dict[str, Any]] = field(default_factory=list)
+    violations: list[tuple[float, Violation]] = field(default_factory=list)
+    """Violations during this call, with their time on the call's clock."""
     templates: Mapping[str, str] = field(default_factory=dict)
 
     def times(self, kind: str) -> list[float]:
@@ -271,20 +273,12 @@ def _api_response(obs: Observation, params: Mapping[str, Any]) -> list[Occurrenc
     return out
 
 
-def _violation_matches(v: Mapping[str, Any], rule: str | None) -> bool:
-    if rule is None:
-        return True
-    return rule in (v.get("kind"), v.get("rule"), f"media-{v.get('rule')}")
-
-
 def _violations(obs: Observation, rule: str | None) -> list[Occurrence]:
-    times = [e for e in obs.timeline if e.kind == "violation"]
     out = []
-    for n, v in enumerate(obs.violations):
-        at = times[n].at_ms if n < len(times) else 0.0
-        ok = _violation_matches(v, rule)
-        why = "" if ok else f"it was {v.get('kind')}, not {rule}"
-        out.append(Occurrence(at, ok, f"violation {v.get('kind')}", why, dict(v)))
+    for at, v in obs.violations:
+        ok = rule is None or rule in v.names
+        why = "" if ok else f"it was {v.kind}, not {rule}"
+        out.append(Occurrence(at, ok, f"violation {v.kind}", why, v.report(at)))
     return out
 
 
@@ -357,18 +351,25 @@ def _webhook_response(obs: Observation, e: Expectation) -> Verdict:
                 if attrs.get(key) != str(want):
                     problems.append(f"<StartStream {key}> is {attrs.get(key)!r}, not {want!r}")
     if "keeps_call_up" in p:
-        opening = _START_STREAM.search(bxml)
-        after = bxml[opening.end() :] if opening else ""
-        keeps = bool(_KEEPALIVE.search(after))
+        keeps = _stream_hold(bxml).keeps_up()
         if keeps != p["keeps_call_up"]:
             problems.append(
-                "no <Pause> or <StopStream> follows <StartStream>: Bandwidth hangs up at once"
+                "nothing that holds the call follows <StartStream>: Bandwidth hangs up at once"
                 if not keeps
                 else "a verb after <StartStream> keeps the call up"
             )
     if problems:
         return Verdict(e, False, "webhook: " + "; ".join(problems) + ".", evidence=evidence)
     return Verdict(e, True, f"webhook answered {statuses} ({ex.outcome}).", evidence=evidence)
+
+
+def _stream_hold(bxml: str) -> StreamHold:
+    """What holds the call after the answer's ``<StartStream>`` (nothing, if it is invalid)."""
+    try:
+        document = parse_bxml(bxml, context="webhook")
+    except BxmlError:
+        return StreamHold(None, (), 0.0)
+    return stream_hold(plan(document, "http://bot.invalid/"))
 
 
 def _call_state(obs: Observation, e: Expectation) -> Verdict:
@@ -556,7 +557,7 @@ def observe(
         victim_id=victim[0] if victim else None,
         victim_phase=victim_phase,
         victim_cause=victim_cause,
-        violations=[dict(v) for v in result.violations],
+        violations=[(to_call_ms(v.at), v) for v in result.violations],
         templates=dict(templates or {}),
     )
 

@@ -1,6 +1,6 @@
 """What a call's audio says about the bot: latencies measured on the recording, not guessed.
 
-Pure functions over a :class:`~simulator.call.session.CallResult` (no I/O, no clocks): the two
+Pure functions over a finished call (no I/O, no clocks; :class:`MeasuredCall`): the two
 tracks of the recording (caller and bot, one clock, the bot's audio placed when the
 caller hears it) and the timeline. Speech is found by energy on each track, so a caller
 file with trailing silence, or a bot that sends silent ``playAudio`` before speaking, is
@@ -25,9 +25,9 @@ than :data:`MIN_P95_SAMPLES` samples.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -35,14 +35,11 @@ from simulator.protocol.audio_level import AUDIBLE_DBFS, audible_windows, level_
 from simulator.protocol.codec import Pcm
 from simulator.protocol.media import SAMPLES_PER_MS
 
-if TYPE_CHECKING:
-    from simulator.call.recorder import TimelineEvent
-    from simulator.call.session import CallResult
-
 __all__ = [
     "MIN_P95_SAMPLES",
     "BargeIn",
     "CallMetrics",
+    "MeasuredCall",
     "MetricsConfig",
     "Span",
     "Turn",
@@ -408,7 +405,47 @@ def measure_tracks(
     return metrics
 
 
-def _labels(events: Sequence[TimelineEvent]) -> list[tuple[float, float, str]]:
+class _Event(Protocol):
+    """A timeline event, as metrics read it."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def at_ms(self) -> float: ...
+    @property
+    def detail(self) -> Mapping[str, Any]: ...
+
+
+class _Recording(Protocol):
+    """A call's recording, as metrics read it."""
+
+    def first(self, kind: str) -> _Event | None: ...
+    def caller_track(self) -> Pcm: ...
+    def bot_track(self) -> Pcm: ...
+
+
+class _Stream(Protocol):
+    @property
+    def play_audio_frames(self) -> int: ...
+
+
+class MeasuredCall(Protocol):
+    """What :func:`measure` reads from a finished call (a ``CallResult`` has it all)."""
+
+    @property
+    def recorder(self) -> _Recording:
+        """The call's recording: both tracks, and its first events."""
+
+    @property
+    def timeline(self) -> Sequence[_Event]:
+        """The call's events in time order."""
+
+    @property
+    def streams(self) -> Sequence[_Stream]:
+        """What happened to each of the call's streams."""
+
+
+def _labels(events: Sequence[_Event]) -> list[tuple[float, float, str]]:
     out: list[tuple[float, float, str]] = []
     open_at: dict[str, float] = {}
     for e in events:
@@ -421,7 +458,7 @@ def _labels(events: Sequence[TimelineEvent]) -> list[tuple[float, float, str]]:
     return sorted(out)
 
 
-def measure(result: CallResult, config: MetricsConfig | None = None) -> CallMetrics:
+def measure(result: MeasuredCall, config: MetricsConfig | None = None) -> CallMetrics:
     """Measure one call from its recording and timeline."""
     rec = result.recorder
     timeline = result.timeline

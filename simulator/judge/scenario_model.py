@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from simulator.call.defaults import DEFAULT_MAX_CALL_S
+from simulator.call.options import DEFAULT_MAX_CALL_S
 from simulator.protocol.codec import Pcm
 
 __all__ = [

@@ -20,18 +20,19 @@ names a violation ``kind: detail``; ``"scenario"`` puts the call's errors first 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
-    from simulator.call.session import CallResult
+    from simulator.call.result import CallResult
+    from simulator.rest.journal import Violation
 
 __all__ = ["ProblemStyle", "call_problems"]
 
 ProblemStyle = Literal["cli", "scenario"]
 
 
-def _uncovered(_violation: Mapping[str, Any]) -> bool:
+def _uncovered(_violation: Violation) -> bool:
     return False
 
 
@@ -39,7 +40,7 @@ def call_problems(
     result: CallResult,
     *,
     style: ProblemStyle = "cli",
-    covered: Callable[[Mapping[str, Any]], bool] = _uncovered,
+    covered: Callable[[Violation], bool] = _uncovered,
     webhook: bool = True,
     bxml: bool = False,
     stream: bool = False,
@@ -51,7 +52,7 @@ def call_problems(
     if style == "scenario":
         problems = list(result.errors)
         problems += [
-            f"the bot broke a rule ({v.get('kind')}): {v.get('detail')}"
+            f"the bot broke a rule ({v.kind}): {v.detail}"
             for v in result.violations
             if not covered(v)
         ]
@@ -59,7 +60,7 @@ def call_problems(
             problems.append(f"webhook: {webhook_error}")
     else:
         problems = [f"webhook: {webhook_error}"] if webhook_error else []
-        problems += [f"{v['kind']}: {v['detail']}" for v in result.violations if not covered(v)]
+        problems += [f"{v.kind}: {v.detail}" for v in result.violations if not covered(v)]
         problems += result.errors
     if bxml and result.bxml_error:
         problems.append(f"invalid BXML: {result.bxml_error}")

@@ -33,10 +33,12 @@ __all__ = [
     "StartStream",
     "Step",
     "StopStream",
+    "StreamHold",
     "Transfer",
     "Unsimulated",
     "plan",
     "speech_seconds",
+    "stream_hold",
 ]
 
 WORDS_PER_SECOND = 2.6
@@ -267,3 +269,53 @@ def plan(document: BxmlDocument, base_url: str) -> list[Step]:
         if isinstance(step, Redirect) or (isinstance(step, Gather) and step.url):
             break
     return steps
+
+
+@dataclass(frozen=True)
+class StreamHold:
+    """What holds the call up once a document's first ``<StartStream>`` has run."""
+
+    stream: StartStream | None
+    """The first ``<StartStream>``; None when the document opens no stream."""
+    verbs: tuple[str, ...]
+    """The verbs after it that run while the stream is up, in order."""
+    seconds: float | None
+    """How long they hold the call; None for "until the stream's socket closes"."""
+
+    def keeps_up(self, at_least_s: float = 0.0) -> bool:
+        """Whether the stream opens and the call is held longer than ``at_least_s``.
+
+        ``<StartStream>`` does not block: a document that ends after it hangs up at once.
+        """
+        if self.stream is None:
+            return False
+        return self.seconds is None or self.seconds > at_least_s
+
+
+def stream_hold(steps: list[Step]) -> StreamHold:
+    """Read what holds the call after the first ``<StartStream>`` of ``steps``.
+
+    ``<Pause>`` and ``<Ring>`` hold for their duration, ``<SpeakSentence>`` for its speech
+    time, ``<StopStream wait="true">`` on that stream until its socket closes. Stopping
+    the stream, or a verb that hands control away or ends the call, ends the count.
+    """
+    index = next((i for i, s in enumerate(steps) if isinstance(s, StartStream)), None)
+    if index is None:
+        return StreamHold(None, (), 0.0)
+    stream = steps[index]
+    assert isinstance(stream, StartStream)
+    held = 0.0
+    verbs: list[str] = []
+    for step in steps[index + 1 :]:
+        verbs.append(type(step).__name__)
+        if isinstance(step, StopStream) and step.name == stream.name:
+            if step.wait:
+                return StreamHold(stream, tuple(verbs), None)
+            break  # the stream is stopped: the call goes on without it
+        if isinstance(step, Pause | Ring):
+            held += step.seconds
+        elif isinstance(step, SpeakSentence):
+            held += speech_seconds(step.text)
+        elif isinstance(step, Redirect | Gather | Transfer | Hangup):
+            break  # control leaves the document, or the call ends, here
+    return StreamHold(stream, tuple(verbs), held)

@@ -85,16 +85,44 @@ class JournalEntry:
 
 @dataclass(frozen=True)
 class Violation:
-    """Something the bot did that Bandwidth would not accept, or that a test must not do."""
+    """Something the bot did that Bandwidth would not accept, or that a test must not do.
+
+    One record travels everywhere: the journal keeps it, the call's result lists it, and
+    judges place it on the call's clock from ``at`` (``time.monotonic()``, the clock every
+    call clock counts on), so nothing pairs violations with timeline events by position.
+    """
 
     kind: str
     detail: str
     at: float = field(default_factory=time.monotonic)
     evidence: dict[str, Any] = field(default_factory=dict)
+    call_id: str | None = None
+    """The call it concerns, when it concerns one."""
+
+    @property
+    def rule(self) -> str | None:
+        """The protocol rule broken, for violations that name one (media frames, BXML)."""
+        rule = self.evidence.get("rule")
+        return None if rule is None else str(rule)
+
+    @property
+    def names(self) -> frozenset[str]:
+        """Every name an expectation may use for it: its kind, its rule, ``media-`` + rule."""
+        names = {self.kind}
+        if self.rule is not None:
+            names |= {self.rule, f"media-{self.rule}"}
+        return frozenset(names)
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready copy for reports."""
+        """A JSON-ready copy: ``kind``, ``detail``, ``call_id``, ``at`` and ``evidence``."""
         return asdict(self)
+
+    def report(self, at_ms: float | None = None) -> dict[str, Any]:
+        """The flat form reports and summaries give: kind, detail, the evidence, the time."""
+        out: dict[str, Any] = {"kind": self.kind, "detail": self.detail, **self.evidence}
+        if at_ms is not None:
+            out.setdefault("at_ms", round(at_ms, 1))
+        return out
 
 
 class Journal:
@@ -145,9 +173,11 @@ class Journal:
         self.entries.append(entry)
         return entry
 
-    def violation(self, kind: str, detail: str, **evidence: Any) -> Violation:
+    def violation(
+        self, kind: str, detail: str, *, call_id: str | None = None, **evidence: Any
+    ) -> Violation:
         """Record a violation; it fails the test at teardown unless a test expects it."""
-        v = Violation(kind=kind, detail=detail, evidence=evidence)
+        v = Violation(kind=kind, detail=detail, evidence=evidence, call_id=call_id)
         self.violations.append(v)
         return v
 

@@ -26,18 +26,26 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
 
 from simulator.protocol.ids import new_account_id, new_application_id, new_call_id, new_stream_id
 
 __all__ = [
     "Account",
+    "Answered",
+    "BxmlReplaced",
     "Call",
     "CallEvent",
     "CallPhase",
+    "Ended",
+    "HangupRequested",
     "InvalidTransition",
+    "RedirectRequested",
     "Registry",
+    "StreamEnded",
+    "StreamStarted",
     "TransferRecord",
+    "Transferred",
     "new_account_id",
     "new_application_id",
     "new_call_id",
@@ -161,14 +169,75 @@ class Call:
 class CallEvent:
     """A change to a call that the other half of the simulator may need to act on.
 
-    ``kind`` is one of ``answered``, ``stream-started``, ``stream-ended``,
-    ``hangup-requested`` (the Voice API was asked to complete the call),
-    ``redirect-requested``, ``bxml-replaced``, ``transferred``, ``ended``.
+    Each change is its own class below; ``kind`` names it in words (``answered``,
+    ``stream-started`` …) for logs and tests.
     """
 
-    kind: str
+    kind: ClassVar[str] = ""
     call: Call
-    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Answered(CallEvent):
+    """The call was answered (running BXML answers an inbound call)."""
+
+    kind: ClassVar[str] = "answered"
+
+
+@dataclass(frozen=True)
+class StreamStarted(CallEvent):
+    """A media stream of the call opened."""
+
+    kind: ClassVar[str] = "stream-started"
+    stream_id: str
+
+
+@dataclass(frozen=True)
+class StreamEnded(CallEvent):
+    """A media stream of the call closed; the call stays up."""
+
+    kind: ClassVar[str] = "stream-ended"
+    stream_id: str
+
+
+@dataclass(frozen=True)
+class HangupRequested(CallEvent):
+    """The Voice API was asked to complete the call (:class:`Ended` follows)."""
+
+    kind: ClassVar[str] = "hangup-requested"
+    source: str
+
+
+@dataclass(frozen=True)
+class RedirectRequested(CallEvent):
+    """The Voice API asked for a redirect: the call side fetches and runs the new BXML."""
+
+    kind: ClassVar[str] = "redirect-requested"
+    redirect: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class BxmlReplaced(CallEvent):
+    """The Voice API replaced the call's BXML (``PUT …/bxml``), as text."""
+
+    kind: ClassVar[str] = "bxml-replaced"
+    bxml: str
+
+
+@dataclass(frozen=True)
+class Transferred(CallEvent):
+    """The caller was handed to ``targets``: the call has left the bot's control."""
+
+    kind: ClassVar[str] = "transferred"
+    targets: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Ended(CallEvent):
+    """The call ended with a Bandwidth disconnect ``cause``."""
+
+    kind: ClassVar[str] = "ended"
+    cause: str
 
 
 Listener = Callable[[CallEvent], None]
@@ -231,8 +300,7 @@ class Registry:
 
         return unsubscribe
 
-    def _emit(self, kind: str, call: Call, **detail: Any) -> None:
-        event = CallEvent(kind, call, detail)
+    def _emit(self, event: CallEvent) -> None:
         for listener in list(self._listeners):
             listener(event)
 
@@ -291,7 +359,7 @@ class Registry:
             raise InvalidTransition(call_id, call.phase, "answer")
         call.phase = CallPhase.ANSWERED
         call.answer_time = self._clock()
-        self._emit("answered", call)
+        self._emit(Answered(call))
         return call
 
     def stream_started(self, call_id: str, stream_id: str) -> Call:
@@ -302,7 +370,7 @@ class Registry:
         call.streams.append(stream_id)
         call.open_streams.add(stream_id)
         call.phase = CallPhase.STREAMING
-        self._emit("stream-started", call, stream_id=stream_id)
+        self._emit(StreamStarted(call, stream_id))
         return call
 
     def stream_ended(self, call_id: str, stream_id: str) -> Call:
@@ -311,7 +379,7 @@ class Registry:
         call.open_streams.discard(stream_id)
         if call.phase is CallPhase.STREAMING and not call.open_streams:
             call.phase = CallPhase.ANSWERED
-        self._emit("stream-ended", call, stream_id=stream_id)
+        self._emit(StreamEnded(call, stream_id))
         return call
 
     def request_hangup(self, call_id: str, *, source: str) -> Call:
@@ -323,7 +391,7 @@ class Registry:
         if not call.active:
             raise InvalidTransition(call_id, call.phase, "hang up")
         cause = "rejected" if call.phase is CallPhase.INITIATED else "hangup"
-        self._emit("hangup-requested", call, source=source)
+        self._emit(HangupRequested(call, source))
         return self.end(call_id, cause)
 
     def request_redirect(self, call_id: str, redirect: dict[str, Any]) -> Call:
@@ -332,7 +400,7 @@ class Registry:
         if not call.active:
             raise InvalidTransition(call_id, call.phase, "redirect")
         call.redirects.append(redirect)
-        self._emit("redirect-requested", call, redirect=redirect)
+        self._emit(RedirectRequested(call, redirect))
         return call
 
     def replace_bxml(self, call_id: str, bxml: str) -> Call:
@@ -341,7 +409,7 @@ class Registry:
         if not call.active:
             raise InvalidTransition(call_id, call.phase, "replace its BXML")
         call.bxml_updates.append(bxml)
-        self._emit("bxml-replaced", call, bxml=bxml)
+        self._emit(BxmlReplaced(call, bxml))
         return call
 
     def transfer(
@@ -358,7 +426,7 @@ class Registry:
             attributes=dict(attributes or {}),
         )
         call.phase = CallPhase.TRANSFERRED
-        self._emit("transferred", call, targets=targets)
+        self._emit(Transferred(call, targets))
         return call
 
     def end(self, call_id: str, cause: str, error_message: str | None = None) -> Call:
@@ -370,7 +438,7 @@ class Registry:
         call.end_time = self._clock()
         call.disconnect_cause = cause
         call.error_message = error_message
-        self._emit("ended", call, cause=cause)
+        self._emit(Ended(call, cause))
         return call
 
     def active_calls(self, account_id: str | None = None) -> list[Call]:

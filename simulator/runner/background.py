@@ -15,7 +15,9 @@ import threading
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
-from simulator.call.session import Caller, CallOptions, CallResult
+from simulator.call.live import Caller
+from simulator.call.options import CallOptions
+from simulator.call.result import CallResult
 from simulator.errors import TargetError
 from simulator.runner.harness import Harness
 from simulator.runner.targets import Target

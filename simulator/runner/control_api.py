@@ -18,8 +18,8 @@ from urllib.parse import urlsplit
 
 from simulator.call.audio_files import load_caller_audio
 from simulator.call.callers import linger_caller
-from simulator.call.defaults import DEFAULT_MAX_CALL_S
-from simulator.call.session import CallOptions, CallSession
+from simulator.call.options import DEFAULT_MAX_CALL_S, CallOptions
+from simulator.call.session import CallSession
 from simulator.call.webhook_sender import AUTH_MODES, AuthMode
 from simulator.errors import AudioFileError
 from simulator.judge.verdicts import call_problems

@@ -15,7 +15,10 @@ from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
 
-from simulator.call.session import Caller, CallOptions, CallResult, CallSession
+from simulator.call.live import Caller
+from simulator.call.options import CallOptions
+from simulator.call.result import CallResult
+from simulator.call.session import CallSession
 from simulator.rest.fake import FakeBandwidth, FakeSettings
 from simulator.rest.intercept import Interceptor
 from simulator.rest.journal import Violation
@@ -98,7 +101,7 @@ class Harness:
         """Place one inbound call to the bot and run it to its end.
 
         The webhook credentials default to the ones the bot was started with. ``caller``
-        is the caller's script (see :class:`~simulator.call.session.LiveCall`); without one the
+        is the caller's script (see :class:`~simulator.call.live.LiveCall`); without one the
         caller stays silent until the call ends or ``options.max_call_s`` passes.
         """
         if self.bot is None:
@@ -113,7 +116,7 @@ class Harness:
         session = CallSession(self.fake, self.bot.base_url, options=opts, caller=caller)
         result = await session.run()
         for violation in self.collect_child_violations():
-            result.violations.append(violation.to_dict())
+            result.violations.append(violation)
         return result
 
     async def __aexit__(

@@ -27,8 +27,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from simulator.call.live import Caller, LiveCall
+from simulator.call.options import CallOptions
 from simulator.call.pacer import quiet_gc
-from simulator.call.session import Caller, CallOptions, CallResult, LiveCall
+from simulator.call.result import CallResult
 from simulator.errors import CallTimeout
 from simulator.judge.metrics import CallMetrics, summarize
 from simulator.judge.verdicts import call_problems

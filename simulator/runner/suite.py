@@ -26,8 +26,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from simulator.call.live import CallEnded, LiveCall
+from simulator.call.options import CallOptions
 from simulator.call.pacer import quiet_gc
-from simulator.call.session import CallEnded, CallOptions, CallResult, LiveCall
+from simulator.call.result import CallResult
 from simulator.errors import CallTimeout
 from simulator.judge.expect import Verdict, judge_all, observe
 from simulator.judge.metrics import CallMetrics
@@ -35,6 +37,7 @@ from simulator.judge.scenario import EVENTS, Action, Scenario
 from simulator.judge.templates import fill_templates
 from simulator.judge.verdicts import call_problems
 from simulator.report.plot import plot_timeline
+from simulator.rest.journal import Violation
 from simulator.runner.harness import Harness
 from simulator.runner.targets import Target, UrlTarget
 
@@ -89,7 +92,7 @@ class ScenarioResult:
                 "webhook": summary["webhook"],
                 "streams": summary["streams"],
                 "api_requests": summary["api_requests"],
-                "violations": call.violations,
+                "violations": summary["violations"],
                 "events": summary["events"],
             }
         return {
@@ -222,17 +225,17 @@ def _options(scenario: Scenario, templates: Mapping[str, str]) -> CallOptions:
     )
 
 
-def _covered_violation(v: Mapping[str, Any], scenario: Scenario) -> bool:
+def _covered_violation(v: Violation, scenario: Scenario) -> bool:
     """Whether an expectation (or allow_violations) already speaks of this violation.
 
     Expected ones are fine; ``absent`` ones fail through their own expectation, so they
     are not reported a second time.
     """
-    names = {v.get("kind"), v.get("rule"), f"media-{v.get('rule')}"}
+    names = v.names
     if names & set(scenario.allow_violations):
         return True
     for e in scenario.expect:
-        if e.kind == "orphaned_leg" and v.get("kind") == "orphaned-leg":
+        if e.kind == "orphaned_leg" and v.kind == "orphaned-leg":
             return True
         if e.kind == "violation" and (e.params.get("rule") is None or e.params["rule"] in names):
             return True

@@ -119,4 +119,4 @@ async def test_the_guides_bot_leaves_an_orphaned_leg_when_the_stream_drops(tmp_p
         hangups = h.fake.journal.hangups(result.call_id)
     assert result.streams[0].closed_by == "dropped"
     assert hangups == []
-    assert [v["kind"] for v in result.violations] == ["orphaned-leg"]
+    assert [v.kind for v in result.violations] == ["orphaned-leg"]

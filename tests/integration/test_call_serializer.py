@@ -13,7 +13,8 @@ import numpy as np
 import soundfile as sf
 
 from simulator.call.audio_files import load_caller_audio
-from simulator.call.session import CallOptions, LiveCall
+from simulator.call.live import LiveCall
+from simulator.call.options import CallOptions
 from simulator.protocol.codec import ulaw_decode, ulaw_encode
 from simulator.runner.harness import Harness
 from simulator.runner.targets import AppTarget

@@ -14,7 +14,8 @@ import httpx
 import numpy as np
 import pytest
 
-from simulator.call.session import CallOptions, LiveCall
+from simulator.call.live import LiveCall
+from simulator.call.options import CallOptions
 from simulator.protocol.webhook_validation import validate_body
 from simulator.runner.harness import Harness
 from simulator.runner.servers import serve
@@ -129,7 +130,7 @@ async def test_stopstream_wait_holds_until_bot_closes_then_hangs_up(harness: Har
     )
     assert result.streams[0].closed_by == "bot"
     assert result.disconnect_cause == "hangup"
-    assert not [v for v in result.violations if v["kind"] == "orphaned-leg"]
+    assert not [v for v in result.violations if v.kind == "orphaned-leg"]
 
 
 async def test_bot_closing_under_pause_is_an_orphaned_leg(harness: Harness) -> None:
@@ -137,7 +138,7 @@ async def test_bot_closing_under_pause_is_an_orphaned_leg(harness: Harness) -> N
     result = await harness.place_call(
         lambda c: _stay(c, 5000), options=_opts("/close-early", orphan_grace_s=0.3)
     )
-    kinds = [v["kind"] for v in result.violations]
+    kinds = [v.kind for v in result.violations]
     assert kinds == ["orphaned-leg"]
     assert result.streams[0].closed_by == "bot"
     harness.fake.journal.violations.clear()
@@ -203,7 +204,7 @@ async def test_pcm24_is_decoded_and_resampled(harness: Harness) -> None:
 async def test_protocol_violations_name_rule_and_frame(harness: Harness) -> None:
     """Each malformed frame is reported with its rule and the offending frame."""
     result = await harness.place_call(lambda c: _stay(c, 400), options=_opts("/garbage"))
-    rules = [v["rule"] for v in result.violations]
+    rules = [v.rule for v in result.violations]
     assert rules == [
         "binary-frame",
         "bad-json",
@@ -212,7 +213,7 @@ async def test_protocol_violations_name_rule_and_frame(harness: Harness) -> None
         "bad-base64",
         "odd-pcm-length",
     ]
-    assert result.violations[2]["frame"] == '{"eventType": "mark"}'
+    assert result.violations[2].evidence["frame"] == '{"eventType": "mark"}'
     harness.fake.journal.violations.clear()
 
 
@@ -221,7 +222,7 @@ async def test_play_audio_on_unidirectional_stream_is_a_violation(harness: Harne
     result = await harness.place_call(
         lambda c: _stay(c, 300), options=_opts("/tone?mode=unidirectional")
     )
-    assert {v["rule"] for v in result.violations} == {"play-audio-unidirectional"}
+    assert {v.rule for v in result.violations} == {"play-audio-unidirectional"}
     harness.fake.journal.violations.clear()
 
 
@@ -238,8 +239,8 @@ async def test_invalid_bxml_ends_the_call_naming_the_line(harness: Harness) -> N
     result = await harness.place_call(options=_opts("/bad-bxml"))
     assert result.disconnect_cause == "invalid-bxml"
     [violation] = result.violations
-    assert violation["rule"] == "attribute-type"
-    assert violation["line"] == 3
+    assert violation.rule == "attribute-type"
+    assert violation.evidence["line"] == 3
     harness.fake.journal.violations.clear()
 
 

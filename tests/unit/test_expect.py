@@ -12,7 +12,7 @@ from simulator.call.recorder import TimelineEvent
 from simulator.call.stream import StreamOutcome
 from simulator.judge.expect import Observation, judge, judge_all
 from simulator.judge.scenario import Expectation, Scenario, parse_scenarios
-from simulator.rest.journal import JournalEntry
+from simulator.rest.journal import JournalEntry, Violation
 
 PCMU = "audio/pcmu"
 
@@ -224,3 +224,34 @@ def test_min_audio_ms_ignores_a_blip_but_not_speech() -> None:
     v = judge(observed, speech)
     assert not v.passed
     assert "bot audio (600 ms) at 1,500 ms" in v.detail
+
+
+def test_a_violation_is_judged_at_its_own_time_not_by_its_place_in_a_list() -> None:
+    """A violation recorded without a timeline event (a bot child's) keeps its own time."""
+    late_media = Violation("media-bad-json", "not JSON", evidence={"rule": "bad-json"})
+    child = Violation("request-outside-loopback", "api.openai.com refused")
+    seen = obs(
+        ev("violation", 2500, rule="media-bad-json"), violations=[(900, child), (2500, late_media)]
+    )
+    [media] = judge_all(
+        seen, expectations("violation: {rule: bad-json, after: call_start, within_ms: 3000}")
+    )
+    assert media.passed
+    assert media.at_ms == 2500
+    [early] = judge_all(seen, expectations("violation: {after: call_start, within_ms: 1000}"))
+    assert early.passed
+    assert early.at_ms == 900
+
+
+def test_a_violation_answers_to_its_kind_its_rule_and_the_media_prefix() -> None:
+    """An expectation may name a frame violation by kind, by rule, or as media- plus rule."""
+    v = Violation("media-bad-json", "not JSON", evidence={"rule": "bad-json", "frame": "{"})
+    assert v.names == {"media-bad-json", "bad-json"}
+    assert Violation("orphaned-leg", "left up").names == {"orphaned-leg"}
+    assert v.report(12.34) == {
+        "kind": "media-bad-json",
+        "detail": "not JSON",
+        "rule": "bad-json",
+        "frame": "{",
+        "at_ms": 12.3,
+    }

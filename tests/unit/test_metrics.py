@@ -169,7 +169,7 @@ def test_summarize_reports_no_p95_below_twenty_samples() -> None:
 
 def test_measure_reads_a_call_result_recording_and_timeline() -> None:
     """measure() takes the tracks from the recorder and the clears from the timeline."""
-    from simulator.call.session import CallResult
+    from simulator.call.result import CallResult
 
     rec = CallRecorder(CallClock(now=lambda: 0.0))
     caller = track(4, (0.5, 1.5))

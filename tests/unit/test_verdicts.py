@@ -5,14 +5,15 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any, cast
 
-from simulator.call.session import CallResult
+from simulator.call.result import CallResult
 from simulator.judge.verdicts import call_problems
+from simulator.rest.journal import Violation
 
 
 def _result(**changes: Any) -> CallResult:
     fields: dict[str, Any] = {
         "exchange": SimpleNamespace(error="the bot answered 500", delivered=False),
-        "violations": [{"kind": "orphaned-leg", "detail": "leg left up"}],
+        "violations": [Violation("orphaned-leg", "leg left up")],
         "errors": ["the call timed out"],
         "bxml_error": "no <Response>",
         "streams": [],

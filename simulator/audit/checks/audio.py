@@ -23,7 +23,7 @@ from simulator.audit.evidence import audible_ms, first_audible_ms
 from simulator.audit.model import Verdict, failed, passed, skipped
 from simulator.audit.rules import measure_barge_in, sentence
 from simulator.audit.scenarios import await_greeting, conversation
-from simulator.call.session import LiveCall
+from simulator.call.live import LiveCall
 from simulator.errors import CallTimeout
 
 __all__ = ["clear_on_barge_in", "greeting", "valid_output"]
@@ -80,18 +80,18 @@ async def valid_output(ctx: AuditContext) -> Verdict:
     conv = await ctx.shared("conversation", lambda: conversation(ctx))
     result = conv.result
     frames = sum(s.play_audio_frames for s in result.streams)
-    media = [v for v in result.violations if str(v.get("kind", "")).startswith("media-")]
+    media = [v for v in result.violations if v.kind.startswith("media-")]
     evidence: dict[str, Any] = {
         "call_id": result.call_id,
         "play_audio_frames": frames,
         "content_types": sorted({ct for s in result.streams for ct in s.content_types}),
         "clears": sum(s.clears for s in result.streams),
         "violations": [
-            {k: v.get(k) for k in ("rule", "detail", "frame", "at_ms")} for v in media[:10]
+            {k: v.report().get(k) for k in ("rule", "detail", "frame", "at_ms")} for v in media[:10]
         ],
     }
     if media:
-        problems = [f"{v.get('rule')}: {v.get('detail')}" for v in media]
+        problems = [f"{v.rule}: {v.detail}" for v in media]
         return failed(
             sentence(
                 [f"the bot sent {len(media)} invalid frame(s), first {problems[0]}"],

@@ -22,8 +22,8 @@ from simulator.audit.context import AuditContext
 from simulator.audit.model import Verdict, failed, passed, skipped
 from simulator.audit.rules import sentence
 from simulator.audit.scenarios import await_greeting, conversation
+from simulator.call.live import LiveCall
 from simulator.call.recorder import TimelineEvent
-from simulator.call.session import LiveCall
 from simulator.rest.routes import Route
 
 __all__ = ["caller_left", "on_silence", "on_stream_loss"]
@@ -62,7 +62,7 @@ async def on_stream_loss(ctx: AuditContext) -> Verdict:
     foreign = ctx.foreign(check, ctx.requests_since(0))
     foreign = [e for e in foreign if e.at >= dropped]
     notes = [str(e.detail.get("detail", "")) for e in result.events("note")]
-    orphaned = [v for v in result.violations if v.get("kind") == "orphaned-leg"]
+    orphaned = [v for v in result.violations if v.kind == "orphaned-leg"]
     evidence.update(
         stream=result.streams[0].to_dict() if result.streams else None,
         hangups=ctx.evidence(hangups, dropped),
@@ -218,7 +218,7 @@ async def on_silence(ctx: AuditContext) -> Verdict:
     evidence.update(
         hangups=ctx.evidence(ctx.fake.journal.hangups(result.call_id), clock.t0),
         final_phase=result.phase,
-        violations=[v.get("kind") for v in result.violations],
+        violations=[v.kind for v in result.violations],
     )
     if seen.get("gave_up"):
         return failed(
@@ -242,7 +242,7 @@ async def on_silence(ctx: AuditContext) -> Verdict:
             "(its BXML ran out)",
             **evidence,
         )
-    orphaned = any(v.get("kind") == "orphaned-leg" for v in result.violations)
+    orphaned = any(v.kind == "orphaned-leg" for v in result.violations)
     what = (
         "closed its stream but left the call up (an orphaned leg)"
         if orphaned

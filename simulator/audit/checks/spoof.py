@@ -32,7 +32,10 @@ from simulator.audit.context import Acted, AuditContext
 from simulator.audit.model import Verdict, failed, passed
 from simulator.audit.rules import sentence
 from simulator.audit.scenarios import await_greeting, until_acted
-from simulator.call.session import CallOptions, CallResult, CallSession, LiveCall
+from simulator.call.live import LiveCall
+from simulator.call.options import CallOptions
+from simulator.call.result import CallResult
+from simulator.call.session import CallSession
 from simulator.rest.journal import JournalEntry
 from simulator.rest.registry import Call
 

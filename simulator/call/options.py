@@ -1,0 +1,50 @@
+"""How bwsim places one call: the options a test or the CLI can set."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from simulator.protocol.webhook_auth import AuthMode
+
+__all__ = ["DEFAULT_MAX_CALL_S", "CallOptions"]
+
+
+DEFAULT_MAX_CALL_S: Final = 60.0
+"""Longest call, in seconds, unless a call says otherwise: every command, scenario and
+library call has this one default (``CallOptions.max_call_s``, ``call.max_call_s`` in
+scenario files, ``--max-seconds``); bwsim then ends the call and says so."""
+
+
+@dataclass
+class CallOptions:
+    """How Bandwidth places the call, and which of its undocumented choices to make."""
+
+    from_: str = "+15555550100"
+    to: str = "+15555550199"
+    webhook_path: str = "/"
+    auth_mode: AuthMode = "challenge"
+    webhook_username: str | None = None
+    webhook_password: str | None = field(default=None, repr=False)
+    webhook_timeout_s: float = 15.0
+    signing_secret: str | None = field(default=None, repr=False)
+    initiate_overrides: Mapping[str, Any] | None = None
+    """Keys replaced in the ``initiate`` body (a malformed-webhook scenario); None removes."""
+    initiate_raw: bytes | None = None
+    """Send these bytes as the ``initiate`` body instead of JSON (a fuzzer's garbage)."""
+    disconnect_path: str | None = None
+    """Where the ``disconnect`` webhook goes (the application's CallStatusCallbackUrl)."""
+    metadata_overrides: Mapping[str, Any] | None = None
+    """Keys replaced in the ``start`` frame's metadata: forged ids for spoofing checks."""
+    sequence_start: int = 1
+    stream_delay_s: float = 0.0
+    """How long Bandwidth waits before opening the media socket (an expired-token check)."""
+    stream_open_timeout_s: float = 10.0
+    max_call_s: float = DEFAULT_MAX_CALL_S
+    orphan_grace_s: float = 5.0
+    strict_root: bool = False
+    caller_lines: list[str] = field(default_factory=list)
+    """What the caller says, as text, for a bot's scripted speech-to-text."""
+    digits: str = ""
+    """DTMF the caller presses when a ``<Gather>`` runs."""

@@ -1,0 +1,547 @@
+"""How Bandwidth runs BXML on a call, Sans-I/O: events in, commands out.
+
+:class:`BxmlRunner` executes the steps :func:`~simulator.protocol.verbs.plan` made from a
+document. The call shell feeds it what happened (:data:`Event`) and carries out what it
+asks for (:data:`Command`); it never opens a socket, starts a task or reads a clock, so
+times are the ``now`` the shell passes in (seconds on any monotonic clock). The rules it
+keeps:
+
+- ``<StartStream>`` opens a stream and goes on at once (it does not block);
+- ``<Pause>`` and ``<Ring>`` hold the call for their duration (``<Ring>`` answers it
+  unless ``answerCall`` is false); ``<SpeakSentence>`` holds it as long as speaking the
+  text takes (:func:`~simulator.protocol.verbs.speech_seconds`);
+- ``<StopStream>`` stops the stream and goes on; with ``wait`` it holds the call until
+  the stream's socket has closed;
+- ``<Redirect>``, and ``<Gather>`` with a URL, end the document: the runner asks for the
+  webhook and runs the document it returns; a webhook that fails ends the call;
+- ``<Hangup>`` ends the call and ``<Transfer>`` hands it on; verbs bwsim does not
+  simulate are noted and skipped; a document that runs out hangs up (implicit hang-up);
+- a redirect or a BXML replacement through the Voice API interrupts the running verb
+  (a hold, a wait) and runs the new document; one that comes while a webhook is in
+  flight runs instead of that webhook's answer;
+- the call ending (any hang-up, or a transfer) ends execution;
+- an **orphaned leg**: when every stream has closed while a ``<Pause>`` (or ``<Ring>``)
+  holds the call and one of them had been accepted, the bot has ``orphan_grace_s``
+  (bounded by the end of the pause) to hang up; if it does not, the runner reports the
+  orphaned leg and ends the call. Streams that were never accepted leave the pause to
+  simply hold, and so do streams that had all closed before the pause began.
+
+After :class:`Done` the runner ignores every event and emits nothing more.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from simulator.protocol.ids import new_stream_id
+from simulator.protocol.verbs import (
+    Gather,
+    Hangup,
+    Pause,
+    Redirect,
+    Ring,
+    SpeakSentence,
+    StartStream,
+    Step,
+    StopStream,
+    Transfer,
+    Unsimulated,
+    speech_seconds,
+)
+
+__all__ = [
+    "Answer",
+    "BxmlReplaced",
+    "BxmlRunner",
+    "CloseStream",
+    "Command",
+    "Done",
+    "Ended",
+    "Event",
+    "HangUp",
+    "Note",
+    "OpenStream",
+    "Redirected",
+    "RejectStream",
+    "ReportOrphanedLeg",
+    "SendWebhook",
+    "SetTimer",
+    "Started",
+    "StreamClosed",
+    "TimerFired",
+    "Trace",
+    "TransferCall",
+    "Transferred",
+    "VerbStarted",
+    "WebhookAnswered",
+    "WebhookFailed",
+    "orphaned_leg_detail",
+]
+
+
+# -- events: what happened ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Started:
+    """The answer to the ``initiate`` webhook was parsed: run its steps."""
+
+    steps: tuple[Step, ...]
+
+
+@dataclass(frozen=True)
+class WebhookAnswered:
+    """The webhook the runner asked for answered with a valid document."""
+
+    steps: tuple[Step, ...]
+
+
+@dataclass(frozen=True)
+class WebhookFailed:
+    """The webhook the runner asked for was not delivered, or answered invalid BXML."""
+
+    cause: str
+    message: str | None = None
+
+
+@dataclass(frozen=True)
+class StreamClosed:
+    """A stream's socket closed (or never opened); ``accepted`` if it had opened."""
+
+    name: str
+    accepted: bool
+
+
+@dataclass(frozen=True)
+class Redirected:
+    """The Voice API asked for a redirect: fetch BXML from ``url`` and run it."""
+
+    url: str
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class BxmlReplaced:
+    """The Voice API replaced the call's BXML; ``steps`` is None when it was invalid."""
+
+    steps: tuple[Step, ...] | None
+
+
+@dataclass(frozen=True)
+class Transferred:
+    """The call was transferred: it has left the bot's control."""
+
+
+@dataclass(frozen=True)
+class Ended:
+    """The call ended (the caller or the bot hung up, or bwsim ended it)."""
+
+
+@dataclass(frozen=True)
+class TimerFired:
+    """The time the last :class:`SetTimer` asked for has come."""
+
+
+Event = (
+    Started
+    | WebhookAnswered
+    | WebhookFailed
+    | StreamClosed
+    | Redirected
+    | BxmlReplaced
+    | Transferred
+    | Ended
+    | TimerFired
+)
+
+
+# -- commands: what the shell must do -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VerbStarted:
+    """Record that a verb begins (the timeline's ``verb`` event)."""
+
+    step: Step
+
+
+@dataclass(frozen=True)
+class Note:
+    """Record a note on the timeline."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Trace:
+    """Write a trace record (not a timeline event), e.g. what was spoken or gathered."""
+
+    kind: str
+    fields: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Answer:
+    """Answer the call if it is still ringing."""
+
+
+@dataclass(frozen=True)
+class OpenStream:
+    """Open the stream ``step`` describes, with this id and name; report it closing."""
+
+    step: StartStream
+    stream_id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class RejectStream:
+    """Record a ``<StartStream>`` that is not opened (its name is already in use)."""
+
+    name: str
+    cause: str = "duplicate"
+
+
+@dataclass(frozen=True)
+class CloseStream:
+    """Stop the named stream: ``stop``, then close the socket."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class SetTimer:
+    """Send :class:`TimerFired` at ``at`` unless another event comes first (replaces any)."""
+
+    at: float
+
+
+@dataclass(frozen=True)
+class SendWebhook:
+    """Send a ``redirect`` or ``gather`` webhook and answer with what it returned."""
+
+    event: Literal["redirect", "gather"]
+    url: str
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    digits: str = ""
+    terminating_digit: str | None = None
+
+
+@dataclass(frozen=True)
+class HangUp:
+    """End the call with this disconnect cause (if it is still up)."""
+
+    cause: str
+    message: str | None = None
+
+
+@dataclass(frozen=True)
+class TransferCall:
+    """Hand the call to the ``<Transfer>`` targets."""
+
+    step: Transfer
+
+
+@dataclass(frozen=True)
+class ReportOrphanedLeg:
+    """Report the ``orphaned-leg`` violation with this detail."""
+
+    detail: str
+
+
+@dataclass(frozen=True)
+class Done:
+    """Execution is over; nothing more will be asked."""
+
+
+Command = (
+    VerbStarted
+    | Note
+    | Trace
+    | Answer
+    | OpenStream
+    | RejectStream
+    | CloseStream
+    | SetTimer
+    | SendWebhook
+    | HangUp
+    | TransferCall
+    | ReportOrphanedLeg
+    | Done
+)
+
+
+def orphaned_leg_detail(grace_s: float) -> str:
+    """The sentence that explains an orphaned leg and its fix."""
+    return (
+        f"the media stream ended while <Pause> held the call, and the bot did not hang "
+        f"the call up within {grace_s:g} s: on Bandwidth the call would stay up, silent, "
+        "until the pause ends. Hang the call up (POST {'state':'completed'}) when the "
+        "stream ends."
+    )
+
+
+# -- the runner ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Hold:
+    """A hold inside a ``<Gather>`` (a prompt, or waiting for the first digit)."""
+
+    seconds: float
+
+
+@dataclass(frozen=True)
+class _GatherDone:
+    """The end of a ``<Gather>``: trace the digits and post them if it has a URL."""
+
+    step: Gather
+    digits: str
+    terminator: str | None
+
+
+_Item = Step | _Hold | _GatherDone
+
+
+@dataclass
+class _Stream:
+    closed: bool = False
+    accepted: bool = False
+
+
+class BxmlRunner:
+    """Run one call's BXML: feed :meth:`handle` events, carry out the commands it returns."""
+
+    def __init__(
+        self,
+        *,
+        orphan_grace_s: float,
+        digits: str = "",
+        stream_ids: Callable[[], str] = new_stream_id,
+    ) -> None:
+        self.orphan_grace_s = orphan_grace_s
+        self.digits = digits
+        """The DTMF the caller presses when a ``<Gather>`` runs."""
+        self._stream_ids = stream_ids
+        self._state: Literal["idle", "ready", "holding", "stop-wait", "webhook", "done"] = "idle"
+        self._queue: deque[_Item] = deque()
+        self._streams: dict[str, _Stream] = {}
+        self._pending: Redirected | BxmlReplaced | None = None
+        self._deadline: float | None = None
+        self._hold_end = 0.0
+        self._watch_orphan = False
+        self._orphan_clock = False
+        self._waiting_for: str | None = None
+
+    @property
+    def done(self) -> bool:
+        """Whether execution is over."""
+        return self._state == "done"
+
+    def handle(self, event: Event, now: float) -> list[Command]:
+        """Take one event that happened at ``now`` and return the commands it leads to."""
+        if self._state == "done":
+            return []
+        match event:
+            case Ended() | Transferred():
+                return self._finish([])
+            case Started(steps=steps):
+                if self._state != "idle":
+                    return []
+                if self._pending is not None:
+                    return self._take_pending(now)
+                return self._run(steps, now)
+            case Redirected() | BxmlReplaced():
+                self._pending = event
+                if self._state in ("idle", "webhook"):
+                    return []  # taken once the document (or the webhook's answer) arrives
+                return self._take_pending(now)
+            case WebhookAnswered(steps=steps):
+                if self._state != "webhook":
+                    return []
+                if self._pending is not None:
+                    return self._take_pending(now)
+                return self._run(steps, now)
+            case WebhookFailed(cause=cause, message=message):
+                if self._state != "webhook":
+                    return []
+                return self._finish([HangUp(cause, message)])
+            case StreamClosed():
+                return self._stream_closed(event, now)
+            case TimerFired():
+                return self._timer(now)
+
+    # -- events -----------------------------------------------------------------------
+
+    def _stream_closed(self, event: StreamClosed, now: float) -> list[Command]:
+        stream = self._streams.get(event.name)
+        if stream is None:
+            return []
+        stream.closed, stream.accepted = True, event.accepted
+        if self._state == "stop-wait" and self._waiting_for == event.name:
+            self._waiting_for = None
+            return self._advance(now)
+        if self._state != "holding" or not self._watch_orphan or not self._all_closed():
+            return []
+        self._watch_orphan = False
+        if not any(s.accepted for s in self._streams.values()):
+            return []  # no stream ever opened: the pause simply holds the call
+        self._orphan_clock = True
+        self._deadline = min(now + self.orphan_grace_s, self._hold_end)
+        return [SetTimer(self._deadline)]
+
+    def _timer(self, now: float) -> list[Command]:
+        if self._state != "holding" or self._deadline is None:
+            return []
+        if now < self._deadline:
+            return [SetTimer(self._deadline)]  # woken early: keep waiting
+        self._deadline = None
+        if self._orphan_clock and now < self._hold_end:
+            self._orphan_clock = False
+            return self._finish(
+                [
+                    ReportOrphanedLeg(orphaned_leg_detail(self.orphan_grace_s)),
+                    Note("bwsim ends the orphaned call"),
+                    HangUp("hangup"),
+                ]
+            )
+        self._orphan_clock = False
+        return self._advance(now)
+
+    # -- running steps ----------------------------------------------------------------
+
+    def _finish(self, commands: list[Command]) -> list[Command]:
+        self._state = "done"
+        self._queue.clear()
+        self._deadline = None
+        return [*commands, Done()]
+
+    def _take_pending(self, now: float) -> list[Command]:
+        """Interrupt whatever runs and run what the Voice API asked for instead."""
+        pending, self._pending = self._pending, None
+        self._queue.clear()
+        self._deadline = None
+        self._watch_orphan = self._orphan_clock = False
+        self._waiting_for = None
+        if isinstance(pending, Redirected):
+            self._state = "webhook"
+            return [SendWebhook("redirect", pending.url, pending.username, pending.password)]
+        steps = () if pending is None or pending.steps is None else pending.steps
+        return self._run(steps, now)  # invalid BXML runs nothing: the call hangs up
+
+    def _run(self, steps: Iterable[Step], now: float) -> list[Command]:
+        self._queue = deque(steps)
+        return self._advance(now)
+
+    def _advance(self, now: float) -> list[Command]:
+        """Run items until one blocks; hang up when the document runs out."""
+        self._state = "ready"
+        out: list[Command] = []
+        while self._queue:
+            item = self._queue.popleft()
+            if not isinstance(item, _Hold | _GatherDone):
+                out.append(VerbStarted(item))
+            if self._step(item, now, out):
+                return out
+        out.append(Note("BXML ran out: implicit hang-up"))
+        return self._finish([*out, HangUp("hangup")])
+
+    def _step(self, item: _Item, now: float, out: list[Command]) -> bool:
+        """Run one item, appending its commands; True when it blocks (or ends the call)."""
+        match item:
+            case StartStream():
+                out.append(Answer())
+                self._start_stream(item, out)
+            case Pause() | Ring():
+                if not isinstance(item, Ring) or item.answer:
+                    out.append(Answer())
+                return self._hold(item.seconds, now, out, watch_orphan=True)
+            case StopStream():
+                return self._stop_stream(item, out)
+            case SpeakSentence():
+                out.extend([Answer(), Trace("speak", {"text": item.text[:500]})])
+                return self._hold(speech_seconds(item.text), now, out)
+            case Hangup():
+                out.extend(self._finish([HangUp("hangup")]))
+                return True
+            case Transfer():
+                out.extend(self._finish([Answer(), TransferCall(item)]))
+                return True
+            case Redirect():
+                self._state = "webhook"
+                out.append(SendWebhook("redirect", item.url, item.username, item.password))
+                return True
+            case Gather():
+                out.append(Answer())
+                self._queue.extendleft(reversed(self._gather_items(item)))
+            case Unsimulated():
+                out.append(Note(f"<{item.verb}> is not simulated; skipped"))
+            case _Hold():
+                return self._hold(item.seconds, now, out)
+            case _GatherDone(step=step, digits=digits, terminator=terminator):
+                out.append(Trace("gather", {"digits": digits, "terminating_digit": terminator}))
+                if step.url:
+                    self._state = "webhook"
+                    out.append(
+                        SendWebhook(
+                            "gather", step.url, step.username, step.password, digits, terminator
+                        )
+                    )
+                    return True
+        return False
+
+    def _start_stream(self, step: StartStream, out: list[Command]) -> None:
+        stream_id = self._stream_ids()
+        name = step.name or stream_id
+        if name in self._streams:
+            out.append(RejectStream(name))
+            return
+        self._streams[name] = _Stream()
+        out.append(OpenStream(step, stream_id, name))
+
+    def _stop_stream(self, step: StopStream, out: list[Command]) -> bool:
+        stream = self._streams.get(step.name)
+        if stream is None:
+            out.append(Note(f"<StopStream name={step.name!r}>: no such stream"))
+            return False
+        if not step.wait:
+            out.append(CloseStream(step.name))
+            return False
+        if stream.closed:
+            return False
+        # wait="true": the document holds here until the socket is closed.
+        self._state, self._waiting_for = "stop-wait", step.name
+        return True
+
+    def _hold(
+        self, seconds: float, now: float, out: list[Command], *, watch_orphan: bool = False
+    ) -> bool:
+        if seconds <= 0:
+            return False
+        self._state = "holding"
+        self._hold_end = self._deadline = now + seconds
+        # Only a pause that begins with a stream still open can leave an orphaned leg.
+        self._watch_orphan = watch_orphan and bool(self._streams) and not self._all_closed()
+        self._orphan_clock = False
+        out.append(SetTimer(self._deadline))
+        return True
+
+    def _gather_items(self, step: Gather) -> list[_Item]:
+        items: list[_Item] = [_Hold(speech_seconds(p.text)) for p in step.prompts]
+        digits, terminator = self.digits[: step.max_digits], None
+        for i, digit in enumerate(digits):
+            if digit in step.terminating_digits:
+                digits, terminator = digits[:i], digit
+                break
+        if not digits and terminator is None:
+            items.append(_Hold(step.first_digit_timeout_s))
+        items.append(_GatherDone(step, digits, terminator))
+        return items
+
+    def _all_closed(self) -> bool:
+        return all(s.closed for s in self._streams.values())
