@@ -1,7 +1,7 @@
 """Shared fixtures: the fake Bandwidth served by a real uvicorn on loopback.
 
 ``MS`` is the one time unit for test waits; scale it with ``BWSIM_TEST_TIME_SCALE`` on a
-slow machine (style.md §3 item 10). Tests never sleep to synchronise: they wait on an
+slow machine. Tests never sleep to synchronise: they wait on an
 event or a condition, with a timeout expressed in ``MS``.
 """
 

@@ -108,7 +108,7 @@ class AuditReport:
 
     @property
     def exit_code(self) -> int:
-        """2 if a check could not be made, else 1 if one failed, else 0 (design.md)."""
+        """2 if a check could not be made, else 1 if one failed, else 0 (README.md)."""
         if self.count("error"):
             return 2
         if self.count("failed"):

@@ -8,7 +8,7 @@ silence on the 20 ms clock so a bot that accepted the socket sees a live call.
 
 :func:`refusal` is the Sans-I/O verdict on a probe: a refusal is an HTTP error on the
 upgrade (uvicorn turns a close-before-accept into 403) or a close with 1008 before the
-bot sent any audio (pipecat-notes.md, "WebSocket refusal"); anything else is not.
+bot sent any audio (docs/pipecat.md §4); anything else is not.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def start_frame(
     stream_name: str = "bot",
     extra: Mapping[str, Any] | None = None,
 ) -> str:
-    """A ``start`` frame shaped as Bandwidth's (bandwidth-protocol.md §1.5)."""
+    """A ``start`` frame shaped as Bandwidth's (docs/bandwidth.md §1.5)."""
     config = StreamConfig(
         account_id=account_id,
         call_id=call_id,

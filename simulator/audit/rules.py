@@ -1,13 +1,13 @@
 """The audit's judgements that need no I/O: BXML keep-alive, barge-in, and detail sentences.
 
-- :func:`keepalive`: what holds the call after ``<StartStream>`` (bandwidth-protocol.md
-  §1.4: ``<StartStream>`` does not block, so a document that ends after it hangs up at
-  once; ``<Pause>`` holds the call for its duration, ``<StopStream wait="true">`` until
-  the socket closes).
+- :func:`keepalive`: what holds the call after ``<StartStream>``. It does not block
+  (docs/bandwidth.md §1.4), so a document that ends after it hangs up at once;
+  ``<Pause>`` holds the call for its duration, ``<StopStream wait="true">`` until the
+  socket closes.
 - :func:`measure_barge_in`: from the bot's track and its ``clear`` times, whether the bot
   was speaking when the caller started, how soon it cleared, and how much of its audio
   the caller still heard. A ``clear`` alone proves little: Pipecat 1.14 sends one at
-  every caller turn (pipecat-notes.md), so the audio must be seen to stop.
+  every caller turn (docs/pipecat.md §2), so the audio must be seen to stop.
 - :func:`sentence`: one detail sentence from a list of problems and the fix.
 """
 

@@ -9,7 +9,7 @@ at each absolute deadline), written straight through the websockets protocol obj
 see :mod:`simulator.call.pacer` for why. It reads the bot's
 frames concurrently, feeds them to the protocol and the playout queue, and records
 everything. :meth:`StreamDriver.stop` sends ``stop`` and closes with 1000, as Bandwidth
-does when a stream ends (bandwidth-protocol.md §1.7).
+does when a stream ends (docs/bandwidth.md §1.7).
 """
 
 from __future__ import annotations

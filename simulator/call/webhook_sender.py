@@ -1,7 +1,7 @@
 """Voice webhook delivery: the sender that posts a body to the bot as Bandwidth does.
 
-:func:`send_webhook` delivers one webhook as Bandwidth does (bandwidth-protocol.md §2.1,
-§2.8) and returns a :class:`WebhookExchange` recording every attempt. A refused
+:func:`send_webhook` delivers one webhook as Bandwidth does (docs/bandwidth.md §2.1,
+docs/bandwidth.md §2.8) and returns a :class:`WebhookExchange` recording every attempt. A refused
 connection, a timeout or a bad answer is an *outcome*, never an exception. The bodies
 come from :mod:`simulator.protocol.webhook_bodies`.
 
@@ -59,7 +59,7 @@ __all__ = [
 # --------------------------------------------------------------------------------------
 
 DEFAULT_TIMEOUT_S: Final = 15.0
-"""Bandwidth's default webhook timeout (``callbackTimeout``, 1-25 s; §2.1)."""
+"""Bandwidth's default webhook timeout (``callbackTimeout``, 1-25 s; docs/bandwidth.md §2.1)."""
 
 _RESPONSE_LIMIT: Final = 1 << 20  # bytes of a bot's answer kept; BXML itself is capped at 64 KB
 _SNIPPET: Final = 200
@@ -79,15 +79,15 @@ _RULE_CHALLENGE: Final = (
     "RFC 7235 §3.1 (a 401 response MUST carry WWW-Authenticate) and Bandwidth's "
     "authenticated-callback flow: Bandwidth resends with Basic credentials only after a "
     "401 whose WWW-Authenticate names Basic; otherwise it does not retry and the callback "
-    "is lost (bandwidth-protocol.md §2.8)"
+    "is lost (docs/bandwidth.md §2.8)"
 )
 _RULE_CONTENT_TYPE: Final = (
     "Bandwidth: a synchronous webhook is answered 200 with Content-Type application/xml "
-    "and a BXML body (bandwidth-protocol.md §2.1)"
+    "and a BXML body (docs/bandwidth.md §2.1)"
 )
 _RULE_TIMEOUT: Final = (
     "Bandwidth: a webhook not answered within callbackTimeout (15 s by default) has "
-    "failed (bandwidth-protocol.md §2.1)"
+    "failed (docs/bandwidth.md §2.1)"
 )
 
 _SENT_PHRASE: Final[Mapping[AuthSent, str]] = {
@@ -187,7 +187,8 @@ class WebhookExchange:
     def call_would_end_with(self) -> str | None:
         """The disconnect cause Bandwidth would give the call, if the webhook failed.
 
-        ``callback-error`` for a sync webhook that was not delivered (§2.1), else None.
+        ``callback-error`` for a sync webhook that was not delivered, else None
+        (docs/bandwidth.md §2.1).
         Fallback URLs are the caller's business.
         """
         if self.sync and not self.delivered:
@@ -218,7 +219,7 @@ def _check_url(url: str) -> None:
 
 def _query_value(value: Any) -> str:
     # Bandwidth documents that GET webhooks carry the fields as query parameters but not
-    # how nested objects are encoded; bwsim sends them as compact JSON [I].
+    # how nested objects are encoded; bwsim sends them as compact JSON.
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
@@ -495,7 +496,8 @@ async def send_webhook(
 
     - ``POST`` sends ``body`` as JSON (``Content-Type: application/json``); raw ``bytes``
       (a fuzzer's malformed body) are sent unchanged with that content type. ``GET``
-      sends the fields as query parameters (§2.1); nested objects travel as compact JSON.
+      sends the fields as query parameters (docs/bandwidth.md §2.1); nested objects
+      travel as compact JSON.
     - ``auth`` picks the authentication flow (see :class:`WebhookAuth`); the default
       ``challenge`` mode is Bandwidth's RFC 7235 flow and makes at most two requests.
     - Each request has ``timeout_s`` to be answered completely (Bandwidth: 15 s).

@@ -5,7 +5,7 @@ registers its options and ``run(args)`` runs it and returns the exit code. This 
 only builds the parser from them, calls the chosen one, and turns the errors that mean
 the run could not be made into exit 2.
 
-Exit codes (design.md): 0 everything passed; 1 a check or expectation failed; 2 the run
+Exit codes (README.md): 0 everything passed; 1 a check or expectation failed; 2 the run
 could not be made (bad input, a target that does not start or answer).
 """
 

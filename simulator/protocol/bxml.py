@@ -1,6 +1,6 @@
 """BXML documents: parsed safely, checked against Bandwidth's rules, turned into verbs.
 
-Pure functions, no I/O (bandwidth-protocol.md §3). BXML comes from the bot under test,
+Pure functions, no I/O (docs/bandwidth.md §3). BXML comes from the bot under test,
 so it is parsed with defusedxml (no DTDs, no entity expansion) and every error names
 the rule it breaks and the line at fault::
 
@@ -33,7 +33,7 @@ __all__ = [
 ]
 
 MAX_BYTES = 65_536
-"""Bandwidth's BXML document size limit (§3.1)."""
+"""Bandwidth's BXML document size limit (docs/bandwidth.md §3.1)."""
 
 DOCUMENTED_VERBS = frozenset(
     {
@@ -210,7 +210,7 @@ def parse_bxml(
     ``context="update"`` is ``PUT …/calls/{id}/bxml``: every spec example uses a
     ``<Bxml>`` root there, so with ``strict_root`` a ``<Response>`` root is refused.
     ``context="webhook"`` accepts both roots (Bandwidth's own samples answer webhooks with
-    ``<Bxml>``, source B S8) unless ``strict_root`` asks for ``<Response>`` only.
+    ``<Bxml>``; docs/bandwidth.md §3.1) unless ``strict_root`` asks for ``<Response>`` only.
     """
     raw = text.encode("utf-8") if isinstance(text, str) else text
     if len(raw) > max_bytes:

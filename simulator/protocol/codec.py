@@ -1,10 +1,10 @@
 """G.711 μ-law, linear PCM, resampling and the content types of Bandwidth's media stream.
 
 Pure functions over numpy arrays; no I/O. Bandwidth streams the caller as base64 PCMU
-(μ-law, 8 kHz, mono) in 160-byte frames of 20 ms (bandwidth-protocol.md §1.5); the bot
+(μ-law, 8 kHz, mono) in 160-byte frames of 20 ms (docs/bandwidth.md §1.5); the bot
 answers with ``playAudio`` in ``audio/pcmu`` or 16-bit little-endian signed linear PCM at
-8, 16 or 24 kHz (§1.6). Inside the simulator every signal is int16 at 8 kHz mono, the
-rate a phone line carries.
+8, 16 or 24 kHz (docs/bandwidth.md §1.6). Inside the simulator every signal is int16 at
+8 kHz mono, the rate a phone line carries.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ FRAME_BYTES = PHONE_RATE * FRAME_MS // 1000  # 160 μ-law bytes per 20 ms frame
 ULAW_SILENCE = 0xFF
 """μ-law code of zero amplitude; a silent frame is 160 of these."""
 PCM_RATES = frozenset({8000, 16000, 24000})
-"""Linear PCM rates pipecat-bandwidth sends in ``playAudio`` (§1.6)."""
+"""Linear PCM rates pipecat-bandwidth sends in ``playAudio`` (docs/bandwidth.md §1.6)."""
 
 _BIAS = 0x84
 
@@ -139,7 +139,7 @@ _KNOWN_FORMATS: dict[str, AudioFormat] = {}
 
 
 def parse_content_type(value: object) -> AudioFormat:
-    """Parse a ``playAudio`` ``media.contentType`` as pipecat-bandwidth sends it (§1.6).
+    """Parse a ``playAudio`` ``media.contentType`` (docs/bandwidth.md §1.6).
 
     ``audio/pcmu`` (μ-law 8 kHz), or
     ``audio/pcm;rate=R;channels=1;bit-depth=16;endian=little;encoding=signed`` with R one of

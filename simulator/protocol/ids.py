@@ -1,4 +1,4 @@
-"""Identifiers shaped like Bandwidth's (bandwidth-protocol.md §5.6).
+"""Identifiers shaped like Bandwidth's (docs/bandwidth.md §5.6).
 
 Call and stream ids are ``c-``/``s-`` + 8 hex + ``-`` + a UUID4 (47 characters for a call
 id); account ids are 7 digits; application ids are UUIDs. All use only RFC 3986

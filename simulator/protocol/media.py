@@ -1,13 +1,14 @@
 """The media-stream protocol, Sans-I/O: Bandwidth's side of one ``<StartStream>`` socket.
 
-No sockets and no clocks here (style.md §3 item 1). :class:`MediaStream` turns the
+No sockets and no clocks here. :class:`MediaStream` turns the
 simulator's intentions into the JSON text frames Bandwidth sends (``start``, ``media``,
-``stop``; bandwidth-protocol.md §1.5) and turns each frame the bot sends into events
+``stop``; docs/bandwidth.md §1.5) and turns each frame the bot sends into events
 (:class:`PlayAudio`, :class:`Clear`) or a :class:`FrameViolation` that names the rule and
-carries the offending frame (§1.6). :class:`Playout` is the phone's ear: queued bot audio
-is heard in real time, one segment after another, and ``clear`` drops what has not been
-heard yet. :class:`CallerSource` is the caller's mouth: queued audio, else silence, one
-160-byte μ-law frame per tick. Times are milliseconds on the call's clock, passed in.
+carries the offending frame (docs/bandwidth.md §1.6). :class:`Playout` is the phone's
+ear: queued bot audio is heard in real time, one segment after another, and ``clear``
+drops what has not been heard yet. :class:`CallerSource` is the caller's mouth: queued
+audio, else silence, one 160-byte μ-law frame per tick. Times are milliseconds on the
+call's clock, passed in.
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ def track_list(tracks: tuple[str, ...] = ("inbound",)) -> list[dict[str, Any]]:
 
 @dataclass(frozen=True)
 class StreamConfig:
-    """What Bandwidth knows about one stream when it opens it (§1.2, §1.5).
+    """What Bandwidth knows about one stream when it opens it (docs/bandwidth.md §1.2, §1.5).
 
     ``metadata_overrides`` replaces keys of the ``start`` metadata: it is how a scenario
     forges ``callId``/``accountId`` to test that the bot ignores them. ``sequence_start``
@@ -283,7 +284,8 @@ class Playout:
 
     Positions are samples at 8 kHz on the call's clock, so nothing drifts. Audio that
     arrives while the queue is idle is heard at once; audio that arrives while earlier
-    audio is still playing is heard right after it (Bandwidth queues ``playAudio``, §1.6).
+    audio is still playing is heard right after it (Bandwidth queues ``playAudio``:
+    docs/bandwidth.md §1.6).
 
     The queue keeps plain ``(start, samples)`` tuples, not :class:`Segment` objects: the
     cyclic collector untracks a plain tuple of an int and an array, and a long call holds

@@ -2,8 +2,8 @@
 
 :func:`plan` turns a checked :class:`~simulator.protocol.bxml.BxmlDocument` into the steps the
 call driver executes, with attributes typed and URLs resolved against the URL that
-served the document (bandwidth-protocol.md §2.1, §3). The semantics that matter for a
-streaming bot (§1.4, §3.2):
+served the document (docs/bandwidth.md §2.1, §3). The semantics that matter for a
+streaming bot (docs/bandwidth.md §1.4, §3.2):
 
 - ``<StartStream>`` does not block: execution goes on to the next verb at once.
 - ``<StopStream wait="true">`` blocks until the stream's socket is closed (by the app,

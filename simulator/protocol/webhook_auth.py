@@ -1,7 +1,7 @@
 """Webhook authentication, Sans-I/O: the Basic header, the auth modes, the challenge.
 
-Bandwidth documents HTTP Basic with the RFC 7235 challenge flow for webhooks (§2.8):
-the first request carries no ``Authorization``; only a ``401`` whose
+Bandwidth documents HTTP Basic with the RFC 7235 challenge flow for webhooks
+(docs/bandwidth.md §2.8): the first request carries no ``Authorization``; only a ``401`` whose
 ``WWW-Authenticate`` names Basic makes it resend with credentials; a ``401`` without that
 header loses the callback (no retry). :class:`WebhookAuth` reproduces that flow by
 default and offers modes that probe a bot's checks (pre-emptive, wrong password, wrong
@@ -47,7 +47,7 @@ EXTENSION_SIGNATURE_HEADER: Final = "x-bandwidth-signature-hmac-sha256"
 """Header of bwsim's opt-in signing *extension*.
 
 Modelled on Bandwidth's Toll-Free-Verification webhook signature; Bandwidth documents no
-signature for voice webhooks (bandwidth-protocol.md §2.8).
+signature for voice webhooks (docs/bandwidth.md §2.8).
 """
 
 _TFV_SECRET_RE: Final = re.compile(r"[ -~]{16,64}")
@@ -100,9 +100,9 @@ class WebhookAuth:
 
     Modes:
 
-    - ``challenge`` (default; Bandwidth's documented flow, §2.8): first request without
-      ``Authorization``; only a ``401`` whose ``WWW-Authenticate`` names Basic makes it
-      resend once with ``Authorization: Basic …``. Without credentials configured it
+    - ``challenge`` (default; Bandwidth's documented flow, docs/bandwidth.md §2.8): first
+      request without ``Authorization``; only a ``401`` whose ``WWW-Authenticate`` names
+      Basic makes it resend once with ``Authorization: Basic …``. Without credentials configured it
       never sends any, as Bandwidth with no ``CallbackCreds``.
     - ``preemptive``: the correct Basic credentials on the first request.
     - ``wrong``: Basic with the right username and a wrong password, sent at once.

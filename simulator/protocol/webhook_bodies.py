@@ -4,14 +4,14 @@
 ``initiate_body``, ``answer_body``, ``disconnect_body``, ``redirect_body``,
 ``gather_body``, ``transfer_answer_body``, ``transfer_complete_body``,
 ``transfer_disconnect_body`` and the three ``media_stream_*_body`` functions turn them
-into dicts with Bandwidth's field names (bandwidth-protocol.md §2.3-§2.7, §1.8); no
+into dicts with Bandwidth's field names (docs/bandwidth.md §2.3-§2.7, §1.8); no
 clock is read, every time is an argument. Checking a body against the official
 ``bandwidth-sdk`` callback models is :mod:`simulator.protocol.webhook_validation`; the
 sender is :mod:`simulator.call.webhook_sender`.
 
-Identifiers follow §5.6: ``c-<8 hex>-<uuid4>`` call ids, ``s-<8 hex>-<uuid4>`` stream
-ids, 7-digit account ids, UUID application ids; all use RFC 3986 unreserved characters
-only.
+Identifiers follow docs/bandwidth.md §5.6: ``c-<8 hex>-<uuid4>`` call ids,
+``s-<8 hex>-<uuid4>`` stream ids, 7-digit account ids, UUID application ids; all use
+RFC 3986 unreserved characters only.
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ JsonBody = dict[str, Any]
 
 
 def call_url(account_id: str, call_id: str) -> str:
-    """Return the ``callUrl`` Bandwidth puts in every call webhook (§2.3)."""
+    """Return the ``callUrl`` Bandwidth puts in every call webhook (docs/bandwidth.md §2.3)."""
     return f"https://voice.bandwidth.com/api/v2/accounts/{account_id}/calls/{call_id}"
 
 
@@ -97,7 +97,7 @@ class InvalidWebhookBody(ConfigError, ValueError):
 
 
 # --------------------------------------------------------------------------------------
-# Time formats (§5.6: ISO 8601 UTC with milliseconds and ``Z``; ISO 8601 durations)
+# Time formats (docs/bandwidth.md §5.6: ISO 8601 UTC with milliseconds and ``Z``; durations)
 # --------------------------------------------------------------------------------------
 
 
@@ -216,7 +216,7 @@ class CallInfo:
         answer_time: datetime | None = None,
         tag: str | None = None,
     ) -> CallInfo:
-        """Describe the outbound B-leg a ``<Transfer>`` on this call dials (§2.7).
+        """Describe the outbound B-leg a ``<Transfer>`` on this call dials (docs/bandwidth.md §2.7).
 
         ``caller_id`` is the ``transferCallerId``; it defaults to this call's ``from``.
         """
@@ -236,7 +236,7 @@ class CallInfo:
 
 @dataclass(frozen=True)
 class StreamInfo:
-    """One ``<StartStream>`` media stream, as its mediaStream* webhooks describe it (§1.8).
+    """A ``<StartStream>`` stream as its mediaStream* webhooks describe it (docs/bandwidth.md §1.8).
 
     ``name`` defaults to the stream id, as Bandwidth's does. ``tracks`` are the strings
     ``inbound``/``outbound``.
@@ -287,7 +287,7 @@ SYNC_EVENTS: Final = frozenset(
         "bridgeTargetComplete",
     }
 )
-"""Webhooks whose reply is BXML: Bandwidth expects ``200`` + ``application/xml`` (§2.1)."""
+"""Webhooks whose reply is BXML: ``200`` + ``application/xml`` expected (docs/bandwidth.md §2.1)."""
 
 ASYNC_EVENTS: Final = frozenset(
     {
@@ -298,7 +298,7 @@ ASYNC_EVENTS: Final = frozenset(
         "mediaStreamRejected",
     }
 )
-"""Webhooks whose reply is ignored: any 2xx will do (§2.1, §1.8)."""
+"""Webhooks whose reply is ignored: any 2xx will do (docs/bandwidth.md §2.1, §1.8)."""
 
 DISCONNECT_CAUSES: Final = frozenset(
     {
@@ -316,7 +316,7 @@ DISCONNECT_CAUSES: Final = frozenset(
         "unknown",
     }
 )
-"""``cause`` values Bandwidth documents for disconnect and transfer webhooks (§2.5)."""
+"""``cause`` values of disconnect and transfer webhooks (docs/bandwidth.md §2.5)."""
 
 STREAM_STOPPED_CAUSES: Final = frozenset({"closed", "connection-error", "error"})
 STREAM_REJECTED_CAUSES: Final = frozenset({"connection-error", "duplicate", "error", "track-limit"})
@@ -350,7 +350,7 @@ def _times(body: JsonBody, info: CallInfo, *, answer: bool = True) -> None:
 
 
 def _transfer_fields(body: JsonBody, info: CallInfo) -> None:
-    """On a transfer B-leg, add the fields Bandwidth adds to redirect/gather (§2.6)."""
+    """On a transfer B-leg, add Bandwidth's redirect/gather fields (docs/bandwidth.md §2.6)."""
     if info.parent_call_id is not None:
         body["parentCallId"] = info.parent_call_id
         body["transferCallerId"] = info.from_
@@ -374,7 +374,7 @@ def _error_fields(
 
 
 def initiate_body(info: CallInfo, event_time: datetime) -> JsonBody:
-    """Build the ``initiate`` webhook of an inbound call (§2.3): no answerTime, no tag."""
+    """Build an inbound call's ``initiate`` (docs/bandwidth.md §2.3): no answerTime, no tag."""
     if info.direction != "inbound":
         msg = "initiate is sent only for inbound calls; use answer_body for an outbound call"
         raise InvalidWebhookBody("initiate", msg)
@@ -388,7 +388,7 @@ def initiate_body(info: CallInfo, event_time: datetime) -> JsonBody:
 
 
 def answer_body(info: CallInfo, event_time: datetime) -> JsonBody:
-    """Build the ``answer`` webhook of an outbound call (§2.4).
+    """Build the ``answer`` webhook of an outbound call (docs/bandwidth.md §2.4).
 
     ``answerTime`` is ``info.answer_time``, or ``event_time`` when the call has none.
     """
@@ -411,7 +411,7 @@ def disconnect_body(
     *,
     error_id: str | None = None,
 ) -> JsonBody:
-    """Build the ``disconnect`` webhook (§2.5); ``eventTime`` is ``end_time``.
+    """Build the ``disconnect`` webhook (docs/bandwidth.md §2.5); ``eventTime`` is ``end_time``.
 
     ``errorId`` (a UUID) is generated when an error message is given for a cause other
     than ``hangup`` and ``error_id`` is not.
@@ -428,7 +428,7 @@ def disconnect_body(
 
 
 def redirect_body(info: CallInfo, event_time: datetime) -> JsonBody:
-    """Build the ``redirect`` webhook (§2.6), sent by ``<Redirect>`` or Update Call."""
+    """Build ``redirect`` (docs/bandwidth.md §2.6), sent by ``<Redirect>`` or Update Call."""
     body = _common(info, "redirect", event_time)
     _times(body, info)
     _put(body, "tag", info.tag)
@@ -450,7 +450,7 @@ def gather_body(
 
 
 def transfer_answer_body(b_leg: CallInfo, event_time: datetime) -> JsonBody:
-    """Build ``transferAnswer`` for a B-leg made by :meth:`CallInfo.transfer_leg` (§2.7)."""
+    """Build ``transferAnswer`` for a :meth:`CallInfo.transfer_leg` (docs/bandwidth.md §2.7)."""
     body = _common(b_leg, "transferAnswer", event_time)
     _times(body, b_leg, answer=False)
     body["answerTime"] = iso_timestamp(b_leg.answer_time or event_time)
@@ -470,7 +470,7 @@ def transfer_complete_body(
     error_message: str | None = None,
     error_id: str | None = None,
 ) -> JsonBody:
-    """Build ``transferComplete`` for the A-leg ``info`` once the B-leg ended (§2.7).
+    """Build ``transferComplete`` for A-leg ``info`` once the B-leg ended (docs/bandwidth.md §2.7).
 
     ``cause`` is the B-leg's ending (``hangup``, ``busy``, ``timeout`` …);
     ``transfer_caller_id`` defaults to the A-leg's ``from``.
@@ -494,7 +494,7 @@ def transfer_disconnect_body(
     *,
     error_id: str | None = None,
 ) -> JsonBody:
-    """Build ``transferDisconnect`` for a B-leg made by :meth:`CallInfo.transfer_leg` (§2.7)."""
+    """Build ``transferDisconnect`` for a :meth:`CallInfo.transfer_leg` (docs/bandwidth.md §2.7)."""
     if b_leg.parent_call_id is None or b_leg.direction != "outbound":
         msg = "pass the transfer B-leg (CallInfo.transfer_leg(...)), not the A-leg"
         raise InvalidWebhookBody("transferDisconnect", msg)
@@ -519,7 +519,7 @@ def _stream_common(info: CallInfo, event_type: str, event_time: datetime) -> Jso
 
 
 def media_stream_started_body(info: CallInfo, stream: StreamInfo, event_time: datetime) -> JsonBody:
-    """Build ``mediaStreamStarted`` (§1.8), sent to ``streamEventUrl`` once connected."""
+    """Build ``mediaStreamStarted`` (docs/bandwidth.md §1.8), sent once the socket is open."""
     body = _stream_common(info, "mediaStreamStarted", event_time)
     body["mediaStream"] = stream.to_body()
     return body
@@ -532,7 +532,7 @@ def media_stream_stopped_body(
     end_time: datetime,
     error_message: str | None = None,
 ) -> JsonBody:
-    """Build ``mediaStreamStopped`` (§1.8); ``duration`` runs from the stream's start.
+    """Build ``mediaStreamStopped`` (docs/bandwidth.md §1.8); ``duration`` counts from its start.
 
     ``errorMessage`` is present exactly when ``cause`` is not ``closed``, as Bandwidth's.
     """
@@ -559,7 +559,7 @@ def media_stream_rejected_body(
     *,
     original_stream: StreamInfo | None = None,
 ) -> JsonBody:
-    """Build ``mediaStreamRejected`` (§1.8); ``original_stream`` is for ``duplicate``.
+    """Build ``mediaStreamRejected`` (docs/bandwidth.md §1.8); ``original_stream``: ``duplicate``.
 
     The eventType is ``mediaStreamRejected`` as in the doc example (its table has a typo).
     """

@@ -51,8 +51,8 @@ class _Schema:
 
 
 # bandwidth-sdk 23.3.1 has no mediaStream* callback models. Their envelope carries the
-# same common call fields as ``AnswerCallback`` (§1.8 lists them), so that model parses
-# the envelope and ``_check_media_stream`` checks the rest against §1.8.
+# same common call fields as ``AnswerCallback`` (docs/bandwidth.md §1.8 lists them), so
+# that model parses the envelope and ``_check_media_stream`` checks the rest.
 _STREAM_EXTRAS: Final = frozenset({"mediaStream", "cause", "errorMessage", "originalMediaStream"})
 
 _SCHEMAS: Final[Mapping[str, _Schema]] = {
@@ -128,7 +128,7 @@ def _check_stream_object(event_type: str, key: str, stream: Any, *, stopped: boo
 
 
 def _check_media_stream(event_type: str, body: Mapping[str, Any]) -> None:
-    """Check a mediaStream* body against §1.8 (the SDK has no model for these)."""
+    """Check a mediaStream* body against docs/bandwidth.md §1.8 (the SDK has no model for these)."""
     stopped = event_type == "mediaStreamStopped"
     _check_stream_object(event_type, "mediaStream", body.get("mediaStream"), stopped=stopped)
     cause = body.get("cause")
@@ -154,10 +154,11 @@ def validate_body(event_type: str, body: Mapping[str, Any] | bytes | str) -> Any
 
     The SDK models make every field optional and keep unknown keys aside, so parsing
     alone proves little. This also requires the fields Bandwidth always sends for that
-    event (bandwidth-protocol.md §2), ``eventType`` equal to ``event_type``, and no
+    event (docs/bandwidth.md §2), ``eventType`` equal to ``event_type``, and no
     top-level field the model does not know (a misspelt ``callID`` is caught).
     bandwidth-sdk 23.3.1 has no mediaStream* models: their common call fields are parsed
-    with ``AnswerCallback`` and the ``mediaStream`` object is checked against §1.8.
+    with ``AnswerCallback`` and the ``mediaStream`` object is checked against
+    docs/bandwidth.md §1.8.
 
     Raises :class:`InvalidWebhookBody` naming the first problem found.
     """

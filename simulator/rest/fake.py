@@ -2,7 +2,7 @@
 
 One :class:`FakeBandwidth` is shared by the Voice API app (``voice_api``) and the call
 side. It does no I/O itself; the settings say which of Bandwidth's undocumented
-behaviours the fake picks (bandwidth-protocol.md marks them unknown), so a user can
+behaviours the fake picks (docs/bandwidth.md §6 lists them), so a user can
 change each one.
 """
 
@@ -29,7 +29,7 @@ class FakeSettings:
     token_type: str = "Bearer"  # noqa: S105 - a token type, not a secret
     """``token_type`` casing; pipecat's tests use ``Bearer``, the CLI's ``bearer``."""
     ended_call_status: int = 404
-    """Status for modifying a call that has ended: 404 (docs, §4.3) or 409 (just ended)."""
+    """Status for modifying an ended call: 404 (docs/bandwidth.md §4.3) or 409 (just ended)."""
     accept_basic_auth: bool = False
     """Accept HTTP Basic client credentials on the Voice API (legacy, sunset 2026-12-02)."""
     strict_update_root: bool = True

@@ -39,7 +39,7 @@ _DEFAULT_ERRORS = {
 
 
 def default_error_body(status: int) -> dict[str, Any]:
-    """Bandwidth's error body ``{type, description, id}`` for a status (§4.3)."""
+    """Bandwidth's error body ``{type, description, id}`` for a status (docs/bandwidth.md §4.3)."""
     kind, description = _DEFAULT_ERRORS.get(status, ("error", f"HTTP {status}"))
     return {"type": kind, "description": description, "id": None}
 

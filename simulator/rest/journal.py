@@ -4,7 +4,7 @@ Tests and reports ask the journal questions such as "exactly one hang-up, for ca
 with a Bearer issued to client Y, answered 200". Nothing the bot does is only logged:
 a request the fake has no route for, or a request to a host outside loopback, becomes a
 :class:`Violation` here, and ``Journal.raise_violations()`` turns them into a test
-failure (style.md §3 item 7).
+failure.
 """
 
 from __future__ import annotations

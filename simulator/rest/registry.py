@@ -15,7 +15,7 @@ Lifecycle of a call (``CallPhase``)::
         └──────────▶ disconnected (cause) ◀──── transferred (A-leg handed on)
 
 ``transferred`` and ``disconnected`` are final for the Voice API: the call can no longer
-be modified (bandwidth-protocol.md §4.4, §5.5; the Pipecat guide: a hang-up after a
+be modified (docs/bandwidth.md §4.4, §5.5; the Pipecat guide: a hang-up after a
 transfer gets 404).
 """
 
@@ -64,7 +64,7 @@ class CallPhase(StrEnum):
 
     @property
     def api_state(self) -> str:
-        """The ``state`` Bandwidth's Get Call State reports for this phase (§4.6)."""
+        """The ``state`` Get Call State reports for this phase (docs/bandwidth.md §4.6)."""
         if self is CallPhase.INITIATED:
             return "initiated"
         if self is CallPhase.DISCONNECTED:
@@ -135,7 +135,7 @@ class Call:
         return self.phase not in FINAL_PHASES
 
     def state_object(self) -> dict[str, Any]:
-        """Render the call as Bandwidth's ``callState`` object (§4.6)."""
+        """Render the call as Bandwidth's ``callState`` object (docs/bandwidth.md §4.6)."""
 
         def iso(value: datetime | None) -> str | None:
             if value is None:
@@ -385,7 +385,8 @@ class Registry:
     def request_hangup(self, call_id: str, *, source: str) -> Call:
         """The Voice API was asked to complete an active call: end it with cause ``hangup``.
 
-        An unanswered inbound call is rejected instead (§4.4: ``completed`` rejects it).
+        An unanswered inbound call is rejected instead (``completed`` rejects it:
+        docs/bandwidth.md §4.4).
         """
         call = self._require(call_id)
         if not call.active:
@@ -430,7 +431,7 @@ class Registry:
         return call
 
     def end(self, call_id: str, cause: str, error_message: str | None = None) -> Call:
-        """End a call with a Bandwidth disconnect ``cause`` (§2.5); ending twice is an error."""
+        """End a call with a disconnect ``cause`` (docs/bandwidth.md §2.5); twice is an error."""
         call = self._require(call_id)
         if call.phase is CallPhase.DISCONNECTED:
             raise InvalidTransition(call_id, call.phase, f"end ({cause})")

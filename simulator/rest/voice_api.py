@@ -1,6 +1,6 @@
 """The fake OAuth endpoint and Voice API, as an ASGI app served by a real uvicorn.
 
-Routes (bandwidth-protocol.md §4):
+Routes (docs/bandwidth.md §4):
 
 - ``POST /api/v1/oauth2/token``: client credentials (HTTP Basic) and form
   ``grant_type=client_credentials`` → ``{access_token, token_type, expires_in}``;
@@ -226,7 +226,7 @@ class VoiceApiApp:
     # -- authentication -------------------------------------------------------------
 
     def _authenticate(self, request: _Request) -> IssuedToken | _Response:
-        """Check the Voice API credentials against the account in the path (§4.2)."""
+        """Check Voice API credentials against the path's account (docs/bandwidth.md §4.2)."""
         header = request.headers.get("authorization", "")
         scheme, _, credential = header.partition(" ")
         scheme = scheme.lower()

@@ -3,7 +3,7 @@
 The port is bound as 0 and read back from the listening socket (no racy "find a free
 port" step), and readiness is an event set when uvicorn has started, awaited with a
 timeout: nothing sleeps
-and retries (style.md §3 item 6).
+and retries.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Run ``python -m bot`` as a child process on a port the OS picks, and stop it for sure.
 
 ``PORT=0`` makes uvicorn bind an ephemeral port; the port is read back from uvicorn's own
-"Uvicorn running on" line, so no free port is guessed (style.md §4 item 4). Readiness
+"Uvicorn running on" line, so no free port is guessed. Readiness
 is that line, awaited with a timeout. The child is killed in ``finally``. ``free_port``
 is only for the tests whose children must be told a port before they start.
 """

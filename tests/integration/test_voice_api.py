@@ -1,6 +1,6 @@
 """The fake OAuth endpoint and Voice API answer as Bandwidth does, over real HTTP.
 
-Contract (bandwidth-protocol.md §4): Basic client credentials buy a Bearer token; the
+Contract (docs/bandwidth.md §4): Basic client credentials buy a Bearer token; the
 token works only for its own account; an ended or foreign call is 404; malformed bodies
 400; wrong content types 415; error bodies are ``{type, description, id}``; everything
 is journaled, and requests the fake has no route for are violations.

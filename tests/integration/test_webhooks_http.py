@@ -1,6 +1,6 @@
 """``send_webhook`` against a real bot over loopback HTTP.
 
-Contract under test (bandwidth-protocol.md §2.1, §2.8): webhooks are POSTed as JSON (or
+Contract under test (docs/bandwidth.md §2.1, §2.8): webhooks are POSTed as JSON (or
 sent as GET query parameters); Basic auth follows the RFC 7235 challenge flow, so the
 first request carries no Authorization and only a ``401`` with ``WWW-Authenticate:
 Basic`` makes the simulator resend with credentials; a ``401`` without it loses the

@@ -54,7 +54,7 @@ def test_hangup_of_answered_call_ends_it_with_cause_hangup() -> None:
 
 
 def test_hangup_of_unanswered_call_rejects_it() -> None:
-    """Completing an unanswered inbound call rejects it (Bandwidth §4.4)."""
+    """Completing an unanswered inbound call rejects it (docs/bandwidth.md §4.4)."""
     reg = Registry()
     acc = reg.create_account()
     call = reg.create_call(acc.account_id)

@@ -218,7 +218,7 @@ def test_call_url_is_derived_from_account_and_call(key: str) -> None:
 
 
 def test_initiate_carries_no_answer_time_or_tag() -> None:
-    """An initiate body has neither answerTime nor tag, as Bandwidth's (§2.3)."""
+    """An initiate body has neither answerTime nor tag, as Bandwidth's (docs/bandwidth.md §2.3)."""
     body = initiate_body(
         CallInfo.new_inbound("+1", "+2", start_time=T0).answered(T0), T0 + timedelta(seconds=1)
     )

@@ -9,7 +9,7 @@
   and the bot's audio to stop with it (Pipecat sends ``clear`` at every caller turn, so
   the clear alone proves nothing).
 - ``audio.valid_output``: every frame the bot sent is one Bandwidth accepts on that
-  stream (bandwidth-protocol.md §1.6): ``playAudio`` with ``audio/pcmu`` or
+  stream (docs/bandwidth.md §1.6): ``playAudio`` with ``audio/pcmu`` or
   ``audio/pcm;rate=8000|16000|24000;channels=1;bit-depth=16;endian=little;encoding=signed``,
   valid base64, whole samples, on a bidirectional stream; or ``clear``.
 """

@@ -1,6 +1,6 @@
 """``bxml.stream``: the webhook answer opens a bidirectional stream and keeps the call up.
 
-Bandwidth runs the answer's BXML (bandwidth-protocol.md §1.4, §3.1): ``<StartStream>``
+Bandwidth runs the answer's BXML (docs/bandwidth.md §1.4, §3.1): ``<StartStream>``
 does not block, so a document that ends after it hangs the call up at once;
 ``mode="bidirectional"`` is what lets the bot's ``playAudio`` reach the caller; a
 keep-alive verb (``<Pause duration="86400"/>`` in the guide, or ``<StopStream

@@ -3,7 +3,7 @@
 Every example gets its own call and a genuine token (an authenticated webhook), opens the
 socket, sends the generated frames (:mod:`simulator.audit.fuzzing`), streams a moment of
 silence, and ends the connection as generated (``stop``, a bare close, or a drop). The
-invariant (design.md, "Fuzz start-event metadata"): no Voice API request except for the
+invariant (README.md, check ``fuzz.start_metadata``): no Voice API request except for the
 example's own call, no 5xx, and the bot stays up. Two live victims (one in the same
 account, one in another) are what the forged ids aim at.
 

@@ -3,7 +3,7 @@
 - ``hangup.on_stream_loss``: the media connection dies (no ``stop``, no close frame)
   while ``<Pause>`` holds the call. Bandwidth keeps the call up, silent, until the pause
   ends; only the bot can end it, through the Voice API. With Pipecat 1.14 the
-  serializer sends no hang-up once the socket is gone (pipecat-notes.md), so the
+  serializer sends no hang-up once the socket is gone (docs/pipecat.md §3), so the
   guide's own bot fails this: a true finding. A bot whose BXML goes on after the stream
   (``<StopStream wait="true">`` with nothing after it) is ended by Bandwidth and passes.
 - ``hangup.caller_left``: after the caller hangs up (``stop``, close), whatever the bot

@@ -1,6 +1,6 @@
 """Spoofing: the media socket must act only on the call its token is bound to.
 
-The ``start`` frame is attacker-controlled (design.md, "The one rule"): a bot that takes
+The ``start`` frame is attacker-controlled (docs/bandwidth.md §2.8): a bot that takes
 ``callId``/``accountId`` from it lets anyone who reaches ``/ws`` hang up or transfer any
 live call in the operator's account. Each spoofing call has a **victim**: a live call in
 the same account (or in another account) that no stream belongs to. Whatever the bot

@@ -3,8 +3,8 @@
 - ``transfer.request``: asked for a person, the bot sends exactly one
   ``PUT /api/v2/accounts/{accountId}/calls/{callId}/bxml`` for the trusted call, with
   ``Content-Type: application/xml``, a valid OAuth Bearer token, and a ``<Bxml>``
-  document holding a ``<Transfer>`` with 1 to 8 targets (bandwidth-protocol.md §4.5,
-  §3.2; the guide's ``transfer_to_human``).
+  document holding a ``<Transfer>`` with 1 to 8 targets (docs/bandwidth.md §4.5,
+  docs/bandwidth.md §3.2; the guide's ``transfer_to_human``).
 - ``transfer.after``: Bandwidth then interrupts the stream (``stop``, close). The call is
   no longer the bot's: a later hang-up of it gets 404, which must not be retried
   forever, and the bot serves the next call.

@@ -1,6 +1,6 @@
 """Checks on the call webhook: authentication, configuration, malformed bodies, tokens.
 
-What Bandwidth and the guide require (bandwidth-protocol.md §2.8): Bandwidth sends the
+What Bandwidth and the guide require (docs/bandwidth.md §2.8): Bandwidth sends the
 webhook first without ``Authorization`` and resends with Basic credentials only after a
 ``401`` whose ``WWW-Authenticate`` names Basic; a bot must refuse anything else with that
 401 and must not hand a stream destination to an unauthenticated caller. The guide's bot

@@ -5,7 +5,7 @@ token in the destination; a socket presenting a token the bot never minted, one 
 used, or one past its lifetime must be refused, and nothing may happen to any call as a
 result. Through uvicorn a refusal before ``accept`` reaches the client as HTTP 403 on
 the upgrade; a close with 1008 right after ``accept`` is the other accepted form
-(pipecat-notes.md). Each check also opens a genuine socket, so a bot that refuses
+(docs/pipecat.md §4). Each check also opens a genuine socket, so a bot that refuses
 everything is not mistaken for one that checks tokens.
 """
 
