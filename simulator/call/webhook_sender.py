@@ -7,7 +7,7 @@ come from :mod:`simulator.protocol.webhook_bodies`.
 
 Authentication and the signing extension are pure logic and live in
 :mod:`simulator.protocol.webhook_auth` (:class:`WebhookAuth`, :func:`basic_authorization`,
-:func:`extension_signature`); their names are re-exported here for callers of the sender.
+:func:`extension_signature`); import them from there.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ import httpx
 
 from simulator.errors import ConfigError
 from simulator.protocol.webhook_auth import (
-    AUTH_MODES,
     EXTENSION_SIGNATURE_HEADER,
     AuthMode,
     AuthSent,
@@ -39,17 +38,11 @@ from simulator.protocol.webhook_bodies import ASYNC_EVENTS, SYNC_EVENTS, Invalid
 from simulator.rest.journal import redact_headers
 
 __all__ = [
-    "AUTH_MODES",
     "DEFAULT_TIMEOUT_S",
-    "EXTENSION_SIGNATURE_HEADER",
     "OUTCOMES",
-    "AuthMode",
-    "AuthSent",
     "Outcome",
     "WebhookAttempt",
-    "WebhookAuth",
     "WebhookExchange",
-    "extension_signature",
     "send_webhook",
 ]
 

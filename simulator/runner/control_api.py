@@ -20,9 +20,9 @@ from simulator.call.audio_files import load_caller_audio
 from simulator.call.callers import linger_caller
 from simulator.call.options import DEFAULT_MAX_CALL_S, CallOptions
 from simulator.call.session import CallSession
-from simulator.call.webhook_sender import AUTH_MODES, AuthMode
 from simulator.errors import AudioFileError
 from simulator.judge.verdicts import call_problems
+from simulator.protocol.webhook_auth import AUTH_MODES, AuthMode
 from simulator.runner.harness import Harness
 
 __all__ = ["CALLS_PATH", "bot_environment", "install", "place_call_route"]
