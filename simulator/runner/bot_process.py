@@ -81,7 +81,7 @@ class ChildBot:
         except OSError as exc:
             raise ConfigError(
                 f"cannot start the bot command {shlex.join(self.command)!r}: {exc}; "
-                "give the command after `--`, e.g. `bwsim serve -- python bot.py`"
+                "check the program after `--` exists and runs, e.g. `bwsim serve -- python bot.py`"
             ) from exc
         self._pump = asyncio.create_task(self._copy_output(self._proc))
 

@@ -343,3 +343,28 @@ def test_reload_without_a_command_is_a_usage_error() -> None:
     with serve("--reload") as s:
         assert s.proc.wait(TIMEOUT_S) == 2
         assert "give its command after `--`" in s.stderr.rest()
+
+
+def test_reload_restarts_a_bot_that_crashed_once_it_is_fixed(tmp_path: Path) -> None:
+    """With --reload, a bot that exits is reported, serve keeps running, and a fix restarts it."""
+    (tmp_path / "tiny.py").write_text("import sys\nprint('typo here', flush=True)\nsys.exit(4)\n")
+    with serve(
+        "--bot-port", str(free_port()), "--reload", "--", sys.executable, "tiny.py", cwd=tmp_path
+    ) as s:
+        s.export_block()
+        s.stderr.wait_for(r"the bot exited on its own with code 4")
+        s.stderr.wait_for(r"restarting it on the next change")
+        (tmp_path / "tiny.py").write_text(TINY_BOT)
+        s.stderr.wait_for(r"bot\| tiny bot (\d+) listening")
+        assert s.stop() == 0
+
+
+def test_a_command_that_cannot_be_started_is_a_usage_error(tmp_path: Path) -> None:
+    """A bot command that does not exist exits 2 naming it, and leaves no env file behind."""
+    env_file = tmp_path / "bwsim.env"
+    with serve("--env-file", str(env_file), "--", str(tmp_path / "no-such-bot")) as s:
+        assert s.proc.wait(TIMEOUT_S) == 2
+        err = s.stderr.rest()
+    assert "cannot start the bot command" in err
+    assert "no-such-bot" in err
+    assert not env_file.exists()
