@@ -1,16 +1,26 @@
-r"""``bwsim serve``: the fake Bandwidth on loopback for a bot started by hand.
+r"""``bwsim serve``: the fake Bandwidth on loopback for a bot started by hand, or by serve.
 
-It prints the environment to start the bot with, journals every request the bot makes
-(``GET /_bwsim/journal``), and places calls on request::
+Its first lines on stdout are shell ``export NAME=value`` lines: the credentials, the
+``BANDWIDTH_*`` URLs, ``BWSIM_CONTROL_URL``, and ``PYTHONPATH``/``BWSIM_INTERCEPT``, which
+make a Python bot started with them send its hard-coded ``https://api.bandwidth.com`` and
+``https://voice.bandwidth.com`` requests to the fake and refuse every other host. They end
+with the comment line :data:`READY_LINE`; nothing else goes to stdout, and serve is
+already answering when they appear. ``--env-file PATH`` writes the same lines to a file
+(atomically, so a script can wait for it to exist) and removes it when serve stops.
+
+Everything else goes to stderr: what to do next, the requests the bot was refused as
+they happen, and the bot's own output when serve runs it (``bwsim serve -- COMMAND``,
+restarted on ``.py`` changes with ``--reload``). Calls are placed on request::
 
     curl -s -X POST http://127.0.0.1:PORT/_bwsim/calls \\
          -d '{"url": "http://127.0.0.1:7860", "audio": "fixtures/audio/hello.wav"}'
 
 The call runs to its end (so give the client a timeout longer than ``max_call_s``) and
 the answer is the call's summary (``"schema": 1``) with ``passed`` and ``problems``
-(:mod:`simulator.runner.control_api`). Only loopback bots are called. Ctrl-C stops the
-server; the exit code is 1 if the bot sent anything Bandwidth has no route for, or broke
-a rule on a call.
+(:mod:`simulator.runner.control_api`). Only loopback bots are called. Ctrl-C or SIGTERM
+stops serve and the bot it runs. The exit code is 1 if the bot sent anything Bandwidth
+has no route for, tried to reach another host, broke a rule on a call, or (without
+``--reload``) exited on its own.
 """
 
 from __future__ import annotations
@@ -18,57 +28,231 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
+import os
+import shlex
 import signal
 import sys
+from pathlib import Path
 
 from simulator.cli.options import EXIT_FAILED, EXIT_OK, Subparsers
+from simulator.errors import ConfigError
+from simulator.rest.intercept import child_environment
 from simulator.runner import control_api
+from simulator.runner.bot_process import supervise
 from simulator.runner.harness import Harness
 
-__all__ = ["add_parser", "run", "serve"]
+__all__ = ["READY_LINE", "add_parser", "export_lines", "run", "serve"]
+
+READY_LINE = "# bwsim serve: ready"
+"""The last of the export lines: a script reading serve's stdout waits for it."""
+DEFAULT_BOT_PORT = 7860
+"""The port of the guide's bot, where calls go when no ``--bot-port`` is given."""
+VIOLATIONS_POLL_S = 0.2
+"""How often serve looks for requests the bot was refused (a file its hooks append to)."""
 
 
 def add_parser(sub: Subparsers) -> None:
     """Add ``bwsim serve`` and its options to the CLI's subcommands."""
     serve = sub.add_parser(
         "serve",
-        help="run the fake OAuth + Voice API (and control API) on loopback",
+        help="run the fake OAuth + Voice API (and control API) for a bot started by hand",
         description=(
-            "Run the fake Bandwidth REST side on loopback for a bot you start yourself. "
-            "Prints the environment to give the bot; stops on Ctrl-C."
+            "Run the fake Bandwidth REST side on loopback. The first lines on stdout are "
+            "`export NAME=value` lines to start your bot with (eval or source them); with "
+            "`-- COMMAND` serve starts the bot itself. Everything else goes to stderr; "
+            "Ctrl-C stops serve and the bot."
         ),
     )
     serve.add_argument("--port", type=int, default=0, help="port to listen on (0: any free)")
+    serve.add_argument(
+        "--env-file",
+        type=Path,
+        metavar="PATH",
+        help="also write the export lines to PATH (for `source PATH`); removed when serve stops",
+    )
+    serve.add_argument(
+        "--bot-port",
+        type=int,
+        metavar="PORT",
+        help=f"the bot's port: exported as PORT and in PROXY_HOST (default: {DEFAULT_BOT_PORT}, "
+        "and PORT is left to the bot)",
+    )
+    serve.add_argument(
+        "--reload",
+        action="store_true",
+        help="with -- COMMAND: restart the bot when a .py file under the current folder changes",
+    )
+    serve.add_argument(
+        "command",
+        nargs="*",
+        metavar="-- COMMAND",
+        help="the bot's command, run by serve with the environment set (e.g. -- python bot.py)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     """Run ``bwsim serve`` with parsed arguments; returns the exit code."""
-    return asyncio.run(serve(args.port))
+    if args.reload and not args.command:
+        raise ConfigError(
+            "--reload restarts a bot serve runs: give its command after `--`, "
+            "e.g. `bwsim serve --reload -- python bot.py`"
+        )
+    return asyncio.run(
+        serve(
+            args.port,
+            env_file=args.env_file,
+            bot_port=args.bot_port,
+            command=list(args.command),
+            reload=args.reload,
+        )
+    )
 
 
-async def serve(port: int) -> int:
+def bot_exports(h: Harness, bot_port: int | None) -> dict[str, str]:
+    """The variables a bot needs (without the interception's), for harness ``h``."""
+    env = control_api.bot_environment(h)
+    env["BANDWIDTH_ACCOUNT_ID"] = h.fake.default_account.account_id
+    env["PROXY_HOST"] = f"127.0.0.1:{bot_port or DEFAULT_BOT_PORT}"
+    if bot_port is not None:
+        env["PORT"] = str(bot_port)
+    return env
+
+
+def export_lines(env: dict[str, str], bootstrap: str) -> list[str]:
+    """``export`` lines for ``sh``/``bash``/``zsh``, values quoted; ends with :data:`READY_LINE`.
+
+    ``PYTHONPATH`` puts ``bootstrap`` first and keeps whatever the shell that evaluates
+    the lines already has.
+    """
+    lines = [f"export {name}={shlex.quote(value)}" for name, value in env.items()]
+    lines.append(f'export PYTHONPATH={shlex.quote(bootstrap)}"${{PYTHONPATH:+:$PYTHONPATH}}"')
+    lines.append(READY_LINE)
+    return lines
+
+
+def _write_env_file(path: Path, lines: list[str]) -> None:
+    """Write ``lines`` to ``path`` at once (a reader never sees half of them)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        tmp.chmod(0o600)  # it holds the bot's secrets
+        tmp.replace(path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise ConfigError(f"--env-file {path}: cannot write it: {exc}") from exc
+
+
+def _say(message: str) -> None:
+    print(f"bwsim: {message}", file=sys.stderr, flush=True)
+
+
+def _bot_line(line: str) -> None:
+    print(f"bot| {line}", file=sys.stderr, flush=True)
+
+
+def _refusals(path: Path, done: int) -> tuple[list[dict[str, object]], int]:
+    """The records appended to ``path`` after its first ``done`` lines, and the new count."""
+    if not path.exists():
+        return [], done
+    lines = path.read_text(encoding="utf-8").splitlines()
+    records = []
+    for line in lines[done:]:
+        with contextlib.suppress(ValueError):
+            records.append(json.loads(line))
+    return records, len(lines)
+
+
+async def _report_refused(path: Path, stop: asyncio.Event) -> None:
+    """Print each request the bot was refused, as its hooks append it to ``path``."""
+    done = 0
+    while True:
+        records, done = _refusals(path, done)
+        for record in records:
+            _say(
+                f"REFUSED: the bot (pid {record.get('pid')}) tried to reach "
+                f"{record.get('host')!r} ({record.get('url')}), outside loopback; "
+                "only Bandwidth's hosts are routed to the fake"
+            )
+        if stop.is_set():
+            return
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(VIOLATIONS_POLL_S):
+                await stop.wait()
+
+
+def _remove(path: Path | None) -> None:
+    if path is not None:
+        path.unlink(missing_ok=True)
+
+
+async def serve(
+    port: int,
+    *,
+    env_file: Path | None = None,
+    bot_port: int | None = None,
+    command: list[str] | None = None,
+    reload: bool = False,
+) -> int:
     """Serve the fake Bandwidth on ``port`` until SIGINT/SIGTERM; returns the exit code."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
+    _remove(env_file)  # a file from an earlier run names a server that is gone
     async with Harness(api_port=port) as h:
         control_api.install(h)
-        env = control_api.bot_environment(h)
-        print(f"bwsim: fake Bandwidth listening on {h.api_base}", flush=True)
-        print(f"bwsim: account {h.fake.default_account.account_id}", flush=True)
-        print("bwsim: start your bot with this environment:", flush=True)
-        for key, value in env.items():
-            print(f"export {key}={value}", flush=True)
-        print(
-            f"bwsim: place a call with POST {h.api_base}{control_api.CALLS_PATH} "
-            '{"url": "http://127.0.0.1:7860", "audio": "caller.wav"}',
-            flush=True,
-        )
-        print("bwsim: journal at GET /_bwsim/journal; Ctrl-C to stop", flush=True)
-        await stop.wait()
+        env = bot_exports(h, bot_port)
+        intercept = child_environment(h.api_base, h.violations_file)
+        bootstrap = intercept["PYTHONPATH"].split(os.pathsep)[0]
+        lines = export_lines({**env, "BWSIM_INTERCEPT": intercept["BWSIM_INTERCEPT"]}, bootstrap)
+        if env_file is not None:
+            _write_env_file(env_file, lines)
+        print("\n".join(lines), flush=True)
+        _tell(h, env, env_file, command)
+        bot_ok = True
+        refused = asyncio.create_task(_report_refused(h.violations_file, stop))
+        try:
+            if command:
+                child_env = {**os.environ, **env, **intercept, "PYTHONUNBUFFERED": "1"}
+                reload_dir = Path.cwd() if reload else None
+                bot_ok = await supervise(
+                    command, child_env, stop, say=_say, on_line=_bot_line, reload_dir=reload_dir
+                )
+            else:
+                await stop.wait()
+        finally:
+            stop.set()
+            await refused
+            _remove(env_file)
+        h.collect_child_violations()
         violations = h.fake.journal.violations
         for v in violations:
-            print(f"bwsim: violation {v.kind}: {v.detail}", file=sys.stderr)
-        return EXIT_FAILED if violations else EXIT_OK
+            _say(f"violation {v.kind}: {v.detail}")
+        code = EXIT_FAILED if violations or not bot_ok else EXIT_OK
+        _say(
+            f"stopped: {len(violations)} violation(s)"
+            + ("" if bot_ok else "; the bot exited on its own")
+            + f"; exit code {code}"
+        )
+        return code
+
+
+def _tell(
+    h: Harness, env: dict[str, str], env_file: Path | None, command: list[str] | None
+) -> None:
+    """Say on stderr where serve listens and what to do next."""
+    _say(f"fake Bandwidth listening on {h.api_base} (account {env['BANDWIDTH_ACCOUNT_ID']})")
+    if command:
+        _say("starting the bot with the exported environment")
+    elif env_file is not None:
+        _say(f"environment written to {env_file}: `source {env_file}` in the bot's shell")
+    else:
+        _say("copy the export lines above into the shell that starts your bot")
+    bot_url = f"http://{env['PROXY_HOST']}"
+    _say(
+        f"place a call: curl -s -X POST {h.api_base}{control_api.CALLS_PATH} "
+        f'-d \'{{"url": "{bot_url}", "audio": "caller.wav"}}\''
+    )
+    _say("journal at GET /_bwsim/journal; Ctrl-C to stop")

@@ -99,6 +99,9 @@ def place_call_route(h: Harness) -> Any:
             return 400, {"type": "validation", "description": str(exc)}
         session = CallSession(h.fake, url, options=options, caller=linger_caller(voice, linger))
         result = await session.run()
+        # Requests the bot was refused (its hooks report them to a file) count against
+        # the call, as they do for a bot bwsim started.
+        result.violations.extend(h.collect_child_violations())
         summary = result.summary()
         if body.get("out"):
             await asyncio.to_thread(result.write, Path(str(body["out"])))

@@ -1,102 +1,370 @@
-"""``bwsim serve`` runs the fake on loopback, prints the bot's environment, places calls."""
+"""``bwsim serve``: export lines first on stdout, a bot started by hand routed, ``-- COMMAND``."""
 
 from __future__ import annotations
 
+import json
 import os
+import queue
+import re
 import signal
 import subprocess
 import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 import httpx
+import pytest
 
-from tests.integration.bot_process import bot_process, free_port
+from simulator.cli.serve import READY_LINE, export_lines
+from tests.integration.bot_process import RUNNING_RE, OutputWatcher, free_port, stop
 
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "audio"
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = ROOT / "fixtures" / "audio"
+TIMEOUT_S = 60.0
+"""Generous bounds for a child to get somewhere; they only end a test that would hang."""
+
+TINY_BOT = """\
+import base64
+import os
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+BXML = b'<?xml version="1.0" encoding="UTF-8"?><Response><Hangup/></Response>'
+USER = os.environ["BANDWIDTH_WEBHOOK_USERNAME"]
+PASSWORD = os.environ["BANDWIDTH_WEBHOOK_PASSWORD"]
+EXPECTED = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
 
 
-def test_serve_prints_working_environment_and_stops_on_sigint() -> None:
-    """The printed OAuth URL and client credentials buy a token; SIGINT exits 0."""
+class Webhook(BaseHTTPRequestHandler):
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("content-length", 0)))
+        if self.headers.get("authorization") != EXPECTED:
+            self.send_response(401)
+            self.send_header("www-authenticate", 'Basic realm="bot"')
+            self.send_header("content-length", "0")
+            self.end_headers()
+            return
+        self.send_response(200)
+        self.send_header("content-type", "application/xml")
+        self.send_header("content-length", str(len(BXML)))
+        self.end_headers()
+        self.wfile.write(BXML)
+
+
+server = HTTPServer(("127.0.0.1", int(os.environ["PORT"])), Webhook)
+print(f"tiny bot {os.getpid()} listening", flush=True)
+server.serve_forever()
+"""
+"""A bot in a dozen lines: checks the webhook's Basic auth and hangs up; prints its pid."""
+
+
+class Lines:
+    """Reads a child's stream in a thread, so a test can wait for a line with a timeout."""
+
+    def __init__(self, stream: IO[str], name: str) -> None:
+        self.name = name
+        self.seen: list[str] = []
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._pump, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def _pump(self, stream: IO[str]) -> None:
+        for line in stream:
+            self._queue.put(line)
+        self._queue.put(None)
+
+    def next_line(self, timeout_s: float = TIMEOUT_S) -> str | None:
+        """The next line, or None once the stream has ended."""
+        try:
+            line = self._queue.get(timeout=timeout_s)
+        except queue.Empty:
+            raise TimeoutError(f"{self.name}: no line within {timeout_s} s") from None
+        if line is not None:
+            self.seen.append(line)
+        return line
+
+    def wait_for(self, pattern: str, timeout_s: float = TIMEOUT_S) -> re.Match[str]:
+        """The first line from now on matching ``pattern``; raises if the stream ends first."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            line = self.next_line(max(0.0, deadline - time.monotonic()))
+            if line is None:
+                raise AssertionError(
+                    f"{self.name} ended before {pattern!r}:\n{''.join(self.seen[-30:])}"
+                )
+            if match := re.search(pattern, line):
+                return match
+
+    def rest(self) -> str:
+        """Everything up to the end of the stream (the child has exited)."""
+        while self.next_line() is not None:
+            pass
+        return "".join(self.seen)
+
+
+class Serve:
+    """A running ``bwsim serve``: its export block, its stderr lines, its exit."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        self.proc = proc
+        assert proc.stdout is not None
+        assert proc.stderr is not None
+        self.stdout = Lines(proc.stdout, "bwsim serve stdout")
+        self.stderr = Lines(proc.stderr, "bwsim serve stderr")
+
+    def export_block(self) -> list[str]:
+        """The stdout lines up to and including the ready line."""
+        lines = []
+        while (line := self.stdout.next_line()) is not None:
+            lines.append(line.rstrip("\n"))
+            if line.rstrip("\n") == READY_LINE:
+                return lines
+        raise AssertionError(f"bwsim serve ended before {READY_LINE!r}:\n{self.stderr.rest()}")
+
+    def stop(self, sig: signal.Signals = signal.SIGINT) -> int:
+        """Send ``sig`` and wait for the exit code."""
+        self.proc.send_signal(sig)
+        return self.proc.wait(TIMEOUT_S)
+
+
+def _clean_env(**extra: str) -> dict[str, str]:
+    """Our environment without any bot or bwsim settings, plus ``extra``."""
+    prefixes = ("BANDWIDTH_", "BOT_", "BWSIM_", "PORT", "PROXY_HOST", "PYTHONPATH")
+    base = {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
+    return {**base, **extra}
+
+
+@contextmanager
+def serve(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None) -> Iterator[Serve]:
+    """Start ``bwsim serve ARGS`` and kill it in the end if the test did not stop it."""
     with subprocess.Popen(
-        [sys.executable, "-m", "simulator.cli.main", "serve"],
+        [sys.executable, "-m", "simulator.cli.main", "serve", *args],
+        cwd=cwd,
+        env=env if env is not None else _clean_env(PYTHONPATH=str(ROOT)),
         stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
         text=True,
     ) as proc:
-        _drive(proc)
+        try:
+            yield Serve(proc)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(TIMEOUT_S)
 
 
-def _drive(proc: subprocess.Popen[str]) -> None:
-    """Read the printed environment, use it, then stop the server with SIGINT."""
-    try:
-        env = _read_env(proc)
-        assert {"BANDWIDTH_OAUTH_URL", "BANDWIDTH_CLIENT_ID", "BANDWIDTH_CLIENT_SECRET"} <= set(env)
+def sh_eval(block: list[str], script: str, **env: str) -> str:
+    """Run ``script`` in ``sh`` after ``eval``-ing the export lines; return its stdout."""
+    return subprocess.run(
+        ["sh", "-c", f'eval "$BWSIM_EXPORTS"\n{script}'],
+        env=_clean_env(BWSIM_EXPORTS="\n".join(block), **env),
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=TIMEOUT_S,
+    ).stdout
+
+
+def test_export_lines_are_first_on_stdout_and_sh_evaluates_them(tmp_path: Path) -> None:
+    """Every stdout line up to the ready line is an export sh evaluates; they buy a token."""
+    env_file = tmp_path / "bwsim.env"
+    with serve("--env-file", str(env_file)) as s:
+        block = s.export_block()
+        assert all(line.startswith("export ") for line in block[:-1]), block
+        names = {line.split("=", 1)[0].removeprefix("export ") for line in block[:-1]}
+        assert {
+            "BANDWIDTH_CLIENT_ID",
+            "BANDWIDTH_CLIENT_SECRET",
+            "BANDWIDTH_WEBHOOK_USERNAME",
+            "BANDWIDTH_WEBHOOK_PASSWORD",
+            "BANDWIDTH_ACCOUNT_ID",
+            "BANDWIDTH_OAUTH_URL",
+            "BANDWIDTH_VOICE_API_URL",
+            "BWSIM_CONTROL_URL",
+            "PROXY_HOST",
+            "PYTHONPATH",
+            "BWSIM_INTERCEPT",
+        } <= names
+        out = sh_eval(
+            block,
+            'printf "%s\\n" "$PYTHONPATH" "$BWSIM_INTERCEPT" "$BANDWIDTH_OAUTH_URL" '
+            '"$BANDWIDTH_CLIENT_ID" "$BANDWIDTH_CLIENT_SECRET"',
+            PYTHONPATH="/the/users/own/path",
+        )
+        pythonpath, intercept, oauth_url, client_id, secret = out.splitlines()
+        assert pythonpath.endswith("_bootstrap:/the/users/own/path")  # the user's path is kept
+        assert (Path(pythonpath.split(":")[0]) / "sitecustomize.py").is_file()
+        assert json.loads(intercept)["api"] in oauth_url
         r = httpx.post(
-            env["BANDWIDTH_OAUTH_URL"],
-            auth=(env["BANDWIDTH_CLIENT_ID"], env["BANDWIDTH_CLIENT_SECRET"]),
-            data={"grant_type": "client_credentials"},
-            timeout=5,
+            oauth_url, auth=(client_id, secret), data={"grant_type": "client_credentials"}
         )
         assert r.status_code == 200
-        os.kill(proc.pid, signal.SIGINT)
-        assert proc.wait(timeout=10) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(5)
+        # The env file holds the same lines, ready before the stdout block.
+        sourced = sh_eval([f". {env_file}"], 'printf %s "$BANDWIDTH_CLIENT_SECRET"')
+        assert sourced == secret
+        assert s.stop() == 0
+    assert not env_file.exists()  # its credentials died with the server
 
 
-def _read_env(proc: subprocess.Popen[str]) -> dict[str, str]:
-    env: dict[str, str] = {}
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        if line.startswith("export "):
-            key, _, value = line[len("export ") :].strip().partition("=")
-            env[key] = value
-        if line.startswith("bwsim: journal"):
-            return env
-    raise AssertionError("bwsim serve ended before printing its environment")
+def test_export_lines_quote_values_so_sh_reads_them_back_unchanged() -> None:
+    """A value with quotes, spaces and $ comes back from sh exactly as it went in."""
+    tricky = 'it\'s a "secret" with $HOME and `date`; rm -rf /'
+    block = export_lines({"BANDWIDTH_CLIENT_SECRET": tricky}, "/boot strap")
+    out = sh_eval(block, 'printf "%s\\n%s" "$BANDWIDTH_CLIENT_SECRET" "$PYTHONPATH"')
+    assert out == f"{tricky}\n/boot strap"  # no PYTHONPATH before: no trailing ':'
 
 
-def test_serve_places_a_call_to_a_bot_started_by_hand() -> None:
-    """POST /_bwsim/calls calls the hand-started reference bot and answers the summary."""
-    with subprocess.Popen(
-        [sys.executable, "-m", "simulator.cli.main", "serve"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    ) as serve:
-        try:
-            env = _read_env(serve)
-            port = free_port()
-            bot_env = {**env, "PORT": str(port), "PROXY_HOST": f"127.0.0.1:{port}"}
-            with bot_process(bot_env) as bot:
-                control = env["BWSIM_CONTROL_URL"]
-                bad = httpx.post(f"{control}/calls", json={"url": "http://10.0.0.1:80"}, timeout=5)
-                assert bad.status_code == 400
-                assert "never reaches beyond loopback" in bad.json()["description"]
-                typo = httpx.post(f"{control}/calls", json={"url": bot.base_url, "audi": "x"})
-                assert typo.status_code == 400
-                assert "unknown keys ['audi']" in typo.json()["description"]
+def test_unmodified_bot_started_by_hand_reaches_only_the_fake() -> None:
+    """A hand-started bot's hard-coded api/voice.bandwidth.com token and transfer reach the fake."""
+    bot_port = free_port()
+    with serve("--port", "0", "--bot-port", str(bot_port)) as s:
+        block = s.export_block()
+        # The bot's own defaults are https://api.bandwidth.com/... and
+        # https://voice.bandwidth.com/...: drop the URL variables so those are what it calls.
+        script = 'unset BANDWIDTH_OAUTH_URL BANDWIDTH_VOICE_API_URL\nexec "$PYTHON" -m bot'
+        with subprocess.Popen(
+            ["sh", "-c", f'eval "$BWSIM_EXPORTS"\n{script}'],
+            cwd=ROOT,
+            env=_clean_env(BWSIM_EXPORTS="\n".join(block), PYTHON=sys.executable),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        ) as bot:
+            watcher = OutputWatcher(bot, "python -m bot (by hand)")
+            try:
+                url = watcher.wait_for(RUNNING_RE, TIMEOUT_S)[1]
+                control = next(
+                    line.split("=", 1)[1]
+                    for line in block
+                    if line.startswith("export BWSIM_CONTROL_URL=")
+                )
                 body = {
-                    "url": bot.base_url,
-                    "audio": str(FIXTURES / "hello.wav"),
-                    "caller_lines": ["Hello, can you hear me?"],
+                    "url": url,
+                    "audio": str(FIXTURES / "person.wav"),
+                    "caller_lines": ["I would like to speak to a person please."],
                     "linger_ms": 1000,
                     "max_call_s": 40,
                 }
-                r = httpx.post(f"{control}/calls", json=body, timeout=60)
-            assert r.status_code == 200
-            summary = r.json()
-            assert summary["schema"] == 1
-            assert summary["passed"] is True, summary["problems"]
-            assert summary["webhook"]["status"] == 200
-            kinds = [e["type"] for e in summary["events"]]
-            assert "caller-audio-start" in kinds  # the file was said into the call
-            assert "bot-speech-start" in kinds  # and the bot spoke on it
-            os.kill(serve.pid, signal.SIGINT)
-            assert serve.wait(timeout=10) == 0
-        finally:
-            if serve.poll() is None:
-                serve.kill()
-                serve.wait(5)
+                r = httpx.post(f"{control}/calls", json=body, timeout=90)
+            finally:
+                stop(bot)
+                watcher.join()
+        assert r.status_code == 200
+        summary = r.json()
+        log = "".join(watcher.lines)
+        assert summary["passed"] is True, (summary["problems"], log)
+        call_id = summary["call"]["callId"]
+        requests = [(e["method"], e["path"], e["status"]) for e in summary["api_requests"]]
+        assert ("POST", "/api/v1/oauth2/token", 200) in requests, (requests, log)
+        transfers = [q for q in requests if q[0] == "PUT" and q[1].endswith("/bxml")]
+        assert transfers, (requests, log)
+        assert all(call_id in path and status < 300 for _, path, status in transfers)
+        assert summary["call"]["final_state"] == "transferred"
+        assert summary["violations"] == []
+        assert s.stop() == 0
+        assert "REFUSED" not in s.stderr.rest()
+
+
+def test_a_bot_reaching_another_host_is_refused_and_reported() -> None:
+    """A bot started with the exports that connects elsewhere is refused; serve exits 1."""
+    reach = (
+        "import socket, threading\n"
+        "try:\n"
+        "    socket.create_connection(('192.0.2.1', 80), timeout=5)\n"
+        "except OSError as exc:\n"
+        "    print('refused:', exc, flush=True)\n"
+        "threading.Event().wait()\n"
+    )
+    with serve("--", sys.executable, "-c", reach) as s:
+        s.export_block()
+        s.stderr.wait_for(r"bot\| refused:")
+        s.stderr.wait_for(r"REFUSED: .*'192\.0\.2\.1'")
+        assert s.stop() == 1
+        assert "blocked-request" in s.stderr.rest()
+
+
+def test_serve_runs_the_bot_places_a_call_and_stops_it(tmp_path: Path) -> None:
+    """With -- COMMAND, serve starts the bot with the exports; a call works; SIGTERM stops both."""
+    (tmp_path / "tiny.py").write_text(TINY_BOT)
+    bot_port = free_port()
+    with serve("--bot-port", str(bot_port), "--", sys.executable, "tiny.py", cwd=tmp_path) as s:
+        block = s.export_block()
+        pid = int(s.stderr.wait_for(r"bot\| tiny bot (\d+) listening")[1])
+        control = next(
+            line.split("=", 1)[1] for line in block if line.startswith("export BWSIM_CONTROL_URL=")
+        )
+        body = {"url": f"http://127.0.0.1:{bot_port}", "max_call_s": 20}
+        r = httpx.post(f"{control}/calls", json=body, timeout=TIMEOUT_S)
+        assert r.status_code == 200
+        assert r.json()["webhook"]["status"] == 200, r.json()
+        assert r.json()["passed"] is True, r.json()["problems"]
+        assert s.stop(signal.SIGTERM) == 0, s.stderr.rest()
+        assert f"bot stopped (pid {pid}" in s.stderr.rest()
+    with pytest.raises(ProcessLookupError):  # serve reaped it before exiting
+        os.kill(pid, 0)
+
+
+def test_reload_restarts_the_bot_when_a_py_file_changes(tmp_path: Path) -> None:
+    """With --reload, editing a .py file under the folder stops the bot and starts a new one."""
+    (tmp_path / "tiny.py").write_text(TINY_BOT)
+    with serve(
+        "--bot-port", str(free_port()), "--reload", "--", sys.executable, "tiny.py", cwd=tmp_path
+    ) as s:
+        s.export_block()
+        s.stderr.wait_for(r"--reload: watching")
+        first = int(s.stderr.wait_for(r"bot\| tiny bot (\d+) listening")[1])
+        (tmp_path / "tiny.py").write_text(TINY_BOT + "# edited\n")
+        s.stderr.wait_for(r"--reload: tiny\.py changed; restarting the bot")
+        second = int(s.stderr.wait_for(r"bot\| tiny bot (\d+) listening")[1])
+        assert second != first
+        with pytest.raises(ProcessLookupError):  # the first was stopped and reaped
+            os.kill(first, 0)
+        assert s.stop() == 0
+    with pytest.raises(ProcessLookupError):
+        os.kill(second, 0)
+
+
+def test_a_bot_that_exits_at_once_is_reported_with_its_code_and_output(tmp_path: Path) -> None:
+    """Without --reload, a bot exiting by itself ends serve with exit 1, its code and last lines."""
+    crash = "import sys; print('missing DEEPGRAM_API_KEY', flush=True); sys.exit(3)"
+    with serve("--", sys.executable, "-c", crash, cwd=tmp_path) as s:
+        s.export_block()
+        assert s.proc.wait(TIMEOUT_S) == 1
+        err = s.stderr.rest()
+    assert "the bot exited on its own with code 3" in err
+    assert "  missing DEEPGRAM_API_KEY" in err  # in the tail under the message
+
+
+def test_reload_without_a_command_is_a_usage_error() -> None:
+    """--reload with no command after -- exits 2 with a message saying what to give."""
+    with serve("--reload") as s:
+        assert s.proc.wait(TIMEOUT_S) == 2
+        assert "give its command after `--`" in s.stderr.rest()
+
+
+def test_reload_restarts_a_bot_that_crashed_once_it_is_fixed(tmp_path: Path) -> None:
+    """With --reload, a bot that exits is reported, serve keeps running, and a fix restarts it."""
+    (tmp_path / "tiny.py").write_text("import sys\nprint('typo here', flush=True)\nsys.exit(4)\n")
+    with serve(
+        "--bot-port", str(free_port()), "--reload", "--", sys.executable, "tiny.py", cwd=tmp_path
+    ) as s:
+        s.export_block()
+        s.stderr.wait_for(r"the bot exited on its own with code 4")
+        s.stderr.wait_for(r"restarting it on the next change")
+        (tmp_path / "tiny.py").write_text(TINY_BOT)
+        s.stderr.wait_for(r"bot\| tiny bot (\d+) listening")
+        assert s.stop() == 0
+
+
+def test_a_command_that_cannot_be_started_is_a_usage_error(tmp_path: Path) -> None:
+    """A bot command that does not exist exits 2 naming it, and leaves no env file behind."""
+    env_file = tmp_path / "bwsim.env"
+    with serve("--env-file", str(env_file), "--", str(tmp_path / "no-such-bot")) as s:
+        assert s.proc.wait(TIMEOUT_S) == 2
+        err = s.stderr.rest()
+    assert "cannot start the bot command" in err
+    assert "no-such-bot" in err
+    assert not env_file.exists()
