@@ -8,7 +8,9 @@ aggregators all run exactly as they would with a real model.
 
 What it says depends on the last message in the context:
 
-- the greeting prompt (seeded when the caller connects): the greeting;
+- the bot's kick-off when the caller connects: the greeting. That is the script's
+  ``greeting_prompt`` as a user message (the guide's way), or a system message, or an
+  empty context (Pipecat's examples run the LLM on their system prompt);
 - a caller turn asking for a person (``patterns.transfer``): the transfer line, then
   the script's transfer tool (``transfer_to_human`` by default);
 - a goodbye (``patterns.goodbye``): the farewell, then its goodbye tool (``end_call``);
@@ -96,10 +98,10 @@ class ScriptedLLMService(LLMService):
             return self._script.transfer_failed, None
         if role == "developer":  # Pipecat's prompt after a caller turn with no words
             return self._script.repeat_request, None
+        if role in ("system", None) or (role == "user" and text == self._script.greeting_prompt):
+            return self._script.greeting, None
         if role != "user":
             return None, None
-        if text == self._script.greeting_prompt:
-            return self._script.greeting, None
         if self._script.wants_person(text):
             return self._script.transfer_line, self._script.transfer_tool
         if self._script.says_goodbye(text):

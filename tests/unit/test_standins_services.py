@@ -100,6 +100,26 @@ async def test_the_greeting_prompt_gets_the_greeting() -> None:
 
 
 @pytest.mark.parametrize(
+    "kick_off",
+    [
+        [("system", "You are a helpful assistant."), ("system", "Introduce yourself.")],
+        [],
+    ],
+    ids=["system-prompt", "empty-context"],
+)
+async def test_a_bots_own_kick_off_gets_the_greeting(kick_off: list[tuple[str, str]]) -> None:
+    """Run on a system prompt or on nothing, as Pipecat's examples greet, the LLM greets."""
+    down, called = await respond(context_after(*kick_off))
+    assert (spoken_text(down), called) == (SCRIPT.greeting, [])
+
+
+async def test_an_assistant_turn_last_gets_no_answer() -> None:
+    """The rule above is not "always greet": after the bot's own turn it says nothing."""
+    down, _ = await respond(context_after(("user", "Hi."), ("assistant", "Hello.")))
+    assert spoken_text(down) == ""
+
+
+@pytest.mark.parametrize(
     ("said", "line", "tool"),
     [
         ("I would like to speak to a person please.", SCRIPT.transfer_line, "transfer_to_human"),
