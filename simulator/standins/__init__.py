@@ -25,17 +25,7 @@ This package needs Pipecat and espeak-ng (``pip install 'bwsim[standins]'``); a 
 
 from __future__ import annotations
 
-try:
-    import espeakng_loader  # noqa: F401 - checked here so the message names the extra
-    import pipecat  # noqa: F401
-except ImportError as exc:  # pragma: no cover - exercised in a subprocess by the tests
-    _MISSING = (
-        f"simulator.standins needs Pipecat and espeak-ng, but {exc.name or exc} is not "
-        "installed: install bwsim's `standins` extra, e.g. `pip install 'bwsim[standins]'` "
-        "or `uv add --dev 'bwsim[standins]'`"
-    )
-    raise ImportError(_MISSING, name=exc.name) from exc
-
+from simulator.standins import _requires  # noqa: F401 - first: names the extra if missing
 from simulator.standins.factory import ENV_VAR, StandIns, standins
 from simulator.standins.llm import ScriptedLLMService
 from simulator.standins.script import DEFAULT_SCRIPT, Script, ScriptError, load_script
