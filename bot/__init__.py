@@ -8,7 +8,7 @@ Serve ``bot.app:app`` (or run ``python -m bot``). The modules, each owning one t
 - ``pipeline``: the Pipecat pipeline on one media stream;
 - ``tools``: ``transfer_to_human`` and ``end_call``, bound to the trusted call;
 - ``voice_api``: the bot's own Voice API calls (hang-up, transfer);
-- ``services``: the guide's providers when their keys are set, else the stand-ins:
-  ``stt`` (scripted), ``llm`` (scripted), ``tts`` (espeak-ng, via ``espeak``);
-- ``script``: the stand-ins' conversation script, ``script.yaml``.
+- ``services``: the guide's providers when their keys are set, else bwsim's offline
+  stand-ins from ``simulator.standins`` (scripted STT and LLM, espeak-ng TTS), whose
+  conversation script is ``BOT_SCRIPT`` (default: ``simulator/standins/script.yaml``).
 """

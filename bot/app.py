@@ -37,12 +37,12 @@ from fastapi.responses import Response
 from loguru import logger
 from starlette.websockets import WebSocketDisconnect
 
-from bot import espeak
 from bot.config import Settings
 from bot.pipeline import run_pipeline, warm_up
-from bot.script import Script, load_script
+from bot.services import load_bot_script
 from bot.tokens import TOKEN_RE, Binding, MemoryTokenStore, RedisTokenStore, TokenStore
 from bot.voice_api import VoiceApi
+from simulator.standins import Script, espeak
 
 ID_RE = re.compile(r"[A-Za-z0-9._~-]{1,128}")
 """RFC 3986 unreserved characters only (RFC 3986 §2.3): ids go into URL paths. Used with
@@ -109,7 +109,7 @@ class BotState:
     @classmethod
     def build(cls, settings: Settings | None, store: TokenStore | None) -> BotState:
         cfg = settings or Settings.from_env()
-        state = cls(cfg, load_script(cfg.script_path), store or _store(cfg), VoiceApi(cfg))
+        state = cls(cfg, load_bot_script(cfg), store or _store(cfg), VoiceApi(cfg))
         keys = {"stt": cfg.deepgram_api_key, "llm": cfg.openai_api_key, "tts": cfg.cartesia_api_key}
         speech = ", ".join(
             f"{k}: {'provider' if v else 'offline stand-in'}" for k, v in keys.items()

@@ -11,9 +11,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from simulator.standins.script import DEFAULT_SCRIPT
+
 OAUTH_URL = "https://api.bandwidth.com/api/v1/oauth2/token"
 VOICE_API_URL = "https://voice.bandwidth.com/api/v2"
-DEFAULT_SCRIPT = Path(__file__).with_name("script.yaml")
 
 ENCODINGS = ("pcmu", "pcm24k")
 """``pcmu``: μ-law 8 kHz playAudio (the guide's default); ``pcm24k``: PCM 24 kHz."""

@@ -32,12 +32,11 @@ from pipecat.workers.runner import WorkerRunner
 from pipecat_bandwidth import BandwidthFrameSerializer
 
 from bot.config import Settings
-from bot.script import Script
 from bot.services import make_services
-from bot.stt import fetch_caller_lines
 from bot.tokens import Binding
 from bot.tools import CallTools, PlayoutMonitor, tools_schema
 from bot.voice_api import VoiceApi
+from simulator.standins import Script, fetch_caller_lines
 
 
 def warm_up() -> None:

@@ -1,8 +1,9 @@
 """Which speech and language services a call gets: the guide's providers, or stand-ins.
 
 Each of the three is chosen on its own: the guide's provider when its key is set
-(``DEEPGRAM_API_KEY``, ``OPENAI_API_KEY``, ``CARTESIA_API_KEY``), else the offline
-stand-in (scripted STT, scripted LLM, espeak-ng TTS). The choice is logged. Providers are
+(``DEEPGRAM_API_KEY``, ``OPENAI_API_KEY``, ``CARTESIA_API_KEY``), else bwsim's offline
+stand-in from ``simulator.standins`` (scripted STT, scripted LLM, espeak-ng TTS). The
+choice is logged. Providers are
 imported only when chosen; they are not dependencies of this project, and a key set
 without its package installed is an error that names the extra to install.
 """
@@ -20,10 +21,13 @@ from pipecat.services.stt_service import STTService
 from pipecat.services.tts_service import TTSService
 
 from bot.config import Settings
-from bot.llm import ScriptedLLMService
-from bot.script import Script
-from bot.stt import ScriptedSTTService
-from bot.tts import EspeakTTSService
+from simulator.standins import (
+    EspeakTTSService,
+    Script,
+    ScriptedLLMService,
+    ScriptedSTTService,
+    load_script,
+)
 
 CARTESIA_VOICE = "71a7ad14-091c-4e8e-a314-022ece01c121"  # the guide's British Reading Lady
 
@@ -42,6 +46,11 @@ def _provider(module: str, name: str, key_var: str, extra: str) -> Any:
             f"or unset {key_var} to use the offline stand-in."
         )
         raise ProviderMissingError(msg) from exc
+
+
+def load_bot_script(settings: Settings) -> Script:
+    """The stand-ins' script, from ``BOT_SCRIPT`` (default: the one bwsim ships)."""
+    return load_script(settings.script_path, setting="BOT_SCRIPT")
 
 
 @dataclass(frozen=True)

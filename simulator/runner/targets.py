@@ -161,6 +161,7 @@ class Launch:
         env = dict(os.environ)
         env.update(self.credentials.environment(port=port))
         env["BWSIM_CONTROL_URL"] = self.api_base.rstrip("/") + "/_bwsim"
+        env.setdefault("BWSIM_STANDINS", "1")  # the bot may choose simulator.standins
         env.update(self.extra_env)
         env.update(child_environment(self.api_base, self.violations_file))
         env.setdefault("PYTHONUNBUFFERED", "1")

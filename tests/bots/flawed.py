@@ -20,10 +20,10 @@ from fastapi.responses import Response
 
 import bot.app
 import bot.pipeline
-import bot.stt
 import bot.tools
-import bot.tts
 import bot.voice_api
+import simulator.standins.stt
+import simulator.standins.tts
 from bot.app import create_app
 from bot.config import Settings
 from tests.bots.broken_bots import EternalTokenStore, ReusableTokenStore, trusting_start_ids
@@ -48,7 +48,7 @@ def _silent() -> FastAPI:
         return
         yield  # type: ignore[unreachable]  # never runs: it makes run_tts an async generator
 
-    bot.tts.EspeakTTSService.run_tts = run_tts  # type: ignore[method-assign]
+    simulator.standins.tts.EspeakTTSService.run_tts = run_tts  # type: ignore[method-assign]
     return create_app()
 
 
@@ -58,7 +58,7 @@ def _deaf() -> FastAPI:
     async def nothing(self: Any) -> None:
         return None
 
-    bot.stt.ScriptedSTTService._next_line = nothing  # type: ignore[method-assign]
+    simulator.standins.stt.ScriptedSTTService._next_line = nothing  # type: ignore[method-assign]
     return create_app()
 
 
@@ -204,7 +204,7 @@ def _hears_silence() -> FastAPI:
         else:
             yield None
 
-    bot.stt.ScriptedSTTService.run_stt = run_stt  # type: ignore[method-assign]
+    simulator.standins.stt.ScriptedSTTService.run_stt = run_stt  # type: ignore[method-assign]
     return create_app()
 
 

@@ -23,7 +23,7 @@ import soxr
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from bot import espeak
+from simulator.standins import espeak
 from tests.conftest import MS
 
 WEBHOOK_USER = "hook-user"

@@ -9,8 +9,9 @@ from pathlib import Path
 import yaml
 from fastapi import FastAPI
 
-from bot.config import DEFAULT_SCRIPT, Settings
+from bot.config import Settings
 from simulator.runner.servers import serve
+from simulator.standins import DEFAULT_SCRIPT
 from tests.integration.bandwidth_client import WEBHOOK_PASSWORD, WEBHOOK_USER
 
 SETTINGS = Settings(

@@ -14,9 +14,9 @@ from typing import cast
 import numpy as np
 import soxr
 
-from bot import espeak
 from simulator import AppTarget, CallOptions, Harness, LiveCall
 from simulator.protocol.codec import Pcm
+from simulator.standins import espeak
 from tests.integration.bot_under_test import short_script
 
 PCM24K = "audio/pcm;rate=24000;channels=1;bit-depth=16;endian=little;encoding=signed"

@@ -8,10 +8,12 @@ aggregators all run exactly as they would with a real model.
 
 What it says depends on the last message in the context:
 
-- the greeting prompt (seeded when the caller connects): the greeting;
+- the bot's kick-off when the caller connects: the greeting. That is the script's
+  ``greeting_prompt`` as a user message (the guide's way), or a system message, or an
+  empty context (Pipecat's examples run the LLM on their system prompt);
 - a caller turn asking for a person (``patterns.transfer``): the transfer line, then
-  ``transfer_to_human``;
-- a goodbye (``patterns.goodbye``): the farewell, then ``end_call``;
+  the script's transfer tool (``transfer_to_human`` by default);
+- a goodbye (``patterns.goodbye``): the farewell, then its goodbye tool (``end_call``);
 - any other caller turn: the next reply, then the fallback reply once they run out;
 - a tool result that asks for an answer (a failed transfer): the ``transfer_failed`` line;
 - Pipecat's developer prompt after a caller turn without words: ``repeat_request``.
@@ -36,7 +38,10 @@ from pipecat.processors.frame_processor import FrameDirection
 from pipecat.services.llm_service import LLMService
 from pipecat.services.settings import LLMSettings
 
-from bot.script import Script
+from simulator.standins.script import DEFAULT_SCRIPT, Script, load_script
+
+TRANSFER_ARGUMENTS = {"reason": "the caller asked for a person"}
+"""The arguments the transfer tool is called with."""
 
 
 def message_text(message: Any) -> str:
@@ -51,13 +56,19 @@ def message_text(message: Any) -> str:
 
 
 class ScriptedLLMService(LLMService):
-    """Answers from the conversation script; asks for ``transfer_to_human``/``end_call``."""
+    """Answers from the conversation script and asks for its tools, like a real LLM.
+
+    Register the tool handlers as for any Pipecat LLM (``llm.register_function(name,
+    handler)``) and declare the tools on the ``LLMContext``. Without a script it uses
+    :data:`~simulator.standins.script.DEFAULT_SCRIPT`.
+    """
 
     # Pipecat's default, named here so it is imported with this module (it pulls in the
     # OpenAI SDK, about half a second) rather than while the first caller waits.
     adapter_class = OpenAILLMAdapter
 
-    def __init__(self, script: Script, **kwargs: Any) -> None:
+    def __init__(self, script: Script | None = None, **kwargs: Any) -> None:
+        script = script or load_script(DEFAULT_SCRIPT)
         # Every settings field is filled (None: not supported) or Pipecat logs an error.
         settings = LLMSettings(
             model="scripted",
@@ -87,14 +98,14 @@ class ScriptedLLMService(LLMService):
             return self._script.transfer_failed, None
         if role == "developer":  # Pipecat's prompt after a caller turn with no words
             return self._script.repeat_request, None
+        if role in ("system", None) or (role == "user" and text == self._script.greeting_prompt):
+            return self._script.greeting, None
         if role != "user":
             return None, None
-        if text == self._script.greeting_prompt:
-            return self._script.greeting, None
         if self._script.wants_person(text):
-            return self._script.transfer_line, "transfer_to_human"
+            return self._script.transfer_line, self._script.transfer_tool
         if self._script.says_goodbye(text):
-            return self._script.farewell, "end_call"
+            return self._script.farewell, self._script.goodbye_tool
         return next(self._replies, self._script.fallback_reply), None
 
     async def _respond(self, context: LLMContext) -> None:
@@ -103,9 +114,7 @@ class ScriptedLLMService(LLMService):
         if text:
             await self._push_llm_text(text)
         if tool:
-            arguments = (
-                {"reason": "the caller asked for a person"} if tool == "transfer_to_human" else {}
-            )
+            arguments = dict(TRANSFER_ARGUMENTS) if tool == self._script.transfer_tool else {}
             call = FunctionCallFromLLM(
                 function_name=tool,
                 tool_call_id=next(self._call_ids),
@@ -115,6 +124,7 @@ class ScriptedLLMService(LLMService):
             await self.run_function_calls([call])
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        """Answer each ``LLMContextFrame`` with one full response; pass the rest on."""
         await super().process_frame(frame, direction)
         if isinstance(frame, LLMContextFrame):
             await self.push_frame(LLMFullResponseStartFrame())

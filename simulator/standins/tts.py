@@ -12,7 +12,7 @@ from pipecat.frames.frames import Frame, TTSAudioRawFrame
 from pipecat.services.settings import TTSSettings
 from pipecat.services.tts_service import TTSService
 
-from bot import espeak
+from simulator.standins import espeak
 
 CHUNK_S = 0.1
 """Audio is handed on in 100 ms frames; the output transport paces it in real time."""
@@ -41,9 +41,11 @@ class EspeakTTSService(TTSService):
         super().__init__(push_start_frame=True, push_stop_frames=True, settings=settings, **kwargs)
 
     def can_generate_metrics(self) -> bool:
+        """Yes: time to first byte and processing time, as a provider's TTS reports."""
         return True
 
     async def run_tts(self, text: str, context_id: str) -> AsyncGenerator[Frame, None]:
+        """Speak ``text`` in a worker thread; yield it in 100 ms audio frames."""
         rate = self.sample_rate
         pcm = await asyncio.to_thread(speak, text, rate)
         await self.stop_ttfb_metrics()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import threading
+from typing import Any
 
 import espeakng_loader
 import numpy as np
@@ -33,8 +34,9 @@ _lib: ctypes.CDLL | None = None
 _chunks: list[np.ndarray] = []  # filled by the callback, under _lock
 
 
-@_CALLBACK
-def _collect(wav, count, _events):  # type: ignore[no-untyped-def]
+@_CALLBACK  # type: ignore[untyped-decorator]  # ctypes' prototypes are untyped
+def _collect(wav: Any, count: int, _events: Any) -> int:
+    """espeak-ng's synth callback: keep a copy of each chunk of samples it hands over."""
     if count > 0 and wav:
         _chunks.append(np.ctypeslib.as_array(wav, shape=(count,)).copy())
     return 0  # 0: go on synthesizing

@@ -1,4 +1,4 @@
-"""The conversation script (bot/script.yaml) and the settings the bot reads from its environment."""
+"""The stand-ins' conversation script: the shipped default and the checks on every key."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.config import DEFAULT_SCRIPT, Settings
-from bot.script import ScriptError, load_script
+from simulator.standins import DEFAULT_SCRIPT, ScriptError, load_script
 
 
 def write(tmp_path: Path, **changes: object) -> Path:
@@ -25,7 +24,7 @@ def write(tmp_path: Path, **changes: object) -> Path:
 
 
 def test_the_shipped_script_loads() -> None:
-    """bot/script.yaml is valid and has the lines the offline conversation needs."""
+    """simulator/standins/script.yaml is valid and has the lines the offline conversation needs."""
     script = load_script(DEFAULT_SCRIPT)
     assert script.greeting
     assert script.replies
@@ -71,55 +70,44 @@ def test_a_bad_script_is_refused_naming_the_key(
         load_script(write(tmp_path, **changes))
 
 
-def test_a_missing_script_file_says_to_set_bot_script(tmp_path: Path) -> None:
-    """A script path that does not exist names the path and the BOT_SCRIPT setting."""
-    with pytest.raises(ScriptError, match="BOT_SCRIPT"):
-        load_script(tmp_path / "nope.yaml")
+def test_a_missing_script_file_names_the_path_and_the_setting(tmp_path: Path) -> None:
+    """A script path that does not exist is an error naming the path and, if given, its setting."""
+    missing = tmp_path / "nope.yaml"
+    with pytest.raises(ScriptError, match=r"nope\.yaml") as plain:
+        load_script(missing)
+    assert "set " not in str(plain.value)
+    with pytest.raises(ScriptError, match=r"cannot be read.*; set MY_SCRIPT"):
+        load_script(missing, setting="MY_SCRIPT")
 
 
-def test_settings_come_from_the_guides_variable_names() -> None:
-    """Settings.from_env reads env.example's names plus the bot's own."""
-    env = {
-        "PROXY_HOST": "abc.ngrok.app",
-        "BANDWIDTH_CLIENT_ID": "id",
-        "BANDWIDTH_CLIENT_SECRET": "secret",
-        "BANDWIDTH_WEBHOOK_USERNAME": "u",
-        "BANDWIDTH_WEBHOOK_PASSWORD": "p",
-        "HUMAN_AGENT_NUMBER": "+19195554321",
-        "BANDWIDTH_VOICE_API_URL": "http://127.0.0.1:1/api/v2/",
-        "BOT_OUTBOUND_ENCODING": "pcm24k",
-        "BOT_KEEPALIVE": "stopstream",
-        "BOT_TOKEN_TTL_S": "0.5",
-        "BOT_IDLE_TIMEOUT_S": "12",
-        "BWSIM_CONTROL_URL": "http://127.0.0.1:1/_bwsim/",
-    }
-    s = Settings.from_env(env)
-    assert (s.proxy_host, s.client_id, s.human_agent_number) == (
-        "abc.ngrok.app",
-        "id",
-        "+19195554321",
-    )
-    assert s.voice_api_url == "http://127.0.0.1:1/api/v2"
-    assert s.oauth_url == "https://api.bandwidth.com/api/v1/oauth2/token"
-    assert (s.outbound_encoding, s.out_sample_rate, s.keepalive) == ("pcm24k", 24000, "stopstream")
-    assert s.token_ttl_s == 0.5
-    assert s.idle_timeout_s == 12.0
-    assert s.control_url == "http://127.0.0.1:1/_bwsim"
-    assert s.redis_url is None
-    assert s.script_path == DEFAULT_SCRIPT
-    assert "secret" not in repr(s)
+def test_an_error_points_at_the_default_script() -> None:
+    """Every script error names the shipped default, which shows every key."""
+    with pytest.raises(ScriptError, match=str(DEFAULT_SCRIPT).replace(".", r"\.")):
+        load_script(Path("no/such/script.yaml"))
+
+
+def test_the_tools_default_to_the_guides_names(tmp_path: Path) -> None:
+    """Without a tools key the LLM calls transfer_to_human and end_call."""
+    script = load_script(write(tmp_path, tools=None))
+    assert (script.transfer_tool, script.goodbye_tool) == ("transfer_to_human", "end_call")
+
+
+def test_the_tools_can_be_renamed_or_left_out(tmp_path: Path) -> None:
+    """A bot's own tool names replace the defaults; null says the line with no tool."""
+    script = load_script(write(tmp_path, tools={"transfer": "handoff", "goodbye": None}))
+    assert (script.transfer_tool, script.goodbye_tool) == ("handoff", None)
 
 
 @pytest.mark.parametrize(
-    ("name", "value"),
+    ("tools", "problem"),
     [
-        ("BOT_OUTBOUND_ENCODING", "opus"),
-        ("BOT_KEEPALIVE", "hold"),
-        ("BOT_TOKEN_TTL_S", "-1"),
-        ("BOT_IDLE_TIMEOUT_S", "0"),
+        ({"transfer": "two words"}, "tools.transfer must be a function name or null"),
+        ({"goodbye": 3}, "tools.goodbye must be a function name or null"),
+        ({"hold": "hold_call"}, "'tools' may map only 'transfer' and 'goodbye'"),
+        (["end_call"], "'tools' may map only"),
     ],
 )
-def test_a_bad_setting_is_refused_naming_the_variable(name: str, value: str) -> None:
-    """A bad value stops the bot at startup with the variable's name, not at the first call."""
-    with pytest.raises(ValueError, match=name):
-        Settings.from_env({name: value})
+def test_a_bad_tools_key_is_refused_naming_it(tmp_path: Path, tools: object, problem: str) -> None:
+    """A tool name that is not a name, or an unknown tool key, is an error naming the key."""
+    with pytest.raises(ScriptError, match=problem.replace("(", r"\(")):
+        load_script(write(tmp_path, tools=tools))

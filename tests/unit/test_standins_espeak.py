@@ -1,12 +1,12 @@
-"""The offline TTS: espeak-ng through ctypes, from the espeakng-loader wheel."""
+"""The offline TTS stand-in: espeak-ng through ctypes, from the espeakng-loader wheel."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from bot import espeak
-from bot.tts import speak
+from simulator.standins import espeak
+from simulator.standins.tts import speak
 
 
 def test_hello_is_non_silent_int16_at_22050_hz() -> None:

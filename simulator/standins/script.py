@@ -1,9 +1,11 @@
-"""The conversation script of the offline stand-ins, loaded from YAML (``bot/script.yaml``).
+"""The conversation script of the offline stand-ins, loaded from YAML.
 
 The script is configuration, not code: the greeting, the replies in order, the transfer
-and farewell lines, the patterns that pick a tool, and the caller lines the stand-in STT
-reports when the simulator gave none. :func:`load_script` checks every key and says which
-one is wrong; an unknown key is an error (a typo would otherwise be silently ignored).
+and farewell lines, the patterns that pick a tool and the tools' names, and the caller
+lines the stand-in STT reports when the simulator gave none. :func:`load_script` checks
+every key and says which one is wrong; an unknown key is an error (a typo would otherwise
+be silently ignored). The default, :data:`DEFAULT_SCRIPT`, ships with the package as
+``simulator/standins/script.yaml``: copy it to start your own.
 """
 
 from __future__ import annotations
@@ -25,7 +27,12 @@ _TEXT_KEYS = (
     "repeat_request",
     "system_instruction",
 )
-_KEYS = frozenset({*_TEXT_KEYS, "replies", "patterns", "caller_lines", "filler"})
+_KEYS = frozenset({*_TEXT_KEYS, "replies", "patterns", "tools", "caller_lines", "filler"})
+_TOOL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,63}")
+DEFAULT_TOOLS = {"transfer": "transfer_to_human", "goodbye": "end_call"}
+"""The tools the LLM calls when no ``tools`` key says otherwise (the guide's names)."""
+DEFAULT_SCRIPT = Path(__file__).with_name("script.yaml")
+"""The script shipped with the package: a short support call, with the guide's tools."""
 
 
 class ScriptError(ValueError):
@@ -34,7 +41,10 @@ class ScriptError(ValueError):
     def __init__(self, path: Path, problem: str) -> None:
         self.path = path
         self.problem = problem
-        super().__init__(f"conversation script {str(path)!r}: {problem} (see bot/script.yaml)")
+        super().__init__(
+            f"conversation script {str(path)!r}: {problem} "
+            f"(the default script, {DEFAULT_SCRIPT}, shows every key)"
+        )
 
 
 @dataclass(frozen=True)
@@ -54,6 +64,10 @@ class Script:
     caller_lines: tuple[str, ...]
     filler: str | None
     system_instruction: str
+    transfer_tool: str | None = DEFAULT_TOOLS["transfer"]
+    """Called after ``transfer_line`` (None: the line alone)."""
+    goodbye_tool: str | None = DEFAULT_TOOLS["goodbye"]
+    """Called after ``farewell`` (None: the line alone)."""
 
     def wants_person(self, text: str) -> bool:
         """Whether the caller asked for a person."""
@@ -85,6 +99,17 @@ def _pattern(path: Path, patterns: dict[str, Any], key: str) -> re.Pattern[str]:
         ) from None
 
 
+def _tools(path: Path, data: dict[str, Any]) -> dict[str, str | None]:
+    tools = data.get("tools", DEFAULT_TOOLS)
+    if not isinstance(tools, dict) or not set(tools) <= set(DEFAULT_TOOLS):
+        raise ScriptError(path, "'tools' may map only 'transfer' and 'goodbye' (to a tool name)")
+    names: dict[str, str | None] = {**DEFAULT_TOOLS, **tools}
+    for key, name in names.items():
+        if name is not None and not (isinstance(name, str) and _TOOL_NAME.fullmatch(name)):
+            raise ScriptError(path, f"tools.{key} must be a function name or null; got {name!r}")
+    return names
+
+
 def parse_script(data: Any, path: Path) -> Script:
     """Check a parsed YAML document and build the script from it."""
     if not isinstance(data, dict):
@@ -101,6 +126,7 @@ def parse_script(data: Any, path: Path) -> Script:
     filler = data.get("filler")
     if filler is not None and not (isinstance(filler, str) and filler.strip()):
         raise ScriptError(path, "'filler' must be a non-empty string or null")
+    tools = _tools(path, data)
     return Script(
         greeting_prompt=data["greeting_prompt"],
         greeting=data["greeting"],
@@ -115,15 +141,23 @@ def parse_script(data: Any, path: Path) -> Script:
         caller_lines=_strings(path, data, "caller_lines", allow_empty=True),
         filler=filler,
         system_instruction=data["system_instruction"],
+        transfer_tool=tools["transfer"],
+        goodbye_tool=tools["goodbye"],
     )
 
 
-def load_script(path: Path) -> Script:
-    """Read and check the script at ``path``."""
+def load_script(path: str | Path = DEFAULT_SCRIPT, *, setting: str | None = None) -> Script:
+    """Read and check the script at ``path``.
+
+    ``setting`` names where the path came from (e.g. an environment variable), so the
+    error for a file that cannot be read says what to change.
+    """
+    path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ScriptError(path, f"cannot be read ({exc.strerror}); set BOT_SCRIPT") from None
+        fix = f"; set {setting}" if setting else ""
+        raise ScriptError(path, f"cannot be read ({exc.strerror}){fix}") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -11,8 +11,12 @@ runs the LLM, so one spoken sentence is one caller turn and one line. Once a lin
 been reported, the rest of that turn adds nothing.
 
 The lines come from the simulator's control API for this call
-(``GET $BWSIM_CONTROL_URL/calls/{callId}/caller-lines``), fetched once when the stream
+(``GET $BWSIM_CONTROL_URL/calls/{callId}/caller-lines``), fetched once when the pipeline
 starts, or else from the script's ``caller_lines``.
+
+The audio itself is never transcribed, so the stand-in needs a VAD upstream of it that
+broadcasts ``VADUserStartedSpeakingFrame``/``VADUserStoppedSpeakingFrame``, as Pipecat's
+user aggregator does with a ``vad_analyzer`` (Silero).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import httpx
 from loguru import logger
 from pipecat.frames.frames import (
     Frame,
+    StartFrame,
     TranscriptionFrame,
     UserStartedSpeakingFrame,
     UserStoppedSpeakingFrame,
@@ -59,7 +64,13 @@ async def fetch_caller_lines(control_url: str, call_id: str) -> list[str] | None
 
 
 class ScriptedSTTService(STTService):
-    """Reports one scripted caller line per caller turn, as a finalized transcript."""
+    """Reports one scripted caller line per caller turn, as a finalized transcript.
+
+    ``lines`` are the caller's lines, or an awaitable of them (e.g.
+    :func:`fetch_caller_lines`, started when the pipeline starts and awaited at the first
+    turn, for at most 2 s); when it gives none, ``fallback`` is used. Once the lines have
+    run out, each turn reports ``filler`` (None: nothing).
+    """
 
     def __init__(
         self,
@@ -76,7 +87,9 @@ class ScriptedSTTService(STTService):
             settings=STTSettings(model=None, language=None), ttfs_p99_latency=0.0, **kwargs
         )
         self._fallback = list(fallback)
-        self._pending = None if isinstance(lines, Sequence) else lines
+        self._pending: Awaitable[Sequence[str] | None] | None = (
+            None if isinstance(lines, Sequence) else lines
+        )
         self._lines: list[str] = []
         if isinstance(lines, Sequence):
             self._lines = list(lines) or list(self._fallback)
@@ -85,6 +98,12 @@ class ScriptedSTTService(STTService):
         self._heard_this_turn = False
         self._endpoint_task: asyncio.Task[None] | None = None
         self.heard: list[str] = []
+
+    async def start(self, frame: StartFrame) -> None:
+        """Start fetching the caller's lines now, so the first turn need not wait for them."""
+        await super().start(frame)
+        if asyncio.iscoroutine(self._pending):
+            self._pending = self.create_task(self._pending, name="caller-lines")
 
     async def _next_line(self) -> str | None:
         if self._pending is not None:
@@ -116,10 +135,11 @@ class ScriptedSTTService(STTService):
             await self.cancel_task(task)
 
     async def run_stt(self, audio: bytes) -> AsyncGenerator[Frame | None, None]:
-        # The audio itself is not transcribed: the script says what the caller said.
+        """Nothing: the audio is not transcribed, the script says what the caller said."""
         yield None
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        """Follow the caller's turns (VAD and user-turn frames) to time each line."""
         await super().process_frame(frame, direction)
         if isinstance(frame, (UserStartedSpeakingFrame, UserStoppedSpeakingFrame)):
             self._heard_this_turn = False
@@ -130,5 +150,11 @@ class ScriptedSTTService(STTService):
             self._endpoint_task = self.create_task(self._endpoint(), name="endpoint")
 
     async def cleanup(self) -> None:
+        """Stop the endpoint timer and a fetch of the lines still running."""
         await self._cancel_endpoint()
+        pending, self._pending = self._pending, None
+        if asyncio.iscoroutine(pending):
+            pending.close()  # never started: the pipeline did not start
+        elif isinstance(pending, asyncio.Task) and not pending.done():
+            await self.cancel_task(pending)
         await super().cleanup()  # type: ignore[no-untyped-call]  # Pipecat leaves it unannotated
