@@ -124,6 +124,8 @@ def bot_environment(h: Harness) -> dict[str, str]:
             "BANDWIDTH_OAUTH_URL": f"{h.api_base}/api/v1/oauth2/token",
             "BANDWIDTH_VOICE_API_URL": f"{h.api_base}/api/v2",
             "BWSIM_CONTROL_URL": f"{h.api_base}/_bwsim",
+            # a bot that offers simulator.standins picks them under bwsim (as for --app)
+            "BWSIM_STANDINS": "1",
         }
     )
     return env
