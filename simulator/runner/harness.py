@@ -42,8 +42,11 @@ class Harness:
         startup_timeout_s: float = 30.0,
         api_port: int = 0,
         credentials: BotCredentials | None = None,
+        log_path: Path | None = None,
     ) -> None:
         self.api_port = api_port
+        self.log_path = log_path
+        """Where the bot's output goes (a report's output folder); None: a temporary file."""
         self.fake = FakeBandwidth(settings=settings or FakeSettings())
         self.app = VoiceApiApp(self.fake)
         self.target = target
@@ -85,6 +88,7 @@ class Harness:
                     credentials=self.credentials,
                     api_base=self.api.base_url,
                     violations_file=self.violations_file,
+                    log_path=self.log_path,
                     extra_env=self.bot_env,
                     startup_timeout_s=self.startup_timeout_s,
                 )
