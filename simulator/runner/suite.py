@@ -145,6 +145,8 @@ class BotRecord:
     """The scenarios whose calls were in flight when it exited (empty: between calls)."""
     not_run: list[str] = field(default_factory=list)
     """The scenarios failed without a call because it had exited."""
+    in_flight: set[str] = field(default_factory=set, repr=False)
+    """The scenarios whose calls it is taking now."""
 
     @property
     def exit(self) -> str:
@@ -400,6 +402,7 @@ async def _run_one(h: Harness, scenario: Scenario, settle_ms: float) -> Scenario
         metrics=metrics.to_dict(),
         victim_id=victim[0] if victim else None,
         bot=h.bot.base_url if h.bot is not None else None,
+        bot_log=str(h.bot.log_path) if h.bot is not None and h.bot.log_path else None,
     )
 
 
@@ -441,20 +444,21 @@ async def run_suite(
     async def one(h: Harness, s: Scenario) -> None:
         record = records[h]
         async with slots:
-            if await _bot_gone(h.bot, record):
-                done(s, _not_run(s, record))
-                return
             async with gate:
                 wait = last_start[0] + START_GAP_S - time.monotonic()
                 if wait > 0:
                     await asyncio.sleep(wait)
                 last_start[0] = time.monotonic()
+            if await _bot_gone(h.bot, record):  # checked as late as possible before the call
+                done(s, _not_run(s, record))
+                return
             if progress is not None:
                 progress("start", s, None)
+            record.in_flight.add(s.id)
             r = await _run_one(h, s, settle_ms)
-            r.bot_log = None if record.log is None else str(record.log)
             if await _bot_gone(h.bot, record, during=s.id):
                 _died_during(r, h.bot, record)
+            record.in_flight.discard(s.id)
             if out_dir is not None:
                 await asyncio.to_thread(_write_artifacts, r, out_dir)
             done(s, r)
@@ -536,16 +540,18 @@ def _harnesses(
 
 
 async def _bot_gone(bot: RunningBot | None, record: BotRecord, *, during: str = "") -> bool:
-    """Whether the bot's process has exited; the first time, note when (``during``)."""
-    if record.exit_code is not None:
-        if during:
-            record.exited_during.append(during)  # this call was in flight as well
-        return True
-    code = None if bot is None else await bot.exited()
-    if code is None:
-        return False
-    record.exit_code = code
-    if during:
+    """Whether the bot's process has exited; notes the calls it died during.
+
+    Those are the calls in flight when the exit is first seen, and ``during`` (the call
+    that just ended on it).
+    """
+    if record.exit_code is None:
+        code = None if bot is None else await bot.exited()
+        if code is None:
+            return False
+        record.exit_code = code
+        record.exited_during.extend(sorted(record.in_flight))
+    if during and during not in record.exited_during:
         record.exited_during.append(during)
     return True
 
