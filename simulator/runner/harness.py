@@ -3,7 +3,8 @@
 ``Harness`` is the object every front end shares (the CLI commands, the pytest plugin,
 the audit): it owns the :class:`~simulator.rest.fake.FakeBandwidth` state, serves the Voice
 API on a real uvicorn, starts the target with matching credentials and the request
-interception, and gathers violations from every side at the end.
+interception, and gathers violations from every side at the end. With ``log_path`` the bot's
+output goes to that file (a report's output folder) instead of a temporary one.
 """
 
 from __future__ import annotations

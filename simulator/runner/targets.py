@@ -12,6 +12,11 @@ guide's ``env.example`` (``PROXY_HOST``, ``PORT``, ``BANDWIDTH_CLIENT_ID``,
 ``BANDWIDTH_CLIENT_SECRET``, ``BANDWIDTH_WEBHOOK_USERNAME``,
 ``BANDWIDTH_WEBHOOK_PASSWORD``, ``HUMAN_AGENT_NUMBER``) to generated values, and installs
 the request interception (``intercept``) through the bootstrap ``sitecustomize``.
+
+The output (stdout and stderr) of a bot bwsim starts goes to ``Launch.log_path`` (``bwsim
+run`` puts it in its output folder, ``OUT/bots/``) or, without one, to a temporary file;
+every message about the bot ends with the last lines of that log and its path
+(:meth:`RunningBot.log_excerpt`).
 """
 
 from __future__ import annotations

@@ -20,6 +20,8 @@ from simulator.runner.harness import Harness
 from simulator.runner.serve_app import EXPECTED
 from simulator.runner.targets import AppTarget
 
+pytest_plugins = ["pytester"]
+
 ROOT = Path(__file__).resolve().parents[2]
 SUITE = "scenarios:\n  - name: a\n    expect: [clear]\n"
 
@@ -85,6 +87,21 @@ def test_the_harness_the_pytest_plugin_uses_raises_target_error() -> None:
 
     with pytest.raises(TargetError, match=r"names None .*not an ASGI app"):
         asyncio.run(start())
+
+
+def test_the_pytest_plugin_reports_the_refusal_as_the_tests_error(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--bwsim-app naming a function: the test using bwsim errors with the refusal, no hang."""
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))  # the bot child imports tests.bots from here
+    pytester.makepyfile(test_user="def test_call(bwsim):\n    pass\n")
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "-q", "--bwsim-app", "tests.bots.not_asgi:handler", timeout=100
+    )
+    assert result.parseoutcomes().get("errors") == 1, result.stdout.str()
+    out = result.stdout.str()
+    assert "TargetError: --app tests.bots.not_asgi:handler names the function" in out
+    assert "not an ASGI app" in out
 
 
 def test_audit_puts_the_bot_log_next_to_its_json_report(tmp_path: Path) -> None:
