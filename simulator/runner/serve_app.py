@@ -14,6 +14,7 @@ harness turns that into a :class:`~simulator.errors.TargetError` (exit code 2).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import inspect
 import json
@@ -125,7 +126,7 @@ def _module_hint(module: object) -> str:
     if not found:
         return ""
     name = getattr(module, "__name__", "MODULE")
-    return f"; it holds {', '.join(found[:5])}: try --app {name}:{found[0]}"
+    return f" The module holds {', '.join(found[:5])}: try --app {name}:{found[0]}"
 
 
 def asgi_problem(app: object) -> str | None:
@@ -139,12 +140,13 @@ def asgi_problem(app: object) -> str | None:
     than an instance), an object that cannot be called, and callables whose arguments do
     not fit, such as a function taking no arguments or a synchronous function taking
     ``(scope, receive, send)``. A callable whose signature Python cannot read is let
-    through: nothing says it is wrong.
+    through: nothing says it is wrong. (An app factory, a function taking no arguments,
+    is refused here; :func:`_load` calls it first and checks what it returns.)
     """
     if app is None:
         return "None (is the app created only under `if __name__ == '__main__':`?)"
     if inspect.ismodule(app):
-        return f"the module {app.__name__}{_module_hint(app)}"
+        return f"the module {app.__name__}"
     if inspect.isclass(app):
         return _class_problem(app)
     signature = _signature(app)
@@ -174,7 +176,33 @@ def asgi_problem(app: object) -> str | None:
     return what
 
 
+def _attribute(module: object, module_name: str, attr: str, spec: str) -> object:
+    """``module.attr`` (dotted); a submodule not imported yet is imported, as ``bot:app``."""
+    found = module
+    for part in attr.split("."):
+        if not hasattr(found, part) and inspect.ismodule(found):
+            with contextlib.suppress(ImportError):
+                importlib.import_module(f"{found.__name__}.{part}")
+        if not hasattr(found, part):
+            raise Refused(f"module {module_name!r} has no attribute {attr!r} (--app {spec})")
+        found = getattr(found, part)
+    return found
+
+
+def _is_factory(app: object) -> bool:
+    """A synchronous ``def`` callable with no arguments: uvicorn calls it to build the app."""
+    if not isinstance(app, types.FunctionType) or _is_async(app):
+        return False
+    signature = _signature(app)
+    return signature is not None and _binds(signature, 0)
+
+
 def _load(spec: str) -> object:
+    """The ASGI app ``spec`` names; raises :class:`Refused` saying why it cannot be served.
+
+    A function that takes no arguments is an app factory, as uvicorn treats it: it is
+    called, and what it returns must be the ASGI app.
+    """
     module_name, _, attr = spec.partition(":")
     try:
         module = importlib.import_module(module_name)
@@ -183,14 +211,17 @@ def _load(spec: str) -> object:
             f"cannot import {module_name!r} for --app {spec}: {exc}. "
             "Run bwsim from the folder that contains the module, or install it."
         ) from exc
-    app: object = module
-    for part in attr.split("."):
-        if not hasattr(app, part):
-            raise Refused(f"module {module_name!r} has no attribute {attr!r} (--app {spec})")
-        app = getattr(app, part)
+    app = _attribute(module, module_name, attr, spec)
+    named = ""
+    if _is_factory(app):
+        named = f"the function {_name(app)}(), which returned "
+        app = app()  # type: ignore[operator]  # _is_factory checked it takes no arguments
     problem = asgi_problem(app)
     if problem is not None:
-        raise Refused(f"--app {spec} names {problem}, not an ASGI app. bwsim expects {EXPECTED}.")
+        hint = _module_hint(app) if inspect.ismodule(app) else ""
+        raise Refused(
+            f"--app {spec} names {named}{problem}, not an ASGI app. bwsim expects {EXPECTED}.{hint}"
+        )
     return app
 
 

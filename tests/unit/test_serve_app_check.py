@@ -113,9 +113,8 @@ def test_a_module_holding_an_app_suggests_it() -> None:
     module = types.ModuleType("tests_fake_bot")
     module.app = FastAPI()  # type: ignore[attr-defined]
     module.helper = two_arguments  # type: ignore[attr-defined]
-    problem = asgi_problem(module)
-    assert problem is not None
-    assert "try --app tests_fake_bot:app" in problem
+    assert asgi_problem(module) == "the module tests_fake_bot"
+    assert serve_app._module_hint(module) == " The module holds app: try --app tests_fake_bot:app"
 
 
 def test_the_refusal_names_the_spec_and_what_is_expected() -> None:
@@ -126,3 +125,25 @@ def test_the_refusal_names_the_spec_and_what_is_expected() -> None:
     assert message.startswith("--app tests.bots.not_asgi:handler names the function ")
     assert "not an ASGI app" in message
     assert EXPECTED in message
+
+
+def test_an_app_factory_is_called_and_its_result_served() -> None:
+    """A function taking no arguments is a factory (as uvicorn has it): its result is the app."""
+    from tests.bots import not_asgi
+
+    assert serve_app._load("tests.bots.not_asgi:make_app") is not_asgi.make_app()
+
+
+def test_a_factory_returning_no_app_is_refused_naming_both() -> None:
+    """A factory returning None: the refusal names the factory and what it returned."""
+    with pytest.raises(Refused) as caught:
+        serve_app._load("tests.bots.not_asgi:make_nothing")
+    assert "names the function tests.bots.not_asgi.make_nothing(), which returned None" in str(
+        caught.value
+    )
+
+
+def test_a_package_attribute_that_is_an_unimported_submodule_is_named_as_a_module() -> None:
+    """--app json:tool finds the submodule json.tool and says it is a module, not 'no such'."""
+    with pytest.raises(Refused, match=r"names the module json\.tool"):
+        serve_app._load("json:tool")
