@@ -104,13 +104,18 @@ def test_the_pytest_plugin_reports_the_refusal_as_the_tests_error(
     assert "not an ASGI app" in out
 
 
-def test_audit_puts_the_bot_log_next_to_its_json_report(tmp_path: Path) -> None:
-    """Bwsim audit --json DIR/x.json: the bot's log is DIR/bots/1-….log, named in table and JSON."""
+def test_audit_puts_the_bot_logs_next_to_its_json_report(tmp_path: Path) -> None:
+    """Bwsim audit --json DIR/x.json: both bots' logs are in DIR/bots/, named in table and JSON."""
     report = tmp_path / "audit.json"
-    args = ["--app", "tests.bots.speaker_bot:app", "--only", "token.fresh"]
+    args = ["--app", "tests.bots.speaker_bot:app", "--only", "token.fresh", "webhook.creds_unset"]
     done = _bwsim("audit", *args, "--json", str(report))
     assert done.returncode == 0, done.stdout + done.stderr
-    log = tmp_path / "bots" / "1-app-tests-bots-speaker-bot-app.log"
-    assert log.is_file()
-    assert f"bwsim audit: bot log {log}" in done.stdout
-    assert json.loads(report.read_text())["bot_logs"] == [str(log)]
+    bots = tmp_path / "bots"
+    logs = [
+        bots / "1-app-tests-bots-speaker-bot-app.log",
+        bots / "2-app-tests-bots-speaker-bot-app-without-webhook-credentials.log",
+    ]
+    assert all(log.is_file() for log in logs), sorted(bots.iterdir())
+    for log in logs:
+        assert f"bwsim audit: bot log {log}" in done.stdout
+    assert json.loads(report.read_text())["bot_logs"] == [str(log) for log in logs]
