@@ -490,9 +490,9 @@ async def run_suite(
 
     await asyncio.gather(*(group(env, members) for env, members in groups.items()))
     ordered = [results[s.id] for s in scenarios]
-    copies = f" ({instances} instances)" if instances > 1 and target.starts_process else ""
-    elapsed_ms = (time.monotonic() - t0) * 1000
-    return SuiteResult(ordered, target.description + copies, started_at, elapsed_ms, bots)
+    scaled = instances > 1 and not isinstance(target, UrlTarget)
+    described = target.description + (f" ({instances} instances)" if scaled else "")
+    return SuiteResult(ordered, described, started_at, (time.monotonic() - t0) * 1000, bots)
 
 
 def _weight(s: Scenario) -> float:
