@@ -170,8 +170,12 @@ def run(args: argparse.Namespace) -> int:
         credentials = None
         if isinstance(target, UrlTarget):
             credentials = _url_credentials(args.api_port)
+        # The bots' logs go next to the report, in bots/ (temporary files without --json).
+        log_dir = Path(args.json).parent / "bots" if args.json else None
         report = asyncio.run(
-            run_audit(target, config, credentials=credentials, api_port=args.api_port)
+            run_audit(
+                target, config, credentials=credentials, api_port=args.api_port, log_dir=log_dir
+            )
         )
     except ConfigError as exc:
         print(f"bwsim: {exc}", file=sys.stderr)

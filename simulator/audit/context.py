@@ -20,6 +20,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import httpx
@@ -135,6 +136,8 @@ class AuditContext:
         self.trusted: dict[str, str] = {}
         self.decoys: dict[str, str] = {}
         self._shared: dict[str, asyncio.Task[Any]] = {}
+        self.copy_logs: list[Path] = []
+        """The logs of the bot copies checks started (``webhook.creds_unset``)."""
         self.calm = asyncio.Event()
         """Set once the latency-measuring checks are done: heavy checks wait for it."""
         self._other_account: Account | None = None

@@ -101,6 +101,8 @@ class AuditReport:
     duration_s: float
     options: dict[str, Any] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    bot_logs: tuple[str, ...] = ()
+    """The log files of the bots the audit started (next to ``--json``, in ``bots/``)."""
 
     def count(self, status: Status) -> int:
         """How many checks ended with ``status``."""
@@ -132,5 +134,6 @@ class AuditReport:
             "summary": {s: self.count(s) for s in ("passed", "failed", "skipped", "error")},
             "options": self.options,
             "notes": list(self.notes),
+            "bot_logs": list(self.bot_logs),
             "checks": [r.to_dict() for r in self.results],
         }

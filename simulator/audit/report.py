@@ -44,6 +44,7 @@ def format_table(report: AuditReport, width: int = 100) -> str:
         for s in ("passed", "failed", "skipped", "error")
         if report.count(s)
     )
+    lines.extend(f"bwsim audit: bot log {log}" for log in report.bot_logs)
     lines.append(f"bwsim audit: {counts or 'no checks'} (exit {report.exit_code})")
     return "\n".join(lines)
 

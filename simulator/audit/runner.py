@@ -13,13 +13,14 @@ import asyncio
 import time
 import traceback
 from collections.abc import Sequence
+from pathlib import Path
 
 from simulator.audit.catalog import CHECKS, CheckSpec, select
 from simulator.audit.config import AuditConfig, load_lines
 from simulator.audit.context import AuditContext
 from simulator.audit.model import AuditReport, CheckResult, Verdict, error, failed, skipped
 from simulator.runner.harness import Harness
-from simulator.runner.targets import BotCredentials, Target
+from simulator.runner.targets import BotCredentials, Target, bot_log_name, describe_exit
 
 __all__ = ["run_audit"]
 
@@ -60,9 +61,10 @@ def _crashed(ctx: AuditContext, exc: Exception) -> Verdict:
     process = ctx.bot.process
     if process is not None and process.returncode is not None:
         return failed(
-            f"the bot process exited with code {process.returncode} during the check: a bad "
-            "input must never take the bot down",
+            f"the bot process {describe_exit(process.returncode)} during the check: a bad "
+            f"input must never take the bot down; full log: {ctx.bot.log_path}",
             bot_output=ctx.bot.log_tail(20),
+            bot_log=str(ctx.bot.log_path),
         )
     where = "".join(traceback.format_exception(exc, limit=-3))
     return error(
@@ -85,8 +87,12 @@ async def run_audit(
     credentials: BotCredentials | None = None,
     api_port: int = 0,
     startup_timeout_s: float = 60.0,
+    log_dir: Path | None = None,
 ) -> AuditReport:
     """Start the bot against a fake Bandwidth and run the selected checks.
+
+    The bot's output goes to ``log_dir/1-<target slug>.log`` (a temporary file without
+    ``log_dir``); the report names it, and the copy ``webhook.creds_unset`` starts.
 
     Raises :class:`~simulator.errors.ConfigError` (exit 2) when the audit cannot be made:
     an unknown check id, an unreadable caller audio file, a bot that does not start.
@@ -99,12 +105,16 @@ async def run_audit(
         spec.id: CheckResult(spec.id, spec.title, skipped(reason), 0.0)
         for spec, reason in selection.skip
     }
+    log = None
+    if log_dir is not None and target.starts_process:
+        log = log_dir / bot_log_name(1, target.description)
     harness = Harness(
         target,
         bot_env=bot_env,
         credentials=credentials,
         api_port=api_port,
         startup_timeout_s=startup_timeout_s,
+        log_path=log,
     )
     async with harness as h:
         ctx = AuditContext(h, cfg, lines, target)
@@ -117,6 +127,7 @@ async def run_audit(
             calm.cancel()
             await ctx.aclose()
         notes = tuple(f"{v.kind}: {v.detail}" for v in h.fake.journal.violations[:MAX_NOTES])
+        logs = tuple(str(p) for p in (h.bot.log_path if h.bot else None, *ctx.copy_logs) if p)
     for result in done:
         results[result.id] = result
     order = [spec.id for spec in (*selection.run, *(s for s, _ in selection.skip))]
@@ -128,4 +139,5 @@ async def run_audit(
         duration_s=time.monotonic() - started,
         options=_options(cfg),
         notes=notes,
+        bot_logs=logs,
     )

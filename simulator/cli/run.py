@@ -139,7 +139,8 @@ def run(args: argparse.Namespace) -> int:
     junit_path = write_junit(suite, Path(args.junit) if args.junit else out / "junit.xml")
     print()
     print(console_table(suite))
-    print(f"bwsim: report {json_path}, JUnit {junit_path}, per-scenario artifacts in {out}/")
+    logs = f", bot logs in {out / 'bots'}/" if any(b.log for b in suite.bots) else ""
+    print(f"bwsim: report {json_path}, JUnit {junit_path}, per-scenario artifacts in {out}/{logs}")
     if suite.count("skipped") == len(suite.results):
         print("bwsim: FAIL no scenario ran (all were skipped)", file=sys.stderr)
     return EXIT_OK if suite.passed else EXIT_FAILED

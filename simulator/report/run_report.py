@@ -3,7 +3,10 @@
 The JSON is versioned (``"schema": 1``) and lists every scenario with ``id``, ``passed``
 (true/false), ``status``, a one-sentence ``detail``, its expectations with their own
 verdicts, and the evidence (webhook attempts, streams, API requests, violations, the
-timeline) that decided it. The JUnit file has one ``testsuite`` per scenario file and one
+timeline) that decided it. ``bots`` lists every bot the run started: its ``log`` file (in
+the output folder), and ``exit_code`` when it exited mid-suite; each scenario names its
+bot's log in ``bot_log``. Fields are only ever added within a schema number, so readers
+of schema 1 keep working. The JUnit file has one ``testsuite`` per scenario file and one
 ``testcase`` per scenario, so CI systems show each scenario on its own.
 """
 
@@ -19,7 +22,14 @@ from typing import Any
 
 from simulator.runner.suite import ScenarioResult, SuiteResult
 
-__all__ = ["console_table", "progress_line", "suite_json", "write_json", "write_junit"]
+__all__ = [
+    "bot_lines",
+    "console_table",
+    "progress_line",
+    "suite_json",
+    "write_json",
+    "write_junit",
+]
 
 SCHEMA = 1
 _VERDICT = {"passed": "PASS", "failed": "FAIL", "skipped": "SKIP"}
@@ -45,6 +55,7 @@ def suite_json(suite: SuiteResult) -> dict[str, Any]:
             "skipped": suite.count("skipped"),
         },
         "machine": {"python": platform.python_version(), "platform": platform.platform()},
+        "bots": [b.to_dict() for b in suite.bots],
         "scenarios": [r.to_dict() for r in suite.results],
     }
 
@@ -88,20 +99,30 @@ def write_junit(suite: SuiteResult, path: Path) -> Path:
                 failure.text = _failure_text(r)
             elif r.status == "skipped":
                 ET.SubElement(case, "skipped", message=r.detail)
-            if r.artifacts:
+            files = {**r.artifacts, **({"bot_log": r.bot_log} if r.bot_log else {})}
+            if files:
                 out = ET.SubElement(case, "system-out")
-                out.text = "\n".join(f"{k}: {v}" for k, v in r.artifacts.items())
+                out.text = "\n".join(f"{k}: {v}" for k, v in files.items())
     path.parent.mkdir(parents=True, exist_ok=True)
     ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
     return path
 
 
+def _hang(text: str, indent: str) -> str:
+    """``text`` with every line after the first indented (a log tail under its reason)."""
+    return text.replace("\n", "\n" + indent)
+
+
 def _failure_text(r: ScenarioResult) -> str:
     lines = [f"{r.scenario.where}: {r.scenario.name}"]
+    problems = [f"  FAIL {_hang(p, '       ')}" for p in r.problems]
+    if r.bot_exited:  # the cause first; what the dead bot then failed follows from it
+        lines.extend(problems[:1])
+        problems = problems[1:]
     for v in r.verdicts:
         mark = "ok  " if v.passed else "FAIL"
         lines.append(f"  {mark} line {v.expectation.line}: {v.expectation.describe()}: {v.detail}")
-    lines.extend(f"  FAIL {p}" for p in r.problems)
+    lines.extend(problems)
     return "\n".join(lines)
 
 
@@ -111,8 +132,22 @@ def progress_line(n: int, total: int, r: ScenarioResult) -> str:
     head = f"[{n:>{width}}/{total}] {_VERDICT[r.status]} {r.scenario.id}"
     tail = f"  {r.duration_ms / 1000:.1f} s" if r.status != "skipped" else ""
     if r.status != "passed":
-        tail += f"  {r.detail}"
+        tail += f"  {_hang(r.detail, '    ')}"
     return head + tail
+
+
+def bot_lines(suite: SuiteResult) -> list[str]:
+    """Where each bot's log is, and which bot exited mid-suite: for the end of the table."""
+    started = [b for b in suite.bots if b.log is not None]
+    if not started:
+        return []
+    lines = ["", "Bot logs:"]
+    for b in started:
+        env = " ".join(f"{k}={v}" for k, v in b.bot_env.items())
+        lines.append(f"  {b.log}" + (f"  ({env})" if env else ""))
+        if b.exit_code is not None:
+            lines.append(f"    {b.exit}")
+    return lines
 
 
 def _fit(text: str, width: int) -> str:
@@ -137,7 +172,7 @@ def console_table(suite: SuiteResult, *, width: int | None = None) -> str:
                 _ms(r.timings.get("response_p50_ms")),
                 _ms(r.timings.get("clear_ms")),
                 "—" if r.status == "skipped" else f"{r.duration_ms / 1000:.1f} s",
-                "" if r.passed else r.detail,
+                "" if r.passed else r.detail.partition("\n")[0],
             )
         )
     n_cols = len(head) - 1
@@ -157,6 +192,7 @@ def console_table(suite: SuiteResult, *, width: int | None = None) -> str:
             lines.append(_failure_text(r))
             if r.artifacts.get("timeline_png"):
                 lines.append(f"  timeline: {r.artifacts['timeline_png']}")
+    lines.extend(bot_lines(suite))
     lines.append("")
     lines.append(
         f"{suite.count('passed')} passed, {suite.count('failed')} failed, "

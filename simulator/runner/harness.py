@@ -3,7 +3,8 @@
 ``Harness`` is the object every front end shares (the CLI commands, the pytest plugin,
 the audit): it owns the :class:`~simulator.rest.fake.FakeBandwidth` state, serves the Voice
 API on a real uvicorn, starts the target with matching credentials and the request
-interception, and gathers violations from every side at the end.
+interception, and gathers violations from every side at the end. With ``log_path`` the bot's
+output goes to that file (a report's output folder) instead of a temporary one.
 """
 
 from __future__ import annotations
@@ -42,8 +43,11 @@ class Harness:
         startup_timeout_s: float = 30.0,
         api_port: int = 0,
         credentials: BotCredentials | None = None,
+        log_path: Path | None = None,
     ) -> None:
         self.api_port = api_port
+        self.log_path = log_path
+        """Where the bot's output goes (a report's output folder); None: a temporary file."""
         self.fake = FakeBandwidth(settings=settings or FakeSettings())
         self.app = VoiceApiApp(self.fake)
         self.target = target
@@ -85,6 +89,7 @@ class Harness:
                     credentials=self.credentials,
                     api_base=self.api.base_url,
                     violations_file=self.violations_file,
+                    log_path=self.log_path,
                     extra_env=self.bot_env,
                     startup_timeout_s=self.startup_timeout_s,
                 )

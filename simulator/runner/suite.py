@@ -12,15 +12,26 @@ Besides its own expectations, every scenario fails on what a demanding user neve
 to pass silently: a violation nobody expected, a caller step that timed out, a call that
 hit ``max_call_s``, an undelivered webhook that no ``webhook_response`` expectation
 covers, invalid BXML.
+
+Each bot bwsim starts writes its output (stdout and stderr) to
+``out_dir/bots/<n>-<target slug>.log`` (a temporary file without ``out_dir``); the
+suite's :class:`BotRecord` list and every scenario's ``bot_log`` name it.
+
+A bot that dies mid-suite is not restarted: a restart would hide the crash and judge the
+rest of the suite on a bot in an unknown state. The scenarios whose calls were in flight
+when it exited fail with "the bot (…) exited with code N during this call", the last
+lines of its log and the log's path; every later scenario for that bot fails at once with
+"the bot exited earlier (…)", without placing a call. The run then exits 1.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import statistics
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,9 +50,9 @@ from simulator.judge.verdicts import call_problems
 from simulator.report.plot import plot_timeline
 from simulator.rest.journal import Violation
 from simulator.runner.harness import Harness
-from simulator.runner.targets import Target, UrlTarget
+from simulator.runner.targets import RunningBot, Target, UrlTarget, bot_log_name, describe_exit
 
-__all__ = ["ScenarioResult", "SuiteResult", "run_suite"]
+__all__ = ["BotRecord", "ScenarioResult", "SuiteResult", "run_suite"]
 
 Status = Literal["passed", "failed", "skipped"]
 SETTLE_MS = 1500.0
@@ -70,6 +81,10 @@ class ScenarioResult:
     """Latencies measured on the audio (reported, not judged: expectations judge)."""
     bot: str | None = None
     """The base URL of the bot instance that took the call (one of ``--instances``)."""
+    bot_log: str | None = None
+    """The log file of that bot instance (None for a bot bwsim did not start)."""
+    bot_exited: bool = False
+    """Its bot exited during this call or before it: ``problems[0]`` says how."""
 
     @property
     def passed(self) -> bool:
@@ -106,12 +121,57 @@ class ScenarioResult:
             "detail": self.detail,
             "duration_ms": round(self.duration_ms, 1),
             "bot": self.bot,
+            "bot_log": self.bot_log,
             "timings": {k: (None if v is None else round(v, 1)) for k, v in self.timings.items()},
             "expectations": [v.to_dict() for v in self.verdicts],
             "metrics": self.metrics,
             "problems": self.problems,
             "artifacts": self.artifacts,
             "evidence": evidence,
+        }
+
+
+@dataclass
+class BotRecord:
+    """One bot the suite used: what it is, where its log is, and whether it died."""
+
+    description: str
+    bot_env: dict[str, str]
+    log: Path | None
+    base_url: str = ""
+    exit_code: int | None = None
+    """Set when the bot exited before the suite stopped it."""
+    exited_during: list[str] = field(default_factory=list)
+    """The scenarios whose calls were in flight when it exited (empty: between calls)."""
+    not_run: list[str] = field(default_factory=list)
+    """The scenarios failed without a call because it had exited."""
+    in_flight: set[str] = field(default_factory=set, repr=False)
+    """The scenarios whose calls it is taking now."""
+
+    @property
+    def exit(self) -> str:
+        """``--app x:y exited with code 1 during a/b``, or "" for a bot that did not exit."""
+        if self.exit_code is None:
+            return ""
+        when = f"during {', '.join(self.exited_during)}" if self.exited_during else "between calls"
+        return f"{self.description} {describe_exit(self.exit_code)} {when}"
+
+    def started(self, bot: RunningBot | None) -> None:
+        """Note where the started bot listens and where its log really is."""
+        if bot is not None:
+            self.base_url = bot.base_url
+            self.log = bot.log_path
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready (an addition to report schema 1)."""
+        return {
+            "description": self.description,
+            "bot_env": self.bot_env,
+            "url": self.base_url,
+            "log": None if self.log is None else str(self.log),
+            "exit_code": self.exit_code,
+            "exited_during": self.exited_during,
+            "not_run": self.not_run,
         }
 
 
@@ -123,6 +183,8 @@ class SuiteResult:
     target: str
     started_at: datetime
     duration_ms: float
+    bots: list[BotRecord] = field(default_factory=list)
+    """Every bot the suite started (or the ``--url`` bot), in start order."""
 
     def count(self, status: Status) -> int:
         """How many scenarios ended with ``status``."""
@@ -340,6 +402,7 @@ async def _run_one(h: Harness, scenario: Scenario, settle_ms: float) -> Scenario
         metrics=metrics.to_dict(),
         victim_id=victim[0] if victim else None,
         bot=h.bot.base_url if h.bot is not None else None,
+        bot_log=str(h.bot.log_path) if h.bot is not None and h.bot.log_path else None,
     )
 
 
@@ -364,13 +427,14 @@ async def run_suite(
     first; a call's webhook and stream always reach the same copy.
     """
     started_at, t0 = datetime.now(UTC), time.monotonic()
-    slots = asyncio.Semaphore(max(1, concurrency))
-    gate = asyncio.Lock()
-    last_start = [0.0]
+    slots, gate, last_start = asyncio.Semaphore(max(1, concurrency)), asyncio.Lock(), [0.0]
     results: dict[str, ScenarioResult] = {}
     groups: dict[tuple[tuple[str, str], ...], list[Scenario]] = {}
     for s in scenarios:
-        groups.setdefault(s.bot_env, []).append(s)
+        groups.setdefault(s.bot_env, []).append(s)  # one bot per distinct bot_env
+    bots: list[BotRecord] = []
+    records: dict[Harness, BotRecord] = {}
+    numbers = itertools.count(1)
 
     def done(s: Scenario, r: ScenarioResult) -> None:
         results[s.id] = r
@@ -378,57 +442,145 @@ async def run_suite(
             progress("done", s, r)
 
     async def one(h: Harness, s: Scenario) -> None:
+        record = records[h]
         async with slots:
             async with gate:
                 wait = last_start[0] + START_GAP_S - time.monotonic()
                 if wait > 0:
                     await asyncio.sleep(wait)
                 last_start[0] = time.monotonic()
+            if await _bot_gone(h.bot, record):  # checked as late as possible before the call
+                done(s, _not_run(s, record))
+                return
             if progress is not None:
                 progress("start", s, None)
+            record.in_flight.add(s.id)
             r = await _run_one(h, s, settle_ms)
+            if await _bot_gone(h.bot, record, during=s.id):
+                _died_during(r, h.bot, record)
+            record.in_flight.discard(s.id)
             if out_dir is not None:
                 await asyncio.to_thread(_write_artifacts, r, out_dir)
             done(s, r)
 
-    def weight(s: Scenario) -> float:
-        """A guess at how long a scenario takes: its caller's audio and waits, in seconds."""
-        spoken = sum(len(a.samples) / 8000 for a in s.caller if a.samples is not None)
-        waits = sum(3.0 for a in s.caller if a.kind == "wait_for" or a.send_after)
-        return spoken + waits + (5.0 if s.caller else 0.0)
-
     async def group(env: tuple[tuple[str, str], ...], members: list[Scenario]) -> None:
         if env and isinstance(target, UrlTarget):
-            names = ", ".join(f"{k}={v}" for k, v in env)
-            for s in members:
-                done(
-                    s,
-                    ScenarioResult(
-                        s,
-                        "skipped",
-                        f"needs the bot started with {names}; a --url bot cannot be. "
-                        "Run it with --app or --cmd.",
-                    ),
-                )
+            for r in _url_skips(env, members):
+                done(r.scenario, r)
             return
         copies = 1 if isinstance(target, UrlTarget) else max(1, min(instances, len(members)))
+        made = _harnesses(
+            target,
+            env,
+            copies=copies,
+            out_dir=out_dir,
+            startup_timeout_s=startup_timeout_s,
+            numbers=numbers,
+        )
+        records.update(made)
+        bots.extend(made.values())
         async with contextlib.AsyncExitStack() as stack:
-            harnesses = await asyncio.gather(
-                *(
-                    stack.enter_async_context(
-                        Harness(target, bot_env=dict(env), startup_timeout_s=startup_timeout_s)
-                    )
-                    for _ in range(copies)
-                )
-            )
+            harnesses = await asyncio.gather(*(stack.enter_async_context(h) for h in made))
+            for h in harnesses:
+                records[h].started(h.bot)
             quiet_gc()  # no 30-70 ms full collection in the middle of the calls' 20 ms clock
             # Longest first: the suite then ends about when its longest scenario does.
-            queue = sorted(members, key=weight, reverse=True)
+            queue = sorted(members, key=_weight, reverse=True)
             await asyncio.gather(*(one(harnesses[i % copies], s) for i, s in enumerate(queue)))
 
     await asyncio.gather(*(group(env, members) for env, members in groups.items()))
     ordered = [results[s.id] for s in scenarios]
-    described = target.description
-    if instances > 1 and not isinstance(target, UrlTarget):
-        described += f" ({instances} instances)"
-    return SuiteResult(ordered, described, started_at, (time.monotonic() - t0) * 1000)
+    scaled = instances > 1 and not isinstance(target, UrlTarget)
+    described = target.description + (f" ({instances} instances)" if scaled else "")
+    return SuiteResult(ordered, described, started_at, (time.monotonic() - t0) * 1000, bots)
+
+
+def _weight(s: Scenario) -> float:
+    """A guess at how long a scenario takes: its caller's audio and waits, in seconds."""
+    spoken = sum(len(a.samples) / 8000 for a in s.caller if a.samples is not None)
+    waits = sum(3.0 for a in s.caller if a.kind == "wait_for" or a.send_after)
+    return spoken + waits + (5.0 if s.caller else 0.0)
+
+
+def _url_skips(env: tuple[tuple[str, str], ...], members: list[Scenario]) -> list[ScenarioResult]:
+    """Scenarios needing a bot started with ``env``: a ``--url`` bot cannot be."""
+    names = ", ".join(f"{k}={v}" for k, v in env)
+    reason = (
+        f"needs the bot started with {names}; a --url bot cannot be. Run it with --app or --cmd."
+    )
+    return [ScenarioResult(s, "skipped", reason) for s in members]
+
+
+def _harnesses(
+    target: Target,
+    env: tuple[tuple[str, str], ...],
+    *,
+    copies: int,
+    out_dir: Path | None,
+    startup_timeout_s: float,
+    numbers: Iterator[int],
+) -> dict[Harness, BotRecord]:
+    """``copies`` harnesses for one bot configuration, each bot's log in ``out_dir/bots/``.
+
+    The logs are numbered from ``numbers``, one count for the whole run.
+    """
+    made = {}
+    for _ in range(copies):
+        log = None
+        if out_dir is not None and target.starts_process:
+            log = out_dir / "bots" / bot_log_name(next(numbers), target.description)
+        harness = Harness(
+            target, bot_env=dict(env), startup_timeout_s=startup_timeout_s, log_path=log
+        )
+        made[harness] = BotRecord(target.description, dict(env), log)
+    return made
+
+
+# -- a bot that died ---------------------------------------------------------------------
+
+
+async def _bot_gone(bot: RunningBot | None, record: BotRecord, *, during: str = "") -> bool:
+    """Whether the bot's process has exited; notes the calls it died during.
+
+    Those are the calls in flight when the exit is first seen, and ``during`` (the call
+    that just ended on it).
+    """
+    if record.exit_code is None:
+        code = None if bot is None else await bot.exited()
+        if code is None:
+            return False
+        record.exit_code = code
+        record.exited_during.extend(sorted(record.in_flight))
+    if during and during not in record.exited_during:
+        record.exited_during.append(during)
+    return True
+
+
+def _died_during(r: ScenarioResult, bot: RunningBot | None, record: BotRecord) -> None:
+    """Fail ``r`` for what it is: the bot died while its call was in flight."""
+    assert record.exit_code is not None
+    excerpt = f"; {bot.log_excerpt()}" if bot is not None and bot.log_path else ""
+    reason = (
+        f"the bot ({record.description}) {describe_exit(record.exit_code)} during this "
+        f"call{excerpt}"
+    )
+    r.status = "failed"
+    r.detail = reason
+    r.problems.insert(0, reason)
+    r.bot_exited = True
+
+
+def _not_run(s: Scenario, record: BotRecord) -> ScenarioResult:
+    """A scenario failed at once: its bot had already exited, so no call was placed."""
+    record.not_run.append(s.id)
+    log = f"; full log: {record.log}" if record.log is not None else ""
+    reason = f"the bot exited earlier ({record.exit}); no call was placed{log}"
+    return ScenarioResult(
+        s,
+        "failed",
+        reason,
+        problems=[reason],
+        bot=record.base_url or None,
+        bot_log=None if record.log is None else str(record.log),
+        bot_exited=True,
+    )

@@ -12,13 +12,20 @@ guide's ``env.example`` (``PROXY_HOST``, ``PORT``, ``BANDWIDTH_CLIENT_ID``,
 ``BANDWIDTH_CLIENT_SECRET``, ``BANDWIDTH_WEBHOOK_USERNAME``,
 ``BANDWIDTH_WEBHOOK_PASSWORD``, ``HUMAN_AGENT_NUMBER``) to generated values, and installs
 the request interception (``intercept``) through the bootstrap ``sitecustomize``.
+
+The output (stdout and stderr) of a bot bwsim starts goes to ``Launch.log_path`` (``bwsim
+run`` puts it in its output folder, ``OUT/bots/``) or, without one, to a temporary file;
+every message about the bot ends with the last lines of that log and its path
+(:meth:`RunningBot.log_excerpt`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
+import re
 import secrets
 import shlex
 import signal
@@ -41,9 +48,11 @@ __all__ = [
     "RunningBot",
     "Target",
     "UrlTarget",
+    "bot_log_name",
     "bundled_bot",
     "bundled_scenarios",
     "checkout_root",
+    "describe_exit",
     "parse_target",
 ]
 
@@ -126,6 +135,35 @@ class RunningBot:
         text = self.log_path.read_text(encoding="utf-8", errors="replace").splitlines()
         return "\n".join(text[-lines:])
 
+    def log_excerpt(self, lines: int = 15) -> str:
+        """The last lines of the bot's output, indented, then where the whole of it is.
+
+        What every message about a bot bwsim started ends with, so a user can see at
+        once why their bot broke and open the full log.
+        """
+        if self.log_path is None:
+            return ""
+        tail = self.log_tail(lines)
+        shown = "\n".join(f"    {line}" for line in tail.splitlines()) if tail else "    (empty)"
+        return f"last lines of its log:\n{shown}\n  full log: {self.log_path}"
+
+    async def exited(self) -> int | None:
+        """The process's exit code if it has ended, else None; never waits for a live one.
+
+        ``returncode`` is set only once the event loop's child watcher has reaped the
+        process, a moment after it died. ``waitid`` with ``WNOWAIT`` sees the exit at once
+        without reaping it, so a bot that died just now is never taken for a live one.
+        """
+        proc = self.process
+        if proc is None or proc.returncode is not None:
+            return None if proc is None else proc.returncode
+        try:
+            # WNOHANG: returns at once, never blocks the loop.
+            info = os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)  # noqa: ASYNC222
+        except ChildProcessError:
+            return await proc.wait()  # already reaped by the watcher: its result is on its way
+        return None if info is None else await proc.wait()
+
     async def stop(self, timeout_s: float = 8.0) -> int | None:
         """Stop the bot's process group: SIGTERM, then SIGKILL after ``timeout_s``."""
         proc = self.process
@@ -151,6 +189,9 @@ class Launch:
     credentials: BotCredentials
     api_base: str
     violations_file: Path
+    log_path: Path | None = None
+    """Where the bot's output (stdout and stderr) goes; None: a new temporary file."""
+
     extra_env: dict[str, str] = field(default_factory=dict)
     startup_timeout_s: float = 30.0
     unset_env: tuple[str, ...] = ()
@@ -181,10 +222,34 @@ class Target:
         raise NotImplementedError
 
 
-def _log_file(prefix: str) -> Path:
+def _log_file(prefix: str, wanted: Path | None = None) -> Path:
+    """The file the bot's output goes to: ``wanted`` (emptied), or a new temporary file."""
+    if wanted is not None:
+        wanted.parent.mkdir(parents=True, exist_ok=True)
+        wanted.write_bytes(b"")
+        return wanted
     fd, name = tempfile.mkstemp(prefix=f"bwsim-{prefix}-", suffix=".log")
     os.close(fd)
     return Path(name)
+
+
+def bot_log_name(n: int, description: str) -> str:
+    """``<n>-<description slug>.log``: the name of the ``n``-th bot's log in an output folder.
+
+    >>> bot_log_name(1, "--app tests.bots.raw_bot:app")
+    '1-app-tests-bots-raw-bot-app.log'
+    """
+    slug = re.sub(r"[^a-z0-9]+", "-", description.lower()).strip("-")[:60].rstrip("-")
+    return f"{n}-{slug or 'bot'}.log"
+
+
+def describe_exit(code: int) -> str:
+    """``exited with code 1``, or ``was killed by signal 9 (SIGKILL)`` for a negative code."""
+    if code < 0:
+        with contextlib.suppress(ValueError):
+            return f"was killed by signal {-code} ({signal.Signals(-code).name})"
+        return f"was killed by signal {-code}"
+    return f"exited with code {code}"
 
 
 async def _wait_exit_or(
@@ -222,7 +287,7 @@ class AppTarget(Target):
         read_fd, write_fd = os.pipe()
         env = launch.child_env(0)
         env["BWSIM_READY_FD"] = str(write_fd)
-        log_path = _log_file("app")
+        log_path = _log_file("app", launch.log_path)
         with log_path.open("wb") as log:
             proc = await asyncio.create_subprocess_exec(
                 sys.executable,
@@ -251,15 +316,19 @@ class AppTarget(Target):
             await bot.stop()
             raise TargetError(
                 f"{self.description} did not start listening within "
-                f"{launch.startup_timeout_s:.0f} s. Its output ends with:\n{bot.log_tail()}"
+                f"{launch.startup_timeout_s:.0f} s; {bot.log_excerpt()}"
             ) from None
         finally:
             transport.close()
+        if line and line.startswith(b"error "):
+            # serve_app refused what MODULE:ATTR names (not importable, not an ASGI app).
+            await bot.stop()
+            raise TargetError(str(json.loads(line[len(b"error ") :])))
         if not line:
             await bot.stop()
             raise TargetError(
-                f"{self.description} exited before serving (exit code {proc.returncode}). "
-                f"Its output ends with:\n{bot.log_tail()}"
+                f"{self.description} {describe_exit(proc.returncode or 0)} before serving; "
+                f"{bot.log_excerpt()}"
             )
         bot.base_url = f"http://127.0.0.1:{int(line.strip())}"
         return bot
@@ -283,8 +352,8 @@ async def _wait_for_port(
             while True:
                 if proc.returncode is not None:
                     raise TargetError(
-                        f"{describe} exited with code {proc.returncode} before listening on "
-                        f"port {port}. Its output ends with:\n{bot.log_tail()}"
+                        f"{describe} {describe_exit(proc.returncode)} before listening on "
+                        f"port {port}; {bot.log_excerpt()}"
                     )
                 try:
                     _, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -300,8 +369,7 @@ async def _wait_for_port(
         await bot.stop()
         raise TargetError(
             f"{describe} did not listen on $PORT ({port}) within {timeout_s:.0f} s. "
-            f"Does it read the PORT environment variable? Its output ends with:\n"
-            f"{bot.log_tail()}"
+            f"Does it read the PORT environment variable? {bot.log_excerpt()}"
         ) from None
 
 
@@ -323,7 +391,7 @@ class CmdTarget(Target):
         port = _pick_port()
         env = launch.child_env(port)
         env.setdefault("HOST", "127.0.0.1")
-        log_path = _log_file("cmd")
+        log_path = _log_file("cmd", launch.log_path)
         with log_path.open("wb") as log:
             proc = await asyncio.create_subprocess_shell(
                 self.command,

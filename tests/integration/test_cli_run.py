@@ -172,3 +172,56 @@ def test_scenarios_needing_their_own_bot_are_skipped_for_a_url_target(tmp_path: 
     assert done.returncode == 1  # nothing ran: not a pass
     assert "SKIP env/a" in done.stdout
     assert "needs the bot started with BOT_TOKEN_TTL_S=1" in done.stdout
+
+
+CRASH_SUITE = """\
+call: {webhook_path: "/tone?keepalive=pause", max_call_s: 20}
+allow_violations: [webhook-auth]
+scenarios:
+  - name: first
+    caller: [{wait_for: bot_speech_end}, hangup]
+    expect: [{play_audio: {after: stream_accepted, within_ms: 2000}}]
+  - name: second
+    caller: [{wait_for: bot_speech_end}, hangup]
+    expect: [{play_audio: {after: stream_accepted, within_ms: 2000}}]
+  - name: third
+    caller: [{wait_for: bot_speech_end}, hangup]
+    expect: [{play_audio: {after: stream_accepted, within_ms: 2000}}]
+"""
+
+
+def test_a_bot_that_dies_mid_suite_is_named_with_its_exit_and_log(tmp_path: Path) -> None:
+    """A bot dying on call 2: that scenario names the exit and log tail, the next fails fast."""
+    from tests.bots.crash_bot import LAST_WORDS
+
+    suite = tmp_path / "crash.yaml"
+    suite.write_text(CRASH_SUITE)
+    out = tmp_path / "out"
+    bot = ["--app", "tests.bots.crash_bot:app", "--concurrency", "1"]  # one call at a time
+    done = _bwsim(str(suite), *bot, "--out", str(out))
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
+    log = out / "bots" / "1-app-tests-bots-crash-bot-app.log"
+    assert LAST_WORDS in log.read_text()
+
+    exited = "the bot (--app tests.bots.crash_bot:app) exited with code 1 during this call"
+    assert "PASS crash/first" in done.stdout
+    assert "FAIL crash/second  " in done.stdout
+    assert exited in done.stdout
+    assert LAST_WORDS in done.stdout  # the log's tail, in the output
+    assert "FAIL crash/third  0.0 s  the bot exited earlier (" in done.stdout
+    assert f"full log: {log}" in done.stdout
+    assert f"bot logs in {out / 'bots'}/" in done.stdout
+
+    report = json.loads((out / "report.json").read_text())
+    assert report["schema"] == 1
+    (record,) = report["bots"]
+    assert record["log"] == str(log)
+    assert record["exit_code"] == 1
+    assert (record["exited_during"], record["not_run"]) == (["crash/second"], ["crash/third"])
+    first, second, third = report["scenarios"]
+    assert first["passed"] and first["bot_log"] == str(log)
+    assert second["detail"].startswith(exited)
+    assert LAST_WORDS in second["detail"] and f"full log: {log}" in second["detail"]
+    assert third["detail"].startswith("the bot exited earlier (--app tests.bots.crash_bot:app ")
+    assert third["evidence"] == {}  # no call was placed

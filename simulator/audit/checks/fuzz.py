@@ -25,6 +25,7 @@ from simulator.audit.model import Verdict, failed, passed, skipped
 from simulator.audit.probe import RawStream
 from simulator.audit.rules import sentence
 from simulator.rest.journal import JournalEntry
+from simulator.runner.targets import describe_exit
 
 __all__ = ["start_metadata"]
 
@@ -62,7 +63,10 @@ async def _example(ctx: AuditContext, frames: list[Any], ending: str, stats: _St
     except MintError as exc:
         process = ctx.bot.process
         if process is not None and process.returncode is not None:
-            stats.down = f"the bot process exited with code {process.returncode}"
+            stats.down = (
+                f"the bot process {describe_exit(process.returncode)} (full log: "
+                f"{ctx.bot.log_path})"
+            )
         else:
             stats.down = f"an authenticated webhook failed: {exc}"
         return

@@ -22,7 +22,7 @@ from simulator.audit.tokens import MIN_TOKEN_BITS, token_strength, varying_parts
 from simulator.call.webhook_sender import WebhookExchange
 from simulator.errors import TargetError
 from simulator.protocol.webhook_auth import AuthMode, WebhookAuth
-from simulator.runner.targets import Launch, RunningBot
+from simulator.runner.targets import Launch, RunningBot, bot_log_name
 
 __all__ = ["WEBHOOK_VARS", "bad_body", "creds_unset", "token_fresh", "webhook_auth"]
 
@@ -113,15 +113,22 @@ async def webhook_auth(ctx: AuditContext) -> Verdict:
 async def bot_without_webhook_credentials(ctx: AuditContext) -> AsyncIterator[RunningBot]:
     """A second copy of the bot, started with the webhook credential variables removed."""
     h = ctx.harness
+    log = None
+    if h.log_path is not None:  # next to the first copy's log
+        name = f"{ctx.target.description} without webhook credentials"
+        log = h.log_path.with_name(bot_log_name(2, name))
     launch = Launch(
         credentials=h.credentials,
         api_base=h.api_base,
         violations_file=h.violations_file,
+        log_path=log,
         extra_env=h.bot_env,
         startup_timeout_s=h.startup_timeout_s,
         unset_env=WEBHOOK_VARS,
     )
     bot = await ctx.target.start(launch)
+    if bot.log_path is not None:
+        ctx.copy_logs.append(bot.log_path)
     try:
         yield bot
     finally:
