@@ -33,7 +33,7 @@ from simulator.errors import ExpectationFailed
 SEEN = []
 
 async def greeted(call):
-    await call.wait_for("bot-speech-end", timeout_ms=10_000)
+    await call.wait_for("bot_speech_end", timeout_ms=10_000)
     call.hangup()
 
 async def test_greets(bwsim):
@@ -74,14 +74,14 @@ def test_the_plugin_runs_a_users_suite(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_bot=SUITE)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q", timeout=280)
     outcomes = result.parseoutcomes()
-    assert outcomes.get("passed") == 4, result.stdout.str()
-    assert outcomes.get("failed") == 1
-    assert outcomes.get("errors") == 1  # the violation, at the teardown of its own test
+    assert outcomes.get("passed") == 3, result.stdout.str()
+    assert outcomes.get("failed") == 2  # the failed expectation, and the violation
+    assert "errors" not in outcomes
     out = result.stdout.str()
     assert "1 of 2 expectations failed for call" in out
     assert "FAIL  clear (within 500 ms): no clear within 500 ms" in out
     assert "the call's timeline:" in out
-    assert "ERROR at teardown of test_a_violation_fails_the_test_that_caused_it" in out
+    assert "FAILED test_bot.py::test_a_violation_fails_the_test_that_caused_it" in out
     assert "unrouted-request" in out
 
 
@@ -101,3 +101,81 @@ def test_typo():
     )
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q", timeout=60)
     result.assert_outcomes(passed=1)
+
+
+RULE_BREAKER = f"""
+import pytest
+from pathlib import Path
+from simulator import AppTarget
+
+@pytest.fixture(scope="session")
+def bwsim_target():
+    return AppTarget("tests.bots.raw_bot:app", cwd=Path({str(ROOT)!r}))
+"""
+
+BREAKS_A_RULE = """
+import pytest
+
+async def garbage(call):
+    await call.wait_for("stream_accepted", timeout_ms=10_000)
+    await call.wait_for(
+        "violation", timeout_ms=10_000, where=lambda e: e.detail["rule"] == "odd-pcm-length"
+    )
+    call.hangup()
+
+@pytest.mark.asyncio
+async def test_the_bot_sends_malformed_frames(bwsim):
+    await bwsim.call(garbage, webhook_path="/garbage", auth_mode="preemptive", max_call_s=20)
+"""
+
+
+@pytest.mark.timeout(120)
+def test_a_bot_that_breaks_a_rule_fails_the_test_itself(pytester: pytest.Pytester) -> None:
+    """The test whose bot sends malformed frames is "1 failed" naming the rule, not an error."""
+    pytester.makeconftest(RULE_BREAKER)
+    pytester.makepyfile(test_rules=BREAKS_A_RULE)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q", timeout=110)
+    out = result.stdout.str()
+    assert result.parseoutcomes() == {"failed": 1}, out
+    assert "FAILED test_rules.py::test_the_bot_sends_malformed_frames" in out
+    assert "ERROR" not in out
+    assert "violation(s) during this test" in out
+    assert "odd-pcm-length" in out
+    assert "binary-frame" in out
+
+
+@pytest.mark.timeout(120)
+def test_an_expected_rule_break_passes(pytester: pytest.Pytester) -> None:
+    """@pytest.mark.bwsim_expect_violations still exempts a test from its violations."""
+    pytester.makeconftest(RULE_BREAKER)
+    marked = BREAKS_A_RULE.replace(
+        "@pytest.mark.asyncio\n", "@pytest.mark.asyncio\n@pytest.mark.bwsim_expect_violations\n"
+    )
+    pytester.makepyfile(test_rules=marked)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q", timeout=110)
+    assert result.parseoutcomes() == {"passed": 1}, result.stdout.str()
+
+
+TOOL_TESTS = """
+import httpx
+
+def test_a_wrong_path_is_a_violation(bwsim_voice_api):
+    account = bwsim_voice_api.account
+    url = f"https://voice.bandwidth.com/api/v2/accounts/{account.account_id}/cals/x"
+    httpx.get(url, headers={"Authorization": f"Bearer {bwsim_voice_api.token()}"})
+
+def test_another_host(bwsim_voice_api):
+    httpx.get("https://api.example.com/v1/things")
+"""
+
+
+def test_the_voice_api_fixture_fails_a_users_test_naming_what_is_wrong(
+    pytester: pytest.Pytester,
+) -> None:
+    """An unrouted Bandwidth path fails as a violation; another host fails naming the host."""
+    pytester.makepyfile(test_tools=TOOL_TESTS)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q", timeout=60)
+    out = result.stdout.str()
+    assert result.parseoutcomes() == {"failed": 2}, out
+    assert "unrouted-request: the fake Bandwidth has no route for GET" in out
+    assert "goes to host 'api.example.com', which is not Bandwidth's" in out
