@@ -6,6 +6,7 @@ runs it in a subprocess (``runpytest_subprocess``), as a user's CI would.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 CONFTEST = f"""
 import pytest
+import shutil
 from pathlib import Path
 from simulator import AppTarget
 
@@ -105,6 +107,7 @@ def test_typo():
 
 RULE_BREAKER = f"""
 import pytest
+import shutil
 from pathlib import Path
 from simulator import AppTarget
 
@@ -179,3 +182,36 @@ def test_the_voice_api_fixture_fails_a_users_test_naming_what_is_wrong(
     assert result.parseoutcomes() == {"failed": 2}, out
     assert "unrouted-request: the fake Bandwidth has no route for GET" in out
     assert "goes to host 'api.example.com', which is not Bandwidth's" in out
+
+
+def _readme_pytest_example() -> dict[str, str]:
+    """The README's pytest example, verbatim, split into its two files."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## pytest\n", 1)[1].split("\n## ", 1)[0]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    conftest, test = code.split("# test_bot.py\n")
+    return {"conftest.py": conftest, "test_bot.py": "# test_bot.py\n" + test}
+
+
+@pytest.mark.timeout(300)
+def test_the_readme_example_passes_as_written_in_strict_mode(pytester: pytest.Pytester) -> None:
+    """The README's pytest example, copied verbatim, passes under pytest-asyncio strict mode."""
+    for name, text in _readme_pytest_example().items():
+        (pytester.path / name).write_text(text, encoding="utf-8")
+    # What the example assumes of the user's project: their bot as mybot.app:app (here
+    # the reference bot) and the caller audio beside the tests.
+    (pytester.path / "mybot").mkdir()
+    (pytester.path / "mybot" / "__init__.py").write_text("")
+    (pytester.path / "mybot" / "app.py").write_text(
+        f"import sys\nsys.path.insert(0, {str(ROOT)!r})\nfrom bot.app import app\n"
+    )
+    audio = pytester.path / "fixtures" / "audio"
+    audio.mkdir(parents=True)
+    shutil.copy(ROOT / "fixtures" / "audio" / "monologue.wav", audio)
+    pytester.makeini("[pytest]\n")
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "-o", "asyncio_mode=strict", timeout=280
+    )
+    out = result.stdout.str()
+    assert "mode=Mode.STRICT" in out or "mode=strict" in out, out
+    assert result.parseoutcomes() == {"passed": 1}, out
