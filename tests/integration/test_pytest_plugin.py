@@ -175,9 +175,14 @@ def test_another_host(bwsim_voice_api):
 def test_the_voice_api_fixture_fails_a_users_test_naming_what_is_wrong(
     pytester: pytest.Pytester,
 ) -> None:
-    """An unrouted Bandwidth path fails as a violation; another host fails naming the host."""
+    """An unrouted Bandwidth path fails as a violation; another host fails naming the host.
+
+    respx's own pytest plugin is switched off: the fixture does not need it.
+    """
     pytester.makepyfile(test_tools=TOOL_TESTS)
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q", timeout=60)
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "-p", "no:respx", "-q", timeout=60
+    )
     out = result.stdout.str()
     assert result.parseoutcomes() == {"failed": 2}, out
     assert "unrouted-request: the fake Bandwidth has no route for GET" in out
