@@ -33,6 +33,9 @@ def timeline_kind(name: str) -> str:
         return EVENT_NAMES[name]
     if name in EVENT_KINDS:
         return name
+    if name in ("call_start", "call-start"):
+        msg = "call_start is time zero (call.ms() counts from it), not an event to wait for"
+        raise ValueError(msg)
     close = difflib.get_close_matches(str(name).replace("-", "_"), list(EVENT_NAMES), n=1)
     hint = f"did you mean {close[0]!r}? " if close else ""
     msg = f"unknown event {name!r}: {hint}events are {', '.join(EVENT_NAMES)}"

@@ -192,6 +192,18 @@ def _transcript(audio: Path) -> str | None:
     return text if isinstance(text, str) and text.strip() else None
 
 
+def _waitable(event: str, key: str, line: int) -> str:
+    """Refuse ``call_start`` as something to wait for: it is time zero, not an event."""
+    if event == "call_start":
+        raise Problem(
+            f"{key} takes an event that happens during the call; call_start is time zero, "
+            "which every caller step already comes after (drop the key)",
+            line,
+            key,
+        )
+    return event
+
+
 def _event_form(
     value: Any, key: str, line: int, *, takes_delay: bool = True
 ) -> tuple[str, float | None]:
@@ -200,13 +212,14 @@ def _event_form(
     Returns the event and the delay given inside the mapping (None when there is none).
     """
     if not isinstance(value, LineMap):
-        return check_event(value, key, line, key), None
+        return _waitable(check_event(value, key, line, key), key, line), None
     known = {"event", "delay_ms"} if takes_delay else {"event"}
     refuse_unknown((k for k in value if k not in known), known, value, key)
     form = "{event: EVENT, delay_ms: MS}" if takes_delay else "{event: EVENT}"
     if "event" not in value:
         raise Problem(f"{key} takes an event name or {form}; `event:` is missing", line, key)
     event = check_event(value["event"], f"{key}.event", value.key_lines["event"], key)
+    _waitable(event, key, value.key_lines["event"])
     if "delay_ms" not in value:
         return event, None
     where = value.key_lines["delay_ms"]

@@ -51,3 +51,9 @@ def test_an_unknown_event_is_refused_at_once_with_a_suggestion(name: str, sugges
     assert f"did you mean '{suggestion}'" in str(info.value)
     assert "call_ended" in str(info.value)
     assert session.kinds == []
+
+
+def test_time_zero_is_not_an_event_to_wait_for() -> None:
+    """call_start, an anchor in scenario files, is refused as a wait, saying why."""
+    with pytest.raises(ValueError, match="call_start is time zero"):
+        timeline_kind("call_start")

@@ -290,6 +290,13 @@ def _with_send_after(value: str) -> str:
             "delay_ms",
             "unknown key 'delay_ms' in wait_for",
         ),
+        (  # time zero is not an event to wait for: refused rather than waited on forever
+            _with_send_after("{event: call_start}"),
+            6,
+            "send_after",
+            "call_start is time zero",
+        ),
+        (EVALS_FORM.replace("{event: bot_speech_end}", "call_start"), 4, "wait_for", "time zero"),
         (  # the Python API's other spelling, in YAML, is named with the right one
             EVALS_FORM.replace("{event: bot_speech_end}", "bot-speech-end"),
             4,
