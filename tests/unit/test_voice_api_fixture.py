@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import http.server
+import threading
+
 import httpx
 import pytest
 
@@ -96,4 +99,29 @@ async def test_another_host_fails_naming_it(bwsim_voice_api: FakeVoiceApi) -> No
     async with httpx.AsyncClient() as client:
         with pytest.raises(UnroutedHost, match=r"host 'api\.example\.com', which is not Bandwidth"):
             await client.get("https://api.example.com/v1/things")
+    assert bwsim_voice_api.journal.entries == []
+
+
+class _Local(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b"from loopback")
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_loopback_requests_go_through(bwsim_voice_api: FakeVoiceApi) -> None:
+    """A request to a server on loopback reaches it, untouched and unjournaled."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Local)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        response = httpx.get(f"http://127.0.0.1:{server.server_address[1]}/")
+    finally:
+        server.shutdown()
+        thread.join()
+        server.server_close()
+    assert response.text == "from loopback"
     assert bwsim_voice_api.journal.entries == []
