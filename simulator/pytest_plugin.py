@@ -10,9 +10,16 @@ the ``bwsim_target`` fixture in a conftest. Fixtures:
   of their own (:class:`~simulator.runner.background.BackgroundHarness`), so any event-loop
   scope works.
 - ``bwsim`` (function): a :class:`BwsimSession` for one test. The fake is reset when the
-  test starts; at teardown every violation recorded during the test (the bot broke a
-  media rule, sent an unrouted request, reached outside loopback, left an orphaned leg)
-  fails the test, unless it is marked ``@pytest.mark.bwsim_expect_violations``.
+  test starts; once the test's body has run, every violation recorded during it (the bot
+  broke a media rule, sent an unrouted request, reached outside loopback, left an orphaned
+  leg) fails the test itself, unless it is marked ``@pytest.mark.bwsim_expect_violations``.
+- ``bwsim_voice_api`` (function): a
+  :class:`~simulator.rest.respx_routes.FakeVoiceApi` that answers this process's own
+  httpx requests for Bandwidth's hosts (through respx, no server, no call): unit tests of
+  a bot's tool functions, with calls made in a chosen state.
+
+Loading the plugin imports nothing of bwsim's machinery: every pytest run of a project
+that installs bwsim loads it, so fixtures import what they need when they first run.
 
 Marker ``@pytest.mark.bwsim(**call_options)`` sets the test's default
 :class:`~simulator.call.options.CallOptions` (``auth_mode="wrong"``, ``max_call_s=20`` …).
@@ -21,7 +28,7 @@ A test::
 
     async def test_barge_in(bwsim):
         async def caller(call):
-            await call.wait_for("bot-speech-start", timeout_ms=5000)
+            await call.wait_for("bot_speech_start", timeout_ms=5000)
             await call.say(load_caller_audio("fixtures/audio/monologue.wav"), "monologue")
         result = await bwsim.call(caller, caller_lines=["I have a question."])
         bwsim.expect(result, {"clear": {"after": "caller_audio_start", "within_ms": 1500,
@@ -30,22 +37,23 @@ A test::
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Mapping
 from dataclasses import fields, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from simulator.call.live import Caller
-from simulator.call.options import CallOptions
-from simulator.call.result import CallResult
-from simulator.errors import BotMisbehaved
-from simulator.judge.expect import Verdict, check_call
-from simulator.judge.scenario import parse_expectations
-from simulator.rest.fake import FakeBandwidth
-from simulator.rest.journal import Journal
-from simulator.runner.background import BackgroundHarness
-from simulator.runner.targets import AppTarget, CmdTarget, Target, UrlTarget
+if TYPE_CHECKING:
+    from simulator.call.live import Caller
+    from simulator.call.options import CallOptions
+    from simulator.call.result import CallResult
+    from simulator.judge.expect import Verdict
+    from simulator.rest.fake import FakeBandwidth
+    from simulator.rest.journal import Journal, Violation
+    from simulator.rest.respx_routes import FakeVoiceApi
+    from simulator.runner.background import BackgroundHarness
+    from simulator.runner.targets import Target
 
 __all__ = [
     "BwsimSession",
@@ -53,9 +61,17 @@ __all__ = [
     "bwsim_bot_env",
     "bwsim_simulator",
     "bwsim_target",
+    "bwsim_voice_api",
+    "pytest_runtest_call",
 ]
 
-_OPTION_NAMES = frozenset(f.name for f in fields(CallOptions))
+
+@functools.cache
+def _option_names() -> frozenset[str]:
+    """The fields of CallOptions (imported on first use: loading the plugin stays cheap)."""
+    from simulator.call.options import CallOptions
+
+    return frozenset(f.name for f in fields(CallOptions))
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -86,6 +102,7 @@ class BwsimSession:
     def __init__(self, simulator: BackgroundHarness, defaults: Mapping[str, Any]) -> None:
         self._simulator = simulator
         self._defaults = dict(defaults)
+        self._reported = 0
         self.results: list[CallResult] = []
 
     @property
@@ -100,9 +117,11 @@ class BwsimSession:
 
     def options(self, **changes: Any) -> CallOptions:
         """CallOptions from the marker's defaults and ``changes``; unknown names are refused."""
-        unknown = sorted(set(changes) - _OPTION_NAMES)
+        from simulator.call.options import CallOptions
+
+        unknown = sorted(set(changes) - _option_names())
         if unknown:
-            msg = f"unknown call option(s) {unknown}; CallOptions has {sorted(_OPTION_NAMES)}"
+            msg = f"unknown call option(s) {unknown}; CallOptions has {sorted(_option_names())}"
             raise TypeError(msg)
         return replace(CallOptions(), **{**self._defaults, **changes})
 
@@ -122,12 +141,24 @@ class BwsimSession:
         self, result: CallResult, *expectations: str | Mapping[str, Any], ordered: bool = False
     ) -> list[Verdict]:
         """Check scenario-style expectations against a call; fails with every verdict listed."""
+        from simulator.judge.expect import check_call
+        from simulator.judge.scenario import parse_expectations
+
         __tracebackhide__ = True
         parsed = parse_expectations(expectations, where="bwsim.expect()")
         return check_call(result, list(self.journal.entries), parsed, ordered=ordered)
 
+    def take_violations(self) -> list[Violation]:
+        """The violations recorded since the last call (child processes' included)."""
+        self._simulator.harness.collect_child_violations()
+        violations = list(self.journal.violations)
+        new, self._reported = violations[self._reported :], len(violations)
+        return new
+
 
 def _target_from_options(config: pytest.Config) -> Target | None:
+    from simulator.runner.targets import AppTarget, CmdTarget, UrlTarget
+
     app, cmd, url = (config.getoption(f"--bwsim-{k}") for k in ("app", "cmd", "url"))
     given = [x for x in (app, cmd, url) if x]
     if len(given) > 1:
@@ -139,6 +170,45 @@ def _target_from_options(config: pytest.Config) -> Target | None:
     if url:
         return UrlTarget(str(url))
     return None
+
+
+def _violations_message(violations: list[Violation], when: str) -> str:
+    listed = "\n".join(f"  - {v.kind}: {v.detail}" for v in violations)
+    return (
+        f"bwsim recorded {len(violations)} violation(s) {when}:\n{listed}\n"
+        "Fix the bot, or mark the test @pytest.mark.bwsim_expect_violations if they are "
+        "what it checks."
+    )
+
+
+def _watched(item: pytest.Item) -> list[BwsimSession | FakeVoiceApi]:
+    """The bwsim handles this test uses whose violations must fail it."""
+    if item.get_closest_marker("bwsim_expect_violations") is not None:
+        return []
+    funcargs: dict[str, object] = getattr(item, "funcargs", {})
+    handles = (funcargs.get("bwsim"), funcargs.get("bwsim_voice_api"))
+    return [h for h in handles if h is not None and hasattr(h, "take_violations")]  # type: ignore[misc]
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    """A test that used bwsim fails, as itself, for the violations recorded while it ran.
+
+    The check runs right after the test's body, so the report says "1 failed" with the
+    violations as its message, not "1 passed, 1 error" at teardown. A test that failed
+    on its own keeps its failure, with the violations added as a note.
+    """
+    try:
+        result = yield
+    except Exception as exc:
+        found = [v for handle in _watched(item) for v in handle.take_violations()]
+        if found:
+            exc.add_note(_violations_message(found, "while this test ran"))
+        raise
+    found = [v for handle in _watched(item) for v in handle.take_violations()]
+    if found:
+        pytest.fail(_violations_message(found, "during this test"), pytrace=False)
+    return result
 
 
 @pytest.fixture(scope="session")
@@ -158,6 +228,8 @@ def bwsim_simulator(
     bwsim_target: Target | None, bwsim_bot_env: dict[str, str]
 ) -> Iterator[BackgroundHarness]:
     """The fake Bandwidth and the bot, started once for the session on their own thread."""
+    from simulator.runner.background import BackgroundHarness
+
     simulator = BackgroundHarness(bwsim_target, bot_env=bwsim_bot_env).start()
     try:
         yield simulator
@@ -169,23 +241,32 @@ def bwsim_simulator(
 def bwsim(
     bwsim_simulator: BackgroundHarness, request: pytest.FixtureRequest
 ) -> Iterator[BwsimSession]:
-    """A reset simulator for this test; violations recorded during it fail it at teardown."""
+    """A reset simulator for this test; violations recorded during it fail it."""
     marker = request.node.get_closest_marker("bwsim")
     defaults = dict(marker.kwargs) if marker is not None else {}
-    unknown = sorted(set(defaults) - _OPTION_NAMES)
+    unknown = sorted(set(defaults) - _option_names())
     if unknown:
         msg = f"@pytest.mark.bwsim got unknown call option(s) {unknown}"
         raise pytest.UsageError(msg)
     bwsim_simulator.reset()
     session = BwsimSession(bwsim_simulator, defaults)
     yield session
-    bwsim_simulator.harness.collect_child_violations()
-    violations = list(bwsim_simulator.harness.fake.journal.violations)
-    if violations and request.node.get_closest_marker("bwsim_expect_violations") is None:
-        listed = "\n".join(f"  - {v.kind}: {v.detail}" for v in violations)
-        msg = (
-            f"bwsim recorded {len(violations)} violation(s) during this test:\n{listed}\n"
-            "Fix the bot, or mark the test @pytest.mark.bwsim_expect_violations if they are "
-            "what it checks."
-        )
-        raise BotMisbehaved(msg)
+    late = session.take_violations()
+    if late and request.node.get_closest_marker("bwsim_expect_violations") is None:
+        from simulator.errors import BotMisbehaved
+
+        raise BotMisbehaved(_violations_message(late, "after this test's body had ended"))
+
+
+@pytest.fixture
+def bwsim_voice_api() -> Iterator[FakeVoiceApi]:
+    """Bandwidth's OAuth and Voice API for this process's own httpx requests; no server.
+
+    Requests for ``api.bandwidth.com`` and ``voice.bandwidth.com`` are answered by a fresh
+    fake Bandwidth (through respx), loopback requests go through, and a request for any
+    other host fails naming it. Violations recorded meanwhile fail the test.
+    """
+    from simulator.rest.respx_routes import FakeVoiceApi
+
+    with FakeVoiceApi() as api:
+        yield api

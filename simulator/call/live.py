@@ -4,16 +4,42 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import difflib
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
-from simulator.call.recorder import CallClock, CallRecorder, TimelineEvent
+from simulator.call.recorder import EVENT_KINDS, CallClock, CallRecorder, TimelineEvent
 from simulator.call.stream import StreamOutcome
 from simulator.errors import CallTimeout
 from simulator.protocol.codec import Pcm
 from simulator.protocol.media import CallerSource
 
-__all__ = ["CallControl", "CallEnded", "Caller", "LiveCall"]
+__all__ = ["EVENT_NAMES", "CallControl", "CallEnded", "Caller", "LiveCall", "timeline_kind"]
+
+EVENT_NAMES: dict[str, str] = {kind.replace("-", "_"): kind for kind in sorted(EVENT_KINDS)}
+"""The events a caller script can wait for, spelled as in scenario files
+(``bot_speech_start``), and the timeline kind each one is (``bot-speech-start``)."""
+
+
+def timeline_kind(name: str) -> str:
+    """The timeline kind of the event ``name``; an unknown name raises ``ValueError``.
+
+    Events are spelled as in scenario files (``bot_speech_start``); the timeline's own
+    spelling (``bot-speech-start``, as reports print it) is accepted as well. A name that
+    is neither fails at once, with the closest event suggested, instead of waiting for an
+    event that can never come.
+    """
+    if name in EVENT_NAMES:
+        return EVENT_NAMES[name]
+    if name in EVENT_KINDS:
+        return name
+    if name in ("call_start", "call-start"):
+        msg = "call_start is time zero (call.ms() counts from it), not an event to wait for"
+        raise ValueError(msg)
+    close = difflib.get_close_matches(str(name).replace("-", "_"), list(EVENT_NAMES), n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    msg = f"unknown event {name!r}: {hint}events are {', '.join(EVENT_NAMES)}"
+    raise ValueError(msg)
 
 
 class CallEnded(Exception):
@@ -145,14 +171,16 @@ class LiveCall:
         after_ms: float | None = None,
         where: Callable[[TimelineEvent], bool] | None = None,
     ) -> TimelineEvent:
-        """Wait for a timeline event of ``kind`` (later than ``after_ms`` if given).
+        """Wait for the event ``kind`` (later than ``after_ms`` if given).
 
-        Raises :class:`~simulator.errors.CallTimeout` after ``timeout_ms``, and
-        :class:`CallEnded` once the call is over and its streams are closed (except for
-        events that can come later: API requests, the call's end, violations).
+        ``kind`` is spelled as in scenario files (``"bot_speech_start"``; see
+        :data:`EVENT_NAMES`); an unknown name raises ``ValueError`` at once, naming the
+        closest event. Raises :class:`~simulator.errors.CallTimeout` after ``timeout_ms``,
+        and :class:`CallEnded` once the call is over and its streams are closed (except
+        for events that can come later: API requests, the call's end, violations).
         """
         return await self._session.wait_for(
-            kind, timeout_ms=timeout_ms, after_ms=after_ms, where=where
+            timeline_kind(kind), timeout_ms=timeout_ms, after_ms=after_ms, where=where
         )
 
     def hangup(self) -> None:

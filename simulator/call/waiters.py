@@ -49,7 +49,11 @@ class TimelineWaiters:
         after_ms: float | None = None,
         where: _Accept | None = None,
     ) -> TimelineEvent:
-        """See :meth:`~simulator.call.live.LiveCall.wait_for`."""
+        """See :meth:`~simulator.call.live.LiveCall.wait_for`; ``kind`` is a timeline kind.
+
+        Names as users write them (``bot_speech_start``) are turned into timeline kinds,
+        and unknown ones refused, by :func:`~simulator.call.live.timeline_kind` first.
+        """
 
         def accept(event: TimelineEvent) -> bool:
             late_enough = after_ms is None or event.at_ms >= after_ms

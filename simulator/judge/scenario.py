@@ -20,6 +20,11 @@ such as ``caller`` and ``expect`` are replaced). A scenario::
         - clear: {after: caller_audio_start, within_ms: 1500, bot_was_speaking: true}
         - violation: {absent: true}
 
+Pipecat evals' own form is accepted too: ``send_after: {event: bot_speech_start,
+delay_ms: 300}`` is the same step, and ``wait_for: {event: bot_speech_end}`` the same as
+``wait_for: bot_speech_end``. Event names are spelled with underscores, as in
+:data:`EVENTS`, here and in the Python API (``call.wait_for("bot_speech_start", …)``).
+
 Every key is listed in :data:`SCENARIO_KEYS`, :data:`CALL_KEYS`, :data:`ACTIONS` and
 :data:`EXPECTATIONS`; an unknown one is an error with the closest known name suggested,
 because a typo that is silently ignored makes a test that cannot fail.
@@ -187,6 +192,40 @@ def _transcript(audio: Path) -> str | None:
     return text if isinstance(text, str) and text.strip() else None
 
 
+def _waitable(event: str, key: str, line: int) -> str:
+    """Refuse ``call_start`` as something to wait for: it is time zero, not an event."""
+    if event == "call_start":
+        raise Problem(
+            f"{key} takes an event that happens during the call; call_start is time zero, "
+            "which every caller step already comes after (drop the key)",
+            line,
+            key,
+        )
+    return event
+
+
+def _event_form(
+    value: Any, key: str, line: int, *, takes_delay: bool = True
+) -> tuple[str, float | None]:
+    """An event as ``EVENT`` or in Pipecat evals' form ``{event: EVENT, delay_ms: N}``.
+
+    Returns the event and the delay given inside the mapping (None when there is none).
+    """
+    if not isinstance(value, LineMap):
+        return _waitable(check_event(value, key, line, key), key, line), None
+    known = {"event", "delay_ms"} if takes_delay else {"event"}
+    refuse_unknown((k for k in value if k not in known), known, value, key)
+    form = "{event: EVENT, delay_ms: MS}" if takes_delay else "{event: EVENT}"
+    if "event" not in value:
+        raise Problem(f"{key} takes an event name or {form}; `event:` is missing", line, key)
+    event = check_event(value["event"], f"{key}.event", value.key_lines["event"], key)
+    _waitable(event, key, value.key_lines["event"])
+    if "delay_ms" not in value:
+        return event, None
+    where = value.key_lines["delay_ms"]
+    return event, check_number(value["delay_ms"], f"{key}.delay_ms", where, "delay_ms")
+
+
 def _parse_action(item: Any, line: int, audio_dir: Path, load_audio: Loader) -> Action:
     kind = _split_kind(item, line, ACTIONS, "caller action")
     raw: LineMap = item if isinstance(item, LineMap) else LineMap({kind: True})
@@ -199,11 +238,21 @@ def _parse_action(item: Any, line: int, audio_dir: Path, load_audio: Loader) -> 
         return raw.key_lines.get(key, line)
 
     value = raw[kind]
+    send_after, delay_ms = None, raw.get("delay_ms", 0)
+    if "send_after" in raw:
+        send_after, inner_delay = _event_form(raw["send_after"], "send_after", at("send_after"))
+        if inner_delay is not None:
+            if "delay_ms" in raw:
+                raise Problem(
+                    "give delay_ms once: inside send_after: {event: …, delay_ms: …} "
+                    "or beside it, not both",
+                    at("delay_ms"),
+                    "delay_ms",
+                )
+            delay_ms = inner_delay
     common: dict[str, Any] = {
-        "send_after": check_event(raw["send_after"], "send_after", at("send_after"), "send_after")
-        if "send_after" in raw
-        else None,
-        "delay_ms": check_number(raw.get("delay_ms", 0), "delay_ms", at("delay_ms"), "delay_ms"),
+        "send_after": send_after,
+        "delay_ms": check_number(delay_ms, "delay_ms", at("delay_ms"), "delay_ms"),
         "within_ms": check_number(
             raw.get("within_ms", Action.within_ms), "within_ms", at("within_ms"), "within_ms"
         ),
@@ -227,7 +276,8 @@ def _parse_action(item: Any, line: int, audio_dir: Path, load_audio: Loader) -> 
     if kind in ("silence", "stay"):
         return Action(kind, line, ms=check_number(value, kind, at(kind), kind), **common)
     if kind == "wait_for":
-        return Action(kind, line, event=check_event(value, "wait_for", at(kind), kind), **common)
+        event, _ = _event_form(value, "wait_for", at(kind), takes_delay=False)
+        return Action(kind, line, event=event, **common)
     if value is not True:
         raise Problem(f"{kind} takes true (as in `- {kind}: true`), got {value!r}", at(kind))
     return Action(kind, line, **common)

@@ -145,7 +145,7 @@ def check_bool(value: Any, what: str, line: int | None, key: str) -> bool:
 
 def check_event(value: Any, what: str, line: int | None, key: str) -> str:
     """Return ``value`` if it names an event of :data:`EVENTS`."""
-    if value not in EVENTS:
+    if not isinstance(value, str) or value not in EVENTS:
         close = difflib.get_close_matches(str(value), list(EVENTS), n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise Problem(

@@ -12,7 +12,10 @@ def test_all_names_exist() -> None:
 
 
 def test_public_names_are_exported() -> None:
-    """Every public attribute of the package that is not a submodule is in __all__."""
+    """Every public attribute of the package that is not a submodule is in __all__.
+
+    Names are imported on first use, so only those already used are attributes yet.
+    """
     import types
 
     public = {
@@ -20,4 +23,4 @@ def test_public_names_are_exported() -> None:
         for name, value in vars(simulator).items()
         if not name.startswith("_") and not isinstance(value, types.ModuleType)
     }
-    assert public == set(simulator.__all__)
+    assert public <= set(simulator.__all__)

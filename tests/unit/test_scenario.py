@@ -234,3 +234,95 @@ def test_any_unknown_scenario_key_is_refused_by_name(key: str) -> None:
     """No key outside the format is ever silently ignored."""
     exc = error(f"scenarios:\n  - name: a\n    expect: [clear]\n    {key}: 1\n")
     assert (exc.line, exc.key) == (4, key)
+
+
+EVALS_FORM = """\
+scenarios:
+  - name: a
+    caller:
+      - wait_for: {event: bot_speech_end}
+      - say: monologue.wav
+        send_after: {event: bot_speech_start, delay_ms: 300}
+    expect: [clear]
+"""
+
+
+def test_pipecat_evals_forms_are_the_same_steps() -> None:
+    """send_after: {event, delay_ms} and wait_for: {event} read as their flat counterparts."""
+    (s,) = parse(EVALS_FORM)
+    wait, say = s.caller
+    assert (wait.kind, wait.event) == ("wait_for", "bot_speech_end")
+    assert (say.send_after, say.delay_ms) == ("bot_speech_start", 300.0)
+    flat = EVALS_FORM.replace("{event: bot_speech_end}", "bot_speech_end").replace(
+        "{event: bot_speech_start, delay_ms: 300}", "bot_speech_start\n        delay_ms: 300"
+    )
+    (same,) = parse(flat)
+    assert same.caller == s.caller
+
+
+def _with_send_after(value: str) -> str:
+    return EVALS_FORM.replace("{event: bot_speech_start, delay_ms: 300}", value)
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "key", "words"),
+    [
+        (_with_send_after("[bot_speech_start, 300]"), 6, "send_after", "must be an event name"),
+        (_with_send_after("300"), 6, "send_after", "must be an event name"),
+        (_with_send_after("{delay_ms: 300}"), 6, "send_after", "`event:` is missing"),
+        (_with_send_after("{event: bot_speech_start, delay: 300}"), 6, "delay", "'delay_ms'"),
+        (
+            _with_send_after("{event: bot_speech_strat}"),
+            6,
+            "send_after",
+            "did you mean 'bot_speech_start'",
+        ),
+        (_with_send_after("{event: bot_speech_start, delay_ms: soon}"), 6, "delay_ms", "number"),
+        (
+            _with_send_after("{event: bot_speech_start, delay_ms: 300}\n        delay_ms: 300"),
+            7,
+            "delay_ms",
+            "give delay_ms once",
+        ),
+        (
+            EVALS_FORM.replace("{event: bot_speech_end}", "{event: bot_speech_end, delay_ms: 5}"),
+            4,
+            "delay_ms",
+            "unknown key 'delay_ms' in wait_for",
+        ),
+        (  # time zero is not an event to wait for: refused rather than waited on forever
+            _with_send_after("{event: call_start}"),
+            6,
+            "send_after",
+            "call_start is time zero",
+        ),
+        (EVALS_FORM.replace("{event: bot_speech_end}", "call_start"), 4, "wait_for", "time zero"),
+        (  # the Python API's other spelling, in YAML, is named with the right one
+            EVALS_FORM.replace("{event: bot_speech_end}", "bot-speech-end"),
+            4,
+            "wait_for",
+            "did you mean 'bot_speech_end'",
+        ),
+    ],
+)
+def test_a_malformed_event_step_is_named_with_line_and_field(
+    text: str, line: int, key: str, words: str
+) -> None:
+    """Any other shape of send_after/wait_for is a ScenarioError with file, line and field."""
+    exc = error(text)
+    assert (exc.line, exc.key) == (line, key), str(exc)
+    assert words in str(exc)
+
+
+def test_a_malformed_send_after_is_exit_2_on_the_command_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`bwsim run` stops with exit 2 and file:line: field, not a traceback and exit 1."""
+    from simulator.cli.main import main
+
+    suite = tmp_path / "bad.yaml"
+    suite.write_text(f"audio_dir: {FIXTURES}\n" + _with_send_after("{event: [bot_speech_start]}"))
+    assert main(["run", str(suite), "--url", "http://127.0.0.1:9"]) == 2
+    err = capsys.readouterr().err
+    assert f"{suite}:7: send_after:" in err
+    assert "Traceback" not in err
