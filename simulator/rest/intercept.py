@@ -24,18 +24,13 @@ any other real service. So, when bwsim starts or imports a bot, it installs thes
   ``socket.socket.connect`` refuse every non-loopback name and address.
 
 A refused request raises an error naming the host (an ``httpx.ConnectError``,
-``aiohttp.ClientConnectionError`` or ``urllib3`` ``NewConnectionError`` subclass where
-those libraries are used, so bots' own error handling sees a normal connection failure;
-a ``ConnectionError`` otherwise) and is reported as a violation.
-
-``allow_hosts`` (``--allow-host``) names outside hosts the bot may reach, for real speech
-providers: names match exactly, or ``*.example.com`` matches any name under it. The
-addresses an allowed name resolves to are allowed too, so the connection that follows
-the lookup passes. Bandwidth's hosts stay faked whatever is allowed.
-
-The library hooks are installed when the library is imported (an import hook waits for
-it), so a process that never imports httpx, aiohttp, urllib3 or uvloop does not pay for
-loading them.
+``aiohttp.ClientConnectionError`` or urllib3 ``NewConnectionError`` subclass where those
+libraries are used, so bots' own error handling sees a normal connection failure; a
+``ConnectionError`` otherwise) and is reported as a violation. ``allow_hosts``
+(``--allow-host``) names outside hosts the bot may reach (real speech providers): exact
+names, or ``*.example.com`` for any name under it; the addresses an allowed name resolves
+to are allowed too. Bandwidth's hosts stay faked whatever is allowed. A library's hooks
+are installed when it is imported, so a process that never imports it does not load it.
 
 This module imports only the standard library at load time, so a child process can load
 it by file path from the bootstrap ``sitecustomize`` (``simulator/rest/_bootstrap``) even when
@@ -115,9 +110,7 @@ def is_loopback_host(host: str | bytes | None) -> bool:
     """Whether ``host`` names this machine: loopback addresses, ``localhost`` names, wildcards."""
     if host is None:
         return True
-    if isinstance(host, bytes):
-        host = host.decode("idna", errors="replace")
-    name = host.strip("[]").rstrip(".").lower()
+    name = _name(host)
     if name in _WILDCARDS or name == "localhost" or name.endswith(".localhost"):
         return True
     try:
@@ -130,7 +123,7 @@ def _name(host: str | bytes | None) -> str:
     if host is None:
         return ""
     if isinstance(host, bytes):
-        host = host.decode("idna", errors="replace")
+        host = host.decode("ascii", errors="replace")
     return str(host).strip("[]").rstrip(".").lower()
 
 
@@ -262,12 +255,6 @@ class Interceptor:
             for info in infos:
                 self._allowed_addresses.add(_name(str(info[4][0])))
         return infos
-
-    def _refuse(self, host: Any, url: str) -> BlockedRequestError:
-        """Report ``host`` (a Bandwidth host here: it cannot be routed this way) and refuse."""
-        name = _name(host)
-        self._block(name, url)
-        return BlockedRequestError(name, url)
 
     # -- installation ---------------------------------------------------------------
 
@@ -467,10 +454,7 @@ class Interceptor:
             return address
         host = address[0]
         url = f"({what}) {_name(host)}:{address[1] if len(address) > 1 else ''}"
-        verdict = self.verdict(host)
-        if verdict == ROUTE:
-            raise self._refuse(host, url)
-        if verdict == BLOCK:
+        if self.verdict(host) != PASS:  # a raw socket to Bandwidth cannot be routed either
             self._block(_name(host), url)
             raise BlockedRequestError(_name(host), url)
         return (self.mapped(host), *address[1:])
