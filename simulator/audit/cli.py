@@ -18,7 +18,7 @@ from simulator.audit.config import DEFAULT_AUDIO_DIR, AuditConfig
 from simulator.audit.model import SCHEMA
 from simulator.audit.report import format_table, write_json
 from simulator.audit.runner import run_audit
-from simulator.cli.options import EXIT_UNUSABLE, Subparsers, add_target
+from simulator.cli.options import EXIT_UNUSABLE, Subparsers, add_allow_host, add_target
 from simulator.errors import ConfigError
 from simulator.runner.targets import BotCredentials, UrlTarget, parse_target
 
@@ -39,6 +39,7 @@ def add_parser(sub: Subparsers) -> None:
         ),
     )
     add_target(audit)
+    add_allow_host(audit)
     audit.add_argument("--json", metavar="PATH", help="write the report (schema 1) here")
     audit.add_argument(
         "--only",
@@ -171,7 +172,13 @@ def run(args: argparse.Namespace) -> int:
         if isinstance(target, UrlTarget):
             credentials = _url_credentials(args.api_port)
         report = asyncio.run(
-            run_audit(target, config, credentials=credentials, api_port=args.api_port)
+            run_audit(
+                target,
+                config,
+                credentials=credentials,
+                api_port=args.api_port,
+                allow_hosts=args.allow_hosts,
+            )
         )
     except ConfigError as exc:
         print(f"bwsim: {exc}", file=sys.stderr)

@@ -85,6 +85,7 @@ async def run_audit(
     credentials: BotCredentials | None = None,
     api_port: int = 0,
     startup_timeout_s: float = 60.0,
+    allow_hosts: Sequence[str] = (),
 ) -> AuditReport:
     """Start the bot against a fake Bandwidth and run the selected checks.
 
@@ -105,6 +106,7 @@ async def run_audit(
         credentials=credentials,
         api_port=api_port,
         startup_timeout_s=startup_timeout_s,
+        allow_hosts=allow_hosts,
     )
     async with harness as h:
         ctx = AuditContext(h, cfg, lines, target)

@@ -12,7 +12,13 @@ import asyncio
 import sys
 from pathlib import Path
 
-from simulator.cli.options import EXIT_FAILED, EXIT_OK, Subparsers, add_target
+from simulator.cli.options import (
+    EXIT_FAILED,
+    EXIT_OK,
+    Subparsers,
+    add_allow_host,
+    add_target,
+)
 from simulator.errors import ScenarioError, TargetError
 from simulator.judge.scenario import Scenario, load_scenarios
 from simulator.report.run_report import console_table, progress_line, write_json, write_junit
@@ -73,6 +79,7 @@ def add_parser(sub: Subparsers) -> None:
     )
     run.add_argument("paths", nargs="*", metavar="SCENARIO_FILE_OR_DIR")
     add_target(run)
+    add_allow_host(run)
     run.add_argument("--out", default="bwsim-out", help="artifact folder (default bwsim-out)")
     run.add_argument("--json", default=None, help="JSON report (default OUT/report.json)")
     run.add_argument("--junit", default=None, help="JUnit XML (default OUT/junit.xml)")
@@ -133,6 +140,7 @@ def run(args: argparse.Namespace) -> int:
             concurrency=concurrency,
             progress=progress,
             instances=instances,
+            allow_hosts=args.allow_hosts,
         )
     )
     json_path = write_json(suite, Path(args.json) if args.json else out / "report.json")

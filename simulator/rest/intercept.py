@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import importlib.abc
 import importlib.util
-import ipaddress
 import json
 import logging
 import os
@@ -57,15 +56,28 @@ from urllib.parse import urlsplit
 
 if __package__:
     from simulator.errors import BlockedRequestError
+    from simulator.rest.hosts import BANDWIDTH_HOSTS, allowed_by, is_loopback_host
+    from simulator.rest.hosts import host_name as _name
 else:  # loaded by file path from the bootstrap, without the simulator package
-    _spec = importlib.util.spec_from_file_location(
-        "_bwsim_errors", Path(__file__).resolve().parent.parent / "errors.py"
-    )
-    assert _spec is not None
-    assert _spec.loader is not None
-    _errors = importlib.util.module_from_spec(_spec)
-    _spec.loader.exec_module(_errors)
+
+    def _load(name: str, path: Path) -> ModuleType:
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None
+        assert spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    _here = Path(__file__).resolve().parent
+    _errors = _load("_bwsim_errors", _here.parent / "errors.py")
+    _hosts = _load("_bwsim_hosts", _here / "hosts.py")
     BlockedRequestError = _errors.BlockedRequestError  # type: ignore[misc]
+    BANDWIDTH_HOSTS = _hosts.BANDWIDTH_HOSTS
+    allowed_by, is_loopback_host, _name = (
+        _hosts.allowed_by,
+        _hosts.is_loopback_host,
+        _hosts.host_name,
+    )
 
 __all__ = [
     "BANDWIDTH_HOSTS",
@@ -81,14 +93,6 @@ __all__ = [
 
 _log = logging.getLogger(__name__)
 
-BANDWIDTH_HOSTS = frozenset(
-    {
-        "api.bandwidth.com",
-        "voice.bandwidth.com",
-        "test.api.bandwidth.com",
-        "test.voice.bandwidth.com",
-    }
-)
 ENV_VAR = "BWSIM_INTERCEPT"
 RESOLVE_ENV_VAR = "BWSIM_INTERCEPT_RESOLVE"
 """JSON ``{"name": "127.0.0.1"}``: names the hooks resolve to a loopback address.
@@ -99,32 +103,9 @@ must be a loopback address, so the map cannot open a way out.
 """
 ORIGINAL_HOST_HEADER = "x-bwsim-original-host"
 
-_WILDCARDS = frozenset({"", "0.0.0.0", "::"})  # noqa: S104 - bind addresses, not destinations
-
 ROUTE = "route"
 PASS = "pass"  # noqa: S105 - a verdict, not a password
 BLOCK = "block"
-
-
-def is_loopback_host(host: str | bytes | None) -> bool:
-    """Whether ``host`` names this machine: loopback addresses, ``localhost`` names, wildcards."""
-    if host is None:
-        return True
-    name = _name(host)
-    if name in _WILDCARDS or name == "localhost" or name.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(name.split("%", 1)[0]).is_loopback
-    except ValueError:
-        return False
-
-
-def _name(host: str | bytes | None) -> str:
-    if host is None:
-        return ""
-    if isinstance(host, bytes):
-        host = host.decode("ascii", errors="replace")
-    return str(host).strip("[]").rstrip(".").lower()
 
 
 def bootstrap_dir() -> Path:
@@ -218,12 +199,7 @@ class Interceptor:
 
     def is_allowed(self, host: str | bytes | None) -> bool:
         """Whether ``host`` is an outside host the bot may reach (``allow_hosts``)."""
-        name = _name(host)
-        if not name or name in BANDWIDTH_HOSTS:
-            return False
-        if name in self.allow_hosts or name in self._allowed_addresses:
-            return True
-        return any(p.startswith("*.") and name.endswith(p[1:]) for p in self.allow_hosts)
+        return _name(host) in self._allowed_addresses or allowed_by(host, self.allow_hosts)
 
     def verdict(self, host: str | bytes | None) -> str:
         """``route`` (a Bandwidth host), ``pass`` (loopback or allowed) or ``block``."""

@@ -356,12 +356,14 @@ async def run_suite(
     progress: Progress | None = None,
     startup_timeout_s: float = 60.0,
     instances: int = 1,
+    allow_hosts: Sequence[str] = (),
 ) -> SuiteResult:
     """Run every scenario against ``target``; raises TargetError if a bot does not start.
 
     ``instances`` copies of an ``--app``/``--cmd`` bot are started per bot configuration,
     each with its own simulator, and the scenarios are dealt out among them longest
-    first; a call's webhook and stream always reach the same copy.
+    first; a call's webhook and stream always reach the same copy. ``allow_hosts`` are
+    the outside hosts the bots may reach (``--allow-host``).
     """
     started_at, t0 = datetime.now(UTC), time.monotonic()
     slots = asyncio.Semaphore(max(1, concurrency))
@@ -416,7 +418,12 @@ async def run_suite(
             harnesses = await asyncio.gather(
                 *(
                     stack.enter_async_context(
-                        Harness(target, bot_env=dict(env), startup_timeout_s=startup_timeout_s)
+                        Harness(
+                            target,
+                            bot_env=dict(env),
+                            startup_timeout_s=startup_timeout_s,
+                            allow_hosts=allow_hosts,
+                        )
                     )
                     for _ in range(copies)
                 )

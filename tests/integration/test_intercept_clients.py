@@ -27,6 +27,7 @@ import sys
 import threading
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -39,6 +40,9 @@ from simulator.runner.servers import serve
 from simulator.runner.targets import CmdTarget
 
 pytestmark = pytest.mark.timeout(120)
+pytest_plugins = ["pytester"]
+
+ROOT = Path(__file__).resolve().parents[2]
 
 LOOPS = {
     "uvloop": "uvloop.Loop",
@@ -260,3 +264,70 @@ def test_allowed_hosts_do_not_unfake_bandwidth(
     assert seen["ok"], seen
     paths = [e.path for e in running.harness.fake.journal.entries[before:]]
     assert "/api/v1/oauth2/token" in paths
+
+
+PLUGIN_CONFTEST = f"""
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from simulator.rest.intercept import RESOLVE_ENV_VAR
+from simulator.runner.targets import CmdTarget
+
+
+@pytest.fixture(scope="session")
+def bwsim_target():
+    command = f"{sys.executable} -m tests.bots.client_bot --loop asyncio"
+    return CmdTarget(command, cwd=Path({str(ROOT)!r}))
+
+
+@pytest.fixture(scope="session")
+def bwsim_bot_env():
+    names = {{"{PROVIDER}": "127.0.0.1", "{OTHER}": "127.0.0.1"}}
+    return {{RESOLVE_ENV_VAR: json.dumps(names)}}
+"""
+
+PLUGIN_SUITE = f"""
+import os
+
+import httpx
+
+
+def probe(simulator, host):
+    url = f"http://{{host}}:{{os.environ['PROVIDER_PORT']}}/v1/plugin/{{host}}"
+    answer = httpx.post(
+        simulator.harness.bot.base_url + "/probe", json={{"client": "httpx", "url": url}}
+    )
+    return answer.json()
+
+
+def test_the_allowed_host_is_reached(bwsim_simulator):
+    assert probe(bwsim_simulator, "{PROVIDER}")["ok"]
+
+
+def test_another_host_is_refused(bwsim_simulator):
+    assert "BlockedRequestError" in str(probe(bwsim_simulator, "{OTHER}")["errors"])
+"""
+
+
+def test_plugin_option_allows_the_named_host(
+    pytester: pytest.Pytester, provider: Provider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--bwsim-allow-host`` reaches the bot the plugin starts: that host only gets through."""
+    monkeypatch.setenv("PROVIDER_PORT", str(provider.port))
+    pytester.makeconftest(PLUGIN_CONFTEST)
+    pytester.makepyfile(test_allowed=PLUGIN_SUITE)
+    outcome = pytester.runpytest_subprocess("--bwsim-allow-host", PROVIDER, "-p", "no:xdist")
+    outcome.assert_outcomes(passed=2)
+    assert "/v1/plugin/" + PROVIDER in [p for _, p, _ in provider.seen]
+    assert "/v1/plugin/" + OTHER not in [p for _, p, _ in provider.seen]
+
+
+def test_plugin_refuses_a_bad_allow_host(pytester: pytest.Pytester) -> None:
+    """A URL given to ``--bwsim-allow-host`` stops the session at once with a usage error."""
+    pytester.makepyfile(test_nothing="def test_nothing():\n    pass\n")
+    outcome = pytester.runpytest_subprocess("--bwsim-allow-host", "https://api.deepgram.com/v1")
+    assert outcome.ret == pytest.ExitCode.USAGE_ERROR
+    outcome.stderr.fnmatch_lines(["*--bwsim-allow-host*expected a host name*"])
