@@ -39,10 +39,8 @@ the child's environment does not have bwsim's dependencies.
 
 from __future__ import annotations
 
-import importlib.abc
 import importlib.util
 import json
-import logging
 import os
 import socket
 import sys
@@ -91,8 +89,6 @@ __all__ = [
     "is_loopback_host",
 ]
 
-_log = logging.getLogger(__name__)
-
 ENV_VAR = "BWSIM_INTERCEPT"
 RESOLVE_ENV_VAR = "BWSIM_INTERCEPT_RESOLVE"
 """JSON ``{"name": "127.0.0.1"}``: names the hooks resolve to a loopback address.
@@ -113,11 +109,13 @@ def bootstrap_dir() -> Path:
     return Path(__file__).resolve().parent / "_bootstrap"
 
 
-class _AfterImport(importlib.abc.MetaPathFinder):
+class _AfterImport:
     """Runs a callback right after a module is first imported (installs a library's hook).
 
-    It finds the module through the other finders and wraps its loader's ``exec_module``,
-    so the module loads exactly as it would have, and the callback sees it complete.
+    A meta path finder (``importlib.abc`` is not imported for its base class: every
+    millisecond here is paid by each Python process a bot starts). It finds the module
+    through the other finders and wraps its loader's ``exec_module``, so the module loads
+    exactly as it would have, and the callback sees it complete.
     """
 
     def __init__(self) -> None:
@@ -195,7 +193,11 @@ class Interceptor:
                 self.on_blocked(host, url)
             except Exception as exc:  # noqa: BLE001 - reporting must never hide the refusal
                 # Logged, not printed: with no logging set up, Python writes it to stderr.
-                _log.warning("bwsim: could not report a blocked request: %s", exc)
+                import logging  # noqa: PLC0415 - only here: not loaded at every start
+
+                logging.getLogger(__name__).warning(
+                    "bwsim: could not report a blocked request: %s", exc
+                )
 
     def is_allowed(self, host: str | bytes | None) -> bool:
         """Whether ``host`` is an outside host the bot may reach (``allow_hosts``)."""
