@@ -117,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_OK
     out = Path(args.out)
     files = len({s.path for s in scenarios})
-    bots = len({s.bot_env for s in scenarios})
+    bots = len({(s.bot_env, s.allow_hosts) for s in scenarios})
     copies = f", {instances} instances of each" if instances > 1 else ""
     print(
         f"bwsim: {len(scenarios)} scenarios from {files} file(s) against {target.description} "

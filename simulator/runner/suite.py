@@ -1,9 +1,9 @@
-"""Running scenarios: one bot per distinct ``bot_env``, independent calls at once.
+"""Running scenarios: one bot per distinct ``bot_env`` and ``allow_hosts``, calls at once.
 
-:func:`run_suite` groups the scenarios by the environment their bot needs, starts one
-:class:`~simulator.runner.harness.Harness` (fake Bandwidth plus bot) per group, and runs every
-scenario as its own call, up to ``concurrency`` calls at once across all groups, so a
-suite takes about as long as its slowest scenario. Each call is judged
+:func:`run_suite` groups the scenarios by the environment and outside hosts their bot
+needs, starts one :class:`~simulator.runner.harness.Harness` (fake Bandwidth plus bot) per
+group, and runs every scenario as its own call, up to ``concurrency`` calls at once across
+all groups, so a suite takes about as long as its slowest scenario. Each call is judged
 (:mod:`simulator.judge.expect`) and, with ``out_dir``, leaves its artifacts in
 ``out_dir/<scenario id>/``: ``call.wav``, ``trace.jsonl``, ``timeline.json``,
 ``summary.json`` and ``timeline.png``.
@@ -370,9 +370,9 @@ async def run_suite(
     gate = asyncio.Lock()
     last_start = [0.0]
     results: dict[str, ScenarioResult] = {}
-    groups: dict[tuple[tuple[str, str], ...], list[Scenario]] = {}
+    groups: dict[tuple[tuple[tuple[str, str], ...], tuple[str, ...]], list[Scenario]] = {}
     for s in scenarios:
-        groups.setdefault(s.bot_env, []).append(s)
+        groups.setdefault((s.bot_env, s.allow_hosts), []).append(s)
 
     def done(s: Scenario, r: ScenarioResult) -> None:
         results[s.id] = r
@@ -399,7 +399,9 @@ async def run_suite(
         waits = sum(3.0 for a in s.caller if a.kind == "wait_for" or a.send_after)
         return spoken + waits + (5.0 if s.caller else 0.0)
 
-    async def group(env: tuple[tuple[str, str], ...], members: list[Scenario]) -> None:
+    async def group(
+        env: tuple[tuple[str, str], ...], hosts: tuple[str, ...], members: list[Scenario]
+    ) -> None:
         if env and isinstance(target, UrlTarget):
             names = ", ".join(f"{k}={v}" for k, v in env)
             for s in members:
@@ -422,7 +424,7 @@ async def run_suite(
                             target,
                             bot_env=dict(env),
                             startup_timeout_s=startup_timeout_s,
-                            allow_hosts=allow_hosts,
+                            allow_hosts=sorted({*allow_hosts, *hosts}),
                         )
                     )
                     for _ in range(copies)
@@ -433,7 +435,7 @@ async def run_suite(
             queue = sorted(members, key=weight, reverse=True)
             await asyncio.gather(*(one(harnesses[i % copies], s) for i, s in enumerate(queue)))
 
-    await asyncio.gather(*(group(env, members) for env, members in groups.items()))
+    await asyncio.gather(*(group(*key, members) for key, members in groups.items()))
     ordered = [results[s.id] for s in scenarios]
     described = target.description
     if instances > 1 and not isinstance(target, UrlTarget):

@@ -1,12 +1,17 @@
-"""``--allow-host``: what it accepts, what it lets through, and what stays faked or refused."""
+"""``--allow-host`` and ``allow_hosts``: what is accepted, let through, faked or refused."""
 
 from __future__ import annotations
 
 import socket
+import textwrap
+from pathlib import Path
 
+import numpy as np
 import pytest
 
 from simulator.cli.main import main
+from simulator.errors import ScenarioError
+from simulator.judge.scenario import Scenario, parse_scenarios
 from simulator.rest.hosts import allowed_by, check_allow_host
 from simulator.rest.intercept import Interceptor
 
@@ -78,3 +83,40 @@ def test_resolve_map_only_points_at_loopback() -> None:
     """The test-only name map refuses a non-loopback target: it cannot open a way out."""
     with pytest.raises(ValueError, match="loopback"):
         Interceptor("http://127.0.0.1:9", resolve={"provider.test": "10.0.0.1"})
+
+
+def _scenarios(text: str) -> list[Scenario]:
+    silence = np.zeros(160, dtype=np.int16)
+    return parse_scenarios(
+        textwrap.dedent(text), Path("suite.yaml"), load_audio=lambda path, line: silence
+    )
+
+
+SUITE_WITH_HOSTS = """\
+allow_hosts: [api.deepgram.com]
+scenarios:
+  - name: greets
+    expect: [stream_accepted]
+  - name: speaks
+    allow_hosts: [api.deepgram.com, "*.cartesia.ai"]
+    expect: [stream_accepted]
+"""
+
+
+def test_scenario_file_defaults_carry_allow_hosts() -> None:
+    """``allow_hosts`` at the top of a file applies to each scenario unless it names its own."""
+    greets, speaks = _scenarios(SUITE_WITH_HOSTS)
+    assert greets.allow_hosts == ("api.deepgram.com",)
+    assert speaks.allow_hosts == ("*.cartesia.ai", "api.deepgram.com")
+
+
+def test_scenario_allow_hosts_refuses_a_url_naming_file_line_and_key() -> None:
+    """A URL under ``allow_hosts`` is a ScenarioError naming the file, the line and the key."""
+    bad = SUITE_WITH_HOSTS.replace("[api.deepgram.com]\n", "[https://api.deepgram.com/v1]\n", 1)
+    with pytest.raises(ScenarioError, match="expected a host name") as info:
+        _scenarios(bad)
+    assert (info.value.path.name, info.value.line, info.value.key) == (
+        "suite.yaml",
+        1,
+        "allow_hosts",
+    )
