@@ -539,14 +539,23 @@ class Interceptor:
 def child_environment(
     api_base: str, violations_file: Path, *, allow_hosts: Iterable[str] = ()
 ) -> dict[str, str]:
-    """Environment variables that make a child Python process install the hooks at startup."""
+    """Environment variables that make a child Python process install the hooks at startup.
+
+    ``NO_PROXY`` gains Bandwidth's hosts and loopback: behind an HTTP proxy (``HTTPS_PROXY``
+    in a CI runner), clients would otherwise send Bandwidth requests to the proxy, a host
+    the hooks refuse, instead of to the fake.
+    """
     pythonpath = os.environ.get("PYTHONPATH", "")
     path = str(bootstrap_dir()) + (os.pathsep + pythonpath if pythonpath else "")
     config: dict[str, Any] = {"api": api_base, "violations_file": str(violations_file)}
     allowed = sorted({_name(h) for h in allow_hosts if _name(h)})
     if allowed:
         config["allow_hosts"] = allowed
-    return {"PYTHONPATH": path, ENV_VAR: json.dumps(config)}
+    no_proxy = os.environ.get("NO_PROXY") or os.environ.get("no_proxy") or ""
+    direct = [*sorted(BANDWIDTH_HOSTS), "localhost", "127.0.0.1", "::1"]
+    no_proxy = ",".join([*filter(None, no_proxy.split(",")), *direct])
+    env = {"PYTHONPATH": path, ENV_VAR: json.dumps(config)}
+    return env | {"NO_PROXY": no_proxy, "no_proxy": no_proxy}
 
 
 def install_from_env() -> Interceptor | None:

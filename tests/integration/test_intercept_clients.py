@@ -331,3 +331,19 @@ def test_plugin_refuses_a_bad_allow_host(pytester: pytest.Pytester) -> None:
     outcome = pytester.runpytest_subprocess("--bwsim-allow-host", "https://api.deepgram.com/v1")
     assert outcome.ret == pytest.ExitCode.USAGE_ERROR
     outcome.stderr.fnmatch_lines(["*--bwsim-allow-host*expected a host name*"])
+
+
+@pytest.mark.parametrize("client", ["requests", "httpx"])
+async def test_bandwidth_is_routed_past_a_proxy_setting(client: str) -> None:
+    """With HTTPS_PROXY set (as on some CI runners), Bandwidth requests still reach the fake."""
+    target = CmdTarget(f"{sys.executable} -m tests.bots.client_bot --loop asyncio")
+    proxy = {"HTTPS_PROXY": "http://proxy.invalid:3128", "https_proxy": "http://proxy.invalid:3128"}
+    async with Harness(target, bot_env=proxy) as h:
+        assert h.bot is not None
+        url = "https://api.bandwidth.com/api/v1/oauth2/token"
+        async with httpx.AsyncClient(timeout=60) as c:
+            r = await c.post(h.bot.base_url + "/probe", json={"client": client, "url": url})
+        seen = r.json()
+        assert seen["ok"], seen
+        assert [e.path for e in h.fake.journal.entries] == ["/api/v1/oauth2/token"]
+        assert h.collect_child_violations() == []
