@@ -23,6 +23,7 @@ from simulator.cli.options import (
     Subparsers,
     add_allow_host,
     add_target,
+    note_allow_hosts,
 )
 from simulator.judge.verdicts import call_problems
 from simulator.protocol.codec import Pcm
@@ -69,6 +70,7 @@ def add_parser(sub: Subparsers) -> None:
 
 async def _place(args: argparse.Namespace, voice: Pcm) -> CallResult:
     target = parse_target(args.app, args.cmd, args.url)
+    note_allow_hosts(args)
     credentials = BotCredentials.from_environment() if isinstance(target, UrlTarget) else None
     options = CallOptions(
         auth_mode=args.auth, webhook_path=args.webhook_path, max_call_s=args.max_seconds

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Protocol, TypeAlias
 
 from simulator.rest.hosts import check_allow_host
@@ -15,6 +16,7 @@ __all__ = [
     "Subparsers",
     "add_allow_host",
     "add_target",
+    "note_allow_hosts",
 ]
 
 EXIT_OK = 0
@@ -68,3 +70,13 @@ def _allow_host(value: str) -> str:
         return check_allow_host(value)
     except ValueError as exc:  # argparse prints it and exits 2
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def note_allow_hosts(args: argparse.Namespace) -> None:
+    """Say on stderr that ``--allow-host`` does nothing for a bot bwsim did not start."""
+    if args.allow_hosts and args.url:
+        print(
+            "bwsim: note: --allow-host applies to bots bwsim starts (--app/--cmd); a --url "
+            "bot reaches whatever its own environment lets it reach",
+            file=sys.stderr,
+        )

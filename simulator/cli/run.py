@@ -18,6 +18,7 @@ from simulator.cli.options import (
     Subparsers,
     add_allow_host,
     add_target,
+    note_allow_hosts,
 )
 from simulator.errors import ScenarioError, TargetError
 from simulator.judge.scenario import Scenario, load_scenarios
@@ -110,6 +111,7 @@ def run(args: argparse.Namespace) -> int:
     paths = [Path(p) for p in args.paths] or [bundled_scenarios()]
     scenarios = _select(load_scenarios(paths), args.select)
     target = parse_target(args.app, args.cmd, args.url)
+    note_allow_hosts(args)
     instances, concurrency = _scale(args, target)
     if args.list:
         for s in scenarios:

@@ -120,3 +120,12 @@ def test_scenario_allow_hosts_refuses_a_url_naming_file_line_and_key() -> None:
         1,
         "allow_hosts",
     )
+
+
+def test_allow_host_with_a_url_bot_says_it_does_nothing(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``--allow-host`` with ``--url`` notes that only bots bwsim starts are affected."""
+    argv = ["run", "--list", "--url", "http://127.0.0.1:9", "--allow-host", "api.deepgram.com"]
+    assert main(argv) == 0
+    assert "--allow-host applies to bots bwsim starts" in capsys.readouterr().err
