@@ -142,8 +142,12 @@ class _AfterImport:
         original = loader.exec_module
 
         def exec_module(module: ModuleType) -> None:
-            original(module)
-            callback(module)
+            if module.__name__ == fullname:  # a loader may serve many modules (zipimport)
+                vars(loader).pop("exec_module", None)
+                original(module)
+                callback(module)
+            else:
+                original(module)
 
         loader.exec_module = exec_module
         found: ModuleSpec = spec
