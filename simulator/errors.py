@@ -87,9 +87,10 @@ class BlockedRequestError(SimulatorError, ConnectionError):
         self.url = url
         what = url or host
         super().__init__(
-            f"bwsim blocked a request to {what!r}: tests may only reach loopback and the "
-            "simulated Bandwidth hosts (api.bandwidth.com, voice.bandwidth.com). Point the "
-            "service at a loopback fake, or disable it when running under bwsim."
+            f"bwsim blocked a request to {what!r}: tests may only reach loopback, the "
+            "simulated Bandwidth hosts (api.bandwidth.com, voice.bandwidth.com) and the "
+            "hosts named with --allow-host. Point the service at a loopback fake, disable "
+            "it when running under bwsim, or allow its host (--allow-host HOST)."
         )
 
 

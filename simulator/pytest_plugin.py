@@ -75,15 +75,41 @@ def _option_names() -> frozenset[str]:
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    """``--bwsim-app``, ``--bwsim-cmd``, ``--bwsim-url``: the bot under test."""
+    """``--bwsim-app``/``--bwsim-cmd``/``--bwsim-url`` (the bot), ``--bwsim-allow-host``."""
     group = parser.getgroup("bwsim", "bwsim: the Bandwidth simulator")
     group.addoption("--bwsim-app", metavar="MODULE:ATTR", help="ASGI app bwsim serves")
     group.addoption("--bwsim-cmd", metavar="COMMAND", help="command bwsim starts (gets $PORT)")
     group.addoption("--bwsim-url", metavar="URL", help="a bot already running")
+    group.addoption(
+        "--bwsim-allow-host",
+        action="append",
+        default=[],
+        metavar="HOST",
+        help="outside host the bot bwsim starts may reach, e.g. a real speech provider "
+        "(repeatable; adds to the bwsim_allow_hosts ini setting)",
+    )
+    parser.addini(
+        "bwsim_allow_hosts",
+        "outside hosts the bot bwsim starts may reach (one per line)",
+        type="linelist",
+        default=[],
+    )
+
+
+def _allow_hosts(config: pytest.Config) -> list[str]:
+    """Hosts from the ``bwsim_allow_hosts`` ini setting and ``--bwsim-allow-host``."""
+    from simulator.rest.hosts import check_allow_host
+
+    given = [*config.getini("bwsim_allow_hosts"), *config.getoption("--bwsim-allow-host")]
+    try:
+        return [check_allow_host(str(host)) for host in given]
+    except ValueError as exc:
+        raise pytest.UsageError(f"--bwsim-allow-host / bwsim_allow_hosts: {exc}") from None
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Register bwsim's markers."""
+    """Register bwsim's markers; refuse a bad ``--bwsim-allow-host`` before any test runs."""
+    _allow_hosts(config)
     config.addinivalue_line(
         "markers",
         "bwsim(**call_options): default CallOptions for the calls this test places "
@@ -225,12 +251,14 @@ def bwsim_bot_env() -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def bwsim_simulator(
-    bwsim_target: Target | None, bwsim_bot_env: dict[str, str]
+    bwsim_target: Target | None, bwsim_bot_env: dict[str, str], pytestconfig: pytest.Config
 ) -> Iterator[BackgroundHarness]:
     """The fake Bandwidth and the bot, started once for the session on their own thread."""
     from simulator.runner.background import BackgroundHarness
 
-    simulator = BackgroundHarness(bwsim_target, bot_env=bwsim_bot_env).start()
+    simulator = BackgroundHarness(
+        bwsim_target, bot_env=bwsim_bot_env, allow_hosts=_allow_hosts(pytestconfig)
+    ).start()
     try:
         yield simulator
     finally:

@@ -18,7 +18,13 @@ from simulator.audit.config import DEFAULT_AUDIO_DIR, AuditConfig
 from simulator.audit.model import SCHEMA
 from simulator.audit.report import format_table, write_json
 from simulator.audit.runner import run_audit
-from simulator.cli.options import EXIT_UNUSABLE, Subparsers, add_target
+from simulator.cli.options import (
+    EXIT_UNUSABLE,
+    Subparsers,
+    add_allow_host,
+    add_target,
+    note_allow_hosts,
+)
 from simulator.errors import ConfigError
 from simulator.runner.targets import BotCredentials, UrlTarget, parse_target
 
@@ -39,6 +45,7 @@ def add_parser(sub: Subparsers) -> None:
         ),
     )
     add_target(audit)
+    add_allow_host(audit)
     audit.add_argument("--json", metavar="PATH", help="write the report (schema 1) here")
     audit.add_argument(
         "--only",
@@ -167,6 +174,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         config = _config(args)
         target = parse_target(args.app, args.cmd, args.url)
+        note_allow_hosts(args)
         credentials = None
         if isinstance(target, UrlTarget):
             credentials = _url_credentials(args.api_port)
@@ -174,7 +182,12 @@ def run(args: argparse.Namespace) -> int:
         log_dir = Path(args.json).parent / "bots" if args.json else None
         report = asyncio.run(
             run_audit(
-                target, config, credentials=credentials, api_port=args.api_port, log_dir=log_dir
+                target,
+                config,
+                credentials=credentials,
+                api_port=args.api_port,
+                log_dir=log_dir,
+                allow_hosts=args.allow_hosts,
             )
         )
     except ConfigError as exc:

@@ -88,6 +88,7 @@ async def run_audit(
     api_port: int = 0,
     startup_timeout_s: float = 60.0,
     log_dir: Path | None = None,
+    allow_hosts: Sequence[str] = (),
 ) -> AuditReport:
     """Start the bot against a fake Bandwidth and run the selected checks.
 
@@ -115,6 +116,7 @@ async def run_audit(
         api_port=api_port,
         startup_timeout_s=startup_timeout_s,
         log_path=log,
+        allow_hosts=allow_hosts,
     )
     async with harness as h:
         ctx = AuditContext(h, cfg, lines, target)

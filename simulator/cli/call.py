@@ -17,7 +17,14 @@ from simulator.call.callers import linger_caller
 from simulator.call.options import DEFAULT_MAX_CALL_S, CallOptions
 from simulator.call.pacer import quiet_gc
 from simulator.call.result import CallResult
-from simulator.cli.options import EXIT_FAILED, EXIT_OK, Subparsers, add_target
+from simulator.cli.options import (
+    EXIT_FAILED,
+    EXIT_OK,
+    Subparsers,
+    add_allow_host,
+    add_target,
+    note_allow_hosts,
+)
 from simulator.judge.verdicts import call_problems
 from simulator.protocol.codec import Pcm
 from simulator.runner.harness import Harness
@@ -39,6 +46,7 @@ def add_parser(sub: Subparsers) -> None:
         ),
     )
     add_target(call)
+    add_allow_host(call)
     call.add_argument("--audio", required=True, help="what the caller says (WAV/FLAC/OGG/MP3)")
     call.add_argument("--out", default=None, help="artifact folder (default bwsim-out/CALL_ID)")
     call.add_argument("--json", default=None, help="also write the summary (schema 1) here")
@@ -62,6 +70,7 @@ def add_parser(sub: Subparsers) -> None:
 
 async def _place(args: argparse.Namespace, voice: Pcm) -> CallResult:
     target = parse_target(args.app, args.cmd, args.url)
+    note_allow_hosts(args)
     credentials = BotCredentials.from_environment() if isinstance(target, UrlTarget) else None
     options = CallOptions(
         auth_mode=args.auth, webhook_path=args.webhook_path, max_call_s=args.max_seconds
@@ -73,7 +82,9 @@ async def _place(args: argparse.Namespace, voice: Pcm) -> CallResult:
             file=sys.stderr,
         )
         options.auth_mode = "none"
-    async with Harness(target, api_port=args.api_port, credentials=credentials) as h:
+    async with Harness(
+        target, api_port=args.api_port, credentials=credentials, allow_hosts=args.allow_hosts
+    ) as h:
         if isinstance(target, UrlTarget):
             account = h.fake.default_account.account_id
             print(f"bwsim: fake Voice API at {h.api_base} (account {account})", flush=True)

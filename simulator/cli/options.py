@@ -3,9 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Protocol, TypeAlias
 
-__all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_UNUSABLE", "Subcommand", "Subparsers", "add_target"]
+from simulator.rest.hosts import check_allow_host
+
+__all__ = [
+    "EXIT_FAILED",
+    "EXIT_OK",
+    "EXIT_UNUSABLE",
+    "Subcommand",
+    "Subparsers",
+    "add_allow_host",
+    "add_target",
+    "note_allow_hosts",
+]
 
 EXIT_OK = 0
 """Everything passed."""
@@ -34,3 +46,37 @@ def add_target(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--app", metavar="MODULE:ATTR", help="ASGI app bwsim serves with uvicorn")
     group.add_argument("--cmd", metavar="COMMAND", help="command bwsim starts (it gets $PORT)")
     group.add_argument("--url", metavar="URL", help="a bot already running (http://HOST:PORT)")
+
+
+def add_allow_host(parser: argparse.ArgumentParser) -> None:
+    """Add ``--allow-host HOST`` (repeatable): outside hosts a bot bwsim starts may reach."""
+    parser.add_argument(
+        "--allow-host",
+        dest="allow_hosts",
+        action="append",
+        default=[],
+        type=_allow_host,
+        metavar="HOST",
+        help=(
+            "let a bot bwsim starts (--app/--cmd) reach HOST, e.g. a real speech provider "
+            "such as api.deepgram.com (repeatable; *.example.com allows every name under "
+            "it). Bandwidth's hosts stay faked; every other host stays refused."
+        ),
+    )
+
+
+def _allow_host(value: str) -> str:
+    try:
+        return check_allow_host(value)
+    except ValueError as exc:  # argparse prints it and exits 2
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def note_allow_hosts(args: argparse.Namespace) -> None:
+    """Say on stderr that ``--allow-host`` does nothing for a bot bwsim did not start."""
+    if args.allow_hosts and args.url:
+        print(
+            "bwsim: note: --allow-host applies to bots bwsim starts (--app/--cmd); a --url "
+            "bot reaches whatever its own environment lets it reach",
+            file=sys.stderr,
+        )

@@ -12,7 +12,14 @@ import asyncio
 import sys
 from pathlib import Path
 
-from simulator.cli.options import EXIT_FAILED, EXIT_OK, Subparsers, add_target
+from simulator.cli.options import (
+    EXIT_FAILED,
+    EXIT_OK,
+    Subparsers,
+    add_allow_host,
+    add_target,
+    note_allow_hosts,
+)
 from simulator.errors import ScenarioError, TargetError
 from simulator.judge.scenario import Scenario, load_scenarios
 from simulator.report.run_report import console_table, progress_line, write_json, write_junit
@@ -73,6 +80,7 @@ def add_parser(sub: Subparsers) -> None:
     )
     run.add_argument("paths", nargs="*", metavar="SCENARIO_FILE_OR_DIR")
     add_target(run)
+    add_allow_host(run)
     run.add_argument("--out", default="bwsim-out", help="artifact folder (default bwsim-out)")
     run.add_argument("--json", default=None, help="JSON report (default OUT/report.json)")
     run.add_argument("--junit", default=None, help="JUnit XML (default OUT/junit.xml)")
@@ -103,6 +111,7 @@ def run(args: argparse.Namespace) -> int:
     paths = [Path(p) for p in args.paths] or [bundled_scenarios()]
     scenarios = _select(load_scenarios(paths), args.select)
     target = parse_target(args.app, args.cmd, args.url)
+    note_allow_hosts(args)
     instances, concurrency = _scale(args, target)
     if args.list:
         for s in scenarios:
@@ -110,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_OK
     out = Path(args.out)
     files = len({s.path for s in scenarios})
-    bots = len({s.bot_env for s in scenarios})
+    bots = len({(s.bot_env, s.allow_hosts) for s in scenarios})
     copies = f", {instances} instances of each" if instances > 1 else ""
     print(
         f"bwsim: {len(scenarios)} scenarios from {files} file(s) against {target.description} "
@@ -133,6 +142,7 @@ def run(args: argparse.Namespace) -> int:
             concurrency=concurrency,
             progress=progress,
             instances=instances,
+            allow_hosts=args.allow_hosts,
         )
     )
     json_path = write_json(suite, Path(args.json) if args.json else out / "report.json")

@@ -82,6 +82,7 @@ from simulator.judge.scenario_yaml import (
 )
 from simulator.protocol.codec import Pcm
 from simulator.protocol.webhook_auth import AUTH_MODES
+from simulator.rest.hosts import check_allow_host
 
 __all__ = [
     "ACTIONS",
@@ -420,6 +421,13 @@ def _parse_scenario(raw: LineMap, path: Path, stem: str, load_audio: Loader) -> 
         isinstance(k, str) and isinstance(v, str | int | float) for k, v in env.items()
     ):
         raise Problem("bot_env must map variable names to strings", at("bot_env"), "bot_env")
+    hosts = raw.get("allow_hosts") or []
+    if not isinstance(hosts, list) or not all(isinstance(h, str) for h in hosts):
+        raise Problem("allow_hosts must be a list of host names", at("allow_hosts"), "allow_hosts")
+    try:
+        allow_hosts = tuple(sorted({check_allow_host(h) for h in hosts}))
+    except ValueError as exc:
+        raise Problem(str(exc), at("allow_hosts"), "allow_hosts") from None
     victim = raw.get("victim")
     if victim is not None and victim not in VICTIMS:
         raise Problem(f"victim must be one of {list(VICTIMS)}, got {victim!r}", at("victim"))
@@ -450,6 +458,7 @@ def _parse_scenario(raw: LineMap, path: Path, stem: str, load_audio: Loader) -> 
         line=raw.line,
         description=str(raw.get("description") or ""),
         bot_env=tuple(sorted((str(k), str(v)) for k, v in env.items())),
+        allow_hosts=allow_hosts,
         call=_parse_call(raw.get("call"), at("call")),
         victim=victim,
         caller=caller,

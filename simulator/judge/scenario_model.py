@@ -66,6 +66,7 @@ SCENARIO_KEYS = frozenset(
         "description",
         "audio_dir",
         "bot_env",
+        "allow_hosts",
         "call",
         "victim",
         "caller",
@@ -252,6 +253,8 @@ class Scenario:
     line: int
     description: str = ""
     bot_env: tuple[tuple[str, str], ...] = ()
+    allow_hosts: tuple[str, ...] = ()
+    """Outside hosts the bot may reach (added to ``--allow-host``), e.g. its speech provider."""
     call: CallSpec = field(default_factory=CallSpec)
     victim: str | None = None
     caller: tuple[Action, ...] = ()

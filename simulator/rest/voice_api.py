@@ -153,7 +153,7 @@ class VoiceApiApp:
         receive: Callable[[], Awaitable[dict[str, Any]]],
         send: Callable[[dict[str, Any]], Awaitable[None]],
     ) -> None:
-        """Serve one HTTP request (lifespan and websocket scopes are refused)."""
+        """Serve one HTTP request (lifespan handled; websocket handshakes journaled, refused)."""
         if scope["type"] == "lifespan":
             while True:
                 message = await receive()
@@ -162,6 +162,9 @@ class VoiceApiApp:
                 elif message["type"] == "lifespan.shutdown":
                     await send({"type": "lifespan.shutdown.complete"})
                     return
+        if scope["type"] == "websocket":
+            await self._refuse_websocket(scope, receive, send)
+            return
         if scope["type"] != "http":
             return
         body = bytearray()
@@ -222,6 +225,41 @@ class VoiceApiApp:
         headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers.items()]
         await send({"type": "http.response.start", "status": response.status, "headers": headers})
         await send({"type": "http.response.body", "body": response.body})
+
+    async def _refuse_websocket(
+        self,
+        scope: dict[str, Any],
+        receive: Callable[[], Awaitable[dict[str, Any]]],
+        send: Callable[[dict[str, Any]], Awaitable[None]],
+    ) -> None:
+        """Journal a websocket handshake (a bot's, routed here) and refuse it with 403.
+
+        Bandwidth's API hosts serve no websocket, so a bot that opens one there is wrong;
+        the journal shows that the handshake reached the fake and not the real host.
+        """
+        path = scope["path"]
+        entry = self.fake.journal.start(
+            method="GET",
+            path=path,
+            query=scope.get("query_string", b"").decode("latin-1"),
+            route=Route.UNROUTED,
+            account_id=None,
+            call_id=None,
+            headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]],
+            body=b"",
+        )
+        entry.note = "websocket handshake: Bandwidth's API serves no websocket"
+        self.fake.journal.violation(
+            "unrouted-request",
+            f"the bot opened a websocket to the fake Bandwidth API at {path}; Bandwidth's "
+            "API hosts serve no websocket",
+            method="GET",
+            url=path,
+        )
+        await receive()  # websocket.connect
+        await send({"type": "websocket.close", "code": 1008})
+        entry.status = 403
+        self.fake.journal.answered(entry)
 
     # -- authentication -------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import threading
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any, TypeVar
 
 from simulator.call.live import Caller
@@ -37,8 +37,10 @@ class BackgroundHarness:
         *,
         bot_env: dict[str, str] | None = None,
         startup_timeout_s: float = 60.0,
+        allow_hosts: Sequence[str] = (),
     ) -> None:
         self.target = target
+        self.allow_hosts = tuple(allow_hosts)
         self.bot_env = dict(bot_env or {})
         self.startup_timeout_s = startup_timeout_s
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -61,7 +63,10 @@ class BackgroundHarness:
             self._stop = asyncio.Event()
             try:
                 async with Harness(
-                    self.target, bot_env=self.bot_env, startup_timeout_s=self.startup_timeout_s
+                    self.target,
+                    bot_env=self.bot_env,
+                    startup_timeout_s=self.startup_timeout_s,
+                    allow_hosts=self.allow_hosts,
                 ) as h:
                     self._harness = h
                     self._ready.set()

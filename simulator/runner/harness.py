@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import tempfile
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
@@ -44,10 +45,12 @@ class Harness:
         api_port: int = 0,
         credentials: BotCredentials | None = None,
         log_path: Path | None = None,
+        allow_hosts: Sequence[str] = (),
     ) -> None:
         self.api_port = api_port
         self.log_path = log_path
         """Where the bot's output goes (a report's output folder); None: a temporary file."""
+        self.allow_hosts = tuple(allow_hosts)
         self.fake = FakeBandwidth(settings=settings or FakeSettings())
         self.app = VoiceApiApp(self.fake)
         self.target = target
@@ -81,7 +84,9 @@ class Harness:
         try:
             self.api = await self._stack.enter_async_context(serve(self.app, port=self.api_port))
             if self.intercept_in_process:
-                self.interceptor = Interceptor(self.api.base_url, on_blocked=self._blocked)
+                self.interceptor = Interceptor(
+                    self.api.base_url, on_blocked=self._blocked, allow_hosts=self.allow_hosts
+                )
                 self.interceptor.install()
                 self._stack.callback(self.interceptor.uninstall)
             if self.target is not None:
@@ -92,6 +97,7 @@ class Harness:
                     log_path=self.log_path,
                     extra_env=self.bot_env,
                     startup_timeout_s=self.startup_timeout_s,
+                    allow_hosts=self.allow_hosts,
                 )
                 self.bot = await self.target.start(launch)
                 self._stack.push_async_callback(self.bot.stop)

@@ -1,9 +1,9 @@
-"""Running scenarios: one bot per distinct ``bot_env``, independent calls at once.
+"""Running scenarios: one bot per distinct ``bot_env`` and ``allow_hosts``, calls at once.
 
-:func:`run_suite` groups the scenarios by the environment their bot needs, starts one
-:class:`~simulator.runner.harness.Harness` (fake Bandwidth plus bot) per group, and runs every
-scenario as its own call, up to ``concurrency`` calls at once across all groups, so a
-suite takes about as long as its slowest scenario. Each call is judged
+:func:`run_suite` groups the scenarios by the environment and outside hosts their bot
+needs, starts one :class:`~simulator.runner.harness.Harness` (fake Bandwidth plus bot) per
+group, and runs every scenario as its own call, up to ``concurrency`` calls at once across
+all groups, so a suite takes about as long as its slowest scenario. Each call is judged
 (:mod:`simulator.judge.expect`) and, with ``out_dir``, leaves its artifacts in
 ``out_dir/<scenario id>/``: ``call.wav``, ``trace.jsonl``, ``timeline.json``,
 ``summary.json`` and ``timeline.png``.
@@ -419,19 +419,21 @@ async def run_suite(
     progress: Progress | None = None,
     startup_timeout_s: float = 60.0,
     instances: int = 1,
+    allow_hosts: Sequence[str] = (),
 ) -> SuiteResult:
     """Run every scenario against ``target``; raises TargetError if a bot does not start.
 
     ``instances`` copies of an ``--app``/``--cmd`` bot are started per bot configuration,
     each with its own simulator, and the scenarios are dealt out among them longest
-    first; a call's webhook and stream always reach the same copy.
+    first; a call's webhook and stream always reach the same copy. ``allow_hosts`` are
+    the outside hosts the bots may reach (``--allow-host``).
     """
     started_at, t0 = datetime.now(UTC), time.monotonic()
     slots, gate, last_start = asyncio.Semaphore(max(1, concurrency)), asyncio.Lock(), [0.0]
     results: dict[str, ScenarioResult] = {}
-    groups: dict[tuple[tuple[str, str], ...], list[Scenario]] = {}
+    groups: dict[tuple[tuple[tuple[str, str], ...], tuple[str, ...]], list[Scenario]] = {}
     for s in scenarios:
-        groups.setdefault(s.bot_env, []).append(s)  # one bot per distinct bot_env
+        groups.setdefault((s.bot_env, s.allow_hosts), []).append(s)  # one bot per configuration
     bots: list[BotRecord] = []
     records: dict[Harness, BotRecord] = {}
     numbers = itertools.count(1)
@@ -463,7 +465,9 @@ async def run_suite(
                 await asyncio.to_thread(_write_artifacts, r, out_dir)
             done(s, r)
 
-    async def group(env: tuple[tuple[str, str], ...], members: list[Scenario]) -> None:
+    async def group(
+        env: tuple[tuple[str, str], ...], hosts: tuple[str, ...], members: list[Scenario]
+    ) -> None:
         if env and isinstance(target, UrlTarget):
             for r in _url_skips(env, members):
                 done(r.scenario, r)
@@ -476,6 +480,7 @@ async def run_suite(
             out_dir=out_dir,
             startup_timeout_s=startup_timeout_s,
             numbers=numbers,
+            allow_hosts=sorted({*allow_hosts, *hosts}),
         )
         records.update(made)
         bots.extend(made.values())
@@ -488,7 +493,7 @@ async def run_suite(
             queue = sorted(members, key=_weight, reverse=True)
             await asyncio.gather(*(one(harnesses[i % copies], s) for i, s in enumerate(queue)))
 
-    await asyncio.gather(*(group(env, members) for env, members in groups.items()))
+    await asyncio.gather(*(group(*key, members) for key, members in groups.items()))
     ordered = [results[s.id] for s in scenarios]
     scaled = instances > 1 and not isinstance(target, UrlTarget)
     described = target.description + (f" ({instances} instances)" if scaled else "")
@@ -519,6 +524,7 @@ def _harnesses(
     out_dir: Path | None,
     startup_timeout_s: float,
     numbers: Iterator[int],
+    allow_hosts: Sequence[str],
 ) -> dict[Harness, BotRecord]:
     """``copies`` harnesses for one bot configuration, each bot's log in ``out_dir/bots/``.
 
@@ -530,7 +536,11 @@ def _harnesses(
         if out_dir is not None and target.starts_process:
             log = out_dir / "bots" / bot_log_name(next(numbers), target.description)
         harness = Harness(
-            target, bot_env=dict(env), startup_timeout_s=startup_timeout_s, log_path=log
+            target,
+            bot_env=dict(env),
+            startup_timeout_s=startup_timeout_s,
+            log_path=log,
+            allow_hosts=allow_hosts,
         )
         made[harness] = BotRecord(target.description, dict(env), log)
     return made

@@ -196,6 +196,8 @@ class Launch:
     startup_timeout_s: float = 30.0
     unset_env: tuple[str, ...] = ()
     """Variables the bot must start without (e.g. its webhook credentials, for the audit)."""
+    allow_hosts: tuple[str, ...] = ()
+    """Outside hosts the bot may reach (``--allow-host``: real speech providers)."""
 
     def child_env(self, port: int | None) -> dict[str, str]:
         """The bot process's environment: ours, the guide's variables, the interception."""
@@ -204,7 +206,9 @@ class Launch:
         env["BWSIM_CONTROL_URL"] = self.api_base.rstrip("/") + "/_bwsim"
         env.setdefault("BWSIM_STANDINS", "1")  # the bot may choose simulator.standins
         env.update(self.extra_env)
-        env.update(child_environment(self.api_base, self.violations_file))
+        env.update(
+            child_environment(self.api_base, self.violations_file, allow_hosts=self.allow_hosts)
+        )
         env.setdefault("PYTHONUNBUFFERED", "1")
         for name in self.unset_env:
             env.pop(name, None)

@@ -7,11 +7,14 @@ The interception must work with bots nobody changed: in the harness's own proces
 
 from __future__ import annotations
 
+import asyncio
 import socket
+from collections.abc import Awaitable, Callable
 
 import aiohttp
 import httpx
 import pytest
+import uvloop
 
 from simulator.errors import BlockedRequestError
 from simulator.rest.intercept import Interceptor, is_loopback_host
@@ -115,3 +118,41 @@ def test_interceptor_refuses_non_loopback_api_base() -> None:
     """The fake must be on loopback: any other base URL is refused."""
     with pytest.raises(ValueError, match="loopback"):
         Interceptor("http://10.1.2.3:80")
+
+
+@pytest.mark.parametrize("loop_name", ["uvloop", "asyncio"])
+def test_loop_level_lookups_and_connections_are_refused(loop_name: str) -> None:
+    """The loop's getaddrinfo, sock_connect and datagram endpoints refuse outside hosts.
+
+    uvloop resolves and connects in C, past the socket hooks: without its own hooks these
+    would go out. Names under .invalid and TEST-NET addresses never route anywhere.
+    """
+    blocked: list[str] = []
+
+    async def main() -> list[str]:
+        loop = asyncio.get_running_loop()
+        refused: list[str] = []
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        attempts: dict[str, Callable[[], Awaitable[object]]] = {
+            "getaddrinfo": lambda: loop.getaddrinfo("lookup.invalid", 443),
+            "sock_connect": lambda: loop.sock_connect(sock, ("192.0.2.1", 80)),
+            "datagram": lambda: loop.create_datagram_endpoint(
+                asyncio.DatagramProtocol, remote_addr=("192.0.2.2", 53)
+            ),
+            "open_connection": lambda: asyncio.open_connection("connect.invalid", 443),
+        }
+        try:
+            for what, attempt in attempts.items():
+                with pytest.raises(OSError, match="bwsim blocked"):
+                    await attempt()
+                refused.append(what)
+        finally:
+            sock.close()
+        return refused
+
+    with Interceptor("http://127.0.0.1:9", on_blocked=lambda host, url: blocked.append(host)):
+        run = uvloop.run if loop_name == "uvloop" else asyncio.run
+        refused = run(main())
+    assert refused == ["getaddrinfo", "sock_connect", "datagram", "open_connection"]
+    assert blocked == ["lookup.invalid", "192.0.2.1", "192.0.2.2", "connect.invalid"]

@@ -125,6 +125,7 @@ async def bot_without_webhook_credentials(ctx: AuditContext) -> AsyncIterator[Ru
         extra_env=h.bot_env,
         startup_timeout_s=h.startup_timeout_s,
         unset_env=WEBHOOK_VARS,
+        allow_hosts=h.allow_hosts,
     )
     bot = await ctx.target.start(launch)
     if bot.log_path is not None:
