@@ -4,7 +4,7 @@ It prints the environment to start the bot with, journals every request the bot 
 (``GET /_bwsim/journal``), and places calls on request::
 
     curl -s -X POST http://127.0.0.1:PORT/_bwsim/calls \\
-         -d '{"url": "http://127.0.0.1:7860", "audio": "fixtures/audio/hello.wav"}'
+         -d '{"url": "http://127.0.0.1:7860", "audio": "simulator/suite/audio/hello.wav"}'
 
 The call runs to its end (so give the client a timeout longer than ``max_call_s``) and
 the answer is the call's summary (``"schema": 1``) with ``passed`` and ``problems``

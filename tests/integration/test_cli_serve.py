@@ -12,7 +12,7 @@ import httpx
 
 from tests.integration.bot_process import bot_process, free_port
 
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "audio"
+FIXTURES = Path(__file__).resolve().parents[2] / "simulator" / "suite" / "audio"
 
 
 def test_serve_prints_working_environment_and_stops_on_sigint() -> None:
