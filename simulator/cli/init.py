@@ -183,7 +183,7 @@ WORKFLOW_PIP = """\
         with:
           python-version: "3.11"
       # Install the bot's dependencies and bwsim (it must be among what this installs).
-      - run: python -m pip install {install} nox
+      - run: python -m pip install {install}nox
       - run: nox -s e2e
 """
 
@@ -240,12 +240,14 @@ def _workflow(folder: Path) -> str:
     if (folder / "uv.lock").is_file():
         steps = WORKFLOW_UV
     else:
+        # With neither file there is nothing to name: the step installs nox alone and its
+        # comment says what to add (guessing a package name could install a stranger's).
         install = (
-            "-r requirements.txt"
+            "-r requirements.txt "
             if (folder / "requirements.txt").is_file()
-            else "."
+            else ". "
             if (folder / "pyproject.toml").is_file()
-            else "bwsim"
+            else ""
         )
         steps = WORKFLOW_PIP.format(install=install)
     return WORKFLOW_HEAD + steps + WORKFLOW_TAIL

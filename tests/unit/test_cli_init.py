@@ -134,6 +134,7 @@ def test_the_written_python_files_compile(tmp_path: Path) -> None:
         ("uv.lock", ["uv sync --locked", "uv run --with nox nox -s e2e"]),
         ("requirements.txt", ["python -m pip install -r requirements.txt nox", "nox -s e2e"]),
         ("pyproject.toml", ["python -m pip install . nox", "nox -s e2e"]),
+        ("README.md", ["python -m pip install nox", "nox -s e2e"]),
     ],
 )
 def test_the_workflow_installs_the_way_the_project_does(
