@@ -29,7 +29,7 @@ A test::
     async def test_barge_in(bwsim):
         async def caller(call):
             await call.wait_for("bot_speech_start", timeout_ms=5000)
-            await call.say(load_caller_audio("fixtures/audio/monologue.wav"), "monologue")
+            await call.say(load_caller_audio(AUDIO_DIR / "monologue.wav"), "monologue")
         result = await bwsim.call(caller, caller_lines=["I have a question."])
         bwsim.expect(result, {"clear": {"after": "caller_audio_start", "within_ms": 1500,
                                         "bot_was_speaking": True}})

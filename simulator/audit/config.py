@@ -4,10 +4,11 @@ Budgets are product behaviour (how long a bot may take to greet, to stop talking
 talked over, to hang up a dropped call); each has a default from what Bandwidth's guide
 and Pipecat 1.14 do, and each can be changed.
 
-The caller's lines are real speech, one sentence per file (``fixtures/audio``), and the
-audit gives the same sentence as text to the simulator's control API, so a bot on real
-speech services (its STT hears the audio) and a bot on scripted stand-ins (they read
-the text from ``$BWSIM_CONTROL_URL``) take the same turns.
+The caller's lines are real speech, one sentence per file (the packaged recordings,
+:data:`simulator.suite.AUDIO_DIR`), and the audit gives the same sentence as text to the
+simulator's control API, so a bot on real speech services (its STT hears the audio) and
+a bot on scripted stand-ins (they read the text from ``$BWSIM_CONTROL_URL``) take the
+same turns.
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ from typing import Final
 
 from simulator.call.audio_files import load_caller_audio
 from simulator.protocol.codec import Pcm
+from simulator.suite import AUDIO_DIR
 
 __all__ = ["DEFAULT_AUDIO_DIR", "LINES", "AuditConfig", "Line", "Utterance", "load_lines"]
 
-DEFAULT_AUDIO_DIR: Final = Path(__file__).resolve().parents[2] / "fixtures" / "audio"
-"""The checkout's caller fixtures (the wheel ships ``simulator`` only: pass ``--audio-dir``)."""
+DEFAULT_AUDIO_DIR: Final = AUDIO_DIR
+"""The packaged caller recordings (``--audio-dir`` takes a folder of your own)."""
 
 
 @dataclass(frozen=True)

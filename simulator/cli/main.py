@@ -16,13 +16,13 @@ import sys
 from collections.abc import Callable, Sequence
 
 from simulator.audit import cli as audit
-from simulator.cli import call, load, run, serve
+from simulator.cli import call, init, load, run, serve
 from simulator.cli.options import EXIT_FAILED, EXIT_UNUSABLE, Subcommand
 from simulator.errors import ConfigError
 
 __all__ = ["main"]
 
-SUBCOMMANDS: tuple[Subcommand, ...] = (serve, call, run, audit, load)
+SUBCOMMANDS: tuple[Subcommand, ...] = (init, serve, call, run, audit, load)
 """The subcommands, in the order ``bwsim --help`` lists them."""
 
 

@@ -73,7 +73,8 @@ def add_parser(sub: Subparsers) -> None:
         help="run scenario files against a bot (default: the bundled suite and bot)",
         description=(
             "Run scenario files (YAML; files or folders) against the bot, independent calls "
-            "at once. With no paths: the bundled scenarios/ against the bundled bot. Writes "
+            "at once. With no paths: the packaged suite (plus, in a checkout with no target "
+            "named, its scenarios/ for the bundled bot). Writes "
             "the JSON report (schema 1), JUnit XML and, per scenario, call.wav, trace.jsonl, "
             "timeline.json, summary.json and timeline.png under --out."
         ),
@@ -108,7 +109,8 @@ def add_parser(sub: Subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``bwsim run`` with parsed arguments; returns the exit code."""
-    paths = [Path(p) for p in args.paths] or [bundled_scenarios()]
+    named = bool(args.app or args.cmd or args.url)
+    paths = [Path(p) for p in args.paths] or bundled_scenarios(bundled_bot=not named)
     scenarios = _select(load_scenarios(paths), args.select)
     target = parse_target(args.app, args.cmd, args.url)
     note_allow_hosts(args)

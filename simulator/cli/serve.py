@@ -13,7 +13,7 @@ they happen, and the bot's own output when serve runs it (``bwsim serve -- COMMA
 restarted on ``.py`` changes with ``--reload``). Calls are placed on request::
 
     curl -s -X POST http://127.0.0.1:PORT/_bwsim/calls \\
-         -d '{"url": "http://127.0.0.1:7860", "audio": "fixtures/audio/hello.wav"}'
+         -d '{"url": "http://127.0.0.1:7860", "audio": "simulator/suite/audio/hello.wav"}'
 
 The call runs to its end (so give the client a timeout longer than ``max_call_s``) and
 the answer is the call's summary (``"schema": 1``) with ``passed`` and ``problems``

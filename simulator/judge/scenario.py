@@ -83,6 +83,7 @@ from simulator.judge.scenario_yaml import (
 from simulator.protocol.codec import Pcm
 from simulator.protocol.webhook_auth import AUTH_MODES
 from simulator.rest.hosts import check_allow_host
+from simulator.suite import resolve_audio_dir
 
 __all__ = [
     "ACTIONS",
@@ -413,7 +414,7 @@ def _parse_scenario(raw: LineMap, path: Path, stem: str, load_audio: Loader) -> 
     audio_dir = path.parent
     if "audio_dir" in raw:
         folder = check_string(raw["audio_dir"], "audio_dir", at("audio_dir"), "audio_dir")
-        audio_dir = (path.parent / folder).resolve()
+        audio_dir = resolve_audio_dir(folder, path.parent)
         if not audio_dir.is_dir():
             raise Problem(f"audio_dir {str(audio_dir)!r} is not a folder", at("audio_dir"))
     env = raw.get("bot_env") or {}

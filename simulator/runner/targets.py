@@ -36,8 +36,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from simulator.errors import ScenarioError, TargetError
+from simulator.errors import TargetError
 from simulator.rest.intercept import child_environment
+from simulator.suite import SCENARIOS_DIR
 
 __all__ = [
     "PROXY_HOST",
@@ -444,7 +445,10 @@ class UrlTarget(Target):
 
 
 def checkout_root() -> Path | None:
-    """The bwsim checkout this package runs from (it holds ``bot/`` and ``scenarios/``)."""
+    """The bwsim checkout this package runs from (it holds ``bot/`` and ``scenarios/``).
+
+    None for an installed wheel, which carries the package only.
+    """
     root = Path(__file__).resolve().parents[2]
     return root if (root / "bot" / "app.py").is_file() else None
 
@@ -460,19 +464,24 @@ def bundled_bot() -> AppTarget:
     return AppTarget("bot.app:app", cwd=root)
 
 
-def bundled_scenarios() -> Path:
-    """The checkout's ``scenarios/`` folder (the suite ``bwsim run`` runs by default)."""
-    root = checkout_root()
-    folder = root / "scenarios" if root is not None else Path("scenarios")
+def _short(folder: Path) -> Path:
     with contextlib.suppress(ValueError):
-        folder = folder.relative_to(Path.cwd())  # shorter names in reports
-    if not folder.is_dir():
-        raise ScenarioError(
-            "no scenario files given and no bundled scenarios/ folder here; "
-            "pass scenario files or folders to bwsim run",
-            path=folder,
-        )
+        return folder.relative_to(Path.cwd())  # shorter names in reports
     return folder
+
+
+def bundled_scenarios(*, bundled_bot: bool = True) -> list[Path]:
+    """The scenario folders ``bwsim run`` runs when given no paths.
+
+    Always the packaged suite (:data:`simulator.suite.SCENARIOS_DIR`, scenarios for any
+    Bandwidth bot). For the bundled bot of a checkout also the checkout's ``scenarios/``,
+    which hold the scenarios that set ``bot_env`` only the reference bot reads.
+    """
+    folders = [_short(SCENARIOS_DIR)]
+    root = checkout_root()
+    if bundled_bot and root is not None and (root / "scenarios").is_dir():
+        folders.append(_short(root / "scenarios"))
+    return folders
 
 
 def parse_target(app: str | None, cmd: str | None, url: str | None) -> Target:

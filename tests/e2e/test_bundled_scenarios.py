@@ -51,7 +51,7 @@ CATCHES: dict[str, list[tuple[str, str]]] = {
     # pipecat-bandwidth refuses such ids, so the trusting bot's pipeline never starts
     + [("security/ids-with-url-metacharacters-in-start-are-ignored", "play_audio")],
     "reusable_tokens": [("security/replayed-token-is-refused", "stream_refused")],
-    "eternal_tokens": [("security/expired-token-is-refused", "stream_refused")],
+    "eternal_tokens": [("reference_bot/expired-token-is-refused", "stream_refused")],
     "no_challenge_header": [("security/challenge-flow", "webhook_response")],
     "accepts_any_credentials": [
         (f"security/{name}-is-refused", "webhook_response")
@@ -62,7 +62,7 @@ CATCHES: dict[str, list[tuple[str, str]]] = {
     "missing_is_fine": [("security/missing-credentials-are-refused", "webhook_response")],
     "any_scheme": [("security/another-auth-scheme-is-refused", "webhook_response")],
     "naive_webhook": [(f"security/{name}", "webhook_response") for name in MALFORMED],
-    "ignores_encoding": [("audio/pcm-24-khz-outbound", "play_audio")],
+    "ignores_encoding": [("reference_bot/pcm-24-khz-outbound", "play_audio")],
     "hears_silence": [("audio/replay-silence-wav", "play_audio")],
 }
 CASES = [(flaw, sid, why) for flaw, pairs in CATCHES.items() for sid, why in pairs]
@@ -84,7 +84,7 @@ async def _run_all(scenarios: dict[str, Scenario]) -> dict[str, SuiteResult]:
 @pytest.fixture(scope="module")
 def flawed_runs() -> dict[str, SuiteResult]:
     """Every flawed bot against the scenarios that must catch it (run once, all at once)."""
-    scenarios = {s.id: s for s in load_scenarios([bundled_scenarios()])}
+    scenarios = {s.id: s for s in load_scenarios(bundled_scenarios())}
     missing = sorted({sid for _, sid, _ in CASES} - set(scenarios))
     assert not missing, f"CATCHES names scenarios that do not exist: {missing}"
     return asyncio.run(_run_all(scenarios))
@@ -96,7 +96,7 @@ def _result(runs: dict[str, SuiteResult], flaw: str, sid: str) -> ScenarioResult
 
 def test_every_bundled_scenario_has_a_flawed_bot_it_catches() -> None:
     """No bundled scenario is left without a broken bot that it must catch."""
-    bundled = {s.id for s in load_scenarios([bundled_scenarios()])}
+    bundled = {s.id for s in load_scenarios(bundled_scenarios())}
     covered = {sid for _, sid, _ in CASES}
     assert bundled - covered == set()
 

@@ -62,7 +62,7 @@ def test_run_refuses_an_app_that_is_not_asgi_with_exit_2(
 
 def test_call_refuses_an_app_that_is_not_asgi_with_exit_2() -> None:
     """Bwsim call: the same refusal, exit 2."""
-    audio = ROOT / "fixtures" / "audio" / "hello.wav"
+    audio = ROOT / "simulator" / "suite" / "audio" / "hello.wav"
     done = _bwsim("call", "--app", "tests.bots.not_asgi:handler", "--audio", str(audio))
     assert done.returncode == 2, done.stdout + done.stderr
     assert "names the function tests.bots.not_asgi.handler" in done.stderr

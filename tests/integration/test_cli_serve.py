@@ -23,7 +23,7 @@ from simulator.cli.serve import READY_LINE, export_lines
 from tests.integration.bot_process import RUNNING_RE, OutputWatcher, free_port, stop
 
 ROOT = Path(__file__).resolve().parents[2]
-FIXTURES = ROOT / "fixtures" / "audio"
+FIXTURES = ROOT / "simulator" / "suite" / "audio"
 TIMEOUT_S = 60.0
 """Generous bounds for a child to get somewhere; they only end a test that would hang."""
 

@@ -6,7 +6,6 @@ runs it in a subprocess (``runpytest_subprocess``), as a user's CI would.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -204,15 +203,12 @@ def test_the_readme_example_passes_as_written_in_strict_mode(pytester: pytest.Py
     for name, text in _readme_pytest_example().items():
         (pytester.path / name).write_text(text, encoding="utf-8")
     # What the example assumes of the user's project: their bot as mybot.app:app (here
-    # the reference bot) and the caller audio beside the tests.
+    # the reference bot); the caller audio is the packaged one, as for any user.
     (pytester.path / "mybot").mkdir()
     (pytester.path / "mybot" / "__init__.py").write_text("")
     (pytester.path / "mybot" / "app.py").write_text(
         f"import sys\nsys.path.insert(0, {str(ROOT)!r})\nfrom bot.app import app\n"
     )
-    audio = pytester.path / "fixtures" / "audio"
-    audio.mkdir(parents=True)
-    shutil.copy(ROOT / "fixtures" / "audio" / "monologue.wav", audio)
     pytester.makeini("[pytest]\n")
     result = pytester.runpytest_subprocess(
         "-p", "no:cacheprovider", "-o", "asyncio_mode=strict", timeout=280

@@ -22,8 +22,10 @@ from simulator.judge.scenario import (
     parse_scenarios,
 )
 from simulator.protocol.codec import Pcm
+from simulator.runner.targets import checkout_root
+from simulator.suite import AUDIO_DIR, SCENARIOS_DIR
 
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "audio"
+FIXTURES = AUDIO_DIR
 
 
 def _no_audio(path: Path, line: int | None) -> Pcm:
@@ -92,9 +94,38 @@ def test_a_good_file_becomes_checked_records() -> None:
 
 def test_the_bundled_scenarios_load() -> None:
     """Every bundled scenario file is valid, its audio readable, its ids unique."""
-    scenarios = load_scenarios([bundled_scenarios()])
-    assert len(scenarios) >= 25
+    scenarios = load_scenarios(bundled_scenarios())
+    assert len(scenarios) == 31
     assert len({s.id for s in scenarios}) == len(scenarios)
+
+
+def test_the_packaged_suite_sets_nothing_only_the_reference_bot_reads() -> None:
+    """The packaged scenarios set no bot_env: they apply to any bot; the checkout's do."""
+    packaged = load_scenarios([SCENARIOS_DIR])
+    assert len(packaged) == 29
+    assert [s.id for s in packaged if s.bot_env] == []
+    root = checkout_root()
+    assert root is not None
+    own = load_scenarios([root / "scenarios"])
+    assert own
+    assert all(s.bot_env for s in own)
+
+
+def test_a_named_bot_gets_the_packaged_suite_only() -> None:
+    """With --app/--cmd/--url and no paths, the default is the packaged suite alone."""
+    assert [p.resolve() for p in bundled_scenarios(bundled_bot=False)] == [SCENARIOS_DIR]
+    with_checkout = [p.resolve() for p in bundled_scenarios()]
+    assert with_checkout[0] == SCENARIOS_DIR
+    assert len(with_checkout) == 2
+
+
+def test_bwsim_audio_names_the_packaged_recordings_wherever_the_file_is(tmp_path: Path) -> None:
+    """audio_dir: bwsim:audio reads the packaged audio, not a folder beside the file."""
+    text = "audio_dir: bwsim:audio\nscenarios:\n  - name: a\n    caller:\n      - say: hello.wav\n"
+    text += "    expect:\n      - play_audio: {}\n"
+    (s,) = parse_scenarios(text, tmp_path / "mine.yaml")
+    assert s.caller[0].audio == AUDIO_DIR / "hello.wav"
+    assert s.caller_lines == ["Hello, can you hear me?"]
 
 
 def test_a_missing_transcript_is_read_from_transcripts_yaml() -> None:
