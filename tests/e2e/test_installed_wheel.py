@@ -6,8 +6,10 @@ temporary folder; the project folder holds nothing but the user's bot module
 (``tests/bots/standalone_bot.py``, copied as ``theirbot.py``). Every command then runs
 from that folder with only that environment on ``PATH`` and no ``PYTHONPATH``, so
 nothing of the checkout can be imported: the suite, the audio and the plugin must come
-from the wheel. Installing reads the package index unless uv's cache already holds
-every distribution.
+from the wheel. Building and installing run ``--offline``, from uv's cache, which the
+project's own ``uv sync`` has filled with every distribution involved (hatchling and the
+pinned bot dependencies); only if the cache lacks one does uv read the package index,
+and the test's output says so.
 """
 
 from __future__ import annotations
@@ -35,6 +37,15 @@ BOT_DEPENDENCIES = [
 PACKAGED_SCENARIOS = 29
 
 
+def _uv(cmd: list[str], cwd: Path, env: dict[str, str], timeout: float) -> tuple[int, str]:
+    """Run a uv command from the cache alone; with the index only if the cache lacks a file."""
+    code, out = _run([*cmd, "--offline"], cwd, env, timeout)
+    if code == 0:
+        return code, out
+    print(f"uv --offline could not run {cmd[1:3]} from the cache; using the index:\n{out}")
+    return _run(cmd, cwd, env, timeout)
+
+
 def _run(cmd: list[str], cwd: Path, env: dict[str, str], timeout: float) -> tuple[int, str]:
     done = subprocess.run(
         cmd,
@@ -56,7 +67,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str,
     root = tmp_path_factory.mktemp("newuser")
     assert not root.resolve().is_relative_to(CHECKOUT)
     host_env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
-    code, out = _run(
+    code, out = _uv(
         [uv, "build", "--wheel", "--out-dir", str(root / "dist"), str(CHECKOUT)],
         root,
         host_env,
@@ -67,7 +78,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str,
     venv = root / "venv"
     code, out = _run([uv, "venv", "--python", "3.11", str(venv)], root, host_env, 300)
     assert code == 0, out
-    code, out = _run(
+    code, out = _uv(
         [
             uv,
             "pip",
