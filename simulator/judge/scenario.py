@@ -83,7 +83,7 @@ from simulator.judge.scenario_yaml import (
 from simulator.protocol.codec import Pcm
 from simulator.protocol.webhook_auth import AUTH_MODES
 from simulator.rest.hosts import check_allow_host
-from simulator.suite import resolve_audio_dir
+from simulator.suite import resolve_audio_dir, transcript
 
 __all__ = [
     "ACTIONS",
@@ -181,19 +181,6 @@ def _split_kind(item: Any, line: int, known: Mapping[str, frozenset[str]], what:
 Loader = Callable[[Path, int | None], Pcm]
 
 
-def _transcript(audio: Path) -> str | None:
-    """What ``audio`` says, from ``transcripts.yaml`` beside it (if there is one)."""
-    index = audio.parent / "transcripts.yaml"
-    if not index.is_file():
-        return None
-    try:
-        data = yaml.safe_load(index.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
-        return None
-    text = data.get(audio.name) if isinstance(data, dict) else None
-    return text if isinstance(text, str) and text.strip() else None
-
-
 def _waitable(event: str, key: str, line: int) -> str:
     """Refuse ``call_start`` as something to wait for: it is time zero, not an event."""
     if event == "call_start":
@@ -271,7 +258,7 @@ def _parse_action(item: Any, line: int, audio_dir: Path, load_audio: Loader) -> 
             line,
             audio=audio,
             samples=samples,
-            text=text or _transcript(audio),
+            text=text or transcript(audio),
             wait=check_bool(raw.get("wait", True), "wait", at("wait"), "wait"),
             **common,
         )

@@ -1,7 +1,8 @@
 """The control API of ``bwsim serve``: place a call on request, for a bot started by hand.
 
 ``POST /_bwsim/calls`` with a JSON object (``url`` of a loopback bot, ``audio`` the caller
-says, and optionally ``caller_lines``, ``linger_ms``, ``max_call_s``, ``auth``,
+says: a file path, or ``bwsim:audio/NAME.wav`` for a packaged recording, whose
+transcript becomes ``caller_lines`` unless they are given; and optionally ``caller_lines``, ``linger_ms``, ``max_call_s``, ``auth``,
 ``webhook_path``, ``out``) runs one call to its end and answers with the call's summary
 (``"schema": 1``) plus ``passed`` and ``problems``. A request that cannot be used is a
 400 ``validation`` error; only loopback bots are called.
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -24,6 +26,7 @@ from simulator.errors import AudioFileError
 from simulator.judge.verdicts import call_problems
 from simulator.protocol.webhook_auth import AUTH_MODES, AuthMode
 from simulator.runner.harness import Harness
+from simulator.suite import resolve_audio_file, transcript
 
 __all__ = ["CALLS_PATH", "bot_environment", "install", "place_call_route"]
 
@@ -93,7 +96,12 @@ def place_call_route(h: Harness) -> Any:
             body = _body(raw)
             url = _loopback(str(body.get("url", "")))
             options = _options(body, h)
-            voice = load_caller_audio(body["audio"]) if body.get("audio") else None
+            audio = resolve_audio_file(str(body["audio"])) if body.get("audio") else None
+            voice = load_caller_audio(audio) if audio is not None else None
+            if audio is not None and "caller_lines" not in body:
+                # what a scripted STT hears: the recording's transcript, when it has one
+                said = transcript(audio)
+                options = replace(options, caller_lines=[said] if said else [])
             linger = float(body.get("linger_ms", 2000))
         except (ValueError, _BadRequest, AudioFileError) as exc:
             return 400, {"type": "validation", "description": str(exc)}

@@ -17,7 +17,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Final
 
-__all__ = ["AUDIO_DIR", "AUDIO_DIR_NAME", "SCENARIOS_DIR", "resolve_audio_dir"]
+import yaml
+
+__all__ = [
+    "AUDIO_DIR",
+    "AUDIO_DIR_NAME",
+    "SCENARIOS_DIR",
+    "resolve_audio_dir",
+    "resolve_audio_file",
+    "transcript",
+]
 
 _HERE: Final = Path(__file__).resolve().parent
 SCENARIOS_DIR: Final = _HERE / "scenarios"
@@ -33,3 +42,28 @@ def resolve_audio_dir(value: str, base: Path) -> Path:
     if value == AUDIO_DIR_NAME:
         return AUDIO_DIR
     return (base / value).resolve()
+
+
+def resolve_audio_file(value: str, base: Path | None = None) -> Path:
+    """The file an audio value names: ``bwsim:audio/NAME.wav`` (packaged) or a path.
+
+    A relative path is taken from ``base`` (default: the current folder).
+    """
+    prefix = AUDIO_DIR_NAME + "/"
+    if value.startswith(prefix):
+        return AUDIO_DIR / value.removeprefix(prefix)
+    path = Path(value)
+    return path if base is None or path.is_absolute() else base / path
+
+
+def transcript(audio: Path) -> str | None:
+    """What ``audio`` says, from ``transcripts.yaml`` beside it (None if it is not there)."""
+    index = audio.parent / "transcripts.yaml"
+    if not index.is_file():
+        return None
+    try:
+        data = yaml.safe_load(index.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return None
+    text = data.get(audio.name) if isinstance(data, dict) else None
+    return text if isinstance(text, str) and text.strip() else None

@@ -241,10 +241,11 @@ def test_unmodified_bot_started_by_hand_reaches_only_the_fake() -> None:
                     for line in block
                     if line.startswith("export BWSIM_CONTROL_URL=")
                 )
+                # The packaged recording, as the README names it; its transcript is what
+                # the bot's scripted STT hears ("... speak to a person ...").
                 body = {
                     "url": url,
-                    "audio": str(FIXTURES / "person.wav"),
-                    "caller_lines": ["I would like to speak to a person please."],
+                    "audio": "bwsim:audio/person.wav",
                     "linger_ms": 1000,
                     "max_call_s": 40,
                 }
