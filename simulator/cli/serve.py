@@ -253,6 +253,6 @@ def _tell(
     bot_url = f"http://{env['PROXY_HOST']}"
     _say(
         f"place a call: curl -s -X POST {h.api_base}{control_api.CALLS_PATH} "
-        f'-d \'{{"url": "{bot_url}", "audio": "caller.wav"}}\''
+        f'-d \'{{"url": "{bot_url}", "audio": "bwsim:audio/hello.wav"}}\''
     )
     _say("journal at GET /_bwsim/journal; Ctrl-C to stop")

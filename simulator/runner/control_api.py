@@ -1,11 +1,12 @@
 """The control API of ``bwsim serve``: place a call on request, for a bot started by hand.
 
-``POST /_bwsim/calls`` with a JSON object (``url`` of a loopback bot, ``audio`` the caller
-says: a file path, or ``bwsim:audio/NAME.wav`` for a packaged recording, whose
-transcript becomes ``caller_lines`` unless they are given; and optionally ``caller_lines``, ``linger_ms``, ``max_call_s``, ``auth``,
-``webhook_path``, ``out``) runs one call to its end and answers with the call's summary
-(``"schema": 1``) plus ``passed`` and ``problems``. A request that cannot be used is a
-400 ``validation`` error; only loopback bots are called.
+``POST /_bwsim/calls`` with a JSON object runs one call to its end and answers with the
+call's summary (``"schema": 1``) plus ``passed`` and ``problems``. Keys: ``url`` of a
+loopback bot; ``audio`` the caller says, a file path or ``bwsim:audio/NAME.wav`` for a
+packaged recording (whose transcript becomes ``caller_lines`` unless they are given);
+and optionally ``caller_lines``, ``linger_ms``, ``max_call_s``, ``auth``,
+``webhook_path``, ``out``. A request that cannot be used is a 400 ``validation`` error;
+only loopback bots are called.
 """
 
 from __future__ import annotations
