@@ -28,7 +28,13 @@ from simulator.cli.options import (
 from simulator.judge.verdicts import call_problems
 from simulator.protocol.codec import Pcm
 from simulator.runner.harness import Harness
-from simulator.runner.targets import BotCredentials, UrlTarget, parse_target
+from simulator.runner.targets import (
+    BotCredentials,
+    Target,
+    UrlTarget,
+    bot_log_name,
+    parse_target,
+)
 
 __all__ = ["add_parser", "run"]
 
@@ -83,13 +89,28 @@ async def _place(args: argparse.Namespace, voice: Pcm) -> CallResult:
         )
         options.auth_mode = "none"
     async with Harness(
-        target, api_port=args.api_port, credentials=credentials, allow_hosts=args.allow_hosts
+        target,
+        api_port=args.api_port,
+        credentials=credentials,
+        allow_hosts=args.allow_hosts,
+        log_path=_bot_log(args, target),
     ) as h:
         if isinstance(target, UrlTarget):
             account = h.fake.default_account.account_id
             print(f"bwsim: fake Voice API at {h.api_base} (account {account})", flush=True)
         quiet_gc()  # no 30-70 ms full collection in the middle of the call's 20 ms clock
-        return await h.place_call(linger_caller(voice, args.linger_ms), options=options)
+        result = await h.place_call(linger_caller(voice, args.linger_ms), options=options)
+        if h.bot is not None and h.bot.log_path is not None:
+            print(f"bwsim: bot log {h.bot.log_path}", flush=True)
+        return result
+
+
+def _bot_log(args: argparse.Namespace, target: Target) -> Path | None:
+    """Where a bot bwsim starts writes its output: ``bots/`` in ``--out`` (or bwsim-out/)."""
+    if not target.starts_process:
+        return None
+    folder = Path(args.out) if args.out else Path("bwsim-out")
+    return folder / "bots" / bot_log_name(1, target.description)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -12,6 +12,7 @@ could not be made (bad input, a target that does not start or answer).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -50,6 +51,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"bwsim: {exc}", file=sys.stderr)
         return EXIT_UNUSABLE
     except KeyboardInterrupt:
+        return EXIT_FAILED
+    except BrokenPipeError:
+        # The reader went away (``bwsim run | head``): no traceback, and no second one when
+        # Python flushes stdout at exit (the recipe of the ``signal`` module's docs).
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        print("bwsim: stopped: the output was closed", file=sys.stderr)
         return EXIT_FAILED
 
 

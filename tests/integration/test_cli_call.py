@@ -58,6 +58,8 @@ def test_call_starts_the_bot_and_writes_artifacts(
     assert data["webhook"]["status"] == 200
     assert "<StartStream" in data["webhook"]["bxml"]
     assert data["streams"][0]["close_code"] == 1000
+    (log,) = (out / "bots").glob("1-*.log")  # the bot's output, kept beside the recording
+    assert f"bwsim: bot log {log}" in done.stdout
     assert data["streams"][0]["closed_by"] == "simulator"
     types = [e["type"] for e in data["events"]]
     assert {"webhook-answered", "stream-accepted", "bot-audio-first", "ws-closed"} <= set(types)
@@ -118,3 +120,23 @@ def test_unreadable_audio_exits_2_before_any_call(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "notes.wav" in done.stderr
     assert "no.such.module" not in done.stderr  # the bot was never started
+
+
+def test_a_closed_output_stops_bwsim_without_a_traceback(tmp_path: Path) -> None:
+    """Output read by a reader that went away (``| head``): a one-line note, exit 1."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # every write to stdout now fails with EPIPE
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "simulator.cli.main", "init", "--dir", str(tmp_path)],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=90,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert "Traceback" not in done.stderr, done.stderr
+    assert "bwsim: stopped: the output was closed" in done.stderr
+    assert done.returncode == 1
