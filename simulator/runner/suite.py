@@ -22,6 +22,12 @@ rest of the suite on a bot in an unknown state. The scenarios whose calls were i
 when it exited fail with "the bot (…) exited with code N during this call", the last
 lines of its log and the log's path; every later scenario for that bot fails at once with
 "the bot exited earlier (…)", without placing a call. The run then exits 1.
+
+An unexpected exception while running or judging one scenario (bwsim's own fault, or a
+bot input bwsim did not survive) does not end the suite: that scenario's status is
+``"error"`` with the exception's type and message, its traceback is written to
+``out_dir/<scenario id>/error.txt``, and the other scenarios run and are reported. The
+run then exits 2 (README.md, exit codes): its results cannot all be trusted.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ import contextlib
 import itertools
 import statistics
 import time
+import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -54,7 +61,7 @@ from simulator.runner.targets import RunningBot, Target, UrlTarget, bot_log_name
 
 __all__ = ["BotRecord", "ScenarioResult", "SuiteResult", "run_suite"]
 
-Status = Literal["passed", "failed", "skipped"]
+Status = Literal["passed", "failed", "skipped", "error"]
 SETTLE_MS = 1500.0
 """How long after a call ends its late requests (a bot's own hang-up) are still counted."""
 START_GAP_S = 0.3
@@ -85,6 +92,8 @@ class ScenarioResult:
     """The log file of that bot instance (None for a bot bwsim did not start)."""
     bot_exited: bool = False
     """Its bot exited during this call or before it: ``problems[0]`` says how."""
+    error: dict[str, str] | None = None
+    """For status ``"error"``: the exception's ``type``, ``message`` and ``traceback``."""
 
     @property
     def passed(self) -> bool:
@@ -128,6 +137,7 @@ class ScenarioResult:
             "problems": self.problems,
             "artifacts": self.artifacts,
             "evidence": evidence,
+            **({"error": self.error} if self.error is not None else {}),
         }
 
 
@@ -193,7 +203,7 @@ class SuiteResult:
     @property
     def passed(self) -> bool:
         """Every scenario that ran passed, and at least one ran."""
-        return self.count("failed") == 0 and self.count("passed") > 0
+        return self.count("failed") == 0 and self.count("error") == 0 and self.count("passed") > 0
 
 
 Progress = Callable[[str, Scenario, ScenarioResult | None], None]
@@ -406,6 +416,25 @@ async def _run_one(h: Harness, scenario: Scenario, settle_ms: float) -> Scenario
     )
 
 
+async def _run_guarded(
+    h: Harness, s: Scenario, record: BotRecord, settle_ms: float, out_dir: Path | None
+) -> ScenarioResult:
+    """Run, judge and keep one scenario; an exception becomes that scenario's error."""
+    record.in_flight.add(s.id)
+    began = time.monotonic()
+    try:
+        r = await _run_one(h, s, settle_ms)
+        if await _bot_gone(h.bot, record, during=s.id):
+            _died_during(r, h.bot, record)
+        record.in_flight.discard(s.id)
+        if out_dir is not None:
+            await asyncio.to_thread(_write_artifacts, r, out_dir)
+    except Exception as exc:  # noqa: BLE001 - one scenario's error, never the suite's
+        record.in_flight.discard(s.id)
+        return _errored(s, exc, h, began, out_dir)
+    return r
+
+
 # -- the suite ---------------------------------------------------------------------------
 
 
@@ -456,14 +485,7 @@ async def run_suite(
                 return
             if progress is not None:
                 progress("start", s, None)
-            record.in_flight.add(s.id)
-            r = await _run_one(h, s, settle_ms)
-            if await _bot_gone(h.bot, record, during=s.id):
-                _died_during(r, h.bot, record)
-            record.in_flight.discard(s.id)
-            if out_dir is not None:
-                await asyncio.to_thread(_write_artifacts, r, out_dir)
-            done(s, r)
+            done(s, await _run_guarded(h, s, record, settle_ms, out_dir))
 
     async def group(
         env: tuple[tuple[str, str], ...], hosts: tuple[str, ...], members: list[Scenario]
@@ -544,6 +566,41 @@ def _harnesses(
         )
         made[harness] = BotRecord(target.description, dict(env), log)
     return made
+
+
+# -- a scenario bwsim could not run -------------------------------------------------------
+
+
+def _errored(
+    s: Scenario, exc: Exception, h: Harness, began: float, out_dir: Path | None
+) -> ScenarioResult:
+    """Scenario ``s`` raised ``exc``: its ``"error"`` result, the traceback kept in its folder."""
+    trace = "".join(traceback.format_exception(exc))
+    message = str(exc).partition("\n")[0][:500]
+    reason = (
+        f"bwsim could not run this scenario: {type(exc).__name__}: {message} "
+        "(an error in bwsim, not a verdict on the bot; please report it with error.txt)"
+    )
+    artifacts: dict[str, str] = {}
+    if out_dir is not None:
+        path = out_dir / s.id / "error.txt"
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(f"{s.where}: {s.name}\n\n{trace}", encoding="utf-8")
+            artifacts["traceback"] = str(path)
+        except OSError as write_error:
+            reason += f"; the traceback could not be written to {path}: {write_error}"
+    return ScenarioResult(
+        s,
+        "error",
+        reason,
+        problems=[reason],
+        duration_ms=(time.monotonic() - began) * 1000,
+        artifacts=artifacts,
+        bot=h.bot.base_url if h.bot is not None else None,
+        bot_log=str(h.bot.log_path) if h.bot is not None and h.bot.log_path else None,
+        error={"type": type(exc).__name__, "message": str(exc), "traceback": trace},
+    )
 
 
 # -- a bot that died ---------------------------------------------------------------------
