@@ -8,7 +8,7 @@ the output folder), and ``exit_code`` when it exited mid-suite; each scenario na
 bot's log in ``bot_log``. Fields are only ever added within a schema number, so readers
 of schema 1 keep working. A scenario bwsim could not run has status ``"error"`` and an
 ``error`` object (``type``, ``message``, ``traceback``); the summary counts them in
-``errors`` and JUnit reports them as ``<error>``. The JUnit file has one ``testsuite``
+``error`` and JUnit reports them as ``<error>``. The JUnit file has one ``testsuite``
 per scenario file and one ``testcase`` per scenario, so CI systems show each scenario on
 its own.
 """
@@ -56,7 +56,7 @@ def suite_json(suite: SuiteResult) -> dict[str, Any]:
             "passed": suite.count("passed"),
             "failed": suite.count("failed"),
             "skipped": suite.count("skipped"),
-            "errors": suite.count("error"),
+            "error": suite.count("error"),
         },
         "machine": {"python": platform.python_version(), "platform": platform.platform()},
         "bots": [b.to_dict() for b in suite.bots],

@@ -38,25 +38,22 @@ import itertools
 import statistics
 import time
 import traceback
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from simulator.call.live import CallEnded, LiveCall
-from simulator.call.options import CallOptions
 from simulator.call.pacer import quiet_gc
 from simulator.call.result import CallResult
-from simulator.errors import CallTimeout
 from simulator.judge.expect import Verdict, judge_all, observe
 from simulator.judge.metrics import CallMetrics
-from simulator.judge.scenario import EVENTS, Action, Scenario
-from simulator.judge.templates import fill_templates
+from simulator.judge.scenario import Scenario
 from simulator.judge.verdicts import call_problems
 from simulator.report.plot import plot_timeline
 from simulator.rest.journal import Violation
 from simulator.runner.harness import Harness
+from simulator.runner.scenario_call import call_options, scenario_caller
 from simulator.runner.targets import RunningBot, Target, UrlTarget, bot_log_name, describe_exit
 
 __all__ = ["BotRecord", "ScenarioResult", "SuiteResult", "run_suite"]
@@ -117,6 +114,7 @@ class ScenarioResult:
                 "streams": summary["streams"],
                 "api_requests": summary["api_requests"],
                 "violations": summary["violations"],
+                "violations_not_kept": summary["violations_not_kept"],
                 "events": summary["events"],
             }
         return {
@@ -210,91 +208,7 @@ Progress = Callable[[str, Scenario, ScenarioResult | None], None]
 """Called with ``("start", scenario, None)`` and ``("done", scenario, result)``."""
 
 
-# -- the caller --------------------------------------------------------------------------
-
-
-def _step_name(n: int, action: Action) -> str:
-    return f"caller step {n} (line {action.line}, {action.describe()})"
-
-
-async def _act(call: LiveCall, action: Action, cursor: float) -> float:
-    """Do one action; returns the new time cursor (ms) for the next one."""
-    if action.send_after:
-        event = await call.wait_for(
-            EVENTS[action.send_after], timeout_ms=action.within_ms, after_ms=cursor
-        )
-        cursor = event.at_ms
-    if action.delay_ms:
-        await call.pause(action.delay_ms)
-    kind = action.kind
-    if kind == "say":
-        assert action.samples is not None
-        assert action.audio is not None
-        await call.say(action.samples, label=action.audio.name, wait=action.wait)
-    elif kind == "silence":
-        await call.pause(action.ms)
-    elif kind == "stay":
-        with contextlib.suppress(CallEnded):
-            await call.pause(action.ms)
-    elif kind == "wait_for":
-        assert action.event is not None
-        event = await call.wait_for(
-            EVENTS[action.event], timeout_ms=action.within_ms, after_ms=cursor
-        )
-        return max(event.at_ms, cursor)
-    elif kind == "hangup":
-        call.hangup()
-    elif kind == "drop":
-        call.drop_streams()
-    elif kind == "replay_stream":
-        await call.replay_stream()
-    return call.ms()
-
-
-def _caller(scenario: Scenario, problems: list[str]) -> Callable[[LiveCall], Any]:
-    async def caller(call: LiveCall) -> None:
-        cursor = 0.0
-        for n, action in enumerate(scenario.caller, start=1):
-            try:
-                cursor = await _act(call, action, cursor)
-            except CallEnded:
-                rest = len(scenario.caller) - n
-                if action.kind not in ("silence", "stay") or rest:
-                    call.recorder.event(
-                        "note", detail=f"the call ended during {_step_name(n, action)}"
-                    )
-                return
-            except CallTimeout as exc:
-                problems.append(f"{_step_name(n, action)}: {exc}")
-                return
-            except Exception as exc:  # noqa: BLE001 - reported against the scenario, never lost
-                problems.append(f"{_step_name(n, action)} failed: {type(exc).__name__}: {exc}")
-                return
-
-    return caller
-
-
 # -- one scenario ------------------------------------------------------------------------
-
-
-def _options(scenario: Scenario, templates: Mapping[str, str]) -> CallOptions:
-    spec = scenario.call
-    return CallOptions(
-        from_=spec.from_,
-        to=spec.to,
-        webhook_path=spec.webhook_path,
-        auth_mode=spec.auth,  # type: ignore[arg-type]  # checked against AUTH_MODES on load
-        initiate_overrides=fill_templates(spec.body, templates) if spec.body is not None else None,
-        initiate_raw=spec.raw_body.encode("utf-8") if spec.raw_body is not None else None,
-        metadata_overrides=fill_templates(spec.start_metadata, templates)
-        if spec.start_metadata
-        else None,
-        sequence_start=spec.sequence_start,
-        stream_delay_s=spec.stream_delay_ms / 1000,
-        max_call_s=spec.max_call_s,
-        orphan_grace_s=spec.orphan_grace_s,
-        caller_lines=scenario.caller_lines,
-    )
 
 
 def _covered_violation(v: Violation, scenario: Scenario) -> bool:
@@ -370,7 +284,9 @@ async def _run_one(h: Harness, scenario: Scenario, settle_ms: float) -> Scenario
         templates |= {"victim.callId": v_call.call_id, "victim.accountId": account.account_id}
     problems: list[str] = []
     first_seq = fake.journal.last_seq
-    result = await h.place_call(_caller(scenario, problems), options=_options(scenario, templates))
+    result = await h.place_call(
+        scenario_caller(scenario, problems), options=call_options(scenario, templates)
+    )
     await asyncio.sleep(settle_ms / 1000)  # the bot's own late requests still count
     entries = fake.journal.since(first_seq)
     v_phase = v_cause = None
