@@ -27,7 +27,17 @@ from simulator.call.audio_files import write_stereo_wav
 from simulator.protocol.codec import Pcm
 from simulator.protocol.media import SAMPLES_PER_MS, Playout
 
-__all__ = ["EVENT_KINDS", "CallClock", "CallRecorder", "TimelineEvent"]
+__all__ = ["EVENT_KINDS", "MAX_TRACE_RECORDS", "CallClock", "CallRecorder", "TimelineEvent"]
+
+MAX_TRACE_RECORDS = 100_000
+"""How many records one call's trace keeps; later ones are counted, not kept.
+
+The busiest real trace is a bot sending a 20 ms ``playAudio`` frame at a time: 50
+records a second, so 100,000 records are over half an hour of that, longer than any
+test call. A record is a few hundred bytes, so the cap keeps one call's trace in the
+tens of megabytes however fast a bot floods. When it is reached, one ``trace-truncated``
+record marks the place, and says at the end how many records were not kept.
+"""
 
 EVENT_KINDS = frozenset(
     {
@@ -107,6 +117,9 @@ class CallRecorder:
     def __init__(self, clock: CallClock) -> None:
         self.clock = clock
         self.trace: list[dict[str, Any]] = []
+        self.trace_not_kept = 0
+        """Trace records past :data:`MAX_TRACE_RECORDS`, counted only."""
+        self._truncation: dict[str, Any] | None = None
         self.timeline: list[TimelineEvent] = []
         self._caller: list[tuple[int, Pcm]] = []
         self.playouts: list[Playout] = []
@@ -118,14 +131,31 @@ class CallRecorder:
 
     def log(self, kind: str, **fields: Any) -> None:
         """Append one trace record, stamped now."""
-        self.trace.append({"t_ms": round(self.clock.ms(), 3), "kind": kind, **fields})
+        self._trace({"t_ms": round(self.clock.ms(), 3), "kind": kind, **fields})
+
+    def _trace(self, record: dict[str, Any]) -> None:
+        """Keep ``record``, or past :data:`MAX_TRACE_RECORDS` only count it."""
+        if len(self.trace) < MAX_TRACE_RECORDS:
+            self.trace.append(record)
+            return
+        self.trace_not_kept += 1
+        if self._truncation is None:
+            self._truncation = {
+                "t_ms": record["t_ms"],
+                "kind": "trace-truncated",
+                "limit": MAX_TRACE_RECORDS,
+                "detail": f"the trace keeps {MAX_TRACE_RECORDS:,} records; later ones "
+                "were counted, not kept",
+            }
+            self.trace.append(self._truncation)
+        self._truncation["records_not_kept"] = self.trace_not_kept
 
     def event(self, kind: str, at_ms: float | None = None, **detail: Any) -> TimelineEvent:
         """Record a timeline event (also traced) and tell the listeners."""
         assert kind in EVENT_KINDS, kind
         ev = TimelineEvent(kind, self.clock.ms() if at_ms is None else at_ms, detail)
         self.timeline.append(ev)
-        self.trace.append({"t_ms": round(ev.at_ms, 3), "kind": "event", "event": kind, **detail})
+        self._trace({"t_ms": round(ev.at_ms, 3), "kind": "event", "event": kind, **detail})
         for listener in list(self._listeners):
             listener(ev)
         return ev

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,8 @@ class CallResult:
     api_requests: list[JournalEntry]
     violations: list[Violation]
     errors: list[str]
+    violations_not_kept: dict[str, int] = field(default_factory=dict)
+    """Per kind: violations past the first ``MAX_VIOLATIONS_PER_RULE``, counted only."""
 
     @property
     def timeline(self) -> list[TimelineEvent]:
@@ -96,6 +98,8 @@ class CallResult:
                 for e in self.api_requests
             ],
             "violations": [v.report(self.recorder.clock.at(v.at)) for v in self.violations],
+            "violations_not_kept": self.violations_not_kept,
+            "trace_records_not_kept": self.recorder.trace_not_kept,
             "errors": self.errors,
             "metrics": self.metrics.to_dict(),
         }

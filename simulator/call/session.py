@@ -38,7 +38,7 @@ from simulator.protocol.media import CallerSource
 from simulator.protocol.verbs import Step
 from simulator.protocol.webhook_bodies import CallInfo, gather_body, redirect_body
 from simulator.rest.fake import FakeBandwidth
-from simulator.rest.journal import JournalEntry, Violation
+from simulator.rest.journal import MAX_VIOLATIONS_PER_RULE, JournalEntry, Violation
 from simulator.rest.registry import CallEvent, CallPhase
 from simulator.rest.routes import Route
 
@@ -156,9 +156,10 @@ class CallSession:
         record_journal_entry(self.recorder, self.call_id, entry, ended=self.ended.is_set())
 
     def _violation(self, kind: str, detail: str, **evidence: Any) -> None:
-        self.violations.append(
-            self.fake.journal.violation(kind, detail, call_id=self.call_id, **evidence)
-        )
+        v = self.fake.journal.violation(kind, detail, call_id=self.call_id, **evidence)
+        if sum(1 for kept in self.violations if kept.kind == kind) >= MAX_VIOLATIONS_PER_RULE:
+            return  # counted by the journal (Journal.not_kept), kept nowhere
+        self.violations.append(v)
         self.recorder.event("violation", rule=kind, detail=detail)
 
     # -- running the call ------------------------------------------------------------
@@ -213,6 +214,7 @@ class CallSession:
             api_requests=requests,
             violations=self.violations,
             errors=self.errors,
+            violations_not_kept=self.fake.journal.not_kept_for(self.call_id),
         )
 
     def _end_if_active(self, cause: str, message: str | None = None) -> None:

@@ -31,7 +31,7 @@ from websockets.protocol import Event, State
 from simulator.call.pacer import Pacer
 from simulator.call.recorder import CallRecorder
 from simulator.protocol.audio_level import is_audible
-from simulator.protocol.codec import FRAME_BYTES, FRAME_MS, ulaw_encode
+from simulator.protocol.codec import FRAME_BYTES, FRAME_MS, Pcm, ulaw_encode
 from simulator.protocol.media import (
     SAMPLES_PER_MS,
     CallerSource,
@@ -43,7 +43,7 @@ from simulator.protocol.media import (
     StreamConfig,
 )
 
-__all__ = ["StreamDriver", "StreamOutcome"]
+__all__ = ["MAX_QUEUED_PLAYOUT_MS", "StreamDriver", "StreamOutcome"]
 
 MAX_FRAME_BYTES = 4 * 1024 * 1024
 """Largest frame accepted from the bot (Bandwidth's limit is undocumented)."""
@@ -54,6 +54,16 @@ waiting for the bot to finish waits until it has been quiet this long. The end i
 recorded at the time the audio stopped; shorter gaps inside the spell (underruns a
 caller hears as stutter) are listed on it as ``gaps_ms``."""
 SPEECH_GAP_SAMPLES = round(SPEECH_GAP_MS * SAMPLES_PER_MS)
+MAX_QUEUED_PLAYOUT_MS = 60_000.0
+"""The most bot audio queued ahead of what the caller is hearing; beyond it, dropped.
+
+Bandwidth queues ``playAudio`` (docs/bandwidth.md §1.6) and documents no limit. A bot
+streaming text-to-speech stays near real time (a reply's few seconds ahead at most), so
+a minute queued is only reached by a bot sending audio much faster than it can be heard.
+Such a bot would otherwise grow the call's memory without bound; past this cap the
+excess is dropped and recorded once as a ``playout-overflow`` violation, and the
+stream's summary says how much was dropped (``overflow_dropped_ms``)."""
+MAX_QUEUED_PLAYOUT_SAMPLES = round(MAX_QUEUED_PLAYOUT_MS * SAMPLES_PER_MS)
 
 
 @dataclass
@@ -87,6 +97,10 @@ class StreamOutcome:
     clears: int = 0
     dropped_ms: float = 0.0
     bot_audio_ms: float = 0.0
+    queued_max_ms: float = 0.0
+    """The most bot audio that was ever queued ahead of the caller's ear."""
+    overflow_dropped_ms: float = 0.0
+    """Bot audio dropped because the queue was full (:data:`MAX_QUEUED_PLAYOUT_MS`)."""
     lateness_ms: list[float] = field(default_factory=list, repr=False)
 
     def pacing(self) -> dict[str, float]:
@@ -426,6 +440,33 @@ class StreamDriver:
             self._receive_error = exc
             self._stop_requested = True
 
+    def _within_queue_cap(self, event: PlayAudio, now: float) -> Pcm | None:
+        """The part of ``event``'s audio that fits the queue cap (None: none of it fits).
+
+        The first overflow is recorded as one ``playout-overflow`` violation; later ones
+        only add to ``overflow_dropped_ms``, so a flood costs neither memory nor records.
+        """
+        queued = max(0, self.playout.end - round(now * SAMPLES_PER_MS))
+        room = MAX_QUEUED_PLAYOUT_SAMPLES - queued
+        if len(event.samples) <= room:
+            return event.samples
+        dropped_ms = (len(event.samples) - max(room, 0)) / SAMPLES_PER_MS
+        first = self.outcome.overflow_dropped_ms == 0
+        self.outcome.overflow_dropped_ms = round(self.outcome.overflow_dropped_ms + dropped_ms, 1)
+        if first:
+            self.on_violation(
+                FrameViolation(
+                    now,
+                    "playout-overflow",
+                    f"the bot queued more than {MAX_QUEUED_PLAYOUT_MS / 1000:g} s of audio "
+                    f"ahead of the caller (sending faster than real time); {dropped_ms:,.0f} "
+                    "ms of this playAudio and any later overflow are dropped (the stream's "
+                    "overflow_dropped_ms counts it all)",
+                    f"playAudio of {len(event.samples) / SAMPLES_PER_MS:,.0f} ms",
+                )
+            )
+        return event.samples[:room] if room > 0 else None
+
     def _handle(self, message: str | bytes) -> None:
         rec = self.recorder
         now = rec.clock.ms()
@@ -433,10 +474,16 @@ class StreamDriver:
         if self.protocol.stopped:
             rec.log("ws-recv-after-stop", size=len(message))
         if isinstance(event, PlayAudio):
+            samples = self._within_queue_cap(event, now)
+            if samples is None:
+                self.outcome.play_audio_frames += 1
+                return
             was_busy = self.playout.busy(now)
             first = not self.playout.heard_anything
             before = self.playout.end / SAMPLES_PER_MS
-            segment = self.playout.enqueue(event.samples, now)
+            segment = self.playout.enqueue(samples, now)
+            queued = (self.playout.end - round(now * SAMPLES_PER_MS)) / SAMPLES_PER_MS
+            self.outcome.queued_max_ms = max(self.outcome.queued_max_ms, round(queued, 1))
             if self._speaking and not was_busy:
                 self._gaps.append(round(segment.start / SAMPLES_PER_MS - before, 1))
             heard_at = segment.start / SAMPLES_PER_MS

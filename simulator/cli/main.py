@@ -6,7 +6,9 @@ only builds the parser from them, calls the chosen one, and turns the errors tha
 the run could not be made into exit 2.
 
 Exit codes (README.md): 0 everything passed; 1 a check or expectation failed; 2 the run
-could not be made (bad input, a target that does not start or answer).
+could not be made (bad input, a target that does not start or answer, or an error in
+bwsim itself while running a scenario); 130 interrupted (Ctrl-C), the shell's code for
+a process ended by SIGINT.
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ from simulator.cli.options import EXIT_FAILED, EXIT_UNUSABLE, Subcommand
 from simulator.errors import ConfigError
 
 __all__ = ["main"]
+
+EXIT_INTERRUPTED = 130
+"""Interrupted by Ctrl-C (SIGINT): 128 + 2, what shells and CI report for it."""
 
 SUBCOMMANDS: tuple[Subcommand, ...] = (init, serve, call, run, audit, load)
 """The subcommands, in the order ``bwsim --help`` lists them."""
@@ -51,7 +56,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"bwsim: {exc}", file=sys.stderr)
         return EXIT_UNUSABLE
     except KeyboardInterrupt:
-        return EXIT_FAILED
+        print("bwsim: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         # The reader went away (``bwsim run | head``): no traceback, and no second one when
         # Python flushes stdout at exit (the recipe of the ``signal`` module's docs).

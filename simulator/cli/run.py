@@ -15,6 +15,7 @@ from pathlib import Path
 from simulator.cli.options import (
     EXIT_FAILED,
     EXIT_OK,
+    EXIT_UNUSABLE,
     Subparsers,
     add_allow_host,
     add_target,
@@ -155,4 +156,12 @@ def run(args: argparse.Namespace) -> int:
     print(f"bwsim: report {json_path}, JUnit {junit_path}, per-scenario artifacts in {out}/{logs}")
     if suite.count("skipped") == len(suite.results):
         print("bwsim: FAIL no scenario ran (all were skipped)", file=sys.stderr)
+    if suite.count("error"):
+        # A harness error: the run could not be made as asked, whatever else passed.
+        print(
+            f"bwsim: ERROR {suite.count('error')} scenario(s) could not be run (a bwsim "
+            "error, traceback in each one's error.txt)",
+            file=sys.stderr,
+        )
+        return EXIT_UNUSABLE
     return EXIT_OK if suite.passed else EXIT_FAILED

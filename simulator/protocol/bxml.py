@@ -10,7 +10,11 @@ Rules enforced here: the 64 KB size limit; a ``<Response>`` or ``<Bxml>`` root (
 ``<Bxml>`` for ``PUT …/calls/{id}/bxml``); verbs from Bandwidth's documented list;
 ``<Transfer>`` with 1 to 8 ``<PhoneNumber>``/``<SipUri>`` targets; ``<StartStream>`` with a
 ``ws://``/``wss://`` destination, a known ``mode`` and ``tracks``, at most 12
-``<StreamParam>``; ``<Pause>`` duration within 0.1-86400 s.
+``<StreamParam>``; ``<Pause>`` duration within 0.1-86400 s; elements nested at most
+:data:`MAX_DEPTH` deep.
+
+:func:`parse_bxml` raises nothing but :class:`BxmlError`, whatever the text: a bot can
+answer anything, and the harness judging it must not fall over on it.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from defusedxml.ElementTree import DefusedXMLParser
 __all__ = [
     "DOCUMENTED_VERBS",
     "MAX_BYTES",
+    "MAX_DEPTH",
     "BxmlDocument",
     "BxmlError",
     "TransferTarget",
@@ -34,6 +39,16 @@ __all__ = [
 
 MAX_BYTES = 65_536
 """Bandwidth's BXML document size limit (docs/bandwidth.md §3.1)."""
+
+MAX_DEPTH = 32
+"""How deep elements may nest, the root being depth 1 (rule ``depth``).
+
+Bandwidth's BXML is shallow: the deepest documented shape is a root, a verb, a nested
+verb or target (``<Gather><SpeakSentence>``, ``<Transfer><PhoneNumber>``) and a few SSML
+tags inside ``<SpeakSentence>``, well under ten levels. 32 leaves room for any real
+document while keeping the tree walk far from Python's recursion limit: 64 KB of
+``<a>`` tags could otherwise nest about 9,000 deep and crash the parser's caller.
+"""
 
 DOCUMENTED_VERBS = frozenset(
     {
@@ -109,12 +124,26 @@ class _LineBuilder(ET.TreeBuilder):
         super().__init__()
         self.parser: DefusedXMLParser | None = None
         self.lines: dict[int, int] = {}
+        self.depth = 0
 
     def start(self, tag: str, attrs: dict[str, str]) -> ET.Element:
+        line = self.parser.parser.CurrentLineNumber if self.parser is not None else None
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            # Refused while parsing, before the tree grows: nothing later walks it.
+            raise BxmlError(
+                "depth",
+                f"<{tag}> is nested {self.depth} deep; BXML nests at most {MAX_DEPTH} deep",
+                line,
+            )
         element = super().start(tag, attrs)
-        if self.parser is not None:
-            self.lines[id(element)] = self.parser.parser.CurrentLineNumber
+        if line is not None:
+            self.lines[id(element)] = line
         return element
+
+    def end(self, tag: str) -> ET.Element:
+        self.depth -= 1
+        return super().end(tag)
 
 
 def _to_verb(element: ET.Element, lines: dict[int, int]) -> Verb:
@@ -212,7 +241,12 @@ def parse_bxml(
     ``context="webhook"`` accepts both roots (Bandwidth's own samples answer webhooks with
     ``<Bxml>``; docs/bandwidth.md §3.1) unless ``strict_root`` asks for ``<Response>`` only.
     """
-    raw = text.encode("utf-8") if isinstance(text, str) else text
+    try:
+        raw = text.encode("utf-8") if isinstance(text, str) else text
+    except UnicodeEncodeError as exc:
+        raise BxmlError(
+            "syntax", f"not well-formed XML: text is not UTF-8 ({exc.reason})"
+        ) from None
     if len(raw) > max_bytes:
         raise BxmlError(
             "size", f"document is {len(raw)} bytes; Bandwidth's limit is {max_bytes} bytes"

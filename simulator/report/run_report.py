@@ -6,8 +6,11 @@ verdicts, and the evidence (webhook attempts, streams, API requests, violations,
 timeline) that decided it. ``bots`` lists every bot the run started: its ``log`` file (in
 the output folder), and ``exit_code`` when it exited mid-suite; each scenario names its
 bot's log in ``bot_log``. Fields are only ever added within a schema number, so readers
-of schema 1 keep working. The JUnit file has one ``testsuite`` per scenario file and one
-``testcase`` per scenario, so CI systems show each scenario on its own.
+of schema 1 keep working. A scenario bwsim could not run has status ``"error"`` and an
+``error`` object (``type``, ``message``, ``traceback``); the summary counts them in
+``error`` and JUnit reports them as ``<error>``. The JUnit file has one ``testsuite``
+per scenario file and one ``testcase`` per scenario, so CI systems show each scenario on
+its own.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ __all__ = [
 ]
 
 SCHEMA = 1
-_VERDICT = {"passed": "PASS", "failed": "FAIL", "skipped": "SKIP"}
+_VERDICT = {"passed": "PASS", "failed": "FAIL", "skipped": "SKIP", "error": "ERROR"}
 
 
 def _ms(value: float | None) -> str:
@@ -53,6 +56,7 @@ def suite_json(suite: SuiteResult) -> dict[str, Any]:
             "passed": suite.count("passed"),
             "failed": suite.count("failed"),
             "skipped": suite.count("skipped"),
+            "error": suite.count("error"),
         },
         "machine": {"python": platform.python_version(), "platform": platform.platform()},
         "bots": [b.to_dict() for b in suite.bots],
@@ -81,6 +85,7 @@ def write_junit(suite: SuiteResult, path: Path) -> Path:
             file=file,
             tests=str(len(results)),
             failures=str(sum(r.status == "failed" for r in results)),
+            errors=str(sum(r.status == "error" for r in results)),
             skipped=str(sum(r.status == "skipped" for r in results)),
             time=f"{sum(r.duration_ms for r in results) / 1000:.3f}",
         )
@@ -99,6 +104,11 @@ def write_junit(suite: SuiteResult, path: Path) -> Path:
                 failure.text = _failure_text(r)
             elif r.status == "skipped":
                 ET.SubElement(case, "skipped", message=r.detail)
+            elif r.status == "error":
+                error = ET.SubElement(
+                    case, "error", message=r.detail, type=(r.error or {}).get("type", "")
+                )
+                error.text = (r.error or {}).get("traceback", "")
             files = {**r.artifacts, **({"bot_log": r.bot_log} if r.bot_log else {})}
             if files:
                 out = ET.SubElement(case, "system-out")
@@ -184,7 +194,7 @@ def console_table(suite: SuiteResult, *, width: int | None = None) -> str:
         lines.append("  ".join([*cells, _fit(row[n_cols], room)]).rstrip())
         if n == 0:
             lines.append("  ".join("-" * w for w in [*widths, min(room, 40)]))
-    failed = [r for r in suite.results if r.status == "failed"]
+    failed = [r for r in suite.results if r.status in ("failed", "error")]
     if failed:
         lines.append("")
         lines.append("Why they failed:")
@@ -192,11 +202,15 @@ def console_table(suite: SuiteResult, *, width: int | None = None) -> str:
             lines.append(_failure_text(r))
             if r.artifacts.get("timeline_png"):
                 lines.append(f"  timeline: {r.artifacts['timeline_png']}")
+            if r.artifacts.get("traceback"):
+                lines.append(f"  traceback: {r.artifacts['traceback']}")
     lines.extend(bot_lines(suite))
     lines.append("")
+    errors = suite.count("error")
     lines.append(
         f"{suite.count('passed')} passed, {suite.count('failed')} failed, "
-        f"{suite.count('skipped')} skipped in {suite.duration_ms / 1000:.1f} s "
+        + (f"{errors} could not be run (bwsim error), " if errors else "")
+        + f"{suite.count('skipped')} skipped in {suite.duration_ms / 1000:.1f} s "
         f"({suite.target})"
     )
     return "\n".join(lines)

@@ -19,10 +19,20 @@ from typing import Any
 from simulator.errors import UnexpectedApiRequest
 from simulator.rest.routes import Route
 
-__all__ = ["Journal", "JournalEntry", "Violation", "redact_headers"]
+__all__ = ["MAX_VIOLATIONS_PER_RULE", "Journal", "JournalEntry", "Violation", "redact_headers"]
 
 _SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
 _BODY_LIMIT = 16_384
+
+MAX_VIOLATIONS_PER_RULE = 20
+"""How many violations of one kind one call keeps; the rest are only counted.
+
+A bot that breaks a rule usually breaks it on every frame: fifty malformed frames a
+second for a whole call would otherwise fill the journal, the timeline, the summary and
+the report with the same line. The first 20 show the pattern and when it started; the
+count of the rest (``Journal.not_kept``, a call's ``violations_not_kept``) says how long
+it went on. Violations that concern no call are all kept.
+"""
 
 
 def redact_headers(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
@@ -132,6 +142,9 @@ class Journal:
         self._seq = itertools.count(1)
         self.entries: list[JournalEntry] = []
         self.violations: list[Violation] = []
+        self.not_kept: dict[tuple[str, str], int] = {}
+        """Per ``(call_id, kind)``: violations past :data:`MAX_VIOLATIONS_PER_RULE`."""
+        self._per_call: dict[tuple[str, str], int] = {}
         self._listeners: list[Callable[[JournalEntry], None]] = []
 
     def subscribe(self, listener: Callable[[JournalEntry], None]) -> Callable[[], None]:
@@ -176,10 +189,24 @@ class Journal:
     def violation(
         self, kind: str, detail: str, *, call_id: str | None = None, **evidence: Any
     ) -> Violation:
-        """Record a violation; it fails the test at teardown unless a test expects it."""
+        """Record a violation; it fails the test at teardown unless a test expects it.
+
+        Past :data:`MAX_VIOLATIONS_PER_RULE` of one kind for one call, the violation is
+        returned but only counted in :attr:`not_kept`.
+        """
         v = Violation(kind=kind, detail=detail, evidence=evidence, call_id=call_id)
+        if call_id is not None:
+            key = (call_id, kind)
+            seen = self._per_call[key] = self._per_call.get(key, 0) + 1
+            if seen > MAX_VIOLATIONS_PER_RULE:
+                self.not_kept[key] = seen - MAX_VIOLATIONS_PER_RULE
+                return v
         self.violations.append(v)
         return v
+
+    def not_kept_for(self, call_id: str) -> dict[str, int]:
+        """For one call: how many violations of each kind were counted but not kept."""
+        return {kind: n for (call, kind), n in self.not_kept.items() if call == call_id}
 
     def find(self, **criteria: Any) -> list[JournalEntry]:
         """Entries whose attributes equal every given criterion, e.g. ``route="update_call"``."""
@@ -212,6 +239,8 @@ class Journal:
         """Forget everything (a cheap per-test reset)."""
         self.entries.clear()
         self.violations.clear()
+        self.not_kept.clear()
+        self._per_call.clear()
 
     def raise_violations(self) -> None:
         """Raise the first recorded violation as a test failure, listing the others."""

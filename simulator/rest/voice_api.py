@@ -38,7 +38,24 @@ from simulator.rest.journal import JournalEntry
 from simulator.rest.registry import InvalidTransition
 from simulator.rest.routes import Route
 
-__all__ = ["VoiceApiApp", "classify"]
+__all__ = ["MAX_BODY_BYTES", "MAX_BXML_BODY_BYTES", "VoiceApiApp", "body_cap", "classify"]
+
+MAX_BODY_BYTES = 65_536
+"""The most the fake reads of a JSON, form or control request body; beyond it, 413.
+
+Bandwidth documents no limit for these bodies, but an ``updateCall`` body is a few short
+fields and a token request a short form, so the 64 KB Bandwidth sets for BXML
+(docs/bandwidth.md §3.1) is far above anything real. Without a cap a bot could make the
+harness hold any amount of memory.
+"""
+
+MAX_BXML_BODY_BYTES = 1_048_576
+"""The most the fake reads of a ``PUT …/bxml`` body; beyond it, 413.
+
+Up to this size the body is read and refused by the BXML size rule with Bandwidth's 400
+naming the 64 KB limit (the answer a bot would get from Bandwidth); past 1 MB the
+fake stops reading, so memory stays bounded whatever the bot sends.
+"""
 
 _CALL = r"/api/v2/accounts/(?P<account>[^/]+)/calls/(?P<call>[^/]+)"
 _PATTERNS: list[tuple[re.Pattern[str], dict[str, str]]] = [
@@ -50,6 +67,11 @@ _PATTERNS: list[tuple[re.Pattern[str], dict[str, str]]] = [
         {"GET": Route.LIST_CALLS, "POST": Route.CREATE_CALL},
     ),
 ]
+
+
+def body_cap(route: str) -> int:
+    """How many body bytes the fake reads for a request on ``route``."""
+    return MAX_BXML_BODY_BYTES if route == Route.UPDATE_BXML else MAX_BODY_BYTES
 
 
 def classify(method: str, path: str) -> tuple[str, str | None, str | None]:
@@ -105,6 +127,27 @@ class _Response:
         if kind is not None:
             body["type"] = kind
         return cls.json(status, body)
+
+
+async def _read_body(
+    receive: Callable[[], Awaitable[dict[str, Any]]], headers: list[tuple[str, str]], cap: int
+) -> tuple[bytes, bool]:
+    """Read a request body up to ``cap`` bytes: ``(body, too_large)``.
+
+    A ``Content-Length`` over the cap is refused before anything is read; a body that
+    turns out longer (chunked, or a lying header) stops being read at the cap.
+    """
+    for name, value in headers:
+        if name.lower() == "content-length" and value.strip().isdigit() and int(value) > cap:
+            return b"", True
+    body = bytearray()
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if len(body) > cap:
+            return bytes(body[:cap]), True
+        if not message.get("more_body"):
+            return bytes(body), False
 
 
 class _DropConnection(Exception):
@@ -167,17 +210,12 @@ class VoiceApiApp:
             return
         if scope["type"] != "http":
             return
-        body = bytearray()
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
         raw_headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
         method = scope["method"]
         path = scope["path"]
         query = scope.get("query_string", b"").decode("latin-1")
         route, account_id, call_id = classify(method, path)
+        body, too_large = await _read_body(receive, raw_headers, body_cap(route))
         started = time.monotonic()
         entry = self.fake.journal.start(
             method=method,
@@ -200,6 +238,9 @@ class VoiceApiApp:
             call_id=call_id,
             entry=entry,
         )
+        if too_large:
+            await self._too_large(request, send, started)
+            return
         fault = self.fake.faults.match(route) if route != Route.CONTROL else None
         if fault is not None:
             entry.fault = fault.label
@@ -220,6 +261,25 @@ class VoiceApiApp:
             response = await self._handlers[route](request)
         entry.status = response.status
         entry.response_body = response.body[:4096].decode("utf-8", errors="replace")
+        entry.duration_ms = (time.monotonic() - started) * 1000
+        self.fake.journal.answered(entry)
+        headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers.items()]
+        await send({"type": "http.response.start", "status": response.status, "headers": headers})
+        await send({"type": "http.response.body", "body": response.body})
+
+    async def _too_large(
+        self, request: _Request, send: Callable[[dict[str, Any]], Awaitable[None]], started: float
+    ) -> None:
+        """Answer 413 to a body over the route's cap, read no further, and close."""
+        cap = body_cap(request.route)
+        response = _Response.error(
+            413, f"Request body is larger than {cap} bytes, the most this endpoint accepts"
+        )
+        response.headers["connection"] = "close"
+        entry = request.entry
+        entry.note = f"request body over {cap} bytes: not read past the limit"
+        entry.status = response.status
+        entry.response_body = response.body.decode("utf-8", errors="replace")
         entry.duration_ms = (time.monotonic() - started) * 1000
         self.fake.journal.answered(entry)
         headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers.items()]

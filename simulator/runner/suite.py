@@ -22,6 +22,12 @@ rest of the suite on a bot in an unknown state. The scenarios whose calls were i
 when it exited fail with "the bot (…) exited with code N during this call", the last
 lines of its log and the log's path; every later scenario for that bot fails at once with
 "the bot exited earlier (…)", without placing a call. The run then exits 1.
+
+An unexpected exception while running or judging one scenario (bwsim's own fault, or a
+bot input bwsim did not survive) does not end the suite: that scenario's status is
+``"error"`` with the exception's type and message, its traceback is written to
+``out_dir/<scenario id>/error.txt``, and the other scenarios run and are reported. The
+run then exits 2 (README.md, exit codes): its results cannot all be trusted.
 """
 
 from __future__ import annotations
@@ -31,30 +37,28 @@ import contextlib
 import itertools
 import statistics
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+import traceback
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from simulator.call.live import CallEnded, LiveCall
-from simulator.call.options import CallOptions
 from simulator.call.pacer import quiet_gc
 from simulator.call.result import CallResult
-from simulator.errors import CallTimeout
 from simulator.judge.expect import Verdict, judge_all, observe
 from simulator.judge.metrics import CallMetrics
-from simulator.judge.scenario import EVENTS, Action, Scenario
-from simulator.judge.templates import fill_templates
+from simulator.judge.scenario import Scenario
 from simulator.judge.verdicts import call_problems
 from simulator.report.plot import plot_timeline
 from simulator.rest.journal import Violation
 from simulator.runner.harness import Harness
+from simulator.runner.scenario_call import call_options, scenario_caller
 from simulator.runner.targets import RunningBot, Target, UrlTarget, bot_log_name, describe_exit
 
 __all__ = ["BotRecord", "ScenarioResult", "SuiteResult", "run_suite"]
 
-Status = Literal["passed", "failed", "skipped"]
+Status = Literal["passed", "failed", "skipped", "error"]
 SETTLE_MS = 1500.0
 """How long after a call ends its late requests (a bot's own hang-up) are still counted."""
 START_GAP_S = 0.3
@@ -85,6 +89,8 @@ class ScenarioResult:
     """The log file of that bot instance (None for a bot bwsim did not start)."""
     bot_exited: bool = False
     """Its bot exited during this call or before it: ``problems[0]`` says how."""
+    error: dict[str, str] | None = None
+    """For status ``"error"``: the exception's ``type``, ``message`` and ``traceback``."""
 
     @property
     def passed(self) -> bool:
@@ -108,6 +114,7 @@ class ScenarioResult:
                 "streams": summary["streams"],
                 "api_requests": summary["api_requests"],
                 "violations": summary["violations"],
+                "violations_not_kept": summary["violations_not_kept"],
                 "events": summary["events"],
             }
         return {
@@ -128,6 +135,7 @@ class ScenarioResult:
             "problems": self.problems,
             "artifacts": self.artifacts,
             "evidence": evidence,
+            **({"error": self.error} if self.error is not None else {}),
         }
 
 
@@ -193,98 +201,14 @@ class SuiteResult:
     @property
     def passed(self) -> bool:
         """Every scenario that ran passed, and at least one ran."""
-        return self.count("failed") == 0 and self.count("passed") > 0
+        return self.count("failed") == 0 and self.count("error") == 0 and self.count("passed") > 0
 
 
 Progress = Callable[[str, Scenario, ScenarioResult | None], None]
 """Called with ``("start", scenario, None)`` and ``("done", scenario, result)``."""
 
 
-# -- the caller --------------------------------------------------------------------------
-
-
-def _step_name(n: int, action: Action) -> str:
-    return f"caller step {n} (line {action.line}, {action.describe()})"
-
-
-async def _act(call: LiveCall, action: Action, cursor: float) -> float:
-    """Do one action; returns the new time cursor (ms) for the next one."""
-    if action.send_after:
-        event = await call.wait_for(
-            EVENTS[action.send_after], timeout_ms=action.within_ms, after_ms=cursor
-        )
-        cursor = event.at_ms
-    if action.delay_ms:
-        await call.pause(action.delay_ms)
-    kind = action.kind
-    if kind == "say":
-        assert action.samples is not None
-        assert action.audio is not None
-        await call.say(action.samples, label=action.audio.name, wait=action.wait)
-    elif kind == "silence":
-        await call.pause(action.ms)
-    elif kind == "stay":
-        with contextlib.suppress(CallEnded):
-            await call.pause(action.ms)
-    elif kind == "wait_for":
-        assert action.event is not None
-        event = await call.wait_for(
-            EVENTS[action.event], timeout_ms=action.within_ms, after_ms=cursor
-        )
-        return max(event.at_ms, cursor)
-    elif kind == "hangup":
-        call.hangup()
-    elif kind == "drop":
-        call.drop_streams()
-    elif kind == "replay_stream":
-        await call.replay_stream()
-    return call.ms()
-
-
-def _caller(scenario: Scenario, problems: list[str]) -> Callable[[LiveCall], Any]:
-    async def caller(call: LiveCall) -> None:
-        cursor = 0.0
-        for n, action in enumerate(scenario.caller, start=1):
-            try:
-                cursor = await _act(call, action, cursor)
-            except CallEnded:
-                rest = len(scenario.caller) - n
-                if action.kind not in ("silence", "stay") or rest:
-                    call.recorder.event(
-                        "note", detail=f"the call ended during {_step_name(n, action)}"
-                    )
-                return
-            except CallTimeout as exc:
-                problems.append(f"{_step_name(n, action)}: {exc}")
-                return
-            except Exception as exc:  # noqa: BLE001 - reported against the scenario, never lost
-                problems.append(f"{_step_name(n, action)} failed: {type(exc).__name__}: {exc}")
-                return
-
-    return caller
-
-
 # -- one scenario ------------------------------------------------------------------------
-
-
-def _options(scenario: Scenario, templates: Mapping[str, str]) -> CallOptions:
-    spec = scenario.call
-    return CallOptions(
-        from_=spec.from_,
-        to=spec.to,
-        webhook_path=spec.webhook_path,
-        auth_mode=spec.auth,  # type: ignore[arg-type]  # checked against AUTH_MODES on load
-        initiate_overrides=fill_templates(spec.body, templates) if spec.body is not None else None,
-        initiate_raw=spec.raw_body.encode("utf-8") if spec.raw_body is not None else None,
-        metadata_overrides=fill_templates(spec.start_metadata, templates)
-        if spec.start_metadata
-        else None,
-        sequence_start=spec.sequence_start,
-        stream_delay_s=spec.stream_delay_ms / 1000,
-        max_call_s=spec.max_call_s,
-        orphan_grace_s=spec.orphan_grace_s,
-        caller_lines=scenario.caller_lines,
-    )
 
 
 def _covered_violation(v: Violation, scenario: Scenario) -> bool:
@@ -360,7 +284,9 @@ async def _run_one(h: Harness, scenario: Scenario, settle_ms: float) -> Scenario
         templates |= {"victim.callId": v_call.call_id, "victim.accountId": account.account_id}
     problems: list[str] = []
     first_seq = fake.journal.last_seq
-    result = await h.place_call(_caller(scenario, problems), options=_options(scenario, templates))
+    result = await h.place_call(
+        scenario_caller(scenario, problems), options=call_options(scenario, templates)
+    )
     await asyncio.sleep(settle_ms / 1000)  # the bot's own late requests still count
     entries = fake.journal.since(first_seq)
     v_phase = v_cause = None
@@ -404,6 +330,25 @@ async def _run_one(h: Harness, scenario: Scenario, settle_ms: float) -> Scenario
         bot=h.bot.base_url if h.bot is not None else None,
         bot_log=str(h.bot.log_path) if h.bot is not None and h.bot.log_path else None,
     )
+
+
+async def _run_guarded(
+    h: Harness, s: Scenario, record: BotRecord, settle_ms: float, out_dir: Path | None
+) -> ScenarioResult:
+    """Run, judge and keep one scenario; an exception becomes that scenario's error."""
+    record.in_flight.add(s.id)
+    began = time.monotonic()
+    try:
+        r = await _run_one(h, s, settle_ms)
+        if await _bot_gone(h.bot, record, during=s.id):
+            _died_during(r, h.bot, record)
+        record.in_flight.discard(s.id)
+        if out_dir is not None:
+            await asyncio.to_thread(_write_artifacts, r, out_dir)
+    except Exception as exc:  # noqa: BLE001 - one scenario's error, never the suite's
+        record.in_flight.discard(s.id)
+        return _errored(s, exc, h, began, out_dir)
+    return r
 
 
 # -- the suite ---------------------------------------------------------------------------
@@ -456,14 +401,7 @@ async def run_suite(
                 return
             if progress is not None:
                 progress("start", s, None)
-            record.in_flight.add(s.id)
-            r = await _run_one(h, s, settle_ms)
-            if await _bot_gone(h.bot, record, during=s.id):
-                _died_during(r, h.bot, record)
-            record.in_flight.discard(s.id)
-            if out_dir is not None:
-                await asyncio.to_thread(_write_artifacts, r, out_dir)
-            done(s, r)
+            done(s, await _run_guarded(h, s, record, settle_ms, out_dir))
 
     async def group(
         env: tuple[tuple[str, str], ...], hosts: tuple[str, ...], members: list[Scenario]
@@ -544,6 +482,41 @@ def _harnesses(
         )
         made[harness] = BotRecord(target.description, dict(env), log)
     return made
+
+
+# -- a scenario bwsim could not run -------------------------------------------------------
+
+
+def _errored(
+    s: Scenario, exc: Exception, h: Harness, began: float, out_dir: Path | None
+) -> ScenarioResult:
+    """Scenario ``s`` raised ``exc``: its ``"error"`` result, the traceback kept in its folder."""
+    trace = "".join(traceback.format_exception(exc))
+    message = str(exc).partition("\n")[0][:500]
+    reason = (
+        f"bwsim could not run this scenario: {type(exc).__name__}: {message} "
+        "(an error in bwsim, not a verdict on the bot; please report it with error.txt)"
+    )
+    artifacts: dict[str, str] = {}
+    if out_dir is not None:
+        path = out_dir / s.id / "error.txt"
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(f"{s.where}: {s.name}\n\n{trace}", encoding="utf-8")
+            artifacts["traceback"] = str(path)
+        except OSError as write_error:
+            reason += f"; the traceback could not be written to {path}: {write_error}"
+    return ScenarioResult(
+        s,
+        "error",
+        reason,
+        problems=[reason],
+        duration_ms=(time.monotonic() - began) * 1000,
+        artifacts=artifacts,
+        bot=h.bot.base_url if h.bot is not None else None,
+        bot_log=str(h.bot.log_path) if h.bot is not None and h.bot.log_path else None,
+        error={"type": type(exc).__name__, "message": str(exc), "traceback": trace},
+    )
 
 
 # -- a bot that died ---------------------------------------------------------------------

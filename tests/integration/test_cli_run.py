@@ -60,7 +60,7 @@ def test_a_run_reports_each_scenario_and_fails_when_one_fails(tmp_path: Path) ->
 
     report = json.loads((out / "report.json").read_text())
     assert report["schema"] == 1
-    assert report["summary"] == {"total": 2, "passed": 1, "failed": 1, "skipped": 0}
+    assert report["summary"] == {"total": 2, "passed": 1, "failed": 1, "skipped": 0, "error": 0}
     heard, cleared = report["scenarios"]
     assert (heard["id"], heard["passed"], cleared["passed"]) == ("tones/tone-is-heard", True, False)
     assert cleared["detail"].startswith("no clear within 3,000 ms")

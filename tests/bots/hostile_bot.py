@@ -1,0 +1,79 @@
+"""A bot that tries to take the harness down, one way per webhook path.
+
+Serve with ``--app tests.bots.hostile_bot:app``. It checks no credentials (bwsim reports
+``webhook-auth``; the tests allow that rule). By webhook path:
+
+- ``POST /deep-bxml``: answers :data:`DEEP_BXML`, 63 KB nested 9,000 deep, which once
+  raised ``RecursionError`` inside the harness;
+- ``POST /flood``: streams to ``/ws/flood``, where the bot sends :data:`FLOOD_SECONDS` of
+  audio in one-second ``playAudio`` frames as fast as it can, far more than real time,
+  then closes with 1000;
+- ``POST /garbage``: streams to ``/ws/garbage``, where the bot sends
+  :data:`GARBAGE_FRAMES` frames that are not JSON, then closes with 1000.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+
+from fastapi import FastAPI, WebSocket, WebSocketDisconnect
+from fastapi.responses import Response
+
+__all__ = ["DEEP_BXML", "FLOOD_SECONDS", "GARBAGE_FRAMES", "app"]
+
+DEEP_BXML = "<Response>\n" + "<a>" * 9_000 + "</a>" * 9_000 + "</Response>"
+"""63 KB, under Bandwidth's 64 KB limit, with the 9,000-deep element on line 2."""
+FLOOD_SECONDS = 150
+"""Seconds of audio the flood sends at once: well past the harness's 60 s queue cap."""
+GARBAGE_FRAMES = 50
+"""Frames that are not JSON: past the 20 violations of one kind a call keeps."""
+
+app = FastAPI()
+
+
+def _stream_to(kind: str) -> Response:
+    xml = (
+        '<?xml version="1.0" encoding="UTF-8"?><Response>'
+        f'<StartStream name="bot" mode="bidirectional" destination="wss://bot.example/ws/{kind}"/>'
+        '<Pause duration="86400"/></Response>'
+    )
+    return Response(xml, media_type="application/xml")
+
+
+@app.post("/deep-bxml")
+async def deep_bxml() -> Response:
+    """Answer the initiate webhook with the 9,000-deep document."""
+    return Response(DEEP_BXML, media_type="application/xml")
+
+
+@app.post("/flood")
+async def flood() -> Response:
+    """Start a stream to the flooding socket."""
+    return _stream_to("flood")
+
+
+@app.post("/garbage")
+async def garbage() -> Response:
+    """Start a stream to the socket that sends frames that are not JSON."""
+    return _stream_to("garbage")
+
+
+@app.websocket("/ws/{kind}")
+async def ws(websocket: WebSocket, kind: str) -> None:
+    """Send the flood or the garbage right after ``start``, then close with 1000."""
+    await websocket.accept()
+    await websocket.receive_text()  # start
+    if kind == "flood":
+        second = base64.b64encode(b"\x7f" * 8000).decode()  # a second of μ-law silence
+        frame = json.dumps(
+            {"eventType": "playAudio", "media": {"contentType": "audio/pcmu", "payload": second}}
+        )
+        for _ in range(FLOOD_SECONDS):
+            await websocket.send_text(frame)
+    else:
+        for n in range(GARBAGE_FRAMES):
+            await websocket.send_text(f"{{not json {n}")
+    with contextlib.suppress(WebSocketDisconnect, RuntimeError):  # the caller hung up first
+        await websocket.close(code=1000)
