@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import traceback
 from collections.abc import Callable, Sequence
 
 from simulator.audit import cli as audit
@@ -64,6 +65,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         print("bwsim: stopped: the output was closed", file=sys.stderr)
         return EXIT_FAILED
+    except Exception as exc:  # noqa: BLE001 - a bug in bwsim is exit 2, said in one line
+        if os.environ.get("BWSIM_DEBUG") == "1":
+            traceback.print_exc()
+        print(
+            f"bwsim: internal error, the run could not be made: {type(exc).__name__}: {exc}. "
+            "Run again with BWSIM_DEBUG=1 for the traceback, and report it.",
+            file=sys.stderr,
+        )
+        return EXIT_UNUSABLE
 
 
 if __name__ == "__main__":
