@@ -26,6 +26,7 @@ import numpy as np
 from simulator.call.audio_files import write_stereo_wav
 from simulator.protocol.codec import Pcm
 from simulator.protocol.media import SAMPLES_PER_MS, Playout
+from simulator.protocol.redact import redact
 
 __all__ = ["EVENT_KINDS", "CallClock", "CallRecorder", "TimelineEvent"]
 
@@ -117,12 +118,13 @@ class CallRecorder:
         self._listeners.append(listener)
 
     def log(self, kind: str, **fields: Any) -> None:
-        """Append one trace record, stamped now."""
-        self.trace.append({"t_ms": round(self.clock.ms(), 3), "kind": kind, **fields})
+        """Append one trace record, stamped now, its secrets masked (``redact``)."""
+        self.trace.append({"t_ms": round(self.clock.ms(), 3), "kind": kind, **redact(fields)})
 
     def event(self, kind: str, at_ms: float | None = None, **detail: Any) -> TimelineEvent:
-        """Record a timeline event (also traced) and tell the listeners."""
+        """Record a timeline event (also traced) and tell the listeners; secrets masked."""
         assert kind in EVENT_KINDS, kind
+        detail = redact(detail)
         ev = TimelineEvent(kind, self.clock.ms() if at_ms is None else at_ms, detail)
         self.timeline.append(ev)
         self.trace.append({"t_ms": round(ev.at_ms, 3), "kind": "event", "event": kind, **detail})

@@ -11,7 +11,10 @@ Routes (docs/bandwidth.md §4):
   (``application/xml``, ``<Bxml>`` root, 64 KB) → 204; a ``<Transfer>`` hands the caller on.
 - ``GET /api/v2/accounts/{accountId}/calls/{callId}``: the ``callState`` object.
 - ``GET /api/v2/accounts/{accountId}/calls``: the account's calls.
-- ``/_bwsim/…``: the simulator's own control API (health, journal, caller lines).
+- ``/_bwsim/…``: the simulator's own control API (health, journal, caller lines), for
+  the run's own parts only: each request needs ``Authorization: Bearer`` with the run's
+  :attr:`VoiceApiApp.control_token`, a loopback ``Host``, and JSON on a POST
+  (:mod:`simulator.rest.control_guard`).
 
 The app is a small hand-written ASGI dispatcher rather than FastAPI routes, because
 every request, including malformed and unrouted ones, must be journaled with the exact
@@ -32,6 +35,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from simulator.protocol.bxml import BxmlError, parse_bxml
+from simulator.rest.control_guard import check_control_request, new_control_token
 from simulator.rest.fake import FakeBandwidth, IssuedToken
 from simulator.rest.faults import default_error_body
 from simulator.rest.journal import JournalEntry
@@ -81,6 +85,8 @@ class _Request:
     account_id: str | None
     call_id: str | None
     entry: JournalEntry
+    server_host: str | None = None
+    """The address the server is bound to (the Host a control request may name)."""
 
     def content_type(self) -> str:
         return self.headers.get("content-type", "").split(";", 1)[0].strip().lower()
@@ -131,6 +137,8 @@ class VoiceApiApp:
             Route.UNROUTED: self._unrouted,
         }
         self.control_routes: dict[tuple[str, str], Handler] = {}
+        self.control_token = new_control_token()
+        """The token every ``/_bwsim/*`` request must carry (``control_guard``)."""
 
     def add_control_route(
         self, method: str, path: str, handler: Callable[[bytes], Awaitable[tuple[int, Any]]]
@@ -199,6 +207,7 @@ class VoiceApiApp:
             account_id=account_id,
             call_id=call_id,
             entry=entry,
+            server_host=(scope.get("server") or (None,))[0],
         )
         fault = self.fake.faults.match(route) if route != Route.CONTROL else None
         if fault is not None:
@@ -510,6 +519,14 @@ class VoiceApiApp:
     # -- the simulator's own control API -------------------------------------------
 
     async def _control(self, request: _Request) -> _Response:
+        refusal = check_control_request(
+            request.method,
+            request.headers,
+            token=self.control_token,
+            bound_host=request.server_host,
+        )
+        if refusal is not None:
+            return _Response.error(refusal.status, refusal.description, refusal.kind)
         path = request.path.rstrip("/")
         m = re.match(r"^/_bwsim/calls/(?P<call>[^/]+)/caller-lines$", path)
         if request.method == "GET" and m:
