@@ -133,7 +133,9 @@ class BotCredentials:
         """The secrets of a bot started by hand (``--url``), from the variables it reads.
 
         None unless ``BANDWIDTH_CLIENT_ID`` and ``BANDWIDTH_CLIENT_SECRET`` are set; the
-        webhook credentials may be missing (then the webhook goes without them).
+        webhook credentials may be missing (then the webhook goes without them). A
+        ``BWSIM_CONTROL_TOKEN`` set for both becomes the control API's token, so a bot on
+        the stand-ins can fetch its caller lines.
         """
         if not (
             os.environ.get("BANDWIDTH_CLIENT_ID") and os.environ.get("BANDWIDTH_CLIENT_SECRET")
@@ -144,6 +146,7 @@ class BotCredentials:
             client_secret=os.environ["BANDWIDTH_CLIENT_SECRET"],
             webhook_username=os.environ.get("BANDWIDTH_WEBHOOK_USERNAME", ""),
             webhook_password=os.environ.get("BANDWIDTH_WEBHOOK_PASSWORD", ""),
+            control_token=os.environ.get(TOKEN_VAR) or new_control_token(),
         )
 
     def environment(self, *, port: int | None, proxy_host: str = PROXY_HOST) -> dict[str, str]:

@@ -68,3 +68,19 @@ def test_the_run_report_lists_the_names_passed_not_their_values(
     doc = suite_json(suite)
     assert doc["passed_env"] == ["OPENAI_API_KEY"]
     assert "sk-developer" not in str(doc)
+
+
+def test_a_bot_started_by_hand_shares_the_control_token_set_for_both(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """--url: BWSIM_CONTROL_TOKEN exported for bot and bwsim is the control API's token."""
+    monkeypatch.setenv("BANDWIDTH_CLIENT_ID", "hand-client")
+    monkeypatch.setenv("BANDWIDTH_CLIENT_SECRET", "hand-secret")
+    monkeypatch.setenv("BWSIM_CONTROL_TOKEN", "chosen-by-hand")
+    credentials = BotCredentials.from_environment()
+    assert credentials is not None
+    assert credentials.control_token == "chosen-by-hand"
+    monkeypatch.delenv("BWSIM_CONTROL_TOKEN")
+    again = BotCredentials.from_environment()
+    assert again is not None
+    assert again.control_token not in ("", "chosen-by-hand")  # a fresh one
