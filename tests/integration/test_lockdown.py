@@ -236,3 +236,35 @@ async def test_the_stand_ins_fetch_the_caller_lines_with_the_token(
         assert await fetch_caller_lines(url, "c-1") == ["Hello there."]
         monkeypatch.delenv("BWSIM_CONTROL_TOKEN")
         assert await fetch_caller_lines(url, "c-1") is None
+
+
+def test_bwsim_run_lists_the_names_passed_never_their_values(tmp_path: Path) -> None:
+    """The run's summary and report.json name the variables passed on; no value shows."""
+    suite = tmp_path / "one.yaml"
+    suite.write_text(
+        'call: {webhook_path: "/tone?keepalive=pause", max_call_s: 20}\n'
+        "allow_violations: [webhook-auth]\n"
+        "scenarios:\n"
+        "  - name: tone\n"
+        "    caller: [{wait_for: bot_speech_end}, hangup]\n"
+        "    expect: [{ws_closed: {code: 1000, by: simulator}}]\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "out"
+    env = {**os.environ, "OPENAI_API_KEY": "sk-developer-value"}
+    env.pop(PASS_ENV_VAR, None)
+    args = ["run", str(suite), "--app", "tests.bots.raw_bot:app", "--out", str(out)]
+    done = subprocess.run(
+        [sys.executable, "-m", "simulator.cli.main", *args, "--pass-env", "OPENAI_API_KEY"],
+        capture_output=True,
+        text=True,
+        timeout=100,
+        env=env,
+        cwd=ROOT,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "passed to the bots from this environment: OPENAI_API_KEY" in done.stdout
+    report = (out / "report.json").read_text(encoding="utf-8")
+    assert json.loads(report)["passed_env"] == ["OPENAI_API_KEY"]
+    assert "sk-developer-value" not in report + done.stdout + done.stderr
