@@ -5,7 +5,9 @@ Name the bot under test on the command line (``--bwsim-app bot.app:app``,
 the ``bwsim_target`` fixture in a conftest. Fixtures:
 
 - ``bwsim_target`` (session): the :class:`~simulator.runner.targets.Target`; None means no bot.
-- ``bwsim_bot_env`` (session): extra environment for the bot (``{"BOT_TOKEN_TTL_S": "2"}``).
+- ``bwsim_bot_env`` (session): extra environment for the bot (``{"BOT_TOKEN_TTL_S": "2"}``);
+  the bot otherwise starts with a clean one, plus ``--bwsim-pass-env NAME`` (ini
+  ``bwsim_pass_env``) variables of this environment.
 - ``bwsim_simulator`` (session): the fake Bandwidth and the bot, started once, on a thread
   of their own (:class:`~simulator.runner.background.BackgroundHarness`), so any event-loop
   scope works.
@@ -38,6 +40,7 @@ A test::
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Iterator, Mapping
 from dataclasses import fields, replace
 from typing import TYPE_CHECKING, Any
@@ -94,6 +97,29 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         type="linelist",
         default=[],
     )
+    group.addoption(
+        "--bwsim-pass-env",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="variable of this environment passed on to the bot bwsim starts, which "
+        "otherwise starts with a clean one (repeatable; adds to the bwsim_pass_env ini setting)",
+    )
+    parser.addini(
+        "bwsim_pass_env",
+        "variables of this environment passed on to the bot bwsim starts (one per line)",
+        type="linelist",
+        default=[],
+    )
+
+
+def _pass_env(config: pytest.Config) -> None:
+    """Add ``--bwsim-pass-env``/``bwsim_pass_env`` names to ``$BWSIM_PASS_ENV``."""
+    from simulator.runner.targets import PASS_ENV_VAR, passed_env_names
+
+    given = [*config.getini("bwsim_pass_env"), *config.getoption("--bwsim-pass-env")]
+    if given:
+        os.environ[PASS_ENV_VAR] = ",".join(dict.fromkeys([*passed_env_names(), *given]))
 
 
 def _allow_hosts(config: pytest.Config) -> list[str]:
@@ -110,6 +136,8 @@ def _allow_hosts(config: pytest.Config) -> list[str]:
 def pytest_configure(config: pytest.Config) -> None:
     """Register bwsim's markers; refuse a bad ``--bwsim-allow-host`` before any test runs."""
     _allow_hosts(config)
+    if config.getini("bwsim_pass_env") or config.getoption("--bwsim-pass-env"):
+        _pass_env(config)
     config.addinivalue_line(
         "markers",
         "bwsim(**call_options): default CallOptions for the calls this test places "

@@ -26,6 +26,7 @@ import numpy as np
 from simulator.call.audio_files import write_stereo_wav
 from simulator.protocol.codec import Pcm
 from simulator.protocol.media import SAMPLES_PER_MS, Playout
+from simulator.protocol.redact import redact
 
 __all__ = ["EVENT_KINDS", "MAX_TRACE_RECORDS", "CallClock", "CallRecorder", "TimelineEvent"]
 
@@ -130,8 +131,8 @@ class CallRecorder:
         self._listeners.append(listener)
 
     def log(self, kind: str, **fields: Any) -> None:
-        """Append one trace record, stamped now."""
-        self._trace({"t_ms": round(self.clock.ms(), 3), "kind": kind, **fields})
+        """Append one trace record, stamped now, its secrets masked (``redact``)."""
+        self._trace({"t_ms": round(self.clock.ms(), 3), "kind": kind, **redact(fields)})
 
     def _trace(self, record: dict[str, Any]) -> None:
         """Keep ``record``, or past :data:`MAX_TRACE_RECORDS` only count it."""
@@ -151,8 +152,9 @@ class CallRecorder:
         self._truncation["records_not_kept"] = self.trace_not_kept
 
     def event(self, kind: str, at_ms: float | None = None, **detail: Any) -> TimelineEvent:
-        """Record a timeline event (also traced) and tell the listeners."""
+        """Record a timeline event (also traced) and tell the listeners; secrets masked."""
         assert kind in EVENT_KINDS, kind
+        detail = redact(detail)
         ev = TimelineEvent(kind, self.clock.ms() if at_ms is None else at_ms, detail)
         self.timeline.append(ev)
         self._trace({"t_ms": round(ev.at_ms, 3), "kind": "event", "event": kind, **detail})

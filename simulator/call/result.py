@@ -12,6 +12,7 @@ from simulator.call.recorder import CallRecorder, TimelineEvent
 from simulator.call.stream import StreamOutcome
 from simulator.call.webhook_sender import WebhookExchange
 from simulator.judge.metrics import CallMetrics, measure
+from simulator.protocol.redact import redact
 from simulator.rest.journal import JournalEntry, Violation
 
 __all__ = ["CallResult"]
@@ -55,9 +56,13 @@ class CallResult:
         return measure(self)
 
     def summary(self) -> dict[str, Any]:
-        """The ``--json`` summary of ``bwsim call`` (``"schema": 1``)."""
+        """The ``--json`` summary of ``bwsim call`` (``"schema": 1``), secrets masked.
+
+        The bot's BXML and request bodies keep their shape; a token, a client secret or a
+        ``destinationPassword`` in them reads ``***`` (:mod:`simulator.protocol.redact`).
+        """
         ex = self.exchange
-        return {
+        summary = {
             "schema": 1,
             "call": {
                 "callId": self.call_id,
@@ -103,6 +108,8 @@ class CallResult:
             "errors": self.errors,
             "metrics": self.metrics.to_dict(),
         }
+        masked: dict[str, Any] = redact(summary)
+        return masked
 
     def write(self, directory: Path) -> dict[str, Path]:
         """Write ``call.wav``, ``trace.jsonl``, ``timeline.json`` and ``summary.json``."""

@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 
 from simulator.audit import cli as audit
 from simulator.cli import call, init, load, run, serve
-from simulator.cli.options import EXIT_FAILED, EXIT_UNUSABLE, Subcommand
+from simulator.cli.options import EXIT_FAILED, EXIT_UNUSABLE, Subcommand, export_pass_env
 from simulator.errors import ConfigError
 
 __all__ = ["main"]
@@ -51,6 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``bwsim`` console script."""
     args = _parser().parse_args(argv)
     handler: Callable[[argparse.Namespace], int] = args.handler
+    export_pass_env(args)  # --pass-env: read wherever a bot is started
     try:
         return handler(args)
     except ConfigError as exc:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import sys
 from typing import Protocol, TypeAlias
 
 from simulator.rest.hosts import check_allow_host
+from simulator.runner.targets import PASS_ENV_VAR, passed_env_names
 
 __all__ = [
     "EXIT_FAILED",
@@ -16,6 +19,7 @@ __all__ = [
     "Subparsers",
     "add_allow_host",
     "add_target",
+    "export_pass_env",
     "note_allow_hosts",
 ]
 
@@ -46,6 +50,55 @@ def add_target(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--app", metavar="MODULE:ATTR", help="ASGI app bwsim serves with uvicorn")
     group.add_argument("--cmd", metavar="COMMAND", help="command bwsim starts (it gets $PORT)")
     group.add_argument("--url", metavar="URL", help="a bot already running (http://HOST:PORT)")
+    group.add_argument(
+        "--pass-env",
+        dest="pass_env",
+        action="append",
+        default=[],
+        type=_env_name,
+        metavar="NAME",
+        help=(
+            "pass the variable NAME of this environment on to a bot bwsim starts (repeatable; "
+            "also $BWSIM_PASS_ENV=NAME,NAME). Bots start with a clean environment: PATH, "
+            "HOME, the locale, proxies and bwsim's own variables, not e.g. OPENAI_API_KEY"
+        ),
+    )
+
+
+def _env_name(value: str) -> str:
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a variable name: give the NAME only (--pass-env OPENAI_API_KEY), "
+            "the value comes from this environment"
+        )
+    return value
+
+
+def export_pass_env(args: argparse.Namespace) -> tuple[str, ...]:
+    """Add ``--pass-env`` names to ``$BWSIM_PASS_ENV``, where every bot start reads them.
+
+    Says on stderr which names are not set here (the bot starts without them) and that a
+    ``--url`` bot keeps its own environment. Returns the names passed that are set.
+    """
+    given: list[str] = getattr(args, "pass_env", None) or []
+    if given:
+        names = dict.fromkeys([*passed_env_names(), *given])
+        os.environ[PASS_ENV_VAR] = ",".join(names)
+    names_set = passed_env_names(present=True)
+    missing = [n for n in given if n not in os.environ]
+    if missing:
+        print(
+            f"bwsim: note: --pass-env {', '.join(missing)}: not set in this environment, "
+            "so the bot starts without it",
+            file=sys.stderr,
+        )
+    if given and getattr(args, "url", None):
+        print(
+            "bwsim: note: --pass-env applies to bots bwsim starts (--app/--cmd); a --url bot "
+            "has whatever environment it was started with",
+            file=sys.stderr,
+        )
+    return names_set
 
 
 def add_allow_host(parser: argparse.ArgumentParser) -> None:

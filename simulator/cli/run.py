@@ -25,7 +25,13 @@ from simulator.errors import ScenarioError, TargetError
 from simulator.judge.scenario import Scenario, load_scenarios
 from simulator.report.run_report import console_table, progress_line, write_json, write_junit
 from simulator.runner.suite import ScenarioResult, run_suite
-from simulator.runner.targets import Target, UrlTarget, bundled_scenarios, parse_target
+from simulator.runner.targets import (
+    Target,
+    UrlTarget,
+    bundled_scenarios,
+    parse_target,
+    passed_env_names,
+)
 
 __all__ = ["add_parser", "bundled_scenarios", "run"]
 
@@ -153,6 +159,8 @@ def run(args: argparse.Namespace) -> int:
     print()
     print(console_table(suite))
     logs = f", bot logs in {out / 'bots'}/" if any(b.log for b in suite.bots) else ""
+    passed = passed_env_names(present=True)
+    print(f"bwsim: passed to the bots from this environment: {', '.join(passed) or 'nothing'}")
     print(f"bwsim: report {json_path}, JUnit {junit_path}, per-scenario artifacts in {out}/{logs}")
     if suite.count("skipped") == len(suite.results):
         print("bwsim: FAIL no scenario ran (all were skipped)", file=sys.stderr)

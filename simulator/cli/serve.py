@@ -1,9 +1,10 @@
 r"""``bwsim serve``: the fake Bandwidth on loopback for a bot started by hand, or by serve.
 
 Its first lines on stdout are shell ``export NAME=value`` lines: the credentials, the
-``BANDWIDTH_*`` URLs, ``BWSIM_CONTROL_URL``, and ``PYTHONPATH``/``BWSIM_INTERCEPT``, which
-make a Python bot started with them send its hard-coded ``https://api.bandwidth.com`` and
-``https://voice.bandwidth.com`` requests to the fake and refuse every other host. They end
+``BANDWIDTH_*`` URLs, ``BWSIM_CONTROL_URL`` and ``BWSIM_CONTROL_TOKEN``, and
+``PYTHONPATH``/``BWSIM_INTERCEPT``, which make a Python bot started with them send its
+hard-coded ``https://api.bandwidth.com`` and ``https://voice.bandwidth.com`` requests to
+the fake and refuse every other host. They end
 with the comment line :data:`READY_LINE`; nothing else goes to stdout, and serve is
 already answering when they appear. ``--env-file PATH`` writes the same lines to a file
 (atomically, so a script can wait for it to exist) and removes it when serve stops.
@@ -12,8 +13,13 @@ Everything else goes to stderr: what to do next, the requests the bot was refuse
 they happen, and the bot's own output when serve runs it (``bwsim serve -- COMMAND``,
 restarted on ``.py`` changes with ``--reload``). Calls are placed on request::
 
-    curl -s -X POST http://127.0.0.1:PORT/_bwsim/calls \\
-         -d '{"url": "http://127.0.0.1:7860", "audio": "simulator/suite/audio/hello.wav"}'
+    curl -s -X POST "$BWSIM_CONTROL_URL/calls" \\
+         -H "Authorization: Bearer $BWSIM_CONTROL_TOKEN" -H "Content-Type: application/json" \\
+         -d '{"url": "http://127.0.0.1:7860", "audio": "bwsim:audio/hello.wav"}'
+
+Every ``/_bwsim/*`` request needs that token, a loopback ``Host`` and, for a POST, JSON
+(:mod:`simulator.rest.control_guard`): a web page open in the developer's browser cannot
+use the control API. The token is new each time serve starts.
 
 The call runs to its end (so give the client a timeout longer than ``max_call_s``) and
 the answer is the call's summary (``"schema": 1``) with ``passed`` and ``problems``
@@ -37,6 +43,7 @@ from pathlib import Path
 
 from simulator.cli.options import EXIT_FAILED, EXIT_OK, Subparsers
 from simulator.errors import ConfigError
+from simulator.rest.control_guard import TOKEN_VAR
 from simulator.rest.intercept import child_environment
 from simulator.runner import control_api
 from simulator.runner.bot_process import supervise
@@ -253,6 +260,10 @@ def _tell(
     bot_url = f"http://{env['PROXY_HOST']}"
     _say(
         f"place a call: curl -s -X POST {h.api_base}{control_api.CALLS_PATH} "
+        f'-H "Authorization: Bearer ${TOKEN_VAR}" -H "Content-Type: application/json" '
         f'-d \'{{"url": "{bot_url}", "audio": "bwsim:audio/hello.wav"}}\''
     )
-    _say("journal at GET /_bwsim/journal; Ctrl-C to stop")
+    _say(
+        f"journal at GET /_bwsim/journal (with the same token: ${TOKEN_VAR} is among the "
+        "exports); Ctrl-C to stop"
+    )

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from simulator.runner.suite import ScenarioResult, SuiteResult
+from simulator.runner.targets import passed_env_names
 
 __all__ = [
     "bot_lines",
@@ -60,6 +61,8 @@ def suite_json(suite: SuiteResult) -> dict[str, Any]:
         },
         "machine": {"python": platform.python_version(), "platform": platform.platform()},
         "bots": [b.to_dict() for b in suite.bots],
+        # names only: the variables of bwsim's environment passed on to the bots (--pass-env)
+        "passed_env": list(passed_env_names(present=True)),
         "scenarios": [r.to_dict() for r in suite.results],
     }
 

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from simulator.errors import UnexpectedApiRequest
+from simulator.protocol.redact import redact, redact_text
 from simulator.rest.routes import Route
 
 __all__ = ["MAX_VIOLATIONS_PER_RULE", "Journal", "JournalEntry", "Violation", "redact_headers"]
@@ -44,7 +45,7 @@ def redact_headers(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
             scheme, _, _ = value.partition(" ")
             out[key] = f"{scheme} ***" if scheme and " " in value else "***"
         else:
-            out[key] = value
+            out[key] = redact_text(value)
     return out
 
 
@@ -55,7 +56,9 @@ class JournalEntry:
     ``route`` names the operation (``token``, ``update_call``, ``update_bxml``,
     ``get_call``, ``list_calls``, ``control``, or ``unrouted``). ``client_id`` is the
     OAuth client that was authenticated (by Basic on the token route, through the
-    Bearer token elsewhere), or None.
+    Bearer token elsewhere), or None. Secrets never reach an entry: credentials in
+    ``headers``, and tokens, client secrets and passwords in ``body`` and
+    ``response_body``, read ``***`` (:mod:`simulator.protocol.redact`).
     """
 
     seq: int
@@ -153,7 +156,12 @@ class Journal:
         return lambda: self._listeners.remove(listener) if listener in self._listeners else None
 
     def answered(self, entry: JournalEntry) -> None:
-        """Tell the listeners that ``entry`` has its answer (the fake calls this)."""
+        """Tell the listeners that ``entry`` has its answer (the fake calls this).
+
+        The answer's secrets (the token route's ``access_token``) are masked here, before
+        anyone reads it.
+        """
+        entry.response_body = redact_text(entry.response_body)
         for listener in list(self._listeners):
             listener(entry)
 
@@ -181,7 +189,7 @@ class Journal:
             account_id=account_id,
             call_id=call_id,
             headers=redact_headers(headers),
-            body=text,
+            body=redact_text(text),
         )
         self.entries.append(entry)
         return entry
@@ -192,9 +200,11 @@ class Journal:
         """Record a violation; it fails the test at teardown unless a test expects it.
 
         Past :data:`MAX_VIOLATIONS_PER_RULE` of one kind for one call, the violation is
-        returned but only counted in :attr:`not_kept`.
+        returned but only counted in :attr:`not_kept`. Secrets in it are masked.
         """
-        v = Violation(kind=kind, detail=detail, evidence=evidence, call_id=call_id)
+        v = Violation(
+            kind=kind, detail=redact_text(detail), evidence=redact(evidence), call_id=call_id
+        )
         if call_id is not None:
             key = (call_id, kind)
             seen = self._per_call[key] = self._per_call.get(key, 0) + 1

@@ -11,7 +11,10 @@ Routes (docs/bandwidth.md §4):
   (``application/xml``, ``<Bxml>`` root, 64 KB) → 204; a ``<Transfer>`` hands the caller on.
 - ``GET /api/v2/accounts/{accountId}/calls/{callId}``: the ``callState`` object.
 - ``GET /api/v2/accounts/{accountId}/calls``: the account's calls.
-- ``/_bwsim/…``: the simulator's own control API (health, journal, caller lines).
+- ``/_bwsim/…``: the simulator's own control API (health, journal, caller lines), for
+  the run's own parts only: each request needs ``Authorization: Bearer`` with the run's
+  :attr:`VoiceApiApp.control_token`, a loopback ``Host``, and JSON on a POST
+  (:mod:`simulator.rest.control_guard`).
 
 The app is a small hand-written ASGI dispatcher rather than FastAPI routes, because
 every request, including malformed and unrouted ones, must be journaled with the exact
@@ -32,30 +35,15 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from simulator.protocol.bxml import BxmlError, parse_bxml
+from simulator.rest.bodies import body_cap, read_body
+from simulator.rest.control_guard import check_control_request, new_control_token
 from simulator.rest.fake import FakeBandwidth, IssuedToken
 from simulator.rest.faults import default_error_body
 from simulator.rest.journal import JournalEntry
 from simulator.rest.registry import InvalidTransition
 from simulator.rest.routes import Route
 
-__all__ = ["MAX_BODY_BYTES", "MAX_BXML_BODY_BYTES", "VoiceApiApp", "body_cap", "classify"]
-
-MAX_BODY_BYTES = 65_536
-"""The most the fake reads of a JSON, form or control request body; beyond it, 413.
-
-Bandwidth documents no limit for these bodies, but an ``updateCall`` body is a few short
-fields and a token request a short form, so the 64 KB Bandwidth sets for BXML
-(docs/bandwidth.md §3.1) is far above anything real. Without a cap a bot could make the
-harness hold any amount of memory.
-"""
-
-MAX_BXML_BODY_BYTES = 1_048_576
-"""The most the fake reads of a ``PUT …/bxml`` body; beyond it, 413.
-
-Up to this size the body is read and refused by the BXML size rule with Bandwidth's 400
-naming the 64 KB limit (the answer a bot would get from Bandwidth); past 1 MB the
-fake stops reading, so memory stays bounded whatever the bot sends.
-"""
+__all__ = ["VoiceApiApp", "classify"]
 
 _CALL = r"/api/v2/accounts/(?P<account>[^/]+)/calls/(?P<call>[^/]+)"
 _PATTERNS: list[tuple[re.Pattern[str], dict[str, str]]] = [
@@ -67,11 +55,6 @@ _PATTERNS: list[tuple[re.Pattern[str], dict[str, str]]] = [
         {"GET": Route.LIST_CALLS, "POST": Route.CREATE_CALL},
     ),
 ]
-
-
-def body_cap(route: str) -> int:
-    """How many body bytes the fake reads for a request on ``route``."""
-    return MAX_BXML_BODY_BYTES if route == Route.UPDATE_BXML else MAX_BODY_BYTES
 
 
 def classify(method: str, path: str) -> tuple[str, str | None, str | None]:
@@ -103,6 +86,8 @@ class _Request:
     account_id: str | None
     call_id: str | None
     entry: JournalEntry
+    server_host: str | None = None
+    """The address the server is bound to (the Host a control request may name)."""
 
     def content_type(self) -> str:
         return self.headers.get("content-type", "").split(";", 1)[0].strip().lower()
@@ -129,27 +114,6 @@ class _Response:
         return cls.json(status, body)
 
 
-async def _read_body(
-    receive: Callable[[], Awaitable[dict[str, Any]]], headers: list[tuple[str, str]], cap: int
-) -> tuple[bytes, bool]:
-    """Read a request body up to ``cap`` bytes: ``(body, too_large)``.
-
-    A ``Content-Length`` over the cap is refused before anything is read; a body that
-    turns out longer (chunked, or a lying header) stops being read at the cap.
-    """
-    for name, value in headers:
-        if name.lower() == "content-length" and value.strip().isdigit() and int(value) > cap:
-            return b"", True
-    body = bytearray()
-    while True:
-        message = await receive()
-        body += message.get("body", b"")
-        if len(body) > cap:
-            return bytes(body[:cap]), True
-        if not message.get("more_body"):
-            return bytes(body), False
-
-
 class _DropConnection(Exception):
     """Raised after the response head is sent: uvicorn then closes the connection."""
 
@@ -174,6 +138,8 @@ class VoiceApiApp:
             Route.UNROUTED: self._unrouted,
         }
         self.control_routes: dict[tuple[str, str], Handler] = {}
+        self.control_token = new_control_token()
+        """The token every ``/_bwsim/*`` request must carry (``control_guard``)."""
 
     def add_control_route(
         self, method: str, path: str, handler: Callable[[bytes], Awaitable[tuple[int, Any]]]
@@ -215,7 +181,7 @@ class VoiceApiApp:
         path = scope["path"]
         query = scope.get("query_string", b"").decode("latin-1")
         route, account_id, call_id = classify(method, path)
-        body, too_large = await _read_body(receive, raw_headers, body_cap(route))
+        body, too_large = await read_body(receive, raw_headers, body_cap(route))
         started = time.monotonic()
         entry = self.fake.journal.start(
             method=method,
@@ -237,6 +203,7 @@ class VoiceApiApp:
             account_id=account_id,
             call_id=call_id,
             entry=entry,
+            server_host=(scope.get("server") or (None,))[0],
         )
         if too_large:
             await self._too_large(request, send, started)
@@ -570,6 +537,14 @@ class VoiceApiApp:
     # -- the simulator's own control API -------------------------------------------
 
     async def _control(self, request: _Request) -> _Response:
+        refusal = check_control_request(
+            request.method,
+            request.headers,
+            token=self.control_token,
+            bound_host=request.server_host,
+        )
+        if refusal is not None:
+            return _Response.error(refusal.status, refusal.description, refusal.kind)
         path = request.path.rstrip("/")
         m = re.match(r"^/_bwsim/calls/(?P<call>[^/]+)/caller-lines$", path)
         if request.method == "GET" and m:

@@ -65,6 +65,7 @@ class Harness:
             self.credentials = credentials
         else:
             self.credentials = BotCredentials.generate(account.client_id, account.client_secret)
+        self.app.control_token = self.credentials.control_token  # what its bots are given
         self.api: RunningServer | None = None
         self.bot: RunningBot | None = None
         self.interceptor: Interceptor | None = None

@@ -37,10 +37,14 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from simulator.errors import TargetError
+from simulator.rest.control_guard import TOKEN_VAR, new_control_token
 from simulator.rest.intercept import child_environment
 from simulator.suite import SCENARIOS_DIR
 
 __all__ = [
+    "ALLOWED_ENV",
+    "ALLOWED_ENV_PREFIXES",
+    "PASS_ENV_VAR",
     "PROXY_HOST",
     "AppTarget",
     "BotCredentials",
@@ -55,21 +59,64 @@ __all__ = [
     "checkout_root",
     "describe_exit",
     "parse_target",
+    "passed_env_names",
 ]
 
 PROXY_HOST = "bot.bwsim.localhost"
 """``PROXY_HOST`` given to bots bwsim starts; ``.localhost`` names are loopback (RFC 6761)."""
 
 
+ALLOWED_ENV = frozenset(
+    {
+        *("PATH", "HOME", "USER", "LOGNAME", "SHELL", "TERM", "TZ", "TMPDIR", "LANG"),
+        *("LANGUAGE", "VIRTUAL_ENV", "SSL_CERT_FILE", "SSL_CERT_DIR"),
+        *("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"),
+        *("http_proxy", "https_proxy", "all_proxy", "no_proxy"),
+    }
+)
+"""Variables of bwsim's own environment a bot it starts gets as they are.
+
+What the bot needs to run at all (``PATH``, ``HOME``, the user, shell and terminal, the
+locale and time zone, the temporary folder, the virtual environment) and to reach the
+network the way this machine does (CA certificates and proxies, which matter only for
+hosts allowed with ``--allow-host``). Nothing that chooses how the bot behaves: an
+``OPENAI_API_KEY`` or ``REDIS_URL`` reaches it only when named with ``--pass-env``.
+``PYTHONPATH`` is kept too, after the bootstrap folder of the interception."""
+ALLOWED_ENV_PREFIXES = ("LC_", "BWSIM_")
+"""Prefixes of the same: the locale's ``LC_*``, and bwsim's own ``BWSIM_*`` settings
+(``BWSIM_STANDINS=0`` keeps a bot on its providers)."""
+PASS_ENV_VAR = "BWSIM_PASS_ENV"  # noqa: S105 - a variable name, not a password
+"""Comma-separated names of variables bwsim passes on to the bots it starts, on top of
+:data:`ALLOWED_ENV` (``--pass-env NAME`` adds to it)."""
+
+
+def passed_env_names(*, present: bool = False) -> tuple[str, ...]:
+    """The names in ``$BWSIM_PASS_ENV``, in order, without repeats or blanks.
+
+    With ``present``, only those set in this environment: the ones a bot really gets.
+    """
+    names = (n.strip() for n in os.environ.get(PASS_ENV_VAR, "").split(","))
+    return tuple(n for n in dict.fromkeys(names) if n and (not present or n in os.environ))
+
+
+def _allowed(name: str) -> bool:
+    return name in ALLOWED_ENV or name.startswith(ALLOWED_ENV_PREFIXES)
+
+
 @dataclass(frozen=True)
 class BotCredentials:
-    """The secrets bot and simulator share; generated per run."""
+    """The secrets bot and simulator share; generated per run.
+
+    ``control_token`` is the token of the simulator's control API (``/_bwsim/*``), given
+    to the bots bwsim starts as ``$BWSIM_CONTROL_TOKEN``.
+    """
 
     client_id: str
     client_secret: str
     webhook_username: str
     webhook_password: str
     human_agent_number: str = "+19195550123"
+    control_token: str = field(default_factory=new_control_token, repr=False, compare=False)
 
     @classmethod
     def generate(cls, client_id: str, client_secret: str) -> BotCredentials:
@@ -86,7 +133,9 @@ class BotCredentials:
         """The secrets of a bot started by hand (``--url``), from the variables it reads.
 
         None unless ``BANDWIDTH_CLIENT_ID`` and ``BANDWIDTH_CLIENT_SECRET`` are set; the
-        webhook credentials may be missing (then the webhook goes without them).
+        webhook credentials may be missing (then the webhook goes without them). A
+        ``BWSIM_CONTROL_TOKEN`` set for both becomes the control API's token, so a bot on
+        the stand-ins can fetch its caller lines.
         """
         if not (
             os.environ.get("BANDWIDTH_CLIENT_ID") and os.environ.get("BANDWIDTH_CLIENT_SECRET")
@@ -97,6 +146,7 @@ class BotCredentials:
             client_secret=os.environ["BANDWIDTH_CLIENT_SECRET"],
             webhook_username=os.environ.get("BANDWIDTH_WEBHOOK_USERNAME", ""),
             webhook_password=os.environ.get("BANDWIDTH_WEBHOOK_PASSWORD", ""),
+            control_token=os.environ.get(TOKEN_VAR) or new_control_token(),
         )
 
     def environment(self, *, port: int | None, proxy_host: str = PROXY_HOST) -> dict[str, str]:
@@ -199,12 +249,21 @@ class Launch:
     """Variables the bot must start without (e.g. its webhook credentials, for the audit)."""
     allow_hosts: tuple[str, ...] = ()
     """Outside hosts the bot may reach (``--allow-host``: real speech providers)."""
+    pass_env: tuple[str, ...] = field(default_factory=passed_env_names)
+    """Variables of bwsim's environment passed on as they are (``--pass-env NAME``)."""
 
     def child_env(self, port: int | None) -> dict[str, str]:
-        """The bot process's environment: ours, the guide's variables, the interception."""
-        env = dict(os.environ)
+        """The bot process's environment, clean: nothing of ours it was not meant to have.
+
+        The allowlist of bwsim's environment (:data:`ALLOWED_ENV`, ``LC_*``, ``BWSIM_*``),
+        the variables named in ``pass_env``, the guide's variables, the control API's URL
+        and token, ``extra_env`` (a scenario's ``bot_env``), then the interception.
+        """
+        env = {k: v for k, v in os.environ.items() if _allowed(k)}
+        env.update({k: os.environ[k] for k in self.pass_env if k in os.environ})
         env.update(self.credentials.environment(port=port))
         env["BWSIM_CONTROL_URL"] = self.api_base.rstrip("/") + "/_bwsim"
+        env[TOKEN_VAR] = self.credentials.control_token
         env.setdefault("BWSIM_STANDINS", "1")  # the bot may choose simulator.standins
         env.update(self.extra_env)
         env.update(

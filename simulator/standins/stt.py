@@ -11,7 +11,8 @@ runs the LLM, so one spoken sentence is one caller turn and one line. Once a lin
 been reported, the rest of that turn adds nothing.
 
 The lines come from the simulator's control API for this call
-(``GET $BWSIM_CONTROL_URL/calls/{callId}/caller-lines``), fetched once when the pipeline
+(``GET $BWSIM_CONTROL_URL/calls/{callId}/caller-lines``, with the run's token
+``$BWSIM_CONTROL_TOKEN`` as ``Authorization: Bearer``), fetched once when the pipeline
 starts, or else from the script's ``caller_lines``.
 
 The audio itself is never transcribed, so the stand-in needs a VAD upstream of it that
@@ -22,6 +23,7 @@ user aggregator does with a ``vad_analyzer`` (Silero).
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncGenerator, Awaitable, Sequence
 from typing import Any
 
@@ -41,17 +43,27 @@ from pipecat.services.settings import STTSettings
 from pipecat.services.stt_service import STTService
 from pipecat.utils.time import time_now_iso8601
 
+from simulator.rest.control_guard import TOKEN_VAR
+
 LINES_TIMEOUT_S = 2.0
 ENDPOINTING_S = 0.4
 """Silence after VAD's stop before the line is reported: longer than a comma's pause."""
 
 
-async def fetch_caller_lines(control_url: str, call_id: str) -> list[str] | None:
-    """The simulator's caller lines for ``call_id``; None if it has none or cannot answer."""
+async def fetch_caller_lines(
+    control_url: str, call_id: str, token: str | None = None
+) -> list[str] | None:
+    """The simulator's caller lines for ``call_id``; None if it has none or cannot answer.
+
+    ``token`` is the control API's (default ``$BWSIM_CONTROL_TOKEN``, which bwsim gives
+    every bot it starts and ``bwsim serve`` exports).
+    """
     url = f"{control_url}/calls/{call_id}/caller-lines"
+    token = token if token is not None else os.environ.get(TOKEN_VAR, "")
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
         async with httpx.AsyncClient(timeout=LINES_TIMEOUT_S) as client:
-            r = await client.get(url)
+            r = await client.get(url, headers=headers)
             r.raise_for_status()
             lines = r.json().get("lines")
     except (httpx.HTTPError, ValueError, AttributeError) as exc:

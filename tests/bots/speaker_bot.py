@@ -222,7 +222,10 @@ async def caller_lines(cfg: Config, call_id: str) -> list[str]:
         return []
     try:
         async with httpx.AsyncClient(timeout=2) as client:
-            r = await client.get(f"{cfg.control}/calls/{call_id}/caller-lines")
+            r = await client.get(
+                f"{cfg.control}/calls/{call_id}/caller-lines",
+                headers={"Authorization": f"Bearer {os.environ.get('BWSIM_CONTROL_TOKEN', '')}"},
+            )
             lines = r.json().get("lines", [])
     except (httpx.HTTPError, ValueError):
         return []

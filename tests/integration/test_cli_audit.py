@@ -19,9 +19,10 @@ CHEAP = ["--only", "webhook.auth", "token.fresh"]
 
 
 def bwsim(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """Run the bwsim CLI in a child process."""
+    """Run the bwsim CLI in a child process; the test bot's SPEAKER_* settings are passed on."""
+    passed = [f"--pass-env={name}" for name in env or {} if name.startswith("SPEAKER_")]
     return subprocess.run(
-        [sys.executable, "-m", "simulator.cli.main", "audit", *args],
+        [sys.executable, "-m", "simulator.cli.main", "audit", *args, *passed],
         capture_output=True,
         text=True,
         timeout=100,

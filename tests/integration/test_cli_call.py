@@ -49,7 +49,7 @@ def test_call_starts_the_bot_and_writes_artifacts(
     env = {**os.environ, "MEDIA_BOT_DIR": str(tmp_path)}
     out, summary = tmp_path / "out", tmp_path / "summary.json"
     args = ["call", *target, "--audio", str(audio), "--out", str(out), "--json", str(summary)]
-    done = _bwsim(*args, "--linger-ms", "300", env=env)
+    done = _bwsim(*args, "--linger-ms", "300", "--pass-env", "MEDIA_BOT_DIR", env=env)
     assert done.returncode == 0, done.stderr
     assert "ws-closed" in done.stdout
     data = json.loads(summary.read_text())

@@ -130,6 +130,16 @@ class Serve:
         return self.proc.wait(TIMEOUT_S)
 
 
+def _export(block: list[str], name: str) -> str:
+    """The value of ``export NAME=value`` in serve's block (these values need no quotes)."""
+    return next(line.split("=", 1)[1] for line in block if line.startswith(f"export {name}="))
+
+
+def _token(block: list[str]) -> dict[str, str]:
+    """The control API's token header, from the token serve exports."""
+    return {"Authorization": f"Bearer {_export(block, 'BWSIM_CONTROL_TOKEN')}"}
+
+
 def _clean_env(**extra: str) -> dict[str, str]:
     """Our environment without any bot or bwsim settings, plus ``extra``."""
     prefixes = ("BANDWIDTH_", "BOT_", "BWSIM_", "PORT", "PROXY_HOST", "PYTHONPATH")
@@ -184,6 +194,7 @@ def test_export_lines_are_first_on_stdout_and_sh_evaluates_them(tmp_path: Path) 
             "BANDWIDTH_OAUTH_URL",
             "BANDWIDTH_VOICE_API_URL",
             "BWSIM_CONTROL_URL",
+            "BWSIM_CONTROL_TOKEN",
             "PROXY_HOST",
             "PYTHONPATH",
             "BWSIM_INTERCEPT",
@@ -236,11 +247,7 @@ def test_unmodified_bot_started_by_hand_reaches_only_the_fake() -> None:
             watcher = OutputWatcher(bot, "python -m bot (by hand)")
             try:
                 url = watcher.wait_for(RUNNING_RE, TIMEOUT_S)[1]
-                control = next(
-                    line.split("=", 1)[1]
-                    for line in block
-                    if line.startswith("export BWSIM_CONTROL_URL=")
-                )
+                control = _export(block, "BWSIM_CONTROL_URL")
                 # The packaged recording, as the README names it; its transcript is what
                 # the bot's scripted STT hears ("... speak to a person ...").
                 body = {
@@ -249,7 +256,7 @@ def test_unmodified_bot_started_by_hand_reaches_only_the_fake() -> None:
                     "linger_ms": 1000,
                     "max_call_s": 40,
                 }
-                r = httpx.post(f"{control}/calls", json=body, timeout=90)
+                r = httpx.post(f"{control}/calls", json=body, headers=_token(block), timeout=90)
             finally:
                 stop(bot)
                 watcher.join()
@@ -294,11 +301,9 @@ def test_serve_runs_the_bot_places_a_call_and_stops_it(tmp_path: Path) -> None:
     with serve("--bot-port", str(bot_port), "--", sys.executable, "tiny.py", cwd=tmp_path) as s:
         block = s.export_block()
         pid = int(s.stderr.wait_for(r"bot\| tiny bot (\d+) listening")[1])
-        control = next(
-            line.split("=", 1)[1] for line in block if line.startswith("export BWSIM_CONTROL_URL=")
-        )
+        control = _export(block, "BWSIM_CONTROL_URL")
         body = {"url": f"http://127.0.0.1:{bot_port}", "max_call_s": 20}
-        r = httpx.post(f"{control}/calls", json=body, timeout=TIMEOUT_S)
+        r = httpx.post(f"{control}/calls", json=body, headers=_token(block), timeout=TIMEOUT_S)
         assert r.status_code == 200
         assert r.json()["webhook"]["status"] == 200, r.json()
         assert r.json()["passed"] is True, r.json()["problems"]

@@ -61,8 +61,10 @@ async def test_every_call_is_checked_and_latencies_are_measured(tmp_path: Path) 
 
 
 def _bwsim(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    # The bot starts with a clean environment: the variables it reads are passed by name.
+    passed = [f"--pass-env={name}" for name in env]
     return subprocess.run(
-        [sys.executable, "-m", "simulator.cli.main", *args],
+        [sys.executable, "-m", "simulator.cli.main", *args, *passed],
         capture_output=True,
         text=True,
         timeout=90,

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import httpx
 
-from simulator.rest.voice_api import MAX_BODY_BYTES, MAX_BXML_BODY_BYTES
+from simulator.rest.bodies import MAX_BODY_BYTES, MAX_BXML_BODY_BYTES
 from tests.conftest import ThreadedFake
 from tests.integration.test_voice_api import bearer, call_url, live_call, token_for
 
