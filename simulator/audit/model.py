@@ -71,6 +71,9 @@ class Verdict:
     budget: bool = False
     """A failure that is only a missed time budget: the runner re-runs it once, and
     reports ``unreliable`` when the machine was too loaded to trust it."""
+    over: float | None = None
+    """For a missed budget: what was measured over the budget (1.5: half as long again);
+    None when it cannot be told (nothing came within the wait)."""
 
 
 def passed(detail: str, **evidence: Any) -> Verdict:
@@ -83,9 +86,9 @@ def failed(detail: str, **evidence: Any) -> Verdict:
     return Verdict("failed", detail, evidence)
 
 
-def missed(detail: str, **evidence: Any) -> Verdict:
-    """A time budget was missed: a failure the runner re-runs once before it stands."""
-    return Verdict("failed", detail, evidence, budget=True)
+def missed(detail: str, over: float | None = None, **evidence: Any) -> Verdict:
+    """A time budget was missed (``over``: measured / budget): re-run once before it stands."""
+    return Verdict("failed", detail, evidence, budget=True, over=over)
 
 
 def warned(detail: str, **evidence: Any) -> Verdict:

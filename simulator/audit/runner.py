@@ -9,8 +9,10 @@ the bot's output.
 Every check records the machine's load while it ran (``os.getloadavg`` at its start and
 end, and the CPU count). A failure that is only a missed time budget
 (:func:`~simulator.audit.model.missed`) is run once more; missed again while the load
-per CPU was at or above :data:`BUSY_LOAD_PER_CPU` in either run, it is ``unreliable``
-(the tool cannot tell a slow bot from a slow machine), else it stands as ``failed``.
+per CPU was at or above :data:`BUSY_LOAD_PER_CPU` in either run, and by no more than
+:data:`NEAR_BUDGET` times the budget in one of them (or by an amount it cannot tell), it
+is ``unreliable`` (the tool cannot tell a slow bot from a slow machine), else it stands
+as ``failed``: a greeting that comes twice as late as allowed is the bot's, loaded or not.
 """
 
 from __future__ import annotations
@@ -44,6 +46,10 @@ MAX_NOTES = 20
 BUSY_LOAD_PER_CPU = 1.0
 """Load average per CPU from which a missed time budget is not trusted to be the bot's:
 more runnable processes than CPUs, so the bot and the audit wait for a CPU."""
+
+
+NEAR_BUDGET = 1.5
+"""A miss by at most this factor of the budget is one the machine's load can explain."""
 
 
 def machine_load() -> dict[str, float]:
@@ -111,7 +117,9 @@ async def _run_one(ctx: AuditContext, spec: CheckSpec) -> CheckResult:
             "load": first_load,
             "evidence": first.evidence,
         }
-        if verdict.budget and (busy(first_load) or busy(load)):
+        overs = [v.over for v in (first, verdict)]
+        near = any(o is None or o <= NEAR_BUDGET for o in overs)
+        if verdict.budget and near and (busy(first_load) or busy(load)):
             peak = max(first_load["load_per_cpu"], load["load_per_cpu"])
             verdict = unreliable(
                 f"missed its time budget twice while the machine was loaded ({peak:g} "

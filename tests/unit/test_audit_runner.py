@@ -76,3 +76,12 @@ async def test_a_plain_failure_is_not_re_run(monkeypatch: pytest.MonkeyPatch) ->
     result, ctx = await _run([Verdict("failed", "wrong")], 3.0, monkeypatch)
     assert result.status == "failed"
     assert ctx.forgotten == 0
+
+
+async def test_a_budget_missed_twice_by_far_fails_even_under_load(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Twice as late as allowed on both attempts is the bot's, however loaded the machine."""
+    result, _ = await _run([missed("late", over=1.7), missed("later", over=2.0)], 3.0, monkeypatch)
+    assert result.status == "failed"
+    assert result.verdict.detail == "later"

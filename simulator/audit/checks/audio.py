@@ -66,6 +66,7 @@ async def greeting(ctx: AuditContext) -> Verdict:
         return missed(
             f"the caller first heard the bot {latency:.0f} ms after the stream opened, over "
             f"the {budget:.0f} ms budget: start the greeting when the client connects",
+            over=latency / budget,
             **evidence,
         )
     return passed(
@@ -140,7 +141,7 @@ async def clear_on_barge_in(ctx: AuditContext) -> Verdict:
     result = await ctx.place_call(check, caller, options, priority=0, alone=True)
     evidence: dict[str, Any] = {"call_id": result.call_id, "budget_ms": budget}
     if "speech_start_ms" not in seen or "caller_start_ms" not in seen:
-        return skipped(
+        return inconclusive(
             "the bot never started speaking, so there was nothing to talk over (see "
             "audio.greeting)",
             **evidence,
@@ -160,8 +161,8 @@ async def clear_on_barge_in(ctx: AuditContext) -> Verdict:
             **evidence,
         )
     heard = barge.heard_after_start_ms
-    if barge.latency_ms is None:
-        return missed(
+    if barge.latency_ms is None:  # none at all while the caller talked: not a matter of time
+        return failed(
             f"the caller talked over the bot and no clear came within {budget + 1500:.0f} ms; "
             f"the caller heard {heard:.0f} ms of bot audio meanwhile: send clear as soon as "
             "the caller starts speaking (Pipecat: keep interruptions enabled)",
@@ -171,6 +172,7 @@ async def clear_on_barge_in(ctx: AuditContext) -> Verdict:
         return missed(
             f"clear came {barge.latency_ms:.0f} ms after the caller started talking, over the "
             f"{budget:.0f} ms budget: detect the caller's speech sooner (VAD start_secs)",
+            over=barge.latency_ms / budget,
             **evidence,
         )
     if not barge.stopped():

@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import time
+from functools import partial
 from typing import Any
 
 from simulator.audit.context import AuditContext
@@ -81,7 +82,8 @@ async def on_stream_loss(ctx: AuditContext) -> Verdict:
     if orphaned or (hangups and hangups[0].at - dropped > budget):
         late = f" (its hang-up came {hangups[0].at - dropped:.1f} s later)" if hangups else ""
         # A hang-up that came late may be the machine's load; none at all is the bot's.
-        verdict = missed if hangups else failed
+        over = (hangups[0].at - dropped) / budget if hangups else None
+        verdict = partial(missed, over=over) if hangups else failed
         return verdict(
             f"the stream dropped without stop and the bot did not hang its call up within "
             f"{budget:g} s{late}, leaving an orphaned leg that <Pause> keeps up, silent: "

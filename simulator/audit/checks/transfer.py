@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from simulator.audit.context import AuditContext
-from simulator.audit.model import Verdict, failed, missed, passed, skipped
+from simulator.audit.model import Verdict, failed, passed, skipped
 from simulator.audit.rules import sentence
 from simulator.audit.scenarios import TransferRun, transfer
 from simulator.protocol.bxml import BxmlError, parse_bxml
@@ -85,8 +85,8 @@ async def request(ctx: AuditContext) -> Verdict:
             "call the stream's token is bound to",
             **evidence,
         )
-    if not puts:
-        return missed(
+    if not puts:  # none in the whole budget (20 s): the guide's bot takes under a second
+        return failed(
             f"the caller said {person.text!r} and no PUT …/calls/{{callId}}/bxml came within "
             f"{ctx.config.transfer_budget_s:g} s: on a request for a person, PUT "
             "<Bxml><Transfer><PhoneNumber>…</PhoneNumber></Transfer></Bxml>",

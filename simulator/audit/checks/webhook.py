@@ -220,7 +220,11 @@ async def creds_unset(ctx: AuditContext) -> Verdict:
             "webhooks unauthenticated",
             start_error=str(exc)[:500],
         )
-    evidence = {"unset": list(WEBHOOK_VARS), "answers": answers, "copy_startup": startup}
+    evidence: dict[str, Any] = {
+        "unset": list(WEBHOOK_VARS),
+        "answers": answers,
+        "copy_startup": startup,
+    }
     problems = accepted + problems  # an open door first, a wrong status after
     if not problems and unanswered:
         # The copy answered a first request before these went out, alone on its port and
