@@ -36,6 +36,8 @@ async def test_the_guides_bot_fails_only_hangup_on_stream_loss_and_lists_its_war
     assert bad_body.verdict.detail.startswith("a body that is not JSON made the bot answer 500")
     assert "hardening" in bad_body.verdict.detail
     assert report.exit_code == 1
+    startup = report.result("webhook.creds_unset").verdict.evidence["copy_startup"]
+    assert startup["first_http_answer_after_s"] >= startup["listening_after_s"] > 0
     for result in report.results:
         if result.status != "skipped":  # a skipped check never ran
             assert {"load_1m_start", "cpus", "load_per_cpu"} <= result.load.keys(), result.id

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from simulator.audit.context import AuditContext, MintError
-from simulator.audit.model import Verdict, failed, missed, passed, skipped
+from simulator.audit.model import Verdict, failed, inconclusive, missed, passed, skipped
 from simulator.audit.probe import RawStream
 from simulator.audit.rules import sentence
 from simulator.rest.journal import JournalEntry
@@ -211,6 +211,11 @@ async def start_metadata(ctx: AuditContext) -> Verdict:
                 "read only streamId from start (validated), never ids, ignore later start "
                 "frames, and close the socket (1008) on anything unexpected",
             ),
+            **evidence,
+        )
+    if not stats.examples:
+        return inconclusive(
+            "no generated example ran, so nothing was observed: raise --fuzz-examples",
             **evidence,
         )
     return passed(
