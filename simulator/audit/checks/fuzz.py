@@ -199,9 +199,9 @@ async def start_metadata(ctx: AuditContext) -> Verdict:
             return missed(
                 sentence(
                     problems,
-                    "a webhook the bot's own (no audit queue in its 15 s) went unanswered "
-                    "while the bot process was alive: answer webhooks at once, and check the "
-                    "last example before it stopped",
+                    "the bot's, not the audit's: the webhook's 15 s started only after the "
+                    "audit's own queue, and the bot process was alive; answer webhooks at "
+                    "once, and see the last example before it stopped in the evidence",
                 ),
                 **evidence,
             )
