@@ -20,7 +20,7 @@ LABELS: Final[dict[Status, str]] = {
     "passed": "PASS",
     "failed": "FAIL",
     "warned": "WARN",
-    "inconclusive": "NOTHING",
+    "inconclusive": "INCONC",
     "unreliable": "UNSURE",
     "skipped": "SKIP",
     "error": "ERROR",
@@ -41,11 +41,11 @@ def format_table(report: AuditReport, width: int = 100) -> str:
     lines = [
         f"bwsim audit: {report.target} ({len(report.results)} checks, {report.duration_s:.1f} s)"
     ]
-    lines.append(f"  {'RESULT':<7}  {'CHECK':<{id_width}}  {'TIME':>7}")
-    indent = " " * 11
+    lines.append(f"  {'RESULT':<6}  {'CHECK':<{id_width}}  {'TIME':>7}")
+    indent = " " * 10
     for r in report.results:
         seconds = f"{r.duration_ms / 1000:.1f} s" if r.status != "skipped" else "-"
-        lines.append(f"  {LABELS[r.status]:<7}  {r.id:<{id_width}}  {seconds:>7}")
+        lines.append(f"  {LABELS[r.status]:<6}  {r.id:<{id_width}}  {seconds:>7}")
         detail = textwrap.fill(
             r.verdict.detail, width=max(40, width), initial_indent=indent, subsequent_indent=indent
         )

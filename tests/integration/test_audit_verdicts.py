@@ -12,7 +12,12 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -88,3 +93,21 @@ async def test_slow_lets_the_idle_timeout_end_the_pipeline_and_the_forged_call_i
         hangups = [r for r in call["victim_requests"] if r["route"] == "update_call"]
         assert hangups, call
         assert "completed" in hangups[0]["body"]
+
+
+@pytest.mark.parametrize(("strict", "code"), [([], 0), (["--strict"], 1)], ids=["plain", "strict"])
+def test_a_warning_exits_0_and_1_only_under_strict(
+    strict: list[str], code: int, tmp_path: Path
+) -> None:
+    """On the command line a warning is listed by id; only --strict turns it into exit 1."""
+    out = tmp_path / "audit.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "simulator.cli.main", "audit", "--app", GUIDE,
+         "--only", "webhook.bad_body", "--json", str(out), *strict],
+        capture_output=True, text=True, timeout=100, env=dict(os.environ), check=False,
+    )  # fmt: skip
+    assert done.returncode == code, done.stdout + done.stderr
+    assert "WARN    webhook.bad_body" in done.stdout
+    assert "bwsim audit: warnings (hardening beyond the contract" in done.stdout
+    doc = json.loads(out.read_text())
+    assert (doc["exit_code"], doc["strict"], doc["summary"]["warned"]) == (code, bool(strict), 1)

@@ -140,7 +140,7 @@ def test_the_table_lists_failures_warnings_and_inconclusive_checks_by_id() -> No
     )
     lines = text.splitlines()
     assert any(line.split()[:2] == ["WARN", "area.check1"] for line in lines)
-    assert any(line.split()[:2] == ["NOTHING", "area.check2"] for line in lines)
+    assert any(line.split()[:2] == ["INCONC", "area.check2"] for line in lines)
     assert any(line.startswith("bwsim audit: failed") and "area.check0" in line for line in lines)
     assert any(line.startswith("bwsim audit: warnings") and "area.check1" in line for line in lines)
     inconclusive_line = next(line for line in lines if line.startswith("bwsim audit: inconclusive"))
