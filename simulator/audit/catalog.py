@@ -36,6 +36,8 @@ class CheckSpec:
     """It measures latencies: it runs first, before the heavy checks load the bot."""
     heavy: bool = False
     """It loads the bot (many calls, a second process): it waits for the timing checks."""
+    severity: str = ""
+    """Which of its findings are ``fail`` and which ``warn``, and why (README.md)."""
 
     @property
     def area(self) -> str:
@@ -52,59 +54,120 @@ CHECKS: Final = (
         "webhook.auth",
         "bad webhook credentials get 401 with a Basic challenge",
         webhook.webhook_auth,
+        severity=(
+            "fail: a webhook without the right Basic credentials that is not refused with "
+            "the challenge hands a stream to whoever sent it, or is lost by Bandwidth"
+        ),
     ),
     CheckSpec(
         "webhook.creds_unset",
         "without webhook credentials every webhook gets 503",
         webhook.creds_unset,
         heavy=True,
+        severity=("fail: a copy without credentials that accepts webhooks runs open to anyone"),
     ),
     CheckSpec(
-        "webhook.bad_body", "malformed webhook bodies get 4xx, never 5xx or BXML", webhook.bad_body
+        "webhook.bad_body",
+        "malformed webhook bodies get 4xx, never 5xx or BXML",
+        webhook.bad_body,
+        severity=(
+            "warn: every body carries the valid credentials, so only Bandwidth (which never"
+            " sends one) or a holder of the secret can deliver it; a bot process that dies "
+            "on one fails"
+        ),
     ),
     CheckSpec(
-        "bxml.stream", "the answer opens a bidirectional stream and holds the call", bxml.stream
+        "bxml.stream",
+        "the answer opens a bidirectional stream and holds the call",
+        bxml.stream,
+        severity=("fail: without a bidirectional stream held up there is no call"),
     ),
     CheckSpec(
         "token.fresh",
         "each webhook gets a different, unguessable stream token",
         webhook.token_fresh,
+        severity=(
+            "fail: a reused or guessable token lets a party without the secret open a call's stream"
+        ),
     ),
-    CheckSpec("ws.unknown_token", "a token the bot never minted is refused", ws.unknown_token),
-    CheckSpec("ws.token_reuse", "a used token is refused", ws.token_reuse),
+    CheckSpec(
+        "ws.unknown_token",
+        "a token the bot never minted is refused",
+        ws.unknown_token,
+        severity=("fail: an unknown token accepted lets anyone open a call's stream"),
+    ),
+    CheckSpec(
+        "ws.token_reuse",
+        "a used token is refused",
+        ws.token_reuse,
+        severity=("fail: a used token accepted lets anyone who saw it reopen the stream"),
+    ),
     CheckSpec(
         "ws.token_expiry",
         "a token past its lifetime is refused",
         ws.token_expiry,
         waits=lambda c: c.token_ttl_s + c.token_margin_s,
+        severity=("fail: a token that never expires stays a key to the call"),
     ),
     CheckSpec(
         "spoof.start_ids",
         "forged start ids never choose the call acted on",
         spoof.start_ids,
         heavy=True,
+        # With --slow, silent forged calls wait out the bot's idle timeout.
+        waits=lambda c: c.idle_timeout_s + c.idle_margin_s if c.slow else 0.0,
+        severity=(
+            "fail: a request for another call (or another account) chosen by the "
+            "unauthenticated start frame; inconclusive when the bot never acted"
+        ),
     ),
     CheckSpec(
         "spoof.interleaved_webhooks",
         "another call's webhook before the stream changes nothing",
         spoof.interleaved_webhooks,
         heavy=True,
+        severity=("fail: a request for the wrong call; inconclusive when the bot never acted"),
     ),
-    CheckSpec("audio.greeting", "the bot greets within the budget", audio.greeting, timing=True),
+    CheckSpec(
+        "audio.greeting",
+        "the bot greets within the budget",
+        audio.greeting,
+        timing=True,
+        severity=(
+            "fail: a caller who hears nothing hangs up (a missed budget is re-run, "
+            "unreliable under load)"
+        ),
+    ),
     CheckSpec(
         "audio.clear_on_barge_in",
         "talked over, the bot clears and stops",
         audio.clear_on_barge_in,
         timing=True,
+        severity=(
+            "fail: talked over, the caller keeps hearing the bot (a missed budget is re-"
+            "run, unreliable under load); inconclusive when the bot was not speaking"
+        ),
     ),
-    CheckSpec("audio.valid_output", "every playAudio is valid for its stream", audio.valid_output),
     CheckSpec(
-        "hangup.on_stream_loss", "a dropped stream gets its call hung up", hangup.on_stream_loss
+        "audio.valid_output",
+        "every playAudio is valid for its stream",
+        audio.valid_output,
+        severity=("fail: Bandwidth drops invalid frames"),
+    ),
+    CheckSpec(
+        "hangup.on_stream_loss",
+        "a dropped stream gets its call hung up",
+        hangup.on_stream_loss,
+        severity=(
+            "fail: a call left up, silent, loses the caller (a late hang-up is re-run, "
+            "unreliable under load)"
+        ),
     ),
     CheckSpec(
         "hangup.caller_left",
         "after the caller leaves: own call only, next call served",
         hangup.caller_left,
+        severity=("fail: requests for other calls, retry storms or a bot that stops serving"),
     ),
     CheckSpec(
         "hangup.on_silence",
@@ -112,12 +175,22 @@ CHECKS: Final = (
         hangup.on_silence,
         slow=True,
         waits=lambda c: c.idle_timeout_s + c.idle_margin_s,
+        severity=("fail: a silent call held forever"),
     ),
     CheckSpec(
-        "transfer.request", "asked for a person: one valid PUT …/bxml <Transfer>", transfer.request
+        "transfer.request",
+        "asked for a person: one valid PUT …/bxml <Transfer>",
+        transfer.request,
+        severity=(
+            "fail: a caller who asked for a person is not transferred (a missed budget is "
+            "re-run, unreliable under load)"
+        ),
     ),
     CheckSpec(
-        "transfer.after", "after the transfer: 404s not retried, next call served", transfer.after
+        "transfer.after",
+        "after the transfer: 404s not retried, next call served",
+        transfer.after,
+        severity=("fail: retried 404s or a bot that stops serving"),
     ),
     CheckSpec(
         "fuzz.start_metadata",
@@ -125,6 +198,9 @@ CHECKS: Final = (
         fuzz.start_metadata,
         heavy=True,
         waits=lambda c: 2.0 * c.fuzz_examples,  # each example is a live call of about 0.5 s
+        severity=(
+            "fail: a request for another call, a 5xx on the upgrade, or a bot that stops serving"
+        ),
     ),
 )
 

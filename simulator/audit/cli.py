@@ -40,8 +40,10 @@ def add_parser(sub: Subparsers) -> None:
         description=(
             "Audit a Bandwidth bot: webhook authentication, stream tokens, forged start "
             "frames, barge-in, hang-ups, transfers, and fuzzed start metadata, each check "
-            "with its evidence. Exit 0: every check passed; 1: a check failed; 2: the "
-            f"audit could not be made. Checks: {ids}."
+            "with its evidence. Exit 0: no check failed (warnings, inconclusive and "
+            "unreliable verdicts are listed); 1: a check failed (or, with --strict, "
+            "warned, was inconclusive or unreliable); 2: the audit could not be made. "
+            f"Checks: {ids}."
         ),
     )
     add_target(audit)
@@ -56,6 +58,11 @@ def add_parser(sub: Subparsers) -> None:
     )
     audit.add_argument(
         "--slow", action="store_true", help="also run hangup.on_silence (waits the idle timeout)"
+    )
+    audit.add_argument(
+        "--strict",
+        action="store_true",
+        help="warnings, inconclusive and unreliable verdicts fail the audit too (exit 1)",
     )
     audit.add_argument(
         "--token-ttl-s",
@@ -147,6 +154,7 @@ def _config(args: argparse.Namespace) -> AuditConfig:
     return AuditConfig(
         only=tuple(args.only),
         slow=args.slow,
+        strict=args.strict,
         token_ttl_s=args.token_ttl_s,
         idle_timeout_s=args.idle_timeout_s,
         fuzz_examples=args.fuzz_examples,

@@ -81,6 +81,8 @@ class AuditConfig:
 
     only: tuple[str, ...] = ()
     slow: bool = False
+    strict: bool = False
+    """Warnings, inconclusive and unreliable verdicts fail the audit too (exit 1)."""
     token_ttl_s: float = 60.0
     """The bot's stream-token lifetime; ``ws.token_expiry`` uses a token after it."""
     token_margin_s: float = 3.0

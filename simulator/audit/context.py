@@ -7,9 +7,13 @@ everyone's requests. :class:`AuditContext` keeps evidence apart:
   stream the check drives) or as a **decoy** (a live call no stream belongs to: the
   spoofing victim, a bystander). Any request touching a decoy, or a call no check
   created, is a finding for the checks that own or overlap it
-  (:func:`~simulator.audit.evidence.foreign_requests`);
+  (:func:`~simulator.audit.rules.foreign_requests`: both the account and the call of
+  a request must be those of a registered call);
 - every webhook goes through the :class:`~simulator.audit.concurrency.WebhookGate`, so a
-  check that must know which webhook the bot saw last can hold it alone;
+  check that must know which webhook the bot saw last can hold it alone. The gate is
+  taken *before* a webhook's 15 s answer budget starts (:meth:`AuditContext.send_webhook`,
+  and a call's first webhook in :meth:`AuditContext.run_session`), so time spent waiting
+  for another check's exclusive window is never counted against the bot;
 - calls with real-time media take a :class:`~simulator.audit.concurrency.CallSlots` slot.
 """
 
@@ -27,7 +31,8 @@ import httpx
 
 from simulator.audit.concurrency import CallSlots, WebhookGate
 from simulator.audit.config import AuditConfig, Utterance
-from simulator.audit.evidence import foreign_requests, request_evidence
+from simulator.audit.evidence import request_evidence
+from simulator.audit.rules import foreign_requests
 from simulator.audit.tokens import bot_stream_url
 from simulator.call.live import Caller, LiveCall
 from simulator.call.options import CallOptions
@@ -113,6 +118,33 @@ class _Transport(httpx.AsyncBaseTransport):
         await self._inner.aclose()
 
 
+class _SessionTransport(httpx.AsyncBaseTransport):
+    """One call's webhooks: the first under its session's gate lease, the rest through the gate.
+
+    The lease is taken before the call starts (:meth:`AuditContext.run_session`).
+    """
+
+    def __init__(self, gate: WebhookGate) -> None:
+        self._inner = httpx.AsyncHTTPTransport()
+        self._gate = gate
+        self._first = True
+        self.first_sent = asyncio.Event()
+        """Set once the first webhook has been answered (or failed)."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self._first:
+            self._first = False
+            try:
+                return await self._inner.handle_async_request(request)
+            finally:
+                self.first_sent.set()
+        async with self._gate.shared():
+            return await self._inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
 class AuditContext:
     """The running audit: one harness, one bot, and the checks' calls."""
 
@@ -135,6 +167,8 @@ class AuditContext:
         self.slots = CallSlots(config.max_calls)
         self.trusted: dict[str, str] = {}
         self.decoys: dict[str, str] = {}
+        self.accounts: dict[str, str] = {}
+        """Every registered call's account (call id → account id): the spoof rule's key."""
         self._shared: dict[str, asyncio.Task[Any]] = {}
         self.copy_logs: list[Path] = []
         """The logs of the bot copies checks started (``webhook.creds_unset``)."""
@@ -143,6 +177,9 @@ class AuditContext:
         self._other_account: Account | None = None
         self._clients: list[httpx.AsyncClient] = []
         self.client = self.new_client()
+        self.direct = self.new_client(gated=False)
+        """Webhooks sent under a gate lease taken beforehand, or to another process."""
+        self._leases: dict[str, _SessionTransport] = {}
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -170,6 +207,11 @@ class AuditContext:
             self._shared[name] = task
         return cast("Awaitable[T]", asyncio.shield(task))
 
+    def forget_shared(self) -> None:
+        """Drop finished shared scenarios, so a re-run check places its calls afresh."""
+        for name in [n for n, t in self._shared.items() if t.done()]:
+            del self._shared[name]
+
     @property
     def webhook_url(self) -> str:
         """Where the bot's call webhook is."""
@@ -194,6 +236,7 @@ class AuditContext:
         call = self.fake.registry.create_call(acct.account_id)
         self.fake.registry.answer(call.call_id)
         (self.decoys if decoy else self.trusted)[call.call_id] = owner
+        self.accounts[call.call_id] = call.account_id
         return call
 
     def is_up(self, call_id: str) -> bool:
@@ -217,10 +260,13 @@ class AuditContext:
         return [e for e in self.fake.journal.since(seq) if e.route != Route.CONTROL]
 
     def foreign(self, owner: str, entries: list[JournalEntry]) -> list[JournalEntry]:
-        """Requests that touch ``owner``'s decoys, or calls no check created."""
+        """Requests about ``owner``'s decoys, or about no call a check created.
+
+        A request is about a created call only when both its account and its call id are
+        that call's (:func:`~simulator.audit.rules.about_trusted`).
+        """
         decoys = {c for c, o in self.decoys.items() if o == owner}
-        known = set(self.trusted) | set(self.decoys)
-        return foreign_requests(entries, decoys=decoys, known=known)
+        return foreign_requests(entries, decoys=decoys, known=self.accounts)
 
     def about(self, call_id: str, entries: list[JournalEntry]) -> list[JournalEntry]:
         """The requests that act on one call."""
@@ -267,15 +313,19 @@ class AuditContext:
         url: str | None = None,
         client: httpx.AsyncClient | None = None,
     ) -> WebhookExchange:
-        """Deliver one webhook (through the gate) and return the exchange."""
-        return await _send_webhook(
-            client or self.client,
-            url or self.webhook_url,
-            body,
-            auth=auth,
-            timeout_s=15.0,
-            sync=True,
-        )
+        """Deliver one webhook and return the exchange.
+
+        Without ``client`` it goes through the gate, taken before the 15 s answer budget
+        starts, so a wait for another check's exclusive window never counts as the bot's.
+        """
+        if client is not None:
+            return await _send_webhook(
+                client, url or self.webhook_url, body, auth=auth, timeout_s=15.0, sync=True
+            )
+        async with self.gate.shared():
+            return await _send_webhook(
+                self.direct, url or self.webhook_url, body, auth=auth, timeout_s=15.0, sync=True
+            )
 
     def initiate(self, call: Call, **overrides: Any) -> dict[str, Any]:
         """The ``initiate`` body of ``call``, with keys replaced (None removes a key)."""
@@ -334,20 +384,51 @@ class AuditContext:
         *,
         client: httpx.AsyncClient | None = None,
     ) -> CallSession:
-        """A call session whose call is registered (trusted) to ``owner``."""
+        """A call session whose call is registered (trusted) to ``owner``.
+
+        Without ``client``, the session gets its own, whose first webhook goes out under
+        the gate lease :meth:`run_session` takes before the call starts.
+        """
+        leased: _SessionTransport | None = None
+        if client is None:
+            leased = _SessionTransport(self.gate)
+            client = httpx.AsyncClient(transport=leased, trust_env=False)
+            self._clients.append(client)
         session = CallSession(
             self.fake,
             self.bot.base_url,
             options=options,
             caller=caller,
-            client=client or self.client,
+            client=client,
         )
+        if leased is not None:
+            self._leases[session.call_id] = leased
         self.trusted[session.call_id] = owner
+        self.accounts[session.call_id] = session.account_id
         return session
 
     async def run_session(self, session: CallSession) -> CallResult:
-        """Run a session to its end; child-process violations are added to its result."""
-        result = await session.run()
+        """Run a session to its end; child-process violations are added to its result.
+
+        A session made without its own client sends its first webhook under a gate lease
+        taken here, before the call (and its webhook's 15 s budget) starts.
+        """
+        leased = self._leases.pop(session.call_id, None)
+        if leased is None:
+            result = await session.run()
+        else:
+            task = None
+            try:
+                async with self.gate.shared():
+                    task = asyncio.ensure_future(session.run())
+                    first = asyncio.ensure_future(leased.first_sent.wait())
+                    await asyncio.wait({task, first}, return_when=asyncio.FIRST_COMPLETED)
+                    first.cancel()
+                result = await task
+            except asyncio.CancelledError:
+                if task is not None:
+                    task.cancel()
+                raise
         for violation in self.harness.collect_child_violations():
             result.violations.append(violation)
         return result

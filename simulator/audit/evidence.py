@@ -2,10 +2,6 @@
 
 - :func:`request_evidence`: a journaled Voice API request as a JSON-ready dict (secrets
   are already redacted in the journal: ``Authorization: Bearer ***``).
-- :func:`foreign_requests`: the requests a check must not see: those that touch one of
-  its decoy calls (a live call no stream belongs to: the spoofing "victim"), or a call
-  no check created (a forged or garbled id). Requests for calls other checks placed are
-  theirs to judge, so checks can run side by side.
 - :func:`audible_ms` / :func:`first_audible_ms`: how much of the bot's track the caller
   could hear in a window, in 20 ms blocks at or above the audible level
   (:func:`simulator.protocol.audio_level.is_audible`), so a bot that streams silence
@@ -14,7 +10,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any, Final
 
 from simulator.protocol.audio_level import is_audible
@@ -27,7 +22,6 @@ __all__ = [
     "CALL_ROUTES",
     "audible_ms",
     "first_audible_ms",
-    "foreign_requests",
     "request_evidence",
 ]
 
@@ -50,26 +44,6 @@ def request_evidence(entry: JournalEntry, t0: float | None = None) -> dict[str, 
     }
     if t0 is not None:
         out["at_ms"] = round((entry.at - t0) * 1000, 1)
-    return out
-
-
-def foreign_requests(
-    entries: Iterable[JournalEntry],
-    *,
-    decoys: set[str],
-    known: set[str],
-) -> list[JournalEntry]:
-    """Requests that touch a decoy call, or a call no check created (``known``).
-
-    Requests without a call id on a call route (``list_calls``, an unrouted path) count
-    too: a bot has no business enumerating calls or sending garbled paths.
-    """
-    out = []
-    for e in entries:
-        if e.route not in CALL_ROUTES:
-            continue
-        if e.call_id is None or e.call_id in decoys or e.call_id not in known:
-            out.append(e)
     return out
 
 

@@ -1,9 +1,23 @@
 """What a check decides, and what an audit reports: plain data, no I/O.
 
-A check ends in a :class:`Verdict`: ``passed``, ``failed`` (the bot broke a rule),
-``skipped`` (the check cannot apply: a ``--url`` target for ``webhook.creds_unset``, a
-slow check without ``--slow``; never counted as passed) or ``error`` (the audit itself
-could not make the check). ``detail`` is one sentence saying what was wrong and what to
+A check ends in a :class:`Verdict`:
+
+- ``passed``: the bot was seen doing what the rule asks (never from zero observations);
+- ``failed``: a finding that breaks Bandwidth's contract, lets a party without the
+  webhook secret act on a call, or loses a call;
+- ``warned``: a finding about hardening beyond the contract (for instance a malformed
+  body that only a holder of the webhook secret can send); listed with its advice;
+- ``inconclusive``: the check watched nothing that could decide it (the bot never acted
+  where the check looks); the detail says why and what would make the bot act;
+- ``unreliable``: a time budget was missed twice while the machine was too loaded for
+  the tool to trust its own clock; not counted as the bot's failure;
+- ``skipped``: the check cannot apply (a ``--url`` target for ``webhook.creds_unset``, a
+  slow check without ``--slow``); never counted as passed;
+- ``error``: the audit itself could not make the check.
+
+Exit code (:attr:`AuditReport.exit_code`): 2 on an ``error``, else 1 on a ``failed``,
+else 1 under ``--strict`` on a ``warned``, ``inconclusive`` or ``unreliable``, else 0.
+``detail`` is one sentence saying what was wrong and what to
 do; ``evidence`` holds the requests, frames, statuses and timings that decided it, all
 JSON-ready.
 """
@@ -15,20 +29,36 @@ from typing import Any, Final, Literal
 
 __all__ = [
     "SCHEMA",
+    "STATUSES",
     "AuditReport",
     "CheckResult",
     "Status",
     "Verdict",
     "error",
     "failed",
+    "inconclusive",
+    "missed",
     "passed",
     "skipped",
+    "unreliable",
+    "warned",
 ]
 
 SCHEMA: Final = 1
 """Version of the ``--json`` file."""
 
-Status = Literal["passed", "failed", "skipped", "error"]
+Status = Literal["passed", "failed", "warned", "inconclusive", "unreliable", "skipped", "error"]
+STATUSES: Final[tuple[Status, ...]] = (
+    "passed",
+    "failed",
+    "warned",
+    "inconclusive",
+    "unreliable",
+    "skipped",
+    "error",
+)
+STRICT: Final[frozenset[str]] = frozenset({"warned", "inconclusive", "unreliable"})
+"""Statuses that fail the audit only under ``--strict``."""
 
 
 @dataclass(frozen=True)
@@ -38,6 +68,12 @@ class Verdict:
     status: Status
     detail: str
     evidence: dict[str, Any] = field(default_factory=dict)
+    budget: bool = False
+    """A failure that is only a missed time budget: the runner re-runs it once, and
+    reports ``unreliable`` when the machine was too loaded to trust it."""
+    over: float | None = None
+    """For a missed budget: what was measured over the budget (1.5: half as long again);
+    None when it cannot be told (nothing came within the wait)."""
 
 
 def passed(detail: str, **evidence: Any) -> Verdict:
@@ -48,6 +84,26 @@ def passed(detail: str, **evidence: Any) -> Verdict:
 def failed(detail: str, **evidence: Any) -> Verdict:
     """The bot broke the rule the check is named for; ``detail`` says what to do."""
     return Verdict("failed", detail, evidence)
+
+
+def missed(detail: str, over: float | None = None, **evidence: Any) -> Verdict:
+    """A time budget was missed (``over``: measured / budget): re-run once before it stands."""
+    return Verdict("failed", detail, evidence, budget=True, over=over)
+
+
+def warned(detail: str, **evidence: Any) -> Verdict:
+    """A hardening finding beyond Bandwidth's contract; ``detail`` gives the advice."""
+    return Verdict("warned", detail, evidence)
+
+
+def inconclusive(detail: str, **evidence: Any) -> Verdict:
+    """The check observed nothing that could decide it; ``detail`` says why."""
+    return Verdict("inconclusive", detail, evidence)
+
+
+def unreliable(detail: str, **evidence: Any) -> Verdict:
+    """A budget missed under a load the tool cannot trust; ``detail`` gives the load."""
+    return Verdict("unreliable", detail, evidence)
 
 
 def skipped(detail: str, **evidence: Any) -> Verdict:
@@ -68,10 +124,12 @@ class CheckResult:
     title: str
     verdict: Verdict
     duration_ms: float
+    load: dict[str, Any] = field(default_factory=dict)
+    """The machine's load while the check ran (``os.getloadavg`` and the CPU count)."""
 
     @property
     def status(self) -> Status:
-        """``passed``, ``failed``, ``skipped`` or ``error``."""
+        """One of :data:`STATUSES`."""
         return self.verdict.status
 
     @property
@@ -88,6 +146,7 @@ class CheckResult:
             "status": self.status,
             "detail": self.verdict.detail,
             "duration_ms": round(self.duration_ms, 1),
+            "load": self.load,
             "evidence": self.verdict.evidence,
         }
 
@@ -103,6 +162,8 @@ class AuditReport:
     notes: tuple[str, ...] = ()
     bot_logs: tuple[str, ...] = ()
     """The log files of the bots the audit started (next to ``--json``, in ``bots/``)."""
+    strict: bool = False
+    """``--strict``: warnings, inconclusive and unreliable verdicts fail the audit too."""
 
     def count(self, status: Status) -> int:
         """How many checks ended with ``status``."""
@@ -110,12 +171,22 @@ class AuditReport:
 
     @property
     def exit_code(self) -> int:
-        """2 if a check could not be made, else 1 if one failed, else 0 (README.md)."""
+        """2 on an error, else 1 on a failure, else 1 under ``--strict`` on any other finding.
+
+        Warnings, inconclusive and unreliable verdicts are listed but fail only under
+        ``--strict`` (README.md).
+        """
         if self.count("error"):
             return 2
         if self.count("failed"):
             return 1
+        if self.strict and any(r.status in STRICT for r in self.results):
+            return 1
         return 0
+
+    def ids(self, status: Status) -> list[str]:
+        """The ids of the checks that ended with ``status``, in catalogue order."""
+        return [r.id for r in self.results if r.status == status]
 
     def result(self, check_id: str) -> CheckResult:
         """The result of one check; KeyError if it was not run."""
@@ -131,7 +202,8 @@ class AuditReport:
             "target": self.target,
             "exit_code": self.exit_code,
             "duration_s": round(self.duration_s, 2),
-            "summary": {s: self.count(s) for s in ("passed", "failed", "skipped", "error")},
+            "strict": self.strict,
+            "summary": {s: self.count(s) for s in STATUSES},
             "options": self.options,
             "notes": list(self.notes),
             "bot_logs": list(self.bot_logs),

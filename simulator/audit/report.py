@@ -12,16 +12,27 @@ import textwrap
 from pathlib import Path
 from typing import Final
 
-from simulator.audit.model import AuditReport, Status
+from simulator.audit.model import STATUSES, AuditReport, Status
 
 __all__ = ["LABELS", "format_table", "write_json"]
 
 LABELS: Final[dict[Status, str]] = {
     "passed": "PASS",
     "failed": "FAIL",
+    "warned": "WARN",
+    "inconclusive": "INCONC",
+    "unreliable": "UNSURE",
     "skipped": "SKIP",
     "error": "ERROR",
 }
+
+
+_LISTED: Final[tuple[tuple[Status, str], ...]] = (
+    ("failed", "failed (breaks Bandwidth's contract, opens a call to others, or loses one)"),
+    ("warned", "warnings (hardening beyond the contract; advice in each row)"),
+    ("inconclusive", "inconclusive (nothing observed could decide them)"),
+    ("unreliable", "unreliable (a budget missed twice on a loaded machine)"),
+)
 
 
 def format_table(report: AuditReport, width: int = 100) -> str:
@@ -39,12 +50,15 @@ def format_table(report: AuditReport, width: int = 100) -> str:
             r.verdict.detail, width=max(40, width), initial_indent=indent, subsequent_indent=indent
         )
         lines.append(detail)
-    counts = ", ".join(
-        f"{report.count(s)} {s}"
-        for s in ("passed", "failed", "skipped", "error")
-        if report.count(s)
-    )
+    counts = ", ".join(f"{report.count(s)} {s}" for s in STATUSES if report.count(s))
     lines.extend(f"bwsim audit: bot log {log}" for log in report.bot_logs)
+    for status, what in _LISTED:
+        ids = report.ids(status)
+        if ids:
+            later = status != "failed" and not report.strict
+            strict = " (they fail the audit only under --strict)" if later else ""
+            listed = f"bwsim audit: {what}: {', '.join(ids)}{strict}"
+            lines.append(textwrap.fill(listed, width=max(40, width), subsequent_indent=indent))
     lines.append(f"bwsim audit: {counts or 'no checks'} (exit {report.exit_code})")
     return "\n".join(lines)
 

@@ -9,18 +9,34 @@
   the caller still heard. A ``clear`` alone proves little: Pipecat 1.14 sends one at
   every caller turn (docs/pipecat.md §2), so the audio must be seen to stop.
 - :func:`sentence`: one detail sentence from a list of problems and the fix.
+- :func:`about_trusted` / :func:`foreign_requests`: the spoof rule. A request is about a
+  call a check trusts only when *both* its account and its call are that call's; a
+  request anywhere else (a decoy, a call no check created, the bot's own call id under
+  another account) is the spoof, whatever the status it got.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
 from simulator.audit.evidence import audible_ms
 from simulator.protocol.codec import Pcm
 from simulator.protocol.verbs import Step, stream_hold
+from simulator.rest.journal import JournalEntry
+from simulator.rest.routes import CALL_ROUTES
 
-__all__ = ["MIN_HOLD_S", "BargeIn", "Keepalive", "keepalive", "measure_barge_in", "sentence"]
+__all__ = [
+    "MIN_HOLD_S",
+    "BargeIn",
+    "Keepalive",
+    "about_trusted",
+    "foreign_requests",
+    "keepalive",
+    "measure_barge_in",
+    "sentence",
+]
 
 MIN_HOLD_S: Final = 3600.0
 """A call held for less than this after its stream opens ends under a live conversation
@@ -127,3 +143,31 @@ def sentence(problems: list[str], fix: str) -> str:
     more = len(problems) - 1
     also = f" (and {more} more problem{'s' if more > 1 else ''}, see evidence)" if more else ""
     return f"{problems[0]}{also}: {fix}"
+
+
+def about_trusted(account_id: str | None, call_id: str | None, calls: Mapping[str, str]) -> bool:
+    """Whether a request names one of ``calls`` (call id → its account) in *its* account.
+
+    Both must match: the bot's own call id under a forged account is a request to that
+    account, so it is the spoof even when the fake refuses it (403).
+    """
+    return call_id is not None and call_id in calls and calls[call_id] == account_id
+
+
+def foreign_requests(
+    entries: Iterable[JournalEntry],
+    *,
+    decoys: set[str],
+    known: Mapping[str, str],
+) -> list[JournalEntry]:
+    """Call requests about a decoy, or about no call a check created (``known``: id → account).
+
+    Requests without a call id on a call route (``list_calls``, an unrouted path) count
+    too: a bot has no business enumerating calls or sending garbled paths.
+    """
+    return [
+        e
+        for e in entries
+        if e.route in CALL_ROUTES
+        and (e.call_id in decoys or not about_trusted(e.account_id, e.call_id, known))
+    ]

@@ -8,6 +8,8 @@ bwsim gives the child (the stores' lifetime from ``BOT_TOKEN_TTL_S``).
 - ``ignores_token_value``: any token gets the call that rang last (``ws.unknown_token``);
 - ``eternal_tokens``: tokens are consumed but never expire (``ws.token_expiry``);
 - ``trusts_start_ids``: callId/accountId come from the start frame (``spoof.start_ids``);
+- ``trusts_start_account``: only accountId comes from the start frame, callId from the
+  token (``spoof.start_ids``: its own call id under the forged account);
 - ``accepts_when_unconfigured``: empty webhook credentials count as configured
   (``webhook.creds_unset``);
 - ``accepts_unsafe_ids``: ids with URL metacharacters are accepted (``webhook.bad_body``).
@@ -28,6 +30,7 @@ from bot.tokens import Binding, MemoryTokenStore
 from tests.bots.broken_bots import (
     AlwaysConfiguredSettings,
     LatestCallTokenStore,
+    trusting_start_account,
     trusting_start_ids,
 )
 
@@ -54,6 +57,7 @@ _BUILDERS = {
     "ignores_token_value": lambda: create_app(store=LatestCallTokenStore(_ttl())),
     "eternal_tokens": lambda: create_app(store=NeverExpiringTokenStore(_ttl())),
     "trusts_start_ids": lambda: create_app(resolve_ids=trusting_start_ids),
+    "trusts_start_account": lambda: create_app(resolve_ids=trusting_start_account),
     "accepts_when_unconfigured": lambda: create_app(
         AlwaysConfiguredSettings(**asdict(Settings.from_env()))
     ),

@@ -88,6 +88,11 @@ def trusting_start_ids(binding: Binding, start: dict[str, Any]) -> Binding:
     return Binding(meta["callId"], meta["accountId"])
 
 
+def trusting_start_account(binding: Binding, start: dict[str, Any]) -> Binding:
+    """Keeps the token's callId but takes the accountId from the start frame."""
+    return Binding(binding.call_id, start["metadata"]["accountId"])
+
+
 def broken_app(
     flaw: str, settings: Settings, monkeypatch: pytest.MonkeyPatch | None = None
 ) -> FastAPI:

@@ -7,22 +7,22 @@ import numpy as np
 from simulator.audit.evidence import (
     audible_ms,
     first_audible_ms,
-    foreign_requests,
     request_evidence,
 )
+from simulator.audit.rules import about_trusted, foreign_requests
 from simulator.rest.journal import JournalEntry
 
 
-def entry(route: str, call_id: str | None, seq: int = 1) -> JournalEntry:
+def entry(route: str, call_id: str | None, seq: int = 1, account_id: str = "1") -> JournalEntry:
     """A journaled hang-up request on ``route`` for ``call_id``."""
     return JournalEntry(
         seq=seq,
         at=100.0,
         method="POST",
-        path=f"/api/v2/accounts/1/calls/{call_id}",
+        path=f"/api/v2/accounts/{account_id}/calls/{call_id}",
         query="",
         route=route,
-        account_id="1",
+        account_id=account_id,
         call_id=call_id,
         headers={"authorization": "Bearer ***", "content-type": "application/json"},
         body='{"state": "completed"}',
@@ -41,13 +41,28 @@ def test_foreign_requests_are_decoys_unknown_calls_and_call_listings() -> None:
         entry("control", None),
         entry("update_call", "someone-elses"),
     ]
-    known = {"own", "victim", "someone-elses"}
+    known = {"own": "1", "victim": "1", "someone-elses": "1"}
     found = foreign_requests(entries, decoys={"victim"}, known=known)
     assert [(e.route, e.call_id) for e in found] == [
         ("update_call", "victim"),
         ("update_bxml", "forged-id"),
         ("list_calls", None),
     ]
+
+
+def test_the_bots_own_call_under_a_forged_account_is_foreign() -> None:
+    """Only the account and the call together are the trusted call: its id elsewhere is not."""
+    known = {"own": "1", "victim": "2"}
+    entries = [
+        entry("update_bxml", "own", account_id="1"),
+        entry("update_bxml", "own", account_id="2"),
+        entry("update_call", "victim", account_id="1"),
+    ]
+    found = foreign_requests(entries, decoys=set(), known=known)
+    assert [(e.account_id, e.call_id) for e in found] == [("2", "own"), ("1", "victim")]
+    assert about_trusted("1", "own", known)
+    assert not about_trusted("2", "own", known)
+    assert not about_trusted("1", None, known)
 
 
 def test_request_evidence_keeps_what_decided_and_no_secret() -> None:

@@ -13,11 +13,20 @@ from simulator.audit import (
     AuditConfig,
     AuditReport,
     CheckResult,
+    Verdict,
     format_table,
     select,
     write_json,
 )
-from simulator.audit.model import error, failed, passed, skipped
+from simulator.audit.model import (
+    error,
+    failed,
+    inconclusive,
+    passed,
+    skipped,
+    unreliable,
+    warned,
+)
 from simulator.errors import ConfigError
 
 ISSUE_IDS = [
@@ -98,12 +107,46 @@ def test_waiting_checks_get_their_wait_added_to_their_time_limit() -> None:
     assert spec["webhook.auth"].time_limit(config) == 100
 
 
-def _report(*verdicts) -> AuditReport:  # type: ignore[no-untyped-def]
+def _report(*verdicts, strict: bool = False) -> AuditReport:  # type: ignore[no-untyped-def]
     """A report with one result per verdict."""
     results = tuple(
         CheckResult(f"area.check{i}", f"title {i}", v, 1234.5) for i, v in enumerate(verdicts)
     )
-    return AuditReport("--app bot.app:app", results, 12.34, {"only": []})
+    return AuditReport("--app bot.app:app", results, 12.34, {"only": []}, strict=strict)
+
+
+@pytest.mark.parametrize(
+    ("verdict", "plain", "strict"),
+    [
+        (warned("harden"), 0, 1),
+        (inconclusive("saw nothing"), 0, 1),
+        (unreliable("loaded"), 0, 1),
+        (skipped("n/a"), 0, 0),
+    ],
+    ids=["a-warning", "inconclusive", "unreliable", "a-skip"],
+)
+def test_only_strict_fails_warnings_inconclusive_and_unreliable(
+    verdict: Verdict, plain: int, strict: int
+) -> None:
+    """Warnings, inconclusive and unreliable verdicts exit 0, and 1 under --strict."""
+    assert _report(passed("ok"), verdict).exit_code == plain
+    assert _report(passed("ok"), verdict, strict=True).exit_code == strict
+
+
+def test_the_table_lists_failures_warnings_and_inconclusive_checks_by_id() -> None:
+    """Under the rows, the ids of failed, warned and inconclusive checks are listed apart."""
+    text = format_table(
+        _report(failed("bad"), warned("harden"), inconclusive("none"), passed("ok"))
+    )
+    lines = text.splitlines()
+    assert any(line.split()[:2] == ["WARN", "area.check1"] for line in lines)
+    assert any(line.split()[:2] == ["INCONC", "area.check2"] for line in lines)
+    assert any(line.startswith("bwsim audit: failed") and "area.check0" in line for line in lines)
+    assert any(line.startswith("bwsim audit: warnings") and "area.check1" in line for line in lines)
+    inconclusive_line = next(line for line in lines if line.startswith("bwsim audit: inconclusive"))
+    assert "area.check2" in inconclusive_line
+    assert "area.check3" not in text.split("bwsim audit: failed")[1]
+    assert lines[-1].endswith("(exit 1)")
 
 
 @pytest.mark.parametrize(
@@ -132,7 +175,15 @@ def test_the_json_document_is_schema_1_with_every_check_and_its_evidence(tmp_pat
     doc = json.loads(path.read_text())
     assert doc["schema"] == 1
     assert doc["exit_code"] == 1
-    assert doc["summary"] == {"passed": 1, "failed": 1, "skipped": 1, "error": 0}
+    assert doc["summary"] == {
+        "passed": 1,
+        "failed": 1,
+        "warned": 0,
+        "inconclusive": 0,
+        "unreliable": 0,
+        "skipped": 1,
+        "error": 0,
+    }
     assert [c["passed"] for c in doc["checks"]] == [True, False, False]
     assert [c["status"] for c in doc["checks"]] == ["passed", "skipped", "failed"]
     assert doc["checks"][0]["evidence"] == {"call_id": "c-1"}

@@ -20,7 +20,7 @@ from typing import Any
 
 from simulator.audit.context import AuditContext
 from simulator.audit.evidence import audible_ms, first_audible_ms
-from simulator.audit.model import Verdict, failed, passed, skipped
+from simulator.audit.model import Verdict, failed, inconclusive, missed, passed, skipped
 from simulator.audit.rules import measure_barge_in, sentence
 from simulator.audit.scenarios import await_greeting, conversation
 from simulator.call.live import LiveCall
@@ -63,9 +63,10 @@ async def greeting(ctx: AuditContext) -> Verdict:
     evidence["latency_ms"] = latency
     evidence["audible_first_2s_ms"] = audible_ms(track, heard, heard + 2000)
     if latency > budget:
-        return failed(
+        return missed(
             f"the caller first heard the bot {latency:.0f} ms after the stream opened, over "
             f"the {budget:.0f} ms budget: start the greeting when the client connects",
+            over=latency / budget,
             **evidence,
         )
     return passed(
@@ -140,7 +141,7 @@ async def clear_on_barge_in(ctx: AuditContext) -> Verdict:
     result = await ctx.place_call(check, caller, options, priority=0, alone=True)
     evidence: dict[str, Any] = {"call_id": result.call_id, "budget_ms": budget}
     if "speech_start_ms" not in seen or "caller_start_ms" not in seen:
-        return skipped(
+        return inconclusive(
             "the bot never started speaking, so there was nothing to talk over (see "
             "audio.greeting)",
             **evidence,
@@ -154,13 +155,13 @@ async def clear_on_barge_in(ctx: AuditContext) -> Verdict:
         :10
     ]
     if not barge.speaking:
-        return skipped(
+        return inconclusive(
             "the bot had stopped speaking when the caller started (its greeting was too "
             "short to talk over), so barge-in could not be judged",
             **evidence,
         )
     heard = barge.heard_after_start_ms
-    if barge.latency_ms is None:
+    if barge.latency_ms is None:  # none at all while the caller talked: not a matter of time
         return failed(
             f"the caller talked over the bot and no clear came within {budget + 1500:.0f} ms; "
             f"the caller heard {heard:.0f} ms of bot audio meanwhile: send clear as soon as "
@@ -168,9 +169,10 @@ async def clear_on_barge_in(ctx: AuditContext) -> Verdict:
             **evidence,
         )
     if barge.latency_ms > budget:
-        return failed(
+        return missed(
             f"clear came {barge.latency_ms:.0f} ms after the caller started talking, over the "
             f"{budget:.0f} ms budget: detect the caller's speech sooner (VAD start_secs)",
+            over=barge.latency_ms / budget,
             **evidence,
         )
     if not barge.stopped():

@@ -16,10 +16,11 @@
 from __future__ import annotations
 
 import time
+from functools import partial
 from typing import Any
 
 from simulator.audit.context import AuditContext
-from simulator.audit.model import Verdict, failed, passed, skipped
+from simulator.audit.model import Verdict, failed, missed, passed, skipped
 from simulator.audit.rules import sentence
 from simulator.audit.scenarios import await_greeting, conversation
 from simulator.call.live import LiveCall
@@ -80,7 +81,10 @@ async def on_stream_loss(ctx: AuditContext) -> Verdict:
         )
     if orphaned or (hangups and hangups[0].at - dropped > budget):
         late = f" (its hang-up came {hangups[0].at - dropped:.1f} s later)" if hangups else ""
-        return failed(
+        # A hang-up that came late may be the machine's load; none at all is the bot's.
+        over = (hangups[0].at - dropped) / budget if hangups else None
+        verdict = partial(missed, over=over) if hangups else failed
+        return verdict(
             f"the stream dropped without stop and the bot did not hang its call up within "
             f"{budget:g} s{late}, leaving an orphaned leg that <Pause> keeps up, silent: "
             "when the media socket ends for any reason, POST {'state': 'completed'} for the "

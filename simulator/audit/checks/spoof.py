@@ -9,13 +9,26 @@ concern its own call, and the victim must be up at the end. Because victims have
 stream, any request touching one is the bot's mistake, whichever session made it, so
 the calls can run side by side.
 
+A request is about the bot's own call only when *both* its account and its call id are
+that call's (:func:`~simulator.audit.rules.about_trusted`): the bot's own call id under
+the forged account is the spoof too, whatever the fake answered (403).
+
 - ``spoof.start_ids``: ``start`` names the victim's ``callId``; then the victim's
   ``callId`` and ``accountId``; then a call in another account; then ids with URL
   metacharacters aimed at the victim. Each forgery is run twice: the caller asks for a
   person (transfer) and says goodbye (the bot ends the call, then its stream ends).
+  With ``--slow``, two forgeries (the victim's ids; another account's call) are also run
+  with a silent caller who keeps the socket open until the bot's idle timeout: a Pipecat
+  pipeline that ends on a live socket makes ``BandwidthFrameSerializer`` hang up with
+  whatever ids it was given (docs/pipecat.md §3), the one request a bot without tools
+  makes, so the check sees which call that hang-up names.
 - ``spoof.interleaved_webhooks``: a webhook for another call arrives between this call's
   webhook and its stream, with no other webhook in between (the check holds the webhook
   gate): a bot that keeps "the current call" in a global acts on the wrong one.
+
+No pass from zero observations: a check in which the bot made no Voice API request at
+all (no transfer, no hang-up) saw nothing that shows which ids it uses, so it is
+``inconclusive``, with what would make the bot act.
 """
 
 from __future__ import annotations
@@ -29,7 +42,7 @@ import httpx
 
 from simulator.audit.config import Utterance
 from simulator.audit.context import Acted, AuditContext
-from simulator.audit.model import Verdict, failed, passed
+from simulator.audit.model import Verdict, failed, inconclusive, passed
 from simulator.audit.rules import sentence
 from simulator.audit.scenarios import await_greeting, until_acted
 from simulator.call.live import LiveCall
@@ -79,6 +92,8 @@ FORGERIES = (
 )
 PATHS = ("person", "goodbye")
 """What the caller says in each forged call: ask for a person, or say goodbye."""
+SILENT = ("the victim's callId and accountId", "a live call in another account")
+"""Forgeries also run (``--slow``) with a silent caller, until the bot's idle timeout."""
 
 
 def talker(ctx: AuditContext, line: Utterance, acted: asyncio.Event) -> Callable[[LiveCall], Any]:
@@ -98,25 +113,56 @@ def talker(ctx: AuditContext, line: Utterance, acted: asyncio.Event) -> Callable
     return caller
 
 
+def silent(ctx: AuditContext, acted: asyncio.Event) -> Callable[[LiveCall], Any]:
+    """A caller who says nothing and keeps the socket open until the bot acts.
+
+    The bot's idle timeout (plus the margin) is what ends a pipeline that has no tools:
+    its serializer then hangs up with the ids it was given, on the still-open socket.
+    """
+
+    async def caller(call: LiveCall) -> None:
+        await call.wait_for("stream-accepted", timeout_ms=10_000)
+        budget = ctx.config.idle_timeout_s + ctx.config.idle_margin_s
+        await until_acted(call, acted, budget, grace_s=1.5)
+
+    return caller
+
+
 def _place(
     ctx: AuditContext,
     check: str,
-    line: Utterance,
+    line: Utterance | None,
     options: CallOptions,
     victim: Call,
     *,
     client: httpx.AsyncClient | None = None,
 ) -> tuple[CallSession, Acted]:
-    """A session whose caller says ``line`` and waits until the bot acts on it or the victim."""
+    """A session whose caller says ``line`` (None: silent) until the bot acts on either call."""
     session = ctx.session(check, None, options, client=client)
     acted = ctx.acted({session.call_id, victim.call_id})
-    session.caller_script = talker(ctx, line, acted)
+    session.caller_script = talker(ctx, line, acted) if line else silent(ctx, acted)
     return session, acted
 
 
 def _actions(result: CallResult, entries: list[JournalEntry]) -> list[str]:
     own = [e for e in entries if e.call_id == result.call_id]
     return [f"{e.method} {e.route} {e.status}" for e in own]
+
+
+def _whose(ctx: AuditContext, runs: list[dict[str, Any]], e: JournalEntry) -> str:
+    """Where a foreign request went, in words."""
+    run = next((r for r in runs if r["victim"] == e.call_id), None)
+    if run is not None:
+        return str(run["victim_label"])
+    own = next((r for r in runs if r["call_id"] == e.call_id), None)
+    if own is not None:
+        forged = " (the forged one)" if e.account_id in own.get("forged_accounts", ()) else ""
+        return (
+            f"account {e.account_id}{forged}, not the bot's own call's account "
+            f"{ctx.accounts.get(own['call_id'])}: the bot's call id under another account is "
+            "a request to that account"
+        )
+    return "a call no check placed"
 
 
 def _judge(
@@ -134,13 +180,26 @@ def _judge(
     evidence: dict[str, Any] = {"calls": runs, "foreign_requests": ctx.evidence(foreign)}
     problems: list[str] = []
     for e in foreign:
-        run = next((r for r in runs if r["victim"] == e.call_id), None)
-        whose = run["victim_label"] if run else "a call no check placed"
-        problems.append(f"{e.method} {e.path} (HTTP {e.status}) went to {whose}")
+        problems.append(f"{e.method} {e.path} (HTTP {e.status}) went to {_whose(ctx, runs, e)}")
     problems += [f"{r['victim_label']} was {r['victim_phase']}" for r in victims_down]
+    for r in runs:
+        r.pop("forged_accounts", None)
     if problems:
         return failed(sentence(problems, _FIX), **evidence)
     acted = sum(1 for r in runs if r["actions"])
+    if not acted:
+        slow = (
+            "it ran with --slow, so the bot's idle timeout did not end a pipeline either: "
+            "pass --idle-timeout-s as the bot has it"
+            if ctx.config.slow
+            else "run with --slow (silent forged calls until the bot's idle timeout, which "
+            "makes a Pipecat serializer hang up with the ids it was given)"
+        )
+        return inconclusive(
+            f"in {len(runs)} calls {what}, the bot made no Voice API request at all (no "
+            f"transfer, no hang-up), so nothing showed which call it would act on; {slow}",
+            **evidence,
+        )
     return passed(
         f"in {len(runs)} calls {what}, every Voice API request concerned the bot's own call "
         f"(the bot acted in {acted} of them) and every victim is still up",
@@ -153,32 +212,37 @@ async def start_ids(ctx: AuditContext) -> Verdict:
     check = "spoof.start_ids"
     plans = []
     for forgery in FORGERIES:
-        for path in PATHS:
+        paths = (*PATHS, "silence") if ctx.config.slow and forgery.name in SILENT else PATHS
+        for path in paths:
             account = ctx.other_account() if forgery.other_account else None
             victim = ctx.new_call(check, decoy=True, account=account)
             plans.append((forgery, path, victim))
     mark = ctx.mark()
 
     async def one(forgery: Forgery, path: str, victim: Call) -> dict[str, Any]:
-        line = ctx.lines[path]
+        line = ctx.lines[path] if path != "silence" else None
+        hold = ctx.config.idle_timeout_s + ctx.config.idle_margin_s if line is None else 0.0
+        overrides = forgery.overrides(victim)
         options = ctx.options(
-            caller_lines=[line.text],
-            metadata_overrides=forgery.overrides(victim),
-            max_call_s=ctx.config.transfer_budget_s + 45,
+            caller_lines=[line.text] if line else [],
+            metadata_overrides=overrides,
+            max_call_s=ctx.config.transfer_budget_s + 45 + hold,
         )
         session, acted = _place(ctx, check, line, options, victim)
         try:
-            async with ctx.slots.take(priority=2):
+            # Silent calls wait out the idle timeout: they queue behind the talking ones.
+            async with ctx.slots.take(priority=2 if line else 3):
                 result = await ctx.run_session(session)
         finally:
             acted.close()
         return {
             "forged": forgery.name,
             "victim_label": f"the victim of the call with {forgery.name}",
-            "caller_said": line.text,
+            "caller_said": line.text if line else "(nothing, until the bot's idle timeout)",
             "call_id": result.call_id,
             "victim": victim.call_id,
-            "start_metadata": forgery.overrides(victim),
+            "start_metadata": overrides,
+            "forged_accounts": [overrides["accountId"]] if "accountId" in overrides else [],
             "result": result,
         }
 
@@ -271,7 +335,8 @@ async def interleaved_webhooks(ctx: AuditContext) -> Verdict:
         "status": exchange.final_status,
         "order": [r["call_id"] for r in runs] + [other.call_id],
     }
-    if not any(r["stream"] == "accepted" for r in runs) and verdict.status == "passed":
+    watched = verdict.status in ("passed", "inconclusive")
+    if not any(r["stream"] == "accepted" for r in runs) and watched:
         return failed(
             "no interleaved call's stream was accepted, so the check could not watch the bot "
             "act: answer authenticated webhooks with a <StartStream> the bot accepts",

@@ -85,7 +85,7 @@ async def request(ctx: AuditContext) -> Verdict:
             "call the stream's token is bound to",
             **evidence,
         )
-    if not puts:
+    if not puts:  # none in the whole budget (20 s): the guide's bot takes under a second
         return failed(
             f"the caller said {person.text!r} and no PUT …/calls/{{callId}}/bxml came within "
             f"{ctx.config.transfer_budget_s:g} s: on a request for a person, PUT "

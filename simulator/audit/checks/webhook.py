@@ -11,12 +11,16 @@ authenticated webhook, so nobody can open (or reopen) that call's stream.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
+
 from simulator.audit.context import AuditContext, MintError
-from simulator.audit.model import Verdict, failed, passed, skipped
+from simulator.audit.model import Verdict, failed, missed, passed, skipped, warned
 from simulator.audit.rules import sentence
 from simulator.audit.tokens import MIN_TOKEN_BITS, token_strength, varying_parts
 from simulator.call.webhook_sender import WebhookExchange
@@ -136,6 +140,25 @@ async def bot_without_webhook_credentials(ctx: AuditContext) -> AsyncIterator[Ru
         await bot.stop()
 
 
+async def _first_answer(url: str, timeout_s: float) -> float | None:
+    """Seconds until ``url`` gives any HTTP answer to a GET (None: none in ``timeout_s``).
+
+    A bot that has just started may be listening before it can answer (imports done on
+    the first request, a busy CPU); the check's webhooks go out only once it answers.
+    """
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    async with httpx.AsyncClient(trust_env=False, timeout=timeout_s) as client:
+        while loop.time() - began < timeout_s:
+            try:
+                await client.get(url)
+            except httpx.TransportError:
+                await asyncio.sleep(0.1)
+                continue
+            return loop.time() - began
+    return None
+
+
 async def creds_unset(ctx: AuditContext) -> Verdict:
     """``webhook.creds_unset``: with no webhook credentials, every webhook gets 503."""
     check = "webhook.creds_unset"
@@ -158,19 +181,37 @@ async def creds_unset(ctx: AuditContext) -> Verdict:
         ),
     ]
     call = ctx.new_call(check, decoy=True)
+    unanswered: list[str] = []
     try:
+        started = time.monotonic()
         async with bot_without_webhook_credentials(ctx) as copy:
+            url = copy.base_url.rstrip("/") + ctx.config.webhook_path
+            listening_s = time.monotonic() - started
+            first_answer_s = await _first_answer(url, ctx.harness.startup_timeout_s)
+            startup = {
+                "listening_after_s": round(listening_s, 2),
+                "first_http_answer_after_s": (
+                    None if first_answer_s is None else round(listening_s + first_answer_s, 2)
+                ),
+            }
             answers: dict[str, Any] = {}
             accepted: list[str] = []
             problems: list[str] = []
             for label, auth in cases:
-                url = copy.base_url.rstrip("/") + ctx.config.webhook_path
-                exchange = await ctx.send_webhook(ctx.initiate(call), auth=auth, url=url)
+                # Another process than the audited bot: no gate to wait for, so the 15 s
+                # are the copy's own, and it has answered a first request already.
+                exchange = await ctx.send_webhook(
+                    ctx.initiate(call), auth=auth, url=url, client=ctx.direct
+                )
                 answers[label] = _answer(exchange)
                 status = exchange.final_status
                 if status is not None and 200 <= status < 300:
                     leak = " with BXML" if _carries_bxml(exchange) else ""
                     accepted.append(f"the webhook sent with {label} was accepted ({status}{leak})")
+                elif status is None:
+                    unanswered.append(
+                        f"the webhook sent with {label} got no answer ({exchange.error})"
+                    )
                 elif status != 503:
                     problems.append(f"the webhook sent with {label} was answered {status}, not 503")
     except TargetError as exc:
@@ -179,8 +220,25 @@ async def creds_unset(ctx: AuditContext) -> Verdict:
             "webhooks unauthenticated",
             start_error=str(exc)[:500],
         )
-    evidence = {"unset": list(WEBHOOK_VARS), "answers": answers}
+    evidence: dict[str, Any] = {
+        "unset": list(WEBHOOK_VARS),
+        "answers": answers,
+        "copy_startup": startup,
+    }
     problems = accepted + problems  # an open door first, a wrong status after
+    if not problems and unanswered:
+        # The copy answered a first request before these went out, alone on its port and
+        # with no gate in between: a missing answer is the copy's (re-run once; under
+        # load, unreliable).
+        return missed(
+            sentence(
+                unanswered,
+                "the copy without webhook credentials, which had already answered a first "
+                "request, let a webhook go unanswered for 15 s: answer 503 at once",
+            ),
+            **evidence,
+        )
+    problems += unanswered
     if problems:
         return failed(
             sentence(
@@ -195,8 +253,19 @@ async def creds_unset(ctx: AuditContext) -> Verdict:
     )
 
 
+BAD_BODY_SEVERITY = (
+    "warn: every malformed body is sent with the bot's valid webhook credentials, so only "
+    "Bandwidth (which never sends one) or a holder of the webhook secret can deliver it; "
+    "answering it 5xx or with BXML is a hardening gap, not a breach of the contract"
+)
+
+
 async def bad_body(ctx: AuditContext) -> Verdict:
-    """``webhook.bad_body``: malformed authenticated bodies get 4xx, never 5xx or BXML."""
+    """``webhook.bad_body``: malformed authenticated bodies get 4xx, never 5xx or BXML.
+
+    Its findings are warnings (:data:`BAD_BODY_SEVERITY`); a bot process that dies on one
+    is a failure, reported by the runner.
+    """
     check = "webhook.bad_body"
     call = ctx.new_call(check, decoy=True)
     cid, acct = call.call_id, call.account_id
@@ -235,13 +304,17 @@ async def bad_body(ctx: AuditContext) -> Verdict:
             problems.append(f"{label} was accepted ({status}{leak})")
         elif _carries_bxml(exchange):
             problems.append(f"the {status} answer to {label} carries BXML")
-    evidence = {"answers": answers}
+    evidence = {"answers": answers, "severity": BAD_BODY_SEVERITY}
     if problems:
-        return failed(
+        # Every body carried the valid credentials: only Bandwidth, which never sends such
+        # a body, or a holder of the webhook secret can deliver it. Hardening, not the
+        # contract, so a warning (a bot that dies on one fails through the runner).
+        return warned(
             sentence(
                 problems,
-                "parse the body defensively and answer 400 unless it is a JSON object whose "
-                "callId and accountId are strings of RFC 3986 unreserved characters",
+                "hardening: parse the body defensively and answer 400 unless it is a JSON "
+                "object whose callId and accountId are strings of RFC 3986 unreserved "
+                "characters",
             ),
             **evidence,
         )
