@@ -137,34 +137,59 @@ async def check_rejects_unsafe_ids(base: str) -> str | None:
 
 
 PROPERTIES = [
-    (check_rejects_bad_credentials, "accepts-any-credentials", SETTINGS),
-    (check_rejects_other_schemes, "ignores-auth-scheme", SETTINGS),
+    (
+        check_rejects_bad_credentials,
+        "accepts-any-credentials",
+        SETTINGS,
+        "no header: answered 200",
+    ),
+    (
+        check_rejects_other_schemes,
+        "ignores-auth-scheme",
+        SETTINGS,
+        "Bearer with the right base64 credentials: answered 200",
+    ),
     (
         check_refuses_when_unconfigured,
         "accepts-when-unconfigured",
         replace(SETTINGS, webhook_username="", webhook_password=""),
+        "unconfigured credentials, header None: answered",
     ),
-    (check_single_use, "reusable-tokens", SETTINGS),
-    (check_expiry, "eternal-tokens", replace(SETTINGS, token_ttl_s=TTL_S)),
-    (check_refuses_unknown_tokens, "ignores-token-value", SETTINGS),
-    (check_rejects_unsafe_ids, "accepts-unsafe-ids", SETTINGS),
+    (check_single_use, "reusable-tokens", SETTINGS, "a used token opened a second media socket"),
+    (
+        check_expiry,
+        "eternal-tokens",
+        replace(SETTINGS, token_ttl_s=TTL_S),
+        "an expired token opened a media socket",
+    ),
+    (check_refuses_unknown_tokens, "ignores-token-value", SETTINGS, "opened a media socket"),
+    (
+        check_rejects_unsafe_ids,
+        "accepts-unsafe-ids",
+        SETTINGS,
+        "callId='c-1/../x' in the webhook: answered",
+    ),
 ]
 
 
 @pytest.mark.parametrize(
-    ("check", "flaw", "settings"), PROPERTIES, ids=[flaw for _, flaw, _ in PROPERTIES]
+    ("check", "flaw", "settings", "reason"),
+    PROPERTIES,
+    ids=[flaw for _, flaw, _, _ in PROPERTIES],
 )
 async def test_property_holds_for_the_bot_and_catches_the_broken_copy(
     check: Callable[[str], Awaitable[str | None]],
     flaw: str,
     settings: Settings,
+    reason: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The reference bot passes the check; the copy with the flaw fails it."""
+    """The reference bot passes the check; the copy with the flaw fails it, for that flaw."""
     async with running(create_app(settings)) as base:
         assert await check(base) is None
     async with running(broken_app(flaw, settings, monkeypatch)) as base:
-        assert await check(base) is not None
+        failure = await check(base)
+    assert failure is not None and reason in failure, failure
 
 
 # -- plain contract tests -------------------------------------------------------------------
@@ -333,7 +358,8 @@ async def check_tools_act_on_the_trusted_call(
 async def test_forged_start_ids_do_not_choose_the_call_the_bot_hangs_up() -> None:
     """When its stream ends, the bot hangs up its own call, not one a start frame names."""
     assert await check_stream_end_hangs_up_the_trusted_call(create_app) is None
-    assert await check_stream_end_hangs_up_the_trusted_call(trusting_bot) is not None
+    failure = await check_stream_end_hangs_up_the_trusted_call(trusting_bot)
+    assert failure == "the bot hung up the call named in the forged start frame"
 
 
 @pytest.mark.parametrize(
@@ -350,4 +376,4 @@ async def test_forged_start_ids_do_not_choose_the_call_the_tools_act_on(
     # The two calls run side by side: each takes seconds of real-time audio.
     good_result, bad_result = await asyncio.gather(good, bad)
     assert good_result is None
-    assert bad_result is not None
+    assert bad_result == f"{route} was sent for the call named in the forged start frame"
