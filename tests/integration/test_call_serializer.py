@@ -21,6 +21,8 @@ from simulator.protocol.codec import ulaw_decode, ulaw_encode
 from simulator.runner.harness import Harness
 from simulator.runner.targets import AppTarget
 
+pytestmark = pytest.mark.usefixtures("calls_that_time_out_fail")
+
 
 def _caller_file(tmp_path: Path) -> Path:
     """A 1.2 s stereo 16 kHz chirp: the resampler and the mix-down are on the path."""
