@@ -286,10 +286,16 @@ class FakeApi:
         return replace(cfg, script_path=script) if script else cfg
 
     async def wait_for(self, what: Callable[[], list[JournalEntry]], timeout_s: float) -> None:
-        async with asyncio.timeout(timeout_s):
-            while not what():
-                self.changed.clear()
-                await self.changed.wait()
+        """Wait on each journal entry until ``what`` finds one; fail, saying so, if none comes."""
+        try:
+            async with asyncio.timeout(timeout_s):
+                while not what():
+                    self.changed.clear()
+                    await self.changed.wait()
+        except TimeoutError:
+            seen = [(e.method, e.path, e.status) for e in self.fake.journal.entries]
+            msg = f"no awaited Voice API request within {timeout_s:g} s; the fake saw {seen}"
+            raise AssertionError(msg) from None
 
     def acted_on(self, route: str) -> set[str | None]:
         return {e.call_id for e in self.fake.journal.find(route=route)}
