@@ -7,8 +7,9 @@ expectation (or implicit check) that names the flaw, with the reason text that f
 produces. Where that reason is a time budget running out ("no clear within 1,500 ms"),
 which a bot starved of CPU could also miss, the test also asks the whole call for the
 flaw itself (no ``clear`` at all, no hang-up at all, a refused request), so a late bot on
-a busy machine is not counted as the flaw caught. That the correct bot passes them all is
-``bwsim run`` in ``nox -s e2e``.
+a busy machine is not counted as the flaw caught; each of those whole-call checks is run
+on the reference bot's call too, where it must find the behaviour present. That the
+correct bot passes them all is ``bwsim run`` in ``nox -s e2e``.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ def never(kind: str, what: str) -> Evidence:
 
     def check(result: ScenarioResult) -> str | None:
         seen = _events(result, kind)
-        return f"the bot did {what}, late (at {seen} ms): not the flaw" if seen else None
+        return f"the bot did {what} (at {seen} ms): late at most, not the flaw" if seen else None
 
     return check
 
@@ -51,7 +52,7 @@ def silent_after_the_caller(result: ScenarioResult) -> str | None:
     if not heard:
         return "the caller never finished a line: the bot had nothing to be deaf to"
     later = [at for at in _events(result, "bot-speech-start") if at > heard[0]]
-    return f"the bot answered, late (speech at {later} ms): not the flaw" if later else None
+    return f"the bot answered (speech at {later} ms): late at most, not the flaw" if later else None
 
 
 def refused_request(method: str, route: str, status: int) -> Evidence:
@@ -303,3 +304,27 @@ def test_the_scenario_fails_against_the_flawed_bot(
     if catch.evidence is not None:
         problem = catch.evidence(result)
         assert problem is None, f"{catch.sid} against the {flaw} bot: {problem}"
+
+
+EVIDENCED = [(flaw, c) for flaw, c in CASES if c.evidence is not None]
+
+
+@pytest.fixture(scope="module")
+def reference_runs() -> dict[str, ScenarioResult]:
+    """The reference bot against every scenario whose catch checks the whole call."""
+    scenarios = {s.id: s for s in load_scenarios(bundled_scenarios())}
+    chosen = [scenarios[sid] for sid in sorted({c.sid for _, c in EVIDENCED})]
+    suite = asyncio.run(run_suite(chosen, AppTarget("bot.app:app"), concurrency=8))
+    return {r.scenario.id: r for r in suite.results}
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize(("flaw", "catch"), EVIDENCED, ids=[f"{f}-{c.sid}" for f, c in EVIDENCED])
+def test_the_whole_call_evidence_is_absent_from_the_reference_bots_call(
+    reference_runs: dict[str, ScenarioResult], flaw: str, catch: Catch
+) -> None:
+    """Each whole-call check finds no flaw in the correct bot's call: it can fail."""
+    assert catch.evidence is not None
+    problem = catch.evidence(reference_runs[catch.sid])
+    print(f"reference bot vs {catch.sid} ({flaw}'s check): {problem}")
+    assert problem is not None, f"{flaw}'s check saw the flaw in the reference bot's call"
