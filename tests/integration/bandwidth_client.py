@@ -187,20 +187,34 @@ class MediaStream:
     async def wait_for(
         self, predicate: Callable[[dict[str, Any]], bool], timeout_s: float
     ) -> tuple[float, dict[str, Any]]:
-        """The first received event matching ``predicate`` (seconds after open, event)."""
-        async with asyncio.timeout(timeout_s):
-            while True:
-                for at, event in self.received:
-                    if predicate(event):
-                        return at, event
-                if self.closed:
-                    raise AssertionError(f"the socket closed; received {self.events()}")
-                self._changed.clear()
-                await self._changed.wait()
+        """The first received event matching ``predicate`` (seconds after open, event).
+
+        Waits on each new message; fails, saying what arrived, if the socket closes first
+        or nothing matches within ``timeout_s`` (which only stops a test that would hang).
+        """
+        try:
+            async with asyncio.timeout(timeout_s):
+                while True:
+                    for at, event in self.received:
+                        if predicate(event):
+                            return at, event
+                    if self.closed:
+                        raise AssertionError(f"the socket closed; received {self.events()}")
+                    self._changed.clear()
+                    await self._changed.wait()
+        except TimeoutError:
+            name = getattr(predicate, "__name__", "the awaited event")
+            msg = f"no {name} from the bot within {timeout_s:g} s; received {self.events()}"
+            raise AssertionError(msg) from None
 
     async def wait_closed(self, timeout_s: float) -> None:
-        async with asyncio.timeout(timeout_s):
-            await self.ws.wait_closed()
+        """Wait for the socket to close; TimeoutError, saying so, if the bot keeps it open."""
+        try:
+            async with asyncio.timeout(timeout_s):
+                await self.ws.wait_closed()
+        except TimeoutError:
+            msg = f"the bot kept the socket open {timeout_s:g} s; received {self.events()}"
+            raise TimeoutError(msg) from None
 
     def events(self) -> list[str]:
         return [e.get("eventType", "?") for _, e in self.received]

@@ -132,6 +132,29 @@ def bot_processes(*envs: dict[str, str], timeout_s: float = 30.0) -> Iterator[li
 
 
 @contextmanager
+def uvicorn_app(app: str, env: dict[str, str], timeout_s: float = 30.0) -> Iterator[str]:
+    """Serve ``app`` with ``python -m uvicorn`` on a port it picks; yield its base URL.
+
+    For the tests of a bot started by hand (``--url``). Ready is uvicorn's own "running on"
+    line, not a poll of the port; if it never comes, or the child exits first, the test
+    fails with the child's output. The child is stopped in ``finally``.
+    """
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", "0"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    watcher = OutputWatcher(proc, f"uvicorn {app}")
+    try:
+        yield watcher.wait_for(RUNNING_RE, timeout_s)[1]
+    finally:
+        stop(proc)
+        watcher.join()
+
+
+@contextmanager
 def bot_process(env: dict[str, str], timeout_s: float = 30.0) -> Iterator[BotProcess]:
     """Start ``python -m bot`` with ``env`` (over a clean base) and wait until it listens."""
     with bot_processes(env, timeout_s=timeout_s) as (bot,):

@@ -12,12 +12,15 @@ from pathlib import Path
 from typing import cast
 
 import numpy as np
+import pytest
 import soxr
 
 from simulator import AppTarget, CallOptions, Harness, LiveCall
 from simulator.protocol.codec import Pcm
 from simulator.standins import espeak
 from tests.integration.bot_under_test import short_script
+
+pytestmark = pytest.mark.usefixtures("calls_that_time_out_fail")
 
 PCM24K = "audio/pcm;rate=24000;channels=1;bit-depth=16;endian=little;encoding=signed"
 

@@ -27,7 +27,6 @@ from simulator.rest.journal import JournalEntry
 from simulator.rest.voice_api import VoiceApiApp
 from simulator.runner.servers import serve
 from tests.bots.broken_bots import broken_app
-from tests.conftest import MS
 from tests.integration.bandwidth_client import (
     BODY,
     GOOD_AUTH,
@@ -45,8 +44,10 @@ from tests.integration.bandwidth_client import (
 )
 from tests.integration.bot_under_test import SETTINGS, running, short_script
 
-TTL_S = 200 * MS
-"""The token lifetime of the bots in the expiry check."""
+TTL_S = 0.0
+"""The token lifetime of the bots in the expiry check: none, so every token is already past
+it when presented, with no sleep for a lifetime to pass (the store compares deadlines on
+the monotonic clock, which never goes back)."""
 
 
 # -- checks: each returns why the bot at ``base`` fails the property, or None -------------
@@ -101,8 +102,7 @@ async def check_single_use(base: str) -> str | None:
 
 async def check_expiry(base: str) -> str | None:
     """A token past its lifetime opens no media socket."""
-    token = await mint_token(base)
-    await asyncio.sleep(2 * TTL_S)  # the token's lifetime passing is the point here
+    token = await mint_token(base)  # with TTL_S = 0, expired as soon as it exists
     if await refusal(base, token) is None:
         return "an expired token opened a media socket"
     return None
@@ -137,34 +137,59 @@ async def check_rejects_unsafe_ids(base: str) -> str | None:
 
 
 PROPERTIES = [
-    (check_rejects_bad_credentials, "accepts-any-credentials", SETTINGS),
-    (check_rejects_other_schemes, "ignores-auth-scheme", SETTINGS),
+    (
+        check_rejects_bad_credentials,
+        "accepts-any-credentials",
+        SETTINGS,
+        "no header: answered 200",
+    ),
+    (
+        check_rejects_other_schemes,
+        "ignores-auth-scheme",
+        SETTINGS,
+        "Bearer with the right base64 credentials: answered 200",
+    ),
     (
         check_refuses_when_unconfigured,
         "accepts-when-unconfigured",
         replace(SETTINGS, webhook_username="", webhook_password=""),
+        "unconfigured credentials, header None: answered",
     ),
-    (check_single_use, "reusable-tokens", SETTINGS),
-    (check_expiry, "eternal-tokens", replace(SETTINGS, token_ttl_s=TTL_S)),
-    (check_refuses_unknown_tokens, "ignores-token-value", SETTINGS),
-    (check_rejects_unsafe_ids, "accepts-unsafe-ids", SETTINGS),
+    (check_single_use, "reusable-tokens", SETTINGS, "a used token opened a second media socket"),
+    (
+        check_expiry,
+        "eternal-tokens",
+        replace(SETTINGS, token_ttl_s=TTL_S),
+        "an expired token opened a media socket",
+    ),
+    (check_refuses_unknown_tokens, "ignores-token-value", SETTINGS, "opened a media socket"),
+    (
+        check_rejects_unsafe_ids,
+        "accepts-unsafe-ids",
+        SETTINGS,
+        "callId='c-1/../x' in the webhook: answered",
+    ),
 ]
 
 
 @pytest.mark.parametrize(
-    ("check", "flaw", "settings"), PROPERTIES, ids=[flaw for _, flaw, _ in PROPERTIES]
+    ("check", "flaw", "settings", "reason"),
+    PROPERTIES,
+    ids=[flaw for _, flaw, _, _ in PROPERTIES],
 )
 async def test_property_holds_for_the_bot_and_catches_the_broken_copy(
     check: Callable[[str], Awaitable[str | None]],
     flaw: str,
     settings: Settings,
+    reason: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The reference bot passes the check; the copy with the flaw fails it."""
+    """The reference bot passes the check; the copy with the flaw fails it, for that flaw."""
     async with running(create_app(settings)) as base:
         assert await check(base) is None
     async with running(broken_app(flaw, settings, monkeypatch)) as base:
-        assert await check(base) is not None
+        failure = await check(base)
+    assert failure is not None and reason in failure, failure
 
 
 # -- plain contract tests -------------------------------------------------------------------
@@ -261,10 +286,16 @@ class FakeApi:
         return replace(cfg, script_path=script) if script else cfg
 
     async def wait_for(self, what: Callable[[], list[JournalEntry]], timeout_s: float) -> None:
-        async with asyncio.timeout(timeout_s):
-            while not what():
-                self.changed.clear()
-                await self.changed.wait()
+        """Wait on each journal entry until ``what`` finds one; fail, saying so, if none comes."""
+        try:
+            async with asyncio.timeout(timeout_s):
+                while not what():
+                    self.changed.clear()
+                    await self.changed.wait()
+        except TimeoutError:
+            seen = [(e.method, e.path, e.status) for e in self.fake.journal.entries]
+            msg = f"no awaited Voice API request within {timeout_s:g} s; the fake saw {seen}"
+            raise AssertionError(msg) from None
 
     def acted_on(self, route: str) -> set[str | None]:
         return {e.call_id for e in self.fake.journal.find(route=route)}
@@ -333,7 +364,8 @@ async def check_tools_act_on_the_trusted_call(
 async def test_forged_start_ids_do_not_choose_the_call_the_bot_hangs_up() -> None:
     """When its stream ends, the bot hangs up its own call, not one a start frame names."""
     assert await check_stream_end_hangs_up_the_trusted_call(create_app) is None
-    assert await check_stream_end_hangs_up_the_trusted_call(trusting_bot) is not None
+    failure = await check_stream_end_hangs_up_the_trusted_call(trusting_bot)
+    assert failure == "the bot hung up the call named in the forged start frame"
 
 
 @pytest.mark.parametrize(
@@ -350,4 +382,4 @@ async def test_forged_start_ids_do_not_choose_the_call_the_tools_act_on(
     # The two calls run side by side: each takes seconds of real-time audio.
     good_result, bad_result = await asyncio.gather(good, bad)
     assert good_result is None
-    assert bad_result is not None
+    assert bad_result == f"{route} was sent for the call named in the forged start frame"

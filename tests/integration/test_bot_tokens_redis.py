@@ -9,6 +9,7 @@ memory stores, and a Redis store that reads and deletes in two steps.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import shutil
@@ -18,19 +19,26 @@ from pathlib import Path
 
 import pytest
 
-from bot.tokens import Binding, RedisTokenStore
+from bot.tokens import Binding, RedisTokenStore, new_token
 from tests.integration.bandwidth_client import WEBHOOK_PASSWORD, WEBHOOK_USER, mint_token, refusal
 from tests.integration.bot_process import OutputWatcher, bot_processes, stop
 
 
 @pytest.fixture
 def redis_url(tmp_path: Path) -> Iterator[str]:
-    """A throwaway redis-server on a Unix socket (skips, or fails with BWSIM_REQUIRE_REDIS=1)."""
+    """A throwaway redis-server on a Unix socket.
+
+    Missing, the test fails under ``BWSIM_REQUIRE_REDIS=1`` (``nox -s tests`` sets it, and
+    stops first if it cannot install redis-server); only a bare local ``pytest`` skips.
+    """
     binary = shutil.which("redis-server")
     if binary is None:
         if os.environ.get("BWSIM_REQUIRE_REDIS") == "1":
-            pytest.fail("redis-server is required (BWSIM_REQUIRE_REDIS=1) but not installed")
-        pytest.skip("redis-server is not installed (nox installs it when it can)")
+            pytest.fail(
+                "redis-server is required (BWSIM_REQUIRE_REDIS=1) but not installed: "
+                "apt install redis-server (or brew install redis)"
+            )
+        pytest.skip("redis-server is not installed (nox -s tests requires it)")
     sock = tmp_path / "redis.sock"
     args = [binary, "--port", "0", "--unixsocket", str(sock), "--save", "", "--appendonly", "no"]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -86,7 +94,8 @@ async def test_workers_share_tokens_through_redis(redis_url: str) -> None:
     redis_env = {**env, "REDIS_URL": redis_url}
     with bot_processes(redis_env, redis_env, env, env) as (a, b, memory_a, memory_b):
         assert await check_shared_single_use(a.base_url, b.base_url) is None
-        assert await check_shared_single_use(memory_a.base_url, memory_b.base_url) is not None
+        failure = await check_shared_single_use(memory_a.base_url, memory_b.base_url)
+    assert failure is not None and failure.startswith("the other worker refused a fresh token")
 
 
 @pytest.mark.parametrize(
@@ -103,14 +112,58 @@ async def test_simultaneous_claims_of_one_token_succeed_once(
         for s in stores:
             await s.aclose()
     assert (failure is None) == ok, failure
+    if not ok:
+        assert failure is not None and "of 8 simultaneous claims got the token" in failure
 
 
-async def test_redis_tokens_expire_on_the_server(redis_url: str) -> None:
-    """A Redis-stored token is gone after its TTL, with no sweeper."""
-    store = RedisTokenStore(redis_url, ttl_s=0.1)
+class NoExpiryTokenStore(RedisTokenStore):
+    """Stores tokens without a TTL: an unclaimed token stays on the server for ever."""
+
+    async def mint(self, call_id: str, account_id: str) -> str:
+        token = new_token()
+        value = json.dumps({"call_id": call_id, "account_id": account_id})
+        await self._redis.set(self.PREFIX + token, value)
+        return token
+
+
+async def check_server_expiry(store_type: type[RedisTokenStore], url: str) -> str | None:
+    """A token carries its TTL on the server, and the server drops it when it runs out."""
+    store, short = store_type(url, ttl_s=60), store_type(url, ttl_s=0.001)
     try:
         token = await store.mint("c-1", "a-1")
-        await asyncio.sleep(0.3)  # the TTL passing is the point here
-        assert await store.consume(token) is None
+        left_ms = await store._redis.pttl(store.PREFIX + token)
+        if not 0 < left_ms <= 60_000:
+            return f"a token minted with a 60 s TTL has PTTL {left_ms} on the server"
+        # A 1 ms TTL: the server itself must remove the key. Waited for as an event (the
+        # server's own "expired" notification for that key), bounded so a key that never
+        # expires fails, rather than a sleep sized to outlast the TTL.
+        await short._redis.config_set("notify-keyspace-events", "Ex")
+        gone = ""
+        async with short._redis.pubsub() as events:
+            await events.subscribe("__keyevent@0__:expired")
+            try:
+                async with asyncio.timeout(10):
+                    async for message in events.listen():
+                        if message["type"] == "subscribe":  # listening now: mint the token
+                            gone = await short.mint("c-1", "a-1")
+                        elif message["data"] == (short.PREFIX + gone).encode():
+                            break
+            except TimeoutError:
+                return "redis-server did not expire a token 10 s after its 1 ms TTL"
+        if await short.consume(gone) is not None:
+            return "an expired token was consumed"
+        return None
     finally:
         await store.aclose()
+        await short.aclose()
+
+
+@pytest.mark.parametrize(("store", "ok"), [(RedisTokenStore, True), (NoExpiryTokenStore, False)])
+async def test_redis_tokens_expire_on_the_server(
+    redis_url: str, store: type[RedisTokenStore], ok: bool
+) -> None:
+    """Tokens expire on redis-server by their TTL, no sweeper; a store setting no TTL fails."""
+    failure = await check_server_expiry(store, redis_url)
+    assert (failure is None) == ok, failure
+    if not ok:
+        assert failure is not None and "PTTL -1" in failure

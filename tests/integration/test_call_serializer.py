@@ -7,9 +7,11 @@ caller hears it; the caller hanging up ends the bot's pipeline.
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import numpy as np
+import pytest
 import soundfile as sf
 
 from simulator.call.audio_files import load_caller_audio
@@ -18,6 +20,8 @@ from simulator.call.options import CallOptions
 from simulator.protocol.codec import ulaw_decode, ulaw_encode
 from simulator.runner.harness import Harness
 from simulator.runner.targets import AppTarget
+
+pytestmark = pytest.mark.usefixtures("calls_that_time_out_fail")
 
 
 def _caller_file(tmp_path: Path) -> Path:
@@ -45,13 +49,15 @@ async def test_caller_audio_reaches_the_bot_and_its_audio_comes_back(tmp_path: P
     async with Harness(target, bot_env={"MEDIA_BOT_DIR": str(tmp_path)}) as harness:
         result = await harness.place_call(caller, options=CallOptions(max_call_s=30))
         ended = tmp_path / f"{result.call_id}.ended"
-        for _ in range(100):
-            if ended.exists():
-                break
-            await __import__("asyncio").sleep(0.05)
+        # The bot (another process) writes the file when its pipeline ends: a condition to
+        # wait for, bounded only so that a pipeline that never ends fails, and says so.
+        try:
+            async with asyncio.timeout(60):
+                while not ended.exists():  # noqa: ASYNC110  (a file another process writes)
+                    await asyncio.sleep(0.05)
+        except TimeoutError:
+            pytest.fail("the bot's pipeline did not end within 60 s of the caller hanging up")
         paths = result.write(tmp_path / "out")
-
-    assert ended.exists(), "the bot's pipeline did not end after the caller hung up"
     heard = np.frombuffer((tmp_path / f"{result.call_id}.pcm").read_bytes(), dtype="<i2")
     expected = ulaw_decode(ulaw_encode(voice))
     # The caller spoke from its first frame after the socket opened; find it in the input.

@@ -22,6 +22,8 @@ from simulator.runner.servers import serve
 from simulator.runner.targets import UrlTarget
 from tests.bots import raw_bot
 
+pytestmark = pytest.mark.usefixtures("calls_that_time_out_fail")
+
 
 @pytest.fixture
 async def harness() -> AsyncIterator[Harness]:
@@ -365,3 +367,13 @@ async def test_caller_audio_is_sent_and_recorded_on_the_left(
     left = audio[:, 0]
     loud = np.flatnonzero(np.abs(left) > 1000)
     assert loud[0] / 8 == pytest.approx(start.at_ms, abs=3)
+
+
+async def test_a_call_whose_caller_timed_out_fails_the_test(harness: Harness) -> None:
+    """A caller's wait that runs out fails the test (calls_that_time_out_fail), not passes it."""
+
+    async def waits_for_a_clear(call: LiveCall) -> None:
+        await call.wait_for("clear", timeout_ms=300)  # /listen never sends one
+
+    with pytest.raises(pytest.fail.Exception, match="timed out: caller script: clear"):
+        await harness.place_call(waits_for_a_clear, options=_opts("/listen"))

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.integration.bot_process import free_port
+from tests.integration.bot_process import free_port, uvicorn_app
 
 SPEAKER = "tests.bots.speaker_bot:app"
 CHEAP = ["--only", "webhook.auth", "token.fresh"]
@@ -86,7 +84,7 @@ def test_an_audit_that_cannot_be_made_exits_2(args: list[str], said: str, tmp_pa
 
 def test_a_url_target_skips_what_needs_a_process_and_never_passes_it(tmp_path: Path) -> None:
     """--url: webhook.creds_unset is skipped with the reason; the others run; exit 0."""
-    port, api_port = free_port(), free_port()
+    api_port = free_port()
     env = {
         **os.environ,
         "BANDWIDTH_CLIENT_ID": "hand-client",
@@ -98,29 +96,14 @@ def test_a_url_target_skips_what_needs_a_process_and_never_passes_it(tmp_path: P
         "BANDWIDTH_OAUTH_URL": f"http://127.0.0.1:{api_port}/api/v1/oauth2/token",
         "BANDWIDTH_VOICE_API_URL": f"http://127.0.0.1:{api_port}/api/v2",
     }
-    bot = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", SPEAKER, "--port", str(port), "--log-level", "warning"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            time.sleep(0.05)  # polling the bot's port: it was started outside the harness
+    with uvicorn_app(SPEAKER, env) as url:
         out = tmp_path / "report.json"
-        args = ["--url", f"http://127.0.0.1:{port}", "--api-port", str(api_port)]
+        args = ["--url", url, "--api-port", str(api_port)]
         done = bwsim(*args, "--only", "webhook", "--json", str(out), env=env)
-        assert done.returncode == 0, done.stdout + done.stderr
-        checks = {c["id"]: c for c in json.loads(out.read_text())["checks"]}
-        unset = checks["webhook.creds_unset"]
-        assert (unset["status"], unset["passed"]) == ("skipped", False)
-        assert "--app or --cmd" in unset["detail"]
-        assert checks["webhook.auth"]["passed"] is True
-        assert checks["webhook.bad_body"]["passed"] is True
-    finally:
-        bot.terminate()
-        bot.wait(10)
+    assert done.returncode == 0, done.stdout + done.stderr
+    checks = {c["id"]: c for c in json.loads(out.read_text())["checks"]}
+    unset = checks["webhook.creds_unset"]
+    assert (unset["status"], unset["passed"]) == ("skipped", False)
+    assert "--app or --cmd" in unset["detail"]
+    assert checks["webhook.auth"]["passed"] is True
+    assert checks["webhook.bad_body"]["passed"] is True

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 
-from tests.integration.bot_process import free_port
+from tests.integration.bot_process import free_port, uvicorn_app
 
 BOT = "tests.bots.media_bot:app"
 
@@ -73,7 +71,7 @@ def test_call_starts_the_bot_and_writes_artifacts(
 
 def test_call_reaches_a_bot_started_by_hand(audio: Path, tmp_path: Path) -> None:
     """--url: the bot runs with the documented environment; bwsim uses the same secrets."""
-    port, api_port = free_port(), free_port()
+    api_port = free_port()
     env = {
         **os.environ,
         "BANDWIDTH_CLIENT_ID": "hand-client",
@@ -85,31 +83,15 @@ def test_call_reaches_a_bot_started_by_hand(audio: Path, tmp_path: Path) -> None
         "BANDWIDTH_VOICE_API_URL": f"http://127.0.0.1:{api_port}/api/v2",
         "MEDIA_BOT_DIR": str(tmp_path),
     }
-    bot = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", BOT, "--port", str(port), "--log-level", "warning"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            time.sleep(0.05)
-        url = f"http://127.0.0.1:{port}"
+    with uvicorn_app(BOT, env) as url:
         summary = tmp_path / "s.json"
         args = ["--url", url, "--api-port", str(api_port), "--json", str(summary)]
         args += ["--out", str(tmp_path / "out")]
         done = _bwsim("call", *args, "--audio", str(audio), "--linger-ms", "300", env=env)
-        assert done.returncode == 0, done.stdout + done.stderr
-        data = json.loads(summary.read_text())
-        assert data["webhook"]["outcome"] == "challenge-ok"
-        assert data["streams"][0]["status"] == "accepted"
-    finally:
-        bot.terminate()
-        bot.wait(10)
+    assert done.returncode == 0, done.stdout + done.stderr
+    data = json.loads(summary.read_text())
+    assert data["webhook"]["outcome"] == "challenge-ok"
+    assert data["streams"][0]["status"] == "accepted"
 
 
 def test_unreadable_audio_exits_2_before_any_call(tmp_path: Path) -> None:

@@ -10,6 +10,14 @@ import pytest
 from simulator.call.pacer import Pacer, timerfd_available
 
 
+async def ticked(done: asyncio.Event, what: str) -> None:
+    """Wait for the ticks to be done; fail, naming them, if the pacer stalls (5 s)."""
+    try:
+        await asyncio.wait_for(done.wait(), 5)
+    except TimeoutError:
+        pytest.fail(f"the pacer stalled: {what} did not all run")
+
+
 @pytest.fixture(params=["timerfd", "loop"])
 def timer(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Both timers: Linux timerfd and the portable call_at fallback."""
@@ -45,7 +53,7 @@ async def test_ticks_run_in_deadline_order_and_reschedule(timer: str) -> None:
     stream("a", 0.002)
     stream("b", 0.0)
     stream("c", 0.001)
-    await asyncio.wait_for(done.wait(), 5)
+    await ticked(done, "three streams' ticks")
     assert [due for _, _, due, _ in ran] == sorted(due for _, _, due, _ in ran)
     assert [(n, k) for n, k, _, _ in ran][:3] == [("b", 0), ("c", 0), ("a", 0)]
     # Never more than the documented slack early (lateness is not asserted: shared CI).
@@ -72,7 +80,7 @@ async def test_a_failing_tick_does_not_stop_the_others(timer: str) -> None:
     now = time.monotonic()
     pacer.add(now, bad)
     pacer.add(now, good)
-    await asyncio.wait_for(done.wait(), 5)
+    await ticked(done, "the good stream's three ticks")
     assert len(seen) == 3
 
 
@@ -86,4 +94,4 @@ async def test_past_deadlines_run_at_once() -> None:
         return None
 
     pacer.add(time.monotonic() - 1.0, tick)
-    await asyncio.wait_for(done.wait(), 5)
+    await ticked(done, "the past-deadline tick")
