@@ -26,6 +26,7 @@ from simulator.cli.options import (
     note_allow_hosts,
 )
 from simulator.errors import ConfigError
+from simulator.runner.lifetime import interrupt_on_termination
 from simulator.runner.targets import BotCredentials, UrlTarget, parse_target
 
 __all__ = ["add_parser", "run"]
@@ -170,7 +171,15 @@ def _write_unusable(path: str | None, message: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run ``bwsim audit`` with parsed arguments; returns the exit code."""
+    """Run ``bwsim audit`` with parsed arguments; returns the exit code.
+
+    SIGTERM and SIGHUP stop the audit as Ctrl-C does: the bots are stopped, exit 130.
+    """
+    with interrupt_on_termination():
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         config = _config(args)
         target = parse_target(args.app, args.cmd, args.url)

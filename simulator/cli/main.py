@@ -50,8 +50,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"bwsim: {exc}", file=sys.stderr)
         return EXIT_UNUSABLE
-    except KeyboardInterrupt:
-        return EXIT_FAILED
+    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM/SIGHUP (simulator.runner.lifetime)
+        return 130
     except BrokenPipeError:
         # The reader went away (``bwsim run | head``): no traceback, and no second one when
         # Python flushes stdout at exit (the recipe of the ``signal`` module's docs).

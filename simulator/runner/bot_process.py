@@ -14,9 +14,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import os
 import shlex
-import signal
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,12 +22,13 @@ from typing import Any
 import watchfiles
 
 from simulator.errors import ConfigError
+from simulator.runner.lifetime import STOP_GRACE_S, lifeline, pdeathsig_preexec, stop_group
 
 __all__ = ["ChildBot", "supervise"]
 
 TAIL_LINES = 20
 """How many of the bot's last output lines an exit message shows."""
-STOP_TIMEOUT_S = 8.0
+STOP_TIMEOUT_S = STOP_GRACE_S
 """How long a stopped bot gets between SIGTERM and SIGKILL."""
 
 
@@ -69,14 +68,17 @@ class ChildBot:
 
     async def start(self) -> None:
         """Start the command; a command that cannot be run at all is a :class:`ConfigError`."""
+        life_fd, life_env = lifeline()  # the bot ends with serve, even if serve is killed
         try:
             self._proc = await asyncio.create_subprocess_exec(
                 *self.command,
-                env=self.env,
+                env={**self.env, **life_env},
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.STDOUT,
                 start_new_session=True,  # its own group: stopped as a whole, deaf to our Ctrl-C
+                pass_fds=(life_fd,),
+                preexec_fn=pdeathsig_preexec(),
             )
         except OSError as exc:
             raise ConfigError(
@@ -103,24 +105,13 @@ class ChildBot:
         return code
 
     async def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> int | None:
-        """Stop the bot's process group: SIGTERM, then SIGKILL after ``timeout_s``."""
+        """Stop the bot's process group: SIGTERM, then SIGKILL to the group after ``timeout_s``."""
         proc = self._proc
         if proc is None:
             return None
-        if proc.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                async with asyncio.timeout(timeout_s):
-                    await proc.wait()
-            except TimeoutError:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                await proc.wait()
-        # Children of the bot that kept the pipe open are in its group: end them too, so
-        # the output copy finishes.
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGKILL)
+        # SIGKILL to the whole group in the end: children of the bot that kept the pipe
+        # open are in its group, and the output copy finishes only when they are gone.
+        await stop_group(proc, timeout_s)
         return await self.wait()
 
 

@@ -14,9 +14,13 @@ guide's ``env.example`` (``PROXY_HOST``, ``PORT``, ``BANDWIDTH_CLIENT_ID``,
 the request interception (``intercept``) through the bootstrap ``sitecustomize``.
 
 The output (stdout and stderr) of a bot bwsim starts goes to ``Launch.log_path`` (``bwsim
-run`` puts it in its output folder, ``OUT/bots/``) or, without one, to a temporary file;
-every message about the bot ends with the last lines of that log and its path
-(:meth:`RunningBot.log_excerpt`).
+run`` puts it in its output folder, ``OUT/bots/``) or, without one, to a temporary file
+that is removed when the bot is stopped, unless the bot failed (it did not start, or it
+exited on its own); every message about the bot ends with the last lines of that log and
+its path (:meth:`RunningBot.log_excerpt`).
+
+Bots run in a process group of their own and are stopped as a group; they also end when
+bwsim ends, however it ends (:mod:`simulator.runner.lifetime`).
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from urllib.parse import urlsplit
 
 from simulator.errors import TargetError
 from simulator.rest.intercept import child_environment
+from simulator.runner.lifetime import STOP_GRACE_S, lifeline, pdeathsig_preexec, stop_group
 from simulator.suite import SCENARIOS_DIR
 
 __all__ = [
@@ -123,6 +128,9 @@ class RunningBot:
     log_path: Path | None = None
     description: str = ""
     extra_env: dict[str, str] = field(default_factory=dict)
+    temporary_log: bool = False
+    """The log is a temporary file of bwsim's: removed at :meth:`stop` unless the bot failed."""
+    _stopped: bool = field(default=False, repr=False)
 
     @property
     def webhook_url(self) -> str:
@@ -165,22 +173,25 @@ class RunningBot:
             return await proc.wait()  # already reaped by the watcher: its result is on its way
         return None if info is None else await proc.wait()
 
-    async def stop(self, timeout_s: float = 8.0) -> int | None:
-        """Stop the bot's process group: SIGTERM, then SIGKILL after ``timeout_s``."""
+    async def stop(self, timeout_s: float = STOP_GRACE_S, *, failed: bool = False) -> int | None:
+        """Stop the bot's process group: SIGTERM, then SIGKILL after ``timeout_s``.
+
+        The SIGKILL goes to the whole group even when the leader has exited
+        (:func:`~simulator.runner.lifetime.stop_group`). A temporary log is removed unless
+        the bot ``failed`` (its start failed) or had exited on its own before this: then
+        the messages that name it still find it. Stopping twice does nothing more.
+        """
         proc = self.process
         if proc is None:
             return None
-        if proc.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                async with asyncio.timeout(timeout_s):
-                    await proc.wait()
-            except TimeoutError:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                await proc.wait()
-        return proc.returncode
+        if self._stopped:
+            return proc.returncode
+        self._stopped = True
+        ended_alone = await self.exited() is not None
+        code = await stop_group(proc, timeout_s)
+        if self.temporary_log and self.log_path is not None and not (failed or ended_alone):
+            self.log_path.unlink(missing_ok=True)
+        return code
 
 
 @dataclass(frozen=True)
@@ -227,13 +238,20 @@ class Target:
         raise NotImplementedError
 
 
-def _log_file(prefix: str, wanted: Path | None = None) -> Path:
-    """The file the bot's output goes to: ``wanted`` (emptied), or a new temporary file."""
+def _log_file(prefix: str, launch: Launch) -> Path:
+    """The file the bot's output goes to: ``launch.log_path`` (emptied), or a temporary file.
+
+    The temporary file is made in the harness's temporary folder (where the violations
+    file is), which is removed with the harness.
+    """
+    wanted = launch.log_path
     if wanted is not None:
         wanted.parent.mkdir(parents=True, exist_ok=True)
         wanted.write_bytes(b"")
         return wanted
-    fd, name = tempfile.mkstemp(prefix=f"bwsim-{prefix}-", suffix=".log")
+    folder = launch.violations_file.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f"bot-{prefix}-", suffix=".log", dir=folder)
     os.close(fd)
     return Path(name)
 
@@ -290,25 +308,44 @@ class AppTarget(Target):
     async def start(self, launch: Launch) -> RunningBot:
         """Serve the app on 127.0.0.1 port 0 and learn the port through a pipe."""
         read_fd, write_fd = os.pipe()
+        life_fd, life_env = lifeline(launch.violations_file.parent)
         env = launch.child_env(0)
         env["BWSIM_READY_FD"] = str(write_fd)
-        log_path = _log_file("app", launch.log_path)
-        with log_path.open("wb") as log:
-            proc = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "simulator.runner.serve_app",
-                self.spec,
-                env=env,
-                cwd=self.cwd,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=log,
-                stderr=asyncio.subprocess.STDOUT,
-                pass_fds=(write_fd,),
-                start_new_session=True,
-            )
-        os.close(write_fd)
+        env.update(life_env)
+        log_path = _log_file("app", launch)
+        try:
+            with log_path.open("wb") as log:
+                proc = await asyncio.create_subprocess_exec(
+                    sys.executable,
+                    "-m",
+                    "simulator.runner.serve_app",
+                    self.spec,
+                    env=env,
+                    cwd=self.cwd,
+                    stdin=asyncio.subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=asyncio.subprocess.STDOUT,
+                    pass_fds=(write_fd, life_fd),
+                    start_new_session=True,  # no PDEATHSIG: the bootstrap's watcher runs here
+                )
+        except BaseException:
+            os.close(read_fd)
+            raise
+        finally:
+            os.close(write_fd)
         bot = RunningBot("", proc, log_path, self.description)
+        bot.temporary_log = launch.log_path is None
+        try:
+            await self._wait_ready(bot, proc, read_fd, launch)
+        except BaseException:
+            # A failed start keeps its log (the error names it); a cancelled one does not.
+            await bot.stop()
+            raise
+        return bot
+
+    async def _wait_ready(
+        self, bot: RunningBot, proc: asyncio.subprocess.Process, read_fd: int, launch: Launch
+    ) -> None:
         loop = asyncio.get_running_loop()
         reader = asyncio.StreamReader()
         transport, _ = await loop.connect_read_pipe(
@@ -318,7 +355,7 @@ class AppTarget(Target):
             async with asyncio.timeout(launch.startup_timeout_s):
                 line = await _wait_exit_or(proc, asyncio.ensure_future(reader.readline()))
         except TimeoutError:
-            await bot.stop()
+            await bot.stop(failed=True)
             raise TargetError(
                 f"{self.description} did not start listening within "
                 f"{launch.startup_timeout_s:.0f} s; {bot.log_excerpt()}"
@@ -330,13 +367,12 @@ class AppTarget(Target):
             await bot.stop()
             raise TargetError(str(json.loads(line[len(b"error ") :])))
         if not line:
-            await bot.stop()
+            await bot.stop(failed=True)
             raise TargetError(
                 f"{self.description} {describe_exit(proc.returncode or 0)} before serving; "
                 f"{bot.log_excerpt()}"
             )
         bot.base_url = f"http://127.0.0.1:{int(line.strip())}"
-        return bot
 
 
 def _pick_port() -> int:
@@ -371,7 +407,7 @@ async def _wait_for_port(
                     await writer.wait_closed()
                 return
     except TimeoutError:
-        await bot.stop()
+        await bot.stop(failed=True)
         raise TargetError(
             f"{describe} did not listen on $PORT ({port}) within {timeout_s:.0f} s. "
             f"Does it read the PORT environment variable? {bot.log_excerpt()}"
@@ -396,7 +432,9 @@ class CmdTarget(Target):
         port = _pick_port()
         env = launch.child_env(port)
         env.setdefault("HOST", "127.0.0.1")
-        log_path = _log_file("cmd", launch.log_path)
+        life_fd, life_env = lifeline(launch.violations_file.parent)
+        env.update(life_env)
+        log_path = _log_file("cmd", launch)
         with log_path.open("wb") as log:
             proc = await asyncio.create_subprocess_shell(
                 self.command,
@@ -405,10 +443,18 @@ class CmdTarget(Target):
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=log,
                 stderr=asyncio.subprocess.STDOUT,
+                pass_fds=(life_fd,),
                 start_new_session=True,
+                preexec_fn=pdeathsig_preexec(),
             )
         bot = RunningBot(f"http://127.0.0.1:{port}", proc, log_path, self.description)
-        await _wait_for_port(port, proc, launch.startup_timeout_s, self.description, bot)
+        bot.temporary_log = launch.log_path is None
+        try:
+            await _wait_for_port(port, proc, launch.startup_timeout_s, self.description, bot)
+        except BaseException:
+            # A failed start keeps its log (the error names it); a cancelled one does not.
+            await bot.stop()
+            raise
         return bot
 
 
