@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import shutil
 import sys
 from pathlib import Path
@@ -203,6 +204,9 @@ def _run(args: argparse.Namespace) -> int:
         print(f"bwsim: {exc}", file=sys.stderr)
         _write_unusable(args.json, str(exc))
         return EXIT_UNUSABLE
+    # Temporary logs (no --json) are gone once their bot stopped, unless it failed.
+    kept = tuple(log for log in report.bot_logs if Path(log).exists())
+    report = dataclasses.replace(report, bot_logs=kept)
     print(format_table(report, width=shutil.get_terminal_size((100, 24)).columns - 2))
     if args.json:
         write_json(report, Path(args.json))

@@ -218,7 +218,13 @@ async def serve(
                 child_env = {**os.environ, **env, **intercept, "PYTHONUNBUFFERED": "1"}
                 reload_dir = Path.cwd() if reload else None
                 bot_ok = await supervise(
-                    command, child_env, stop, say=_say, on_line=_bot_line, reload_dir=reload_dir
+                    command,
+                    child_env,
+                    stop,
+                    say=_say,
+                    on_line=_bot_line,
+                    reload_dir=reload_dir,
+                    tmp_dir=h.violations_file.parent,
                 )
             else:
                 await stop.wait()

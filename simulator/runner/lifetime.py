@@ -18,22 +18,23 @@ sure nothing outlives bwsim:
   end, the read returns end-of-file, and the thread removes bwsim's temporary folder
   (``$BWSIM_TMP``, which a killed bwsim leaves behind) and SIGKILLs its own process group:
   the bot and everything in its group, a ``sh -c`` wrapper included.
-- On Linux the process bwsim starts directly also gets ``PR_SET_PDEATHSIG`` = SIGKILL
-  (:func:`pdeathsig_preexec`). That signal comes when the *thread* that started the
-  process exits, not the process: asyncio starts subprocesses from the thread that runs
-  its event loop (``subprocess.Popen`` is called there; only the waiting is done on other
-  threads), which is the main thread for the CLI and the harness thread of
+- :class:`GroupGuard`: for ``--cmd`` bots and ``bwsim serve -- COMMAND``, which may be
+  any program (or a shell running several), a tiny ``python -S`` process waits on the
+  lifeline too and SIGKILLs the bot's group when bwsim is gone, so a Node or Go bot goes
+  as well.
+- On Linux the process bwsim starts directly for those also gets ``PR_SET_PDEATHSIG`` =
+  SIGKILL (:func:`pdeathsig_preexec`), which covers the moment before its guard runs.
+  That signal comes when the *thread* that started the process exits, not the process:
+  asyncio starts subprocesses from the thread that runs its event loop
+  (``subprocess.Popen`` is called there; only the waiting is done on other threads),
+  which is the main thread for the CLI and the harness thread of
   :class:`~simulator.runner.background.BackgroundHarness`, and each outlives the bots it
-  started. It covers a ``--cmd`` whose shell ``exec``'s a non-Python program (``sh -c
-  "node bot.js"``): that program is the direct child. A Python process with the watcher
-  clears it at start-up (the bootstrap), so that the watcher, not the kernel's SIGKILL,
-  ends it and can first remove bwsim's temporary folder; ``--app`` bots, always Python
-  with the watcher, do not get it.
+  started. A Python process with the watcher clears it at start-up (the bootstrap), so
+  that the watcher, not the kernel's SIGKILL, ends it after removing bwsim's temporary
+  folder; ``--app`` bots, always Python with the watcher, do not get it.
 
-Not covered: a non-Python program that a ``--cmd`` shell starts as one step of several
-(``cd x && node bot.js``) when bwsim is killed with SIGKILL: no watcher runs in it and its
-parent is the shell, not bwsim. Processes a bot moves out of its group (``setsid``) are
-outside every mechanism but the lifeline of their own Python interpreter, if any.
+Not covered: processes a bot moves out of its group (``setsid``, a daemonising program),
+except by the watcher of their own Python interpreter, if any.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ __all__ = [
     "LIFELINE_ENV",
     "STOP_GRACE_S",
     "TMP_ENV",
+    "GroupGuard",
     "enter_all",
     "interrupt_on_termination",
     "lifeline",
@@ -92,6 +94,66 @@ def lifeline(tmp_dir: Path | None = None) -> tuple[int, dict[str, str]]:
     if tmp_dir is not None and tmp_dir.name.startswith("bwsim-"):
         env[TMP_ENV] = str(tmp_dir)
     return read_fd, env
+
+
+_GUARD_CODE = """\
+import os, sys
+fd, pgid, tmp = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+try:
+    while os.read(fd, 1):
+        pass
+except OSError:
+    sys.exit(0)
+if os.path.basename(tmp).startswith("bwsim-"):
+    import shutil
+    shutil.rmtree(tmp, ignore_errors=True)
+try:
+    os.killpg(pgid, 9)
+except OSError:
+    pass
+"""
+
+
+class GroupGuard:
+    """A small process that SIGKILLs a bot's group when bwsim dies: the lifeline for any bot.
+
+    The bootstrap's watcher runs only in Python processes; a ``--cmd`` bot written in
+    another language, or started as one step of a longer shell command, has none. The
+    guard (``python -S``: no site, no imports but ``os``) waits on the lifeline like the
+    watcher does and, on end-of-file, removes bwsim's temporary folder and SIGKILLs the
+    group. It runs in a session of its own and is ended with the bot (:meth:`close`).
+    """
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self._proc = proc
+
+    @classmethod
+    async def start(cls, pgid: int, tmp_dir: Path | None = None) -> GroupGuard:
+        """Start guarding process group ``pgid``."""
+        life_fd, _ = lifeline()
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-S",
+            "-c",
+            _GUARD_CODE,
+            str(life_fd),
+            str(pgid),
+            str(tmp_dir or ""),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+            pass_fds=(life_fd,),
+            start_new_session=True,
+            env={},
+        )
+        return cls(proc)
+
+    async def close(self) -> None:
+        """End the guard (the bot it guarded is stopped)."""
+        if self._proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self._proc.kill()
+        await self._proc.wait()
 
 
 def pdeathsig_preexec() -> Callable[[], None] | None:

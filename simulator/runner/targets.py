@@ -42,7 +42,13 @@ from urllib.parse import urlsplit
 
 from simulator.errors import TargetError
 from simulator.rest.intercept import child_environment
-from simulator.runner.lifetime import STOP_GRACE_S, lifeline, pdeathsig_preexec, stop_group
+from simulator.runner.lifetime import (
+    STOP_GRACE_S,
+    GroupGuard,
+    lifeline,
+    pdeathsig_preexec,
+    stop_group,
+)
 from simulator.suite import SCENARIOS_DIR
 
 __all__ = [
@@ -130,6 +136,8 @@ class RunningBot:
     extra_env: dict[str, str] = field(default_factory=dict)
     temporary_log: bool = False
     """The log is a temporary file of bwsim's: removed at :meth:`stop` unless the bot failed."""
+    guard: GroupGuard | None = None
+    """The process that ends the bot's group if bwsim dies (``--cmd`` bots)."""
     _stopped: bool = field(default=False, repr=False)
 
     @property
@@ -188,7 +196,11 @@ class RunningBot:
             return proc.returncode
         self._stopped = True
         ended_alone = await self.exited() is not None
-        code = await stop_group(proc, timeout_s)
+        try:
+            code = await stop_group(proc, timeout_s)
+        finally:
+            if self.guard is not None:
+                await self.guard.close()
         if self.temporary_log and self.log_path is not None and not (failed or ended_alone):
             self.log_path.unlink(missing_ok=True)
         return code
@@ -450,6 +462,7 @@ class CmdTarget(Target):
         bot = RunningBot(f"http://127.0.0.1:{port}", proc, log_path, self.description)
         bot.temporary_log = launch.log_path is None
         try:
+            bot.guard = await GroupGuard.start(proc.pid, launch.violations_file.parent)
             await _wait_for_port(port, proc, launch.startup_timeout_s, self.description, bot)
         except BaseException:
             # A failed start keeps its log (the error names it); a cancelled one does not.

@@ -9,7 +9,10 @@ on. Each test gives bwsim a private, empty TMPDIR and checks it is empty at the 
 from __future__ import annotations
 
 import os
+import shlex
 import signal
+import site
+import socket
 import subprocess
 import sys
 import time
@@ -27,6 +30,13 @@ TARGETS = {
     # One simple command: the shell exec's Python, which is then bwsim's direct child.
     "cmd-exec": ["--cmd", f"{sys.executable} -m tests.bots.stubborn_bot"],
 }
+# Python without ``site`` (-S) loads no sitecustomize, so no watcher runs in the bot: it
+# stands for a bot in another language, which only the group guard ends.
+_NO_SITE = (
+    f"import sys; sys.path[:0] = {[str(ROOT), *site.getsitepackages()]!r}; import runpy; "
+    "runpy.run_module('tests.bots.stubborn_bot', run_name='__main__')"
+)
+TARGETS["cmd-no-watcher"] = ["--cmd", f"{sys.executable} -S -c {shlex.quote(_NO_SITE)}; exit $?"]
 CAP_S = 60.0
 """Longest wait for anything here: only there so a broken build fails instead of hanging."""
 
@@ -156,7 +166,7 @@ def test_termination_mid_call_exits_130_and_leaves_no_bot(
     run.assert_nothing_left()
 
 
-@pytest.mark.parametrize("target", ["app", "cmd", "cmd-exec"])
+@pytest.mark.parametrize("target", ["app", "cmd", "cmd-exec", "cmd-no-watcher"])
 def test_sigkill_of_bwsim_takes_the_bot_along(target: str, tmp_path: Path) -> None:
     """SIGKILL of bwsim mid-call: the lifeline watcher ends the bot group and removes the tmp."""
     run = Run(tmp_path, target)
@@ -169,4 +179,33 @@ def test_sigkill_of_bwsim_takes_the_bot_along(target: str, tmp_path: Path) -> No
     finally:
         proc.kill()
     assert proc.returncode == -signal.SIGKILL
+    run.assert_nothing_left()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGHUP])
+def test_serve_child_goes_with_serve(sig: signal.Signals, tmp_path: Path) -> None:
+    """`bwsim serve -- COMMAND` killed or hung up: its bot's group and temp folder go with it."""
+    run = Run(tmp_path, "cmd")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    args = [sys.executable, "-m", "simulator.cli.main", "serve", "--bot-port", str(port)]
+    proc = subprocess.Popen(
+        [*args, "--", sys.executable, "-m", "tests.bots.stubborn_bot"],
+        cwd=run.work,
+        env=run.env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        pid_file = run.work / "stubborn-bot.pid"
+        _poll(lambda: pid_file.exists() or proc.poll() is not None, "the bot to start")
+        assert pid_file.exists(), proc.communicate()
+        proc.send_signal(sig)
+        proc.communicate(timeout=CAP_S)
+    finally:
+        proc.kill()
+    # SIGHUP stops serve in order (exit 0: no violation, the bot did not exit by itself).
+    assert proc.returncode == (-signal.SIGKILL if sig == signal.SIGKILL else 0)
     run.assert_nothing_left()
