@@ -209,3 +209,45 @@ def test_serve_child_goes_with_serve(sig: signal.Signals, tmp_path: Path) -> Non
     # SIGHUP stops serve in order (exit 0: no violation, the bot did not exit by itself).
     assert proc.returncode == (-signal.SIGKILL if sig == signal.SIGKILL else 0)
     run.assert_nothing_left()
+
+
+def test_sigterm_during_start_up_stops_the_starting_bot(tmp_path: Path) -> None:
+    """SIGTERM while bwsim waits for a --cmd bot to listen: exit 130, that bot stopped."""
+    run = Run(tmp_path, "cmd")
+    # Never listens; $$ is the shell that exec's sleep: the pid and the group's id.
+    run.args[run.args.index("--cmd") + 1] = "echo $$ $$ > stubborn-bot.pid; exec sleep 1000"
+    proc = run.start()
+    try:
+        pid_file = run.work / "stubborn-bot.pid"
+        _poll(lambda: pid_file.exists() or proc.poll() is not None, "the bot to start")
+        assert pid_file.exists(), proc.communicate()
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=CAP_S)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, stderr
+    run.assert_nothing_left()
+
+
+def test_one_failed_instance_stops_the_others(tmp_path: Path) -> None:
+    """`bwsim run --instances 2`: one copy fails to start; the other is stopped, exit 2."""
+    run = Run(tmp_path, "cmd")
+    # Whichever copy makes the folder first starts (its pid and group written at once);
+    # the other exits 1 before listening.
+    command = (
+        f"mkdir first && echo $$ $$ > stubborn-bot.pid && exec {sys.executable} "
+        "-m tests.bots.stubborn_bot"
+    )
+    args = [*run.args[:3], "run", "--cmd", command, "--instances", "2", "-k", "audio/replay-"]
+    proc = subprocess.run(
+        [*args, "--out", str(run.work / "out")],
+        cwd=run.work,
+        env=run.env,
+        capture_output=True,
+        text=True,
+        timeout=CAP_S * 2,
+        check=False,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "exited with code 1 before listening" in proc.stderr
+    run.assert_nothing_left()
