@@ -74,12 +74,13 @@ _T = TypeVar("_T")
 _pipe: tuple[int, int] | None = None
 
 
-def lifeline(tmp_dir: Path | None = None) -> tuple[int, dict[str, str]]:
+def lifeline(tmp_dir: Path | None = None, *, pdeathsig: bool = True) -> tuple[int, dict[str, str]]:
     """The lifeline's read end (for ``pass_fds``) and the variables that name it.
 
     ``tmp_dir`` is bwsim's temporary folder for this bot (``$BWSIM_TMP``): the watcher
     removes it when bwsim was killed and could not remove it itself. Its name must start
-    with ``bwsim-``; the watcher removes nothing else.
+    with ``bwsim-``; the watcher removes nothing else. ``pdeathsig``: the child is started
+    with :func:`pdeathsig_preexec`, which its bootstrap then clears (``$BWSIM_PARENT``).
 
     One pipe per bwsim process, made on first use; bwsim keeps both ends open until it
     exits. Both are non-inheritable, so no child gets the write end (a child holding it
@@ -90,7 +91,9 @@ def lifeline(tmp_dir: Path | None = None) -> tuple[int, dict[str, str]]:
     if _pipe is None:
         _pipe = os.pipe()
     read_fd = _pipe[0]
-    env = {LIFELINE_ENV: f"{read_fd}:{os.fstat(read_fd).st_ino}", "BWSIM_PARENT": str(os.getpid())}
+    env = {LIFELINE_ENV: f"{read_fd}:{os.fstat(read_fd).st_ino}"}
+    if pdeathsig:
+        env["BWSIM_PARENT"] = str(os.getpid())
     if tmp_dir is not None and tmp_dir.name.startswith("bwsim-"):
         env[TMP_ENV] = str(tmp_dir)
     return read_fd, env

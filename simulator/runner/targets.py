@@ -320,7 +320,7 @@ class AppTarget(Target):
     async def start(self, launch: Launch) -> RunningBot:
         """Serve the app on 127.0.0.1 port 0 and learn the port through a pipe."""
         read_fd, write_fd = os.pipe()
-        life_fd, life_env = lifeline(launch.violations_file.parent)
+        life_fd, life_env = lifeline(launch.violations_file.parent, pdeathsig=False)
         env = launch.child_env(0)
         env["BWSIM_READY_FD"] = str(write_fd)
         env.update(life_env)
