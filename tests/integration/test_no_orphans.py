@@ -8,6 +8,7 @@ on. Each test gives bwsim a private, empty TMPDIR and checks it is empty at the 
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shlex
 import signal
@@ -15,6 +16,7 @@ import site
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -22,6 +24,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+
+from simulator.errors import TargetError
+from simulator.runner.harness import Harness
+from simulator.runner.targets import CmdTarget
 
 ROOT = Path(__file__).resolve().parents[2]
 TARGETS = {
@@ -251,3 +257,34 @@ def test_one_failed_instance_stops_the_others(tmp_path: Path) -> None:
     assert proc.returncode == 2, proc.stderr
     assert "exited with code 1 before listening" in proc.stderr
     run.assert_nothing_left()
+
+
+async def _log_of_a_clean_run() -> Path:
+    """Start a bot that serves, stop it; its log's path (checked to exist while it ran)."""
+    async with Harness(CmdTarget(f"{sys.executable} -m http.server $PORT")) as h:
+        assert h.bot is not None and h.bot.log_path is not None
+        assert await asyncio.to_thread(h.bot.log_path.is_file)
+        return h.bot.log_path
+
+
+async def _start_a_failing_bot() -> None:
+    async with Harness(CmdTarget("echo the bot broke; exit 3")):
+        pass
+
+
+def test_temporary_log_is_removed_unless_the_bot_failed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without an output folder: a bot's log is removed at a clean stop, kept when it failed."""
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(tempfile, "tempdir", None)  # gettempdir() reads TMPDIR again
+    clean_log = asyncio.run(_log_of_a_clean_run())
+    assert not clean_log.exists()
+    assert not any(tmp_path.iterdir())
+
+    with pytest.raises(TargetError) as caught:
+        asyncio.run(_start_a_failing_bot())
+    kept = list(tmp_path.rglob("*.log"))
+    assert len(kept) == 1, kept
+    assert f"full log: {kept[0]}" in str(caught.value)
+    assert "the bot broke" in kept[0].read_text()
