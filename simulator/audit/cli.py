@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import shutil
 import sys
 from pathlib import Path
@@ -26,6 +27,7 @@ from simulator.cli.options import (
     note_allow_hosts,
 )
 from simulator.errors import ConfigError
+from simulator.runner.lifetime import interrupt_on_termination
 from simulator.runner.targets import BotCredentials, UrlTarget, parse_target
 
 __all__ = ["add_parser", "run"]
@@ -178,7 +180,15 @@ def _write_unusable(path: str | None, message: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run ``bwsim audit`` with parsed arguments; returns the exit code."""
+    """Run ``bwsim audit`` with parsed arguments; returns the exit code.
+
+    SIGTERM and SIGHUP stop the audit as Ctrl-C does: the bots are stopped, exit 130.
+    """
+    with interrupt_on_termination():
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         config = _config(args)
         target = parse_target(args.app, args.cmd, args.url)
@@ -202,6 +212,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"bwsim: {exc}", file=sys.stderr)
         _write_unusable(args.json, str(exc))
         return EXIT_UNUSABLE
+    # Temporary logs (no --json) are gone once their bot stopped, unless it failed.
+    kept = tuple(log for log in report.bot_logs if Path(log).exists())
+    report = dataclasses.replace(report, bot_logs=kept)
     print(format_table(report, width=shutil.get_terminal_size((100, 24)).columns - 2))
     if args.json:
         write_json(report, Path(args.json))

@@ -28,6 +28,7 @@ from simulator.cli.options import (
 from simulator.judge.verdicts import call_problems
 from simulator.protocol.codec import Pcm
 from simulator.runner.harness import Harness
+from simulator.runner.lifetime import interrupt_on_termination
 from simulator.runner.targets import (
     BotCredentials,
     Target,
@@ -114,7 +115,15 @@ def _bot_log(args: argparse.Namespace, target: Target) -> Path | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run ``bwsim call`` with parsed arguments; returns the exit code."""
+    """Run ``bwsim call`` with parsed arguments; returns the exit code.
+
+    SIGTERM and SIGHUP stop the call as Ctrl-C does: the bot is stopped, exit 130.
+    """
+    with interrupt_on_termination():
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     voice = load_caller_audio(args.audio)  # before anything starts: a bad file is exit 2
     result = asyncio.run(_place(args, voice))
     out = Path(args.out) if args.out else Path("bwsim-out") / result.call_id

@@ -19,6 +19,7 @@ from simulator.call.options import DEFAULT_MAX_CALL_S, CallOptions
 from simulator.call.pacer import request_realtime
 from simulator.cli.options import EXIT_FAILED, EXIT_OK, Subparsers, add_target
 from simulator.errors import ConfigError
+from simulator.runner.lifetime import interrupt_on_termination
 from simulator.runner.load import CallRecord, loop_factory, run_load
 from simulator.runner.targets import BotCredentials, UrlTarget, parse_target
 
@@ -94,7 +95,15 @@ def add_parser(sub: Subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run ``bwsim load`` with parsed arguments; returns the exit code."""
+    """Run ``bwsim load`` with parsed arguments; returns the exit code.
+
+    SIGTERM and SIGHUP stop the run as Ctrl-C does: the bot is stopped, exit 130.
+    """
+    with interrupt_on_termination():
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     voice = load_caller_audio(args.audio)  # before anything starts: a bad file is exit 2
     if args.calls < 1 or args.concurrency < 1:
         raise ConfigError(

@@ -24,6 +24,7 @@ from simulator.cli.options import (
 from simulator.errors import ScenarioError, TargetError
 from simulator.judge.scenario import Scenario, load_scenarios
 from simulator.report.run_report import console_table, progress_line, write_json, write_junit
+from simulator.runner.lifetime import interrupt_on_termination
 from simulator.runner.suite import ScenarioResult, run_suite
 from simulator.runner.targets import (
     Target,
@@ -115,7 +116,15 @@ def add_parser(sub: Subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run ``bwsim run`` with parsed arguments; returns the exit code."""
+    """Run ``bwsim run`` with parsed arguments; returns the exit code.
+
+    SIGTERM and SIGHUP stop the run as Ctrl-C does: the bots are stopped, exit 130.
+    """
+    with interrupt_on_termination():
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     named = bool(args.app or args.cmd or args.url)
     paths = [Path(p) for p in args.paths] or bundled_scenarios(bundled_bot=not named)
     scenarios = _select(load_scenarios(paths), args.select)

@@ -201,10 +201,10 @@ async def serve(
     command: list[str] | None = None,
     reload: bool = False,
 ) -> int:
-    """Serve the fake Bandwidth on ``port`` until SIGINT/SIGTERM; returns the exit code."""
+    """Serve the fake Bandwidth on ``port`` until SIGINT/SIGTERM/SIGHUP; returns the exit code."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     _remove(env_file)  # a file from an earlier run names a server that is gone
@@ -225,7 +225,13 @@ async def serve(
                 child_env = {**os.environ, **env, **intercept, "PYTHONUNBUFFERED": "1"}
                 reload_dir = Path.cwd() if reload else None
                 bot_ok = await supervise(
-                    command, child_env, stop, say=_say, on_line=_bot_line, reload_dir=reload_dir
+                    command,
+                    child_env,
+                    stop,
+                    say=_say,
+                    on_line=_bot_line,
+                    reload_dir=reload_dir,
+                    tmp_dir=h.violations_file.parent,
                 )
             else:
                 await stop.wait()

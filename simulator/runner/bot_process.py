@@ -14,9 +14,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import os
 import shlex
-import signal
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,12 +22,19 @@ from typing import Any
 import watchfiles
 
 from simulator.errors import ConfigError
+from simulator.runner.lifetime import (
+    STOP_GRACE_S,
+    GroupGuard,
+    lifeline,
+    pdeathsig_preexec,
+    stop_group,
+)
 
 __all__ = ["ChildBot", "supervise"]
 
 TAIL_LINES = 20
 """How many of the bot's last output lines an exit message shows."""
-STOP_TIMEOUT_S = 8.0
+STOP_TIMEOUT_S = STOP_GRACE_S
 """How long a stopped bot gets between SIGTERM and SIGKILL."""
 
 
@@ -42,13 +47,17 @@ class ChildBot:
         env: dict[str, str],
         *,
         on_line: Callable[[str], None],
+        tmp_dir: Path | None = None,
     ) -> None:
         self.command = list(command)
+        self.tmp_dir = tmp_dir
+        """bwsim's temporary folder, removed by the guard if bwsim is killed."""
         self.env = env
         self.on_line = on_line
         self.tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
         self._proc: asyncio.subprocess.Process | None = None
         self._pump: asyncio.Task[None] | None = None
+        self._guard: GroupGuard | None = None
 
     @property
     def pid(self) -> int:
@@ -69,14 +78,17 @@ class ChildBot:
 
     async def start(self) -> None:
         """Start the command; a command that cannot be run at all is a :class:`ConfigError`."""
+        life_fd, life_env = lifeline()  # the bot ends with serve, even if serve is killed
         try:
             self._proc = await asyncio.create_subprocess_exec(
                 *self.command,
-                env=self.env,
+                env={**self.env, **life_env},
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.STDOUT,
                 start_new_session=True,  # its own group: stopped as a whole, deaf to our Ctrl-C
+                pass_fds=(life_fd,),
+                preexec_fn=pdeathsig_preexec(),
             )
         except OSError as exc:
             raise ConfigError(
@@ -84,6 +96,11 @@ class ChildBot:
                 "check the program after `--` exists and runs, e.g. `bwsim serve -- python bot.py`"
             ) from exc
         self._pump = asyncio.create_task(self._copy_output(self._proc))
+        try:
+            self._guard = await GroupGuard.start(self._proc.pid, self.tmp_dir)
+        except BaseException:
+            await self.stop()
+            raise
 
     async def _copy_output(self, proc: asyncio.subprocess.Process) -> None:
         assert proc.stdout is not None
@@ -103,24 +120,17 @@ class ChildBot:
         return code
 
     async def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> int | None:
-        """Stop the bot's process group: SIGTERM, then SIGKILL after ``timeout_s``."""
+        """Stop the bot's process group: SIGTERM, then SIGKILL to the group after ``timeout_s``."""
         proc = self._proc
         if proc is None:
             return None
-        if proc.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                async with asyncio.timeout(timeout_s):
-                    await proc.wait()
-            except TimeoutError:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                await proc.wait()
-        # Children of the bot that kept the pipe open are in its group: end them too, so
-        # the output copy finishes.
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGKILL)
+        # SIGKILL to the whole group in the end: children of the bot that kept the pipe
+        # open are in its group, and the output copy finishes only when they are gone.
+        try:
+            await stop_group(proc, timeout_s)
+        finally:
+            if self._guard is not None:
+                await self._guard.close()
         return await self.wait()
 
 
@@ -190,12 +200,14 @@ async def supervise(
     say: Callable[[str], None],
     on_line: Callable[[str], None],
     reload_dir: Path | None = None,
+    tmp_dir: Path | None = None,
 ) -> bool:
     """Run the bot until ``stop`` is set; with ``reload_dir``, restart it on ``.py`` changes.
 
     Returns False if the bot exited on its own without ``--reload`` (the message, with its
     exit code and output tail, has been given to ``say``), True when serve was asked to
     stop. ``say`` gets what serve should tell the user; ``on_line`` each line the bot prints.
+    ``tmp_dir`` is serve's temporary folder, removed by the bot's guard if serve is killed.
     With ``--reload`` a bot that exits is restarted at the next change, as uvicorn does.
     """
     changes = None
@@ -203,7 +215,7 @@ async def supervise(
         changes = _Changes(reload_dir)
         await changes.start()
         say(f"--reload: watching {reload_dir} for changes to .py files")
-    bot = ChildBot(command, env, on_line=on_line)
+    bot = ChildBot(command, env, on_line=on_line, tmp_dir=tmp_dir)
     stopped = asyncio.ensure_future(stop.wait())
     try:
         await bot.start()
@@ -233,13 +245,16 @@ async def supervise(
                     return True
                 say(f"--reload: {_shown(batch, reload_dir)} changed; restarting the bot")
                 await bot.stop()
-                bot = ChildBot(command, env, on_line=on_line)
+                bot = ChildBot(command, env, on_line=on_line, tmp_dir=tmp_dir)
                 await bot.start()
                 say(f"bot started (pid {bot.pid}): {shlex.join(command)}")
                 exited = asyncio.ensure_future(bot.wait())
     finally:
         stopped.cancel()
-        if bot.returncode is None and bot.started:
-            say(f"bot stopped (pid {bot.pid}, exit code {await bot.stop()})")
+        if bot.started:
+            running = bot.returncode is None
+            stopped_code = await bot.stop()  # also when it exited: what it left in its group goes
+            if running:
+                say(f"bot stopped (pid {bot.pid}, exit code {stopped_code})")
         if changes is not None:
             await changes.close()

@@ -5,12 +5,17 @@ the audit): it owns the :class:`~simulator.rest.fake.FakeBandwidth` state, serve
 API on a real uvicorn, starts the target with matching credentials and the request
 interception, and gathers violations from every side at the end. With ``log_path`` the bot's
 output goes to that file (a report's output folder) instead of a temporary one.
+
+Whatever happens on the way in (a bot that does not start, a cancellation), what was
+already started is stopped; on the way out the bot is stopped and the harness's temporary
+folder removed.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import shutil
 import tempfile
 from collections.abc import Sequence
 from dataclasses import replace
@@ -70,9 +75,31 @@ class Harness:
         self.bot: RunningBot | None = None
         self.interceptor: Interceptor | None = None
         self._stack = contextlib.AsyncExitStack()
-        self._tmp = Path(tempfile.mkdtemp(prefix="bwsim-"))
-        self.violations_file = self._tmp / "blocked-requests.jsonl"
+        self._tmp: Path | None = None
         self._child_violations_read = 0
+
+    @property
+    def violations_file(self) -> Path:
+        """The file the bot's hooks append refused requests to (in a temporary folder).
+
+        The folder is made on first use and removed when the harness stops.
+        """
+        if self._tmp is None:
+            self._tmp = Path(tempfile.mkdtemp(prefix="bwsim-"))
+        return self._tmp / "blocked-requests.jsonl"
+
+    def _remove_tmp(self) -> None:
+        """Remove the temporary folder, unless it holds the log of a bot that failed.
+
+        Such a log is kept for the message that names it (the bots' other temporary logs
+        are removed as they stop); the folder then stays with that log only.
+        """
+        if self._tmp is None:
+            return
+        (self._tmp / "blocked-requests.jsonl").unlink(missing_ok=True)
+        if not any(self._tmp.glob("*.log")):
+            shutil.rmtree(self._tmp, ignore_errors=True)
+        self._tmp = None
 
     @property
     def api_base(self) -> str:
@@ -103,7 +130,10 @@ class Harness:
                 self.bot = await self.target.start(launch)
                 self._stack.push_async_callback(self.bot.stop)
         except BaseException:
-            await self._stack.aclose()
+            try:
+                await self._stack.aclose()
+            finally:
+                self._remove_tmp()
             raise
         return self
 
@@ -137,8 +167,13 @@ class Harness:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.collect_child_violations()
-        await self._stack.aclose()
+        try:
+            self.collect_child_violations()
+        finally:
+            try:
+                await self._stack.aclose()
+            finally:
+                self._remove_tmp()
 
     def _blocked(self, host: str, url: str) -> None:
         self.fake.journal.violation(
@@ -151,7 +186,7 @@ class Harness:
 
     def collect_child_violations(self) -> list[Violation]:
         """Move blocked requests reported by child processes into the journal."""
-        if not self.violations_file.exists():
+        if self._tmp is None or not self.violations_file.exists():
             return []
         lines = self.violations_file.read_text(encoding="utf-8").splitlines()
         new = lines[self._child_violations_read :]

@@ -53,6 +53,7 @@ from simulator.judge.verdicts import call_problems
 from simulator.report.plot import plot_timeline
 from simulator.rest.journal import Violation
 from simulator.runner.harness import Harness
+from simulator.runner.lifetime import enter_all
 from simulator.runner.scenario_call import call_options, scenario_caller
 from simulator.runner.targets import RunningBot, Target, UrlTarget, bot_log_name, describe_exit
 
@@ -423,7 +424,7 @@ async def run_suite(
         records.update(made)
         bots.extend(made.values())
         async with contextlib.AsyncExitStack() as stack:
-            harnesses = await asyncio.gather(*(stack.enter_async_context(h) for h in made))
+            harnesses = await enter_all(stack, list(made))
             for h in harnesses:
                 records[h].started(h.bot)
             quiet_gc()  # no 30-70 ms full collection in the middle of the calls' 20 ms clock

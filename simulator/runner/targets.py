@@ -14,9 +14,13 @@ guide's ``env.example`` (``PROXY_HOST``, ``PORT``, ``BANDWIDTH_CLIENT_ID``,
 the request interception (``intercept``) through the bootstrap ``sitecustomize``.
 
 The output (stdout and stderr) of a bot bwsim starts goes to ``Launch.log_path`` (``bwsim
-run`` puts it in its output folder, ``OUT/bots/``) or, without one, to a temporary file;
-every message about the bot ends with the last lines of that log and its path
-(:meth:`RunningBot.log_excerpt`).
+run`` puts it in its output folder, ``OUT/bots/``) or, without one, to a temporary file
+that is removed when the bot is stopped, unless the bot failed (it did not start, or it
+exited on its own); every message about the bot ends with the last lines of that log and
+its path (:meth:`RunningBot.log_excerpt`).
+
+Bots run in a process group of their own and are stopped as a group; they also end when
+bwsim ends, however it ends (:mod:`simulator.runner.lifetime`).
 """
 
 from __future__ import annotations
@@ -26,7 +30,6 @@ import contextlib
 import json
 import os
 import re
-import secrets
 import shlex
 import signal
 import socket
@@ -37,8 +40,24 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from simulator.errors import TargetError
-from simulator.rest.control_guard import TOKEN_VAR, new_control_token
+from simulator.rest.control_guard import TOKEN_VAR
 from simulator.rest.intercept import child_environment
+from simulator.runner.bot_env import (
+    ALLOWED_ENV,
+    ALLOWED_ENV_PREFIXES,
+    PASS_ENV_VAR,
+    PROXY_HOST,
+    BotCredentials,
+    allowed_env,
+    passed_env_names,
+)
+from simulator.runner.lifetime import (
+    STOP_GRACE_S,
+    GroupGuard,
+    lifeline,
+    pdeathsig_preexec,
+    stop_group,
+)
 from simulator.suite import SCENARIOS_DIR
 
 __all__ = [
@@ -62,107 +81,6 @@ __all__ = [
     "passed_env_names",
 ]
 
-PROXY_HOST = "bot.bwsim.localhost"
-"""``PROXY_HOST`` given to bots bwsim starts; ``.localhost`` names are loopback (RFC 6761)."""
-
-
-ALLOWED_ENV = frozenset(
-    {
-        *("PATH", "HOME", "USER", "LOGNAME", "SHELL", "TERM", "TZ", "TMPDIR", "LANG"),
-        *("LANGUAGE", "VIRTUAL_ENV", "SSL_CERT_FILE", "SSL_CERT_DIR"),
-        *("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"),
-        *("http_proxy", "https_proxy", "all_proxy", "no_proxy"),
-    }
-)
-"""Variables of bwsim's own environment a bot it starts gets as they are.
-
-What the bot needs to run at all (``PATH``, ``HOME``, the user, shell and terminal, the
-locale and time zone, the temporary folder, the virtual environment) and to reach the
-network the way this machine does (CA certificates and proxies, which matter only for
-hosts allowed with ``--allow-host``). Nothing that chooses how the bot behaves: an
-``OPENAI_API_KEY`` or ``REDIS_URL`` reaches it only when named with ``--pass-env``.
-``PYTHONPATH`` is kept too, after the bootstrap folder of the interception."""
-ALLOWED_ENV_PREFIXES = ("LC_", "BWSIM_")
-"""Prefixes of the same: the locale's ``LC_*``, and bwsim's own ``BWSIM_*`` settings
-(``BWSIM_STANDINS=0`` keeps a bot on its providers)."""
-PASS_ENV_VAR = "BWSIM_PASS_ENV"  # noqa: S105 - a variable name, not a password
-"""Comma-separated names of variables bwsim passes on to the bots it starts, on top of
-:data:`ALLOWED_ENV` (``--pass-env NAME`` adds to it)."""
-
-
-def passed_env_names(*, present: bool = False) -> tuple[str, ...]:
-    """The names in ``$BWSIM_PASS_ENV``, in order, without repeats or blanks.
-
-    With ``present``, only those set in this environment: the ones a bot really gets.
-    """
-    names = (n.strip() for n in os.environ.get(PASS_ENV_VAR, "").split(","))
-    return tuple(n for n in dict.fromkeys(names) if n and (not present or n in os.environ))
-
-
-def _allowed(name: str) -> bool:
-    return name in ALLOWED_ENV or name.startswith(ALLOWED_ENV_PREFIXES)
-
-
-@dataclass(frozen=True)
-class BotCredentials:
-    """The secrets bot and simulator share; generated per run.
-
-    ``control_token`` is the token of the simulator's control API (``/_bwsim/*``), given
-    to the bots bwsim starts as ``$BWSIM_CONTROL_TOKEN``.
-    """
-
-    client_id: str
-    client_secret: str
-    webhook_username: str
-    webhook_password: str
-    human_agent_number: str = "+19195550123"
-    control_token: str = field(default_factory=new_control_token, repr=False, compare=False)
-
-    @classmethod
-    def generate(cls, client_id: str, client_secret: str) -> BotCredentials:
-        """Fresh webhook credentials for the given OAuth client."""
-        return cls(
-            client_id=client_id,
-            client_secret=client_secret,
-            webhook_username=f"bwsim-{secrets.token_hex(4)}",
-            webhook_password=secrets.token_urlsafe(18),
-        )
-
-    @classmethod
-    def from_environment(cls) -> BotCredentials | None:
-        """The secrets of a bot started by hand (``--url``), from the variables it reads.
-
-        None unless ``BANDWIDTH_CLIENT_ID`` and ``BANDWIDTH_CLIENT_SECRET`` are set; the
-        webhook credentials may be missing (then the webhook goes without them). A
-        ``BWSIM_CONTROL_TOKEN`` set for both becomes the control API's token, so a bot on
-        the stand-ins can fetch its caller lines.
-        """
-        if not (
-            os.environ.get("BANDWIDTH_CLIENT_ID") and os.environ.get("BANDWIDTH_CLIENT_SECRET")
-        ):
-            return None
-        return cls(
-            client_id=os.environ["BANDWIDTH_CLIENT_ID"],
-            client_secret=os.environ["BANDWIDTH_CLIENT_SECRET"],
-            webhook_username=os.environ.get("BANDWIDTH_WEBHOOK_USERNAME", ""),
-            webhook_password=os.environ.get("BANDWIDTH_WEBHOOK_PASSWORD", ""),
-            control_token=os.environ.get(TOKEN_VAR) or new_control_token(),
-        )
-
-    def environment(self, *, port: int | None, proxy_host: str = PROXY_HOST) -> dict[str, str]:
-        """The guide's ``env.example`` variables, filled in."""
-        env = {
-            "PROXY_HOST": proxy_host,
-            "BANDWIDTH_CLIENT_ID": self.client_id,
-            "BANDWIDTH_CLIENT_SECRET": self.client_secret,
-            "BANDWIDTH_WEBHOOK_USERNAME": self.webhook_username,
-            "BANDWIDTH_WEBHOOK_PASSWORD": self.webhook_password,
-            "HUMAN_AGENT_NUMBER": self.human_agent_number,
-        }
-        if port is not None:
-            env["PORT"] = str(port)
-        return env
-
 
 @dataclass
 class RunningBot:
@@ -173,6 +91,11 @@ class RunningBot:
     log_path: Path | None = None
     description: str = ""
     extra_env: dict[str, str] = field(default_factory=dict)
+    temporary_log: bool = False
+    """The log is a temporary file of bwsim's: removed at :meth:`stop` unless the bot failed."""
+    guard: GroupGuard | None = None
+    """The process that ends the bot's group if bwsim dies (``--cmd`` bots)."""
+    _stopped: bool = field(default=False, repr=False)
 
     @property
     def webhook_url(self) -> str:
@@ -215,22 +138,29 @@ class RunningBot:
             return await proc.wait()  # already reaped by the watcher: its result is on its way
         return None if info is None else await proc.wait()
 
-    async def stop(self, timeout_s: float = 8.0) -> int | None:
-        """Stop the bot's process group: SIGTERM, then SIGKILL after ``timeout_s``."""
+    async def stop(self, timeout_s: float = STOP_GRACE_S, *, failed: bool = False) -> int | None:
+        """Stop the bot's process group: SIGTERM, then SIGKILL after ``timeout_s``.
+
+        The SIGKILL goes to the whole group even when the leader has exited
+        (:func:`~simulator.runner.lifetime.stop_group`). A temporary log is removed unless
+        the bot ``failed`` (its start failed) or had exited on its own before this: then
+        the messages that name it still find it. Stopping twice does nothing more.
+        """
         proc = self.process
         if proc is None:
             return None
-        if proc.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                async with asyncio.timeout(timeout_s):
-                    await proc.wait()
-            except TimeoutError:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                await proc.wait()
-        return proc.returncode
+        if self._stopped:
+            return proc.returncode
+        self._stopped = True
+        ended_alone = await self.exited() is not None
+        try:
+            code = await stop_group(proc, timeout_s)
+        finally:
+            if self.guard is not None:
+                await self.guard.close()
+        if self.temporary_log and self.log_path is not None and not (failed or ended_alone):
+            self.log_path.unlink(missing_ok=True)
+        return code
 
 
 @dataclass(frozen=True)
@@ -259,7 +189,7 @@ class Launch:
         the variables named in ``pass_env``, the guide's variables, the control API's URL
         and token, ``extra_env`` (a scenario's ``bot_env``), then the interception.
         """
-        env = {k: v for k, v in os.environ.items() if _allowed(k)}
+        env = {k: v for k, v in os.environ.items() if allowed_env(k)}
         env.update({k: os.environ[k] for k in self.pass_env if k in os.environ})
         env.update(self.credentials.environment(port=port))
         env["BWSIM_CONTROL_URL"] = self.api_base.rstrip("/") + "/_bwsim"
@@ -286,13 +216,20 @@ class Target:
         raise NotImplementedError
 
 
-def _log_file(prefix: str, wanted: Path | None = None) -> Path:
-    """The file the bot's output goes to: ``wanted`` (emptied), or a new temporary file."""
+def _log_file(prefix: str, launch: Launch) -> Path:
+    """The file the bot's output goes to: ``launch.log_path`` (emptied), or a temporary file.
+
+    The temporary file is made in the harness's temporary folder (where the violations
+    file is), which is removed with the harness.
+    """
+    wanted = launch.log_path
     if wanted is not None:
         wanted.parent.mkdir(parents=True, exist_ok=True)
         wanted.write_bytes(b"")
         return wanted
-    fd, name = tempfile.mkstemp(prefix=f"bwsim-{prefix}-", suffix=".log")
+    folder = launch.violations_file.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f"bot-{prefix}-", suffix=".log", dir=folder)
     os.close(fd)
     return Path(name)
 
@@ -349,25 +286,44 @@ class AppTarget(Target):
     async def start(self, launch: Launch) -> RunningBot:
         """Serve the app on 127.0.0.1 port 0 and learn the port through a pipe."""
         read_fd, write_fd = os.pipe()
+        life_fd, life_env = lifeline(launch.violations_file.parent, pdeathsig=False)
         env = launch.child_env(0)
         env["BWSIM_READY_FD"] = str(write_fd)
-        log_path = _log_file("app", launch.log_path)
-        with log_path.open("wb") as log:
-            proc = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "simulator.runner.serve_app",
-                self.spec,
-                env=env,
-                cwd=self.cwd,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=log,
-                stderr=asyncio.subprocess.STDOUT,
-                pass_fds=(write_fd,),
-                start_new_session=True,
-            )
-        os.close(write_fd)
+        env.update(life_env)
+        log_path = _log_file("app", launch)
+        try:
+            with log_path.open("wb") as log:
+                proc = await asyncio.create_subprocess_exec(
+                    sys.executable,
+                    "-m",
+                    "simulator.runner.serve_app",
+                    self.spec,
+                    env=env,
+                    cwd=self.cwd,
+                    stdin=asyncio.subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=asyncio.subprocess.STDOUT,
+                    pass_fds=(write_fd, life_fd),
+                    start_new_session=True,  # no PDEATHSIG: the bootstrap's watcher runs here
+                )
+        except BaseException:
+            os.close(read_fd)
+            raise
+        finally:
+            os.close(write_fd)
         bot = RunningBot("", proc, log_path, self.description)
+        bot.temporary_log = launch.log_path is None
+        try:
+            await self._wait_ready(bot, proc, read_fd, launch)
+        except BaseException:
+            # A failed start keeps its log (the error names it); a cancelled one does not.
+            await bot.stop()
+            raise
+        return bot
+
+    async def _wait_ready(
+        self, bot: RunningBot, proc: asyncio.subprocess.Process, read_fd: int, launch: Launch
+    ) -> None:
         loop = asyncio.get_running_loop()
         reader = asyncio.StreamReader()
         transport, _ = await loop.connect_read_pipe(
@@ -377,7 +333,7 @@ class AppTarget(Target):
             async with asyncio.timeout(launch.startup_timeout_s):
                 line = await _wait_exit_or(proc, asyncio.ensure_future(reader.readline()))
         except TimeoutError:
-            await bot.stop()
+            await bot.stop(failed=True)
             raise TargetError(
                 f"{self.description} did not start listening within "
                 f"{launch.startup_timeout_s:.0f} s; {bot.log_excerpt()}"
@@ -389,13 +345,12 @@ class AppTarget(Target):
             await bot.stop()
             raise TargetError(str(json.loads(line[len(b"error ") :])))
         if not line:
-            await bot.stop()
+            await bot.stop(failed=True)
             raise TargetError(
                 f"{self.description} {describe_exit(proc.returncode or 0)} before serving; "
                 f"{bot.log_excerpt()}"
             )
         bot.base_url = f"http://127.0.0.1:{int(line.strip())}"
-        return bot
 
 
 def _pick_port() -> int:
@@ -430,7 +385,7 @@ async def _wait_for_port(
                     await writer.wait_closed()
                 return
     except TimeoutError:
-        await bot.stop()
+        await bot.stop(failed=True)
         raise TargetError(
             f"{describe} did not listen on $PORT ({port}) within {timeout_s:.0f} s. "
             f"Does it read the PORT environment variable? {bot.log_excerpt()}"
@@ -455,7 +410,9 @@ class CmdTarget(Target):
         port = _pick_port()
         env = launch.child_env(port)
         env.setdefault("HOST", "127.0.0.1")
-        log_path = _log_file("cmd", launch.log_path)
+        life_fd, life_env = lifeline(launch.violations_file.parent)
+        env.update(life_env)
+        log_path = _log_file("cmd", launch)
         with log_path.open("wb") as log:
             proc = await asyncio.create_subprocess_shell(
                 self.command,
@@ -464,10 +421,19 @@ class CmdTarget(Target):
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=log,
                 stderr=asyncio.subprocess.STDOUT,
+                pass_fds=(life_fd,),
                 start_new_session=True,
+                preexec_fn=pdeathsig_preexec(),
             )
         bot = RunningBot(f"http://127.0.0.1:{port}", proc, log_path, self.description)
-        await _wait_for_port(port, proc, launch.startup_timeout_s, self.description, bot)
+        bot.temporary_log = launch.log_path is None
+        try:
+            bot.guard = await GroupGuard.start(proc.pid, launch.violations_file.parent)
+            await _wait_for_port(port, proc, launch.startup_timeout_s, self.description, bot)
+        except BaseException:
+            # A failed start keeps its log (the error names it); a cancelled one does not.
+            await bot.stop()
+            raise
         return bot
 
 
