@@ -34,6 +34,10 @@ async def test_generated_start_frames_never_touch_another_call(tmp_path: Path) -
     assert result.status == "passed", result.verdict.detail
     evidence = result.verdict.evidence
     assert evidence["examples_run"] >= EXAMPLES
+    print(  # shown by `nox -s fuzz` (-rP): this target's count beside hypothesis's own
+        f"fuzz.start_metadata: seed {evidence['seed']}, {evidence['examples_run']} examples "
+        f"({EXAMPLES} generated + pinned), outcomes {evidence['outcomes']}"
+    )
     assert f"seed {evidence['seed']}" in result.verdict.detail
     assert not _files(tmp_path), "a passing run writes no replay scenario"
 

@@ -15,7 +15,7 @@ import json
 from typing import Any
 
 import pytest
-from hypothesis import example, given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from simulator.protocol.media import (
@@ -27,7 +27,8 @@ from simulator.protocol.media import (
     StreamConfig,
 )
 
-pytestmark = pytest.mark.fuzz
+# A hang guard, not a speed bound: the fuzz profile runs 10,000 examples per test.
+pytestmark = [pytest.mark.fuzz, pytest.mark.timeout(120 + 0.2 * settings().max_examples)]
 
 RULES = {
     "binary-frame", "bad-json", "missing-event-type", "unknown-event",

@@ -13,12 +13,13 @@ import re
 from typing import Any
 
 import pytest
-from hypothesis import example, given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from simulator.protocol.bxml import DOCUMENTED_VERBS, MAX_BYTES, BxmlDocument, BxmlError, parse_bxml
 
-pytestmark = pytest.mark.fuzz
+# A hang guard, not a speed bound: the fuzz profile runs 10,000 examples per test.
+pytestmark = [pytest.mark.fuzz, pytest.mark.timeout(120 + 0.2 * settings().max_examples)]
 
 RULE = re.compile(r"[a-z]+(-[a-z]+)*")
 """A rule name as ``bwsim run`` shows it: ``size``, ``syntax``, ``unknown-verb`` …"""

@@ -45,7 +45,7 @@ from simulator.rest.journal import JournalEntry
 from simulator.rest.routes import CALL_ROUTES
 from simulator.runner.targets import describe_exit
 
-__all__ = ["SHRINK_CALLS", "example_problems", "start_metadata"]
+__all__ = ["SHRINK_CALLS", "choose_seed", "example_problems", "start_metadata"]
 
 CHECK = "fuzz.start_metadata"
 LISTEN_S = 0.3
