@@ -18,8 +18,11 @@ The pinned examples run first, one by one. Then hypothesis generates the rest fr
 (``--fuzz-seed``, else ``HYPOTHESIS_SEED``, else a random one) that the verdict prints:
 the same seed sends the same examples again. A failing example is shrunk by hypothesis
 (each try a live call, at most :data:`SHRINK_CALLS` of them) and written out as a bwsim
-scenario that replays it (``bwsim run FILE --app BOT``). Examples run one at a time, so
-each request the bot makes falls inside the example that caused it.
+scenario that replays it (``bwsim run FILE --app BOT``). :data:`LANES` hypothesis runs go
+at once (fewer under ``--max-calls``), each with its own two victims and the seed plus
+its number; within a lane examples run one at a time, so a request about a lane's victim
+is tied to the example that lane was running (the evidence names it), and a late
+hang-up of an earlier example's own call is recognised as such.
 
 Hypothesis runs in a worker thread and hands each example to the audit's event loop, so
 the other checks keep running. No example database is written.
@@ -53,6 +56,9 @@ LISTEN_S = 0.3
 ACT_WAIT_S = 0.5
 """How long after the connection ends each example waits for the bot's Voice API request."""
 EXAMPLE_TIMEOUT_S = 60.0
+LANES = 3
+"""Examples at once, each lane with its own victims, seed (the seed + its number) and
+shrinking: a request about a lane's victim is that lane's example's."""
 SHRINK_CALLS = 40
 """Live calls hypothesis may spend shrinking a failing example."""
 _KEPT = 5
@@ -65,6 +71,7 @@ class _Broken(AssertionError):
 @dataclass
 class _Run:
     number: int
+    lane: int
     source: str
     frames: list[Any]
     ending: str
@@ -81,10 +88,25 @@ class _Stats:
     down: str | None = None
     samples: list[dict[str, Any]] = field(default_factory=list)
     failures: list[_Run] = field(default_factory=list)
+    own_calls: dict[str, str] = field(default_factory=dict)
+    """Every example's own call id → its account: a late hang-up of one is no spoof."""
+    lane_victims: dict[str, int] = field(default_factory=dict)
+    """Each lane's victim call ids → the lane: a request about one is that lane's."""
+    shrink_calls: int = 0
+    stop: threading.Event = field(default_factory=threading.Event)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+@dataclass
+class _Lane:
+    """One of the concurrent hypothesis runs: its own victims, seed and shrinking."""
+
+    number: int
+    targets: Any
+    seed: int
     known: dict[str, _Run] = field(default_factory=dict)
     last_failure: _Run | None = None
     shrink_calls: int = 0
-    stop: threading.Event = field(default_factory=threading.Event)
 
 
 def _shown(frames: list[Any]) -> list[str]:
@@ -129,43 +151,64 @@ def example_problems(
 
 
 class _Watch:
-    """Voice API requests on call routes while an example runs, and an event for each."""
+    """An event set by a Voice API request that may be this example's doing.
 
-    def __init__(self, ctx: AuditContext) -> None:
-        self.ctx = ctx
+    That is one about its own call, its lane's victims, or a call no example owns.
+    """
+
+    def __init__(self, ctx: AuditContext, stats: _Stats, lane: int, own: str) -> None:
         self.seen = asyncio.Event()
+        self._stats, self._lane, self._own = stats, lane, own
         self._unsubscribe = ctx.fake.journal.subscribe(self._note)
 
     def _note(self, entry: JournalEntry) -> None:
-        if entry.route in CALL_ROUTES:
+        if entry.route not in CALL_ROUTES:
+            return
+        call = entry.call_id or ""
+        lane = self._stats.lane_victims.get(call)
+        unowned = lane is None and call not in self._stats.own_calls
+        if call == self._own or lane == self._lane or unowned:
             self.seen.set()
 
     def close(self) -> None:
+        """Stop watching the journal."""
         self._unsubscribe()
 
 
 def _ours(
-    ctx: AuditContext, entries: list[JournalEntry], own_account: str, own: str
+    ctx: AuditContext, entries: list[JournalEntry], stats: _Stats, lane: int
 ) -> list[JournalEntry]:
-    """The example's foreign requests: not about its own call, not another check's call."""
+    """The example's foreign requests: about no example's own call, nor another's victim.
+
+    A request is about an example's own call only when both its account and its call are
+    that call's (:func:`~simulator.audit.fuzzing.about_trusted_call`); a late hang-up of
+    an earlier example's call is the bot doing right, not this example's doing. Requests
+    about another check's calls, or another lane's victims, belong to those.
+    """
     from simulator.audit.fuzzing import Targets, about_trusted_call  # noqa: PLC0415
 
     others = {c for c, o in ctx.trusted.items() if o != CHECK}
     others |= {c for c, o in ctx.decoys.items() if o != CHECK}
-    own_targets = Targets(own, own_account, "", "", "", "")
-    return [
-        e
-        for e in entries
-        if e.route in CALL_ROUTES
-        and not about_trusted_call(e.account_id, e.call_id, own_targets)
-        and e.call_id not in others
-    ]
+    out = []
+    for e in entries:
+        if e.route not in CALL_ROUTES or e.call_id in others:
+            continue
+        if stats.lane_victims.get(e.call_id or "", lane) != lane:
+            continue
+        account = stats.own_calls.get(e.call_id or "")
+        if account is not None and about_trusted_call(
+            e.account_id, e.call_id, Targets(e.call_id or "", account, "", "", "", "")
+        ):
+            continue
+        out.append(e)
+    return out
 
 
 async def _example(ctx: AuditContext, run: _Run, stats: _Stats) -> None:
     from simulator.audit.fuzzing import OWN_CALL, encode  # noqa: PLC0415 - hypothesis is lazy
 
     call = ctx.new_call(CHECK)
+    stats.own_calls[call.call_id] = call.account_id
     mark = ctx.mark()
     try:
         minted = await ctx.mint(call)
@@ -179,7 +222,7 @@ async def _example(ctx: AuditContext, run: _Run, stats: _Stats) -> None:
         else:
             stats.down = f"an authenticated webhook failed: {exc}"
         return
-    watch = _Watch(ctx)
+    watch = _Watch(ctx, stats, run.lane, call.call_id)
     try:
         stream = RawStream(minted.ws_url, minted.headers)
         if await stream.open():
@@ -212,7 +255,7 @@ async def _example(ctx: AuditContext, run: _Run, stats: _Stats) -> None:
             {"frames": _shown(run.frames), "http_status": result.http_status}
         )
         run.problems.append(f"the socket upgrade got HTTP {result.http_status}")
-    run.foreign = _ours(ctx, ctx.requests_since(mark), call.account_id, call.call_id)
+    run.foreign = _ours(ctx, ctx.requests_since(mark), stats, run.lane)
     run.problems += example_problems(
         result.outcome, result.close_code, run.foreign, ctx.is_up(call.call_id)
     )
@@ -220,6 +263,7 @@ async def _example(ctx: AuditContext, run: _Run, stats: _Stats) -> None:
         stats.samples.append(
             {
                 "example": run.number,
+                "lane": run.lane,
                 "frames": _shown(run.frames),
                 "ending": run.ending,
                 "outcome": key,
@@ -237,53 +281,60 @@ def _send(
     loop: asyncio.AbstractEventLoop,
     stats: _Stats,
     *,
+    lane: int,
     frames: list[Any],
     ending: str,
     source: str,
 ) -> _Run:
-    stats.examples += 1
-    run = _Run(stats.examples, source, frames, ending)
+    with stats.lock:
+        stats.examples += 1
+        number = stats.examples
+    run = _Run(number, lane, source, frames, ending)
     future = asyncio.run_coroutine_threadsafe(_example(ctx, run, stats), loop)
     future.result(timeout=EXAMPLE_TIMEOUT_S)
     return run
 
 
-def _run_hypothesis(
+def _run_lane(
     ctx: AuditContext,
     loop: asyncio.AbstractEventLoop,
     stats: _Stats,
-    *,
+    lane: _Lane,
     count: int,
-    seed: int,
-    targets: Any,
 ) -> None:
+    """One lane: the pinned examples (lane 0 only), then ``count`` generated ones."""
     from hypothesis import HealthCheck, Phase, given, settings  # noqa: PLC0415
     from hypothesis import seed as with_seed  # noqa: PLC0415
 
     from simulator.audit.fuzzing import endings, frame_sequences, pinned_examples  # noqa: PLC0415
 
-    for frames, ending in pinned_examples(targets):
+    targets = lane.targets
+    for frames, ending in pinned_examples(targets) if lane.number == 0 else []:
         if stats.down is not None or stats.stop.is_set():
             return
-        run = _send(ctx, loop, stats, frames=frames, ending=ending, source="pinned")
+        run = _send(ctx, loop, stats, lane=0, frames=frames, ending=ending, source="pinned")
         if run.problems:
             stats.failures.append(run)
 
     def body(frames: list[Any], ending: str) -> None:
         key = _key(frames, ending)
-        run = stats.known.get(key)  # hypothesis replays the shrunk example: no second call
+        run = lane.known.get(key)  # hypothesis replays the shrunk example: no second call
         if run is None:
             if stats.down is not None or stats.stop.is_set():
                 return  # the bot is gone: the rest of the budget would only repeat that
-            if stats.last_failure is not None:
-                if stats.shrink_calls >= SHRINK_CALLS:
+            if lane.last_failure is not None:
+                if lane.shrink_calls >= SHRINK_CALLS:
                     return  # shrinking has had its live calls: keep the smallest so far
-                stats.shrink_calls += 1
-            run = _send(ctx, loop, stats, frames=frames, ending=ending, source="generated")
+                lane.shrink_calls += 1
+                with stats.lock:
+                    stats.shrink_calls += 1
+            run = _send(
+                ctx, loop, stats, lane=lane.number, frames=frames, ending=ending, source="generated"
+            )
             if run.problems:
-                stats.known[key] = run
+                lane.known[key] = run
         if run.problems:  # one raise site: hypothesis tells failures apart by where they raise
-            stats.last_failure = run
+            lane.last_failure = run
             raise _Broken(run.problems[0])
 
     test = given(frames=frame_sequences(targets), ending=endings())(body)
@@ -296,16 +347,17 @@ def _run_hypothesis(
         print_blob=False,
         report_multiple_bugs=False,
     )(test)
-    test = with_seed(seed)(test)
+    test = with_seed(lane.seed)(test)
     try:
-        test()  # raises the shrunk example's _Broken, which is stats.last_failure
+        test()  # raises the shrunk example's _Broken, which is lane.last_failure
     except Exception:
         # _Broken, or hypothesis's own complaint about a live bot answering a replayed
         # example differently: either way the failing example is already recorded.
-        if stats.last_failure is None:
+        if lane.last_failure is None:
             raise
-    if stats.last_failure is not None:
-        stats.failures.append(stats.last_failure)
+    if lane.last_failure is not None:
+        with stats.lock:
+            stats.failures.append(lane.last_failure)
 
 
 def choose_seed(configured: int | None) -> int:
@@ -369,23 +421,28 @@ async def start_metadata(ctx: AuditContext) -> Verdict:
         from simulator.audit.fuzzing import OWN_CALL, Targets  # noqa: PLC0415
     except ImportError:
         return skipped("hypothesis is not installed: pip install hypothesis, then audit again")
-    victim = ctx.new_call(CHECK, decoy=True)
-    other = ctx.new_call(CHECK, decoy=True, account=ctx.other_account())
-    targets = Targets(
-        own_call=OWN_CALL,
-        own_account=ctx.account.account_id,
-        victim_call=victim.call_id,
-        victim_account=victim.account_id,
-        other_call=other.call_id,
-        other_account=other.account_id,
-    )
     stats = _Stats()
+    seed = choose_seed(ctx.config.fuzz_seed)
+    lanes: list[_Lane] = []
+    for number in range(max(1, min(LANES, ctx.config.max_calls))):
+        victim = ctx.new_call(CHECK, decoy=True)
+        other = ctx.new_call(CHECK, decoy=True, account=ctx.other_account())
+        stats.lane_victims |= {victim.call_id: number, other.call_id: number}
+        targets = Targets(
+            own_call=OWN_CALL,
+            own_account=ctx.account.account_id,
+            victim_call=victim.call_id,
+            victim_account=victim.account_id,
+            other_call=other.call_id,
+            other_account=other.account_id,
+        )
+        lanes.append(_Lane(number, targets, seed + number))
     loop = asyncio.get_running_loop()
     count = ctx.config.fuzz_examples
-    seed = choose_seed(ctx.config.fuzz_seed)
+    share = -(-count // len(lanes))  # each lane's part, rounded up
     try:
-        await asyncio.to_thread(
-            _run_hypothesis, ctx, loop, stats, count=count, seed=seed, targets=targets
+        await asyncio.gather(
+            *(asyncio.to_thread(_run_lane, ctx, loop, stats, lane, share) for lane in lanes)
         )
     except asyncio.CancelledError:
         stats.stop.set()
@@ -403,10 +460,8 @@ async def start_metadata(ctx: AuditContext) -> Verdict:
         "example_budget": count,
         "shrink_calls": stats.shrink_calls,
         "outcomes": stats.outcomes,
-        "victims": {
-            victim.call_id: ctx.phase(victim.call_id),
-            other.call_id: ctx.phase(other.call_id),
-        },
+        "lanes": len(lanes),
+        "victims": {call: ctx.phase(call) for call in stats.lane_victims},
         "failing_examples": [_failure_evidence(r, ctx) for r in stats.failures],
         "server_errors": stats.server_errors[:_KEPT],
         "first_examples": stats.samples,
@@ -415,7 +470,7 @@ async def start_metadata(ctx: AuditContext) -> Verdict:
     problems: list[str] = []
     if stats.failures:
         chosen = next((r for r in stats.failures if r.source == "generated"), stats.failures[0])
-        path, notes = _write_replay(ctx, chosen, seed, targets)
+        path, notes = _write_replay(ctx, chosen, seed, lanes[chosen.lane].targets)
         evidence["scenario"] = path
         evidence["scenario_not_replayed"] = notes
         pinned = sum(r.source == "pinned" for r in stats.failures)
