@@ -56,9 +56,9 @@ LISTEN_S = 0.3
 ACT_WAIT_S = 0.5
 """How long after the connection ends each example waits for the bot's Voice API request."""
 EXAMPLE_TIMEOUT_S = 60.0
-LANES = 3
-"""Examples at once, each lane with its own victims, seed (the seed + its number) and
-shrinking: a request about a lane's victim is that lane's example's."""
+LANES = 4
+"""Examples at once (the default --max-calls), each lane with its own victims, its own
+seed (the seed plus its number) and its own shrinking."""
 SHRINK_CALLS = 40
 """Live calls hypothesis may spend shrinking a failing example."""
 _KEPT = 5
@@ -88,8 +88,12 @@ class _Stats:
     down: str | None = None
     samples: list[dict[str, Any]] = field(default_factory=list)
     failures: list[_Run] = field(default_factory=list)
-    own_calls: dict[str, str] = field(default_factory=dict)
-    """Every example's own call id → its account: a late hang-up of one is no spoof."""
+    own_calls: dict[str, tuple[str, int]] = field(default_factory=dict)
+    """Every example's own call id → its account and example number."""
+    running: dict[int, str] = field(default_factory=dict)
+    """The examples under way → the text of their frames."""
+    ambiguous: list[dict[str, Any]] = field(default_factory=list)
+    """Requests about a call no example owns that several running examples could have caused."""
     lane_victims: dict[str, int] = field(default_factory=dict)
     """Each lane's victim call ids → the lane: a request about one is that lane's."""
     shrink_calls: int = 0
@@ -176,31 +180,55 @@ class _Watch:
 
 
 def _ours(
-    ctx: AuditContext, entries: list[JournalEntry], stats: _Stats, lane: int
+    ctx: AuditContext, entries: list[JournalEntry], stats: _Stats, run: _Run
 ) -> list[JournalEntry]:
-    """The example's foreign requests: about no example's own call, nor another's victim.
+    """The example's foreign requests: tied to it by the call they name.
 
-    A request is about an example's own call only when both its account and its call are
-    that call's (:func:`~simulator.audit.fuzzing.about_trusted_call`); a late hang-up of
-    an earlier example's call is the bot doing right, not this example's doing. Requests
-    about another check's calls, or another lane's victims, belong to those.
+    - about an example's own call: that example's; foreign only when the account is not
+      the call's own (:func:`~simulator.audit.fuzzing.about_trusted_call`: both ids must
+      match), so a late hang-up of an earlier example's call is no spoof;
+    - about a lane's victim: the example that lane is running;
+    - about another check's call: that check's;
+    - about a call no one owns (garbled ids): the example whose frames carry the id, or
+      the only one running; otherwise it is kept aside as ambiguous (the check still fails
+      on it, but no single example is blamed or shrunk for it).
     """
     from simulator.audit.fuzzing import Targets, about_trusted_call  # noqa: PLC0415
 
     others = {c for c, o in ctx.trusted.items() if o != CHECK}
     others |= {c for c, o in ctx.decoys.items() if o != CHECK}
+    text = stats.running.get(run.number, "")
     out = []
     for e in entries:
-        if e.route not in CALL_ROUTES or e.call_id in others:
+        call = e.call_id or ""
+        if e.route not in CALL_ROUTES or call in others:
             continue
-        if stats.lane_victims.get(e.call_id or "", lane) != lane:
+        if call in stats.own_calls:
+            account, number = stats.own_calls[call]
+            trusted = Targets(call, account, "", "", "", "")
+            if number == run.number and not about_trusted_call(e.account_id, call, trusted):
+                out.append(e)
             continue
-        account = stats.own_calls.get(e.call_id or "")
-        if account is not None and about_trusted_call(
-            e.account_id, e.call_id, Targets(e.call_id or "", account, "", "", "", "")
-        ):
+        if call in stats.lane_victims:
+            if stats.lane_victims[call] == run.lane:
+                out.append(e)
             continue
-        out.append(e)
+        ids = [i for i in (e.call_id, e.account_id) if i]
+        carriers = [n for n, t in stats.running.items() if any(i in t for i in ids)]
+        if (ids and any(i in text for i in ids)) or list(stats.running) == [run.number]:
+            out.append(e)
+        elif not carriers:
+            with stats.lock:
+                seen = {a["seq"] for a in stats.ambiguous}
+                if e.seq not in seen:
+                    stats.ambiguous.append(
+                        {
+                            "seq": e.seq,
+                            "request": f"{e.method} {e.path}",
+                            "status": e.status,
+                            "examples_running": sorted(stats.running),
+                        }
+                    )
     return out
 
 
@@ -208,7 +236,10 @@ async def _example(ctx: AuditContext, run: _Run, stats: _Stats) -> None:
     from simulator.audit.fuzzing import OWN_CALL, encode  # noqa: PLC0415 - hypothesis is lazy
 
     call = ctx.new_call(CHECK)
-    stats.own_calls[call.call_id] = call.account_id
+    stats.own_calls[call.call_id] = (call.account_id, run.number)
+    stats.running[run.number] = "\n".join(
+        w if isinstance(w, str) else w.decode("latin-1") for w in map(encode, run.frames)
+    )
     mark = ctx.mark()
     try:
         minted = await ctx.mint(call)
@@ -221,6 +252,7 @@ async def _example(ctx: AuditContext, run: _Run, stats: _Stats) -> None:
             )
         else:
             stats.down = f"an authenticated webhook failed: {exc}"
+        stats.running.pop(run.number, None)
         return
     watch = _Watch(ctx, stats, run.lane, call.call_id)
     try:
@@ -255,7 +287,8 @@ async def _example(ctx: AuditContext, run: _Run, stats: _Stats) -> None:
             {"frames": _shown(run.frames), "http_status": result.http_status}
         )
         run.problems.append(f"the socket upgrade got HTTP {result.http_status}")
-    run.foreign = _ours(ctx, ctx.requests_since(mark), stats, run.lane)
+    run.foreign = _ours(ctx, ctx.requests_since(mark), stats, run)
+    stats.running.pop(run.number, None)
     run.problems += example_problems(
         result.outcome, result.close_code, run.foreign, ctx.is_up(call.call_id)
     )
@@ -464,6 +497,7 @@ async def start_metadata(ctx: AuditContext) -> Verdict:
         "victims": {call: ctx.phase(call) for call in stats.lane_victims},
         "failing_examples": [_failure_evidence(r, ctx) for r in stats.failures],
         "server_errors": stats.server_errors[:_KEPT],
+        "ambiguous_requests": stats.ambiguous[:_KEPT],
         "first_examples": stats.samples,
         "next_call": smoke,
     }
@@ -483,6 +517,13 @@ async def start_metadata(ctx: AuditContext) -> Verdict:
             f"the {chosen.source} example {chosen.number}"
             f"{' (shrunk)' if chosen.source == 'generated' else ''} broke the invariant: "
             f"{'; '.join(chosen.problems)}{also} (replay: bwsim run {path} --app YOUR_BOT)"
+        )
+    if stats.ambiguous:
+        first = stats.ambiguous[0]
+        problems.append(
+            f"{len(stats.ambiguous)} request(s) about a call no example owns, made while "
+            f"examples {first['examples_running']} ran (not tied to one), first "
+            f"{first['request']} (HTTP {first['status']})"
         )
     for victim_id, phase in evidence["victims"].items():
         if phase != "answered":
