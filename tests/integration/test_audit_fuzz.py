@@ -61,7 +61,7 @@ async def test_a_bot_trusting_start_ids_is_caught_by_generated_input_and_replaye
     generated = [f for f in evidence["failing_examples"] if f["source"] == "generated"]
     assert generated, (evidence["outcomes"], evidence["failing_examples"])
     first = generated[0]
-    assert "request(s) about another call" in first["problems"][0]
+    assert "request(s) for other calls" in first["problems"][0]
     assert all(r["example"] == first["example"] for r in first["foreign_requests"])
     assert f"the generated example {first['example']} (shrunk)" in result.verdict.detail
 

@@ -10,6 +10,7 @@ import yaml
 from hypothesis import given
 
 from simulator.audit.checks.fuzz import choose_seed, example_problems
+from simulator.audit.cli import _config
 from simulator.audit.fuzzing import (
     OWN_CALL,
     Frame,
@@ -21,6 +22,7 @@ from simulator.audit.fuzzing import (
     pinned_examples,
     replay_scenario,
 )
+from simulator.cli.main import _parser
 from simulator.judge.scenario import parse_scenarios
 
 TARGETS = Targets(
@@ -114,3 +116,15 @@ def test_the_seed_comes_from_the_option_then_hypothesis_seed(
     assert choose_seed(None) == choose_seed(None)
     monkeypatch.delenv("HYPOTHESIS_SEED")
     assert 0 <= choose_seed(None) < 2**32
+
+
+def test_fuzz_seed_and_the_report_folder_reach_the_audit_config(tmp_path: Path) -> None:
+    """`bwsim audit --fuzz-seed N --json F` seeds the fuzzer and writes its replay beside F."""
+    report = tmp_path / "out" / "audit.json"
+    args = _parser().parse_args(
+        ["audit", "--app", "bot.app:app", "--fuzz-seed", "99", "--json", str(report)]
+    )
+    config = _config(args)
+    assert config.fuzz_seed == 99
+    assert config.fuzz_out == report.parent
+    assert _config(_parser().parse_args(["audit", "--app", "bot.app:app"])).fuzz_seed is None

@@ -140,7 +140,7 @@ def example_problems(
     if foreign:
         e = foreign[0]
         problems.append(
-            f"the bot sent {len(foreign)} request(s) about another call, first "
+            f"the bot sent {len(foreign)} request(s) for other calls, first "
             f"{e.method} {e.path} (HTTP {e.status})"
         )
         hung_up_other = any(
