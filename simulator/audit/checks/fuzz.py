@@ -92,6 +92,8 @@ class _Stats:
     """Every example's own call id → its account and example number."""
     running: dict[int, str] = field(default_factory=dict)
     """The examples under way → the text of their frames."""
+    accounts: set[str] = field(default_factory=set)
+    """The accounts the examples' calls and victims are in."""
     ambiguous: list[dict[str, Any]] = field(default_factory=list)
     """Requests about a call no example owns that several running examples could have caused."""
     lane_victims: dict[str, int] = field(default_factory=dict)
@@ -213,7 +215,8 @@ def _ours(
             if stats.lane_victims[call] == run.lane:
                 out.append(e)
             continue
-        ids = [i for i in (e.call_id, e.account_id) if i]
+        # Every example names the same few accounts: only an id no one owns tells them apart.
+        ids = [i for i in (e.call_id, e.account_id) if i and i not in stats.accounts]
         carriers = [n for n, t in stats.running.items() if any(i in t for i in ids)]
         if (ids and any(i in text for i in ids)) or list(stats.running) == [run.number]:
             out.append(e)
@@ -224,7 +227,7 @@ def _ours(
                     stats.ambiguous.append(
                         {
                             "seq": e.seq,
-                            "request": f"{e.method} {e.path}",
+                            "request": f"{e.method} {e.path}"[:300],
                             "status": e.status,
                             "examples_running": sorted(stats.running),
                         }
@@ -461,6 +464,7 @@ async def start_metadata(ctx: AuditContext) -> Verdict:
         victim = ctx.new_call(CHECK, decoy=True)
         other = ctx.new_call(CHECK, decoy=True, account=ctx.other_account())
         stats.lane_victims |= {victim.call_id: number, other.call_id: number}
+        stats.accounts |= {victim.account_id, other.account_id}
         targets = Targets(
             own_call=OWN_CALL,
             own_account=ctx.account.account_id,
