@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from hypothesis import given
+from hypothesis import Phase, given, seed, settings
 
 from simulator.audit.checks.fuzz import choose_seed, example_problems
 from simulator.audit.cli import _config
@@ -17,6 +17,7 @@ from simulator.audit.fuzzing import (
     Targets,
     about_trusted_call,
     encode,
+    endings,
     frame_sequences,
     media_sample,
     pinned_examples,
@@ -128,3 +129,22 @@ def test_fuzz_seed_and_the_report_folder_reach_the_audit_config(tmp_path: Path) 
     assert config.fuzz_seed == 99
     assert config.fuzz_out == report.parent
     assert _config(_parser().parse_args(["audit", "--app", "bot.app:app"])).fuzz_seed is None
+
+
+def _generated(seed_value: int) -> list[str]:
+    """The first examples the check's hypothesis settings generate from ``seed_value``."""
+    seen: list[str] = []
+
+    @settings(max_examples=30, database=None, phases=[Phase.generate], deadline=None)
+    @given(frames=frame_sequences(TARGETS), ending=endings())
+    def record(frames: list[Frame], ending: str) -> None:
+        seen.append(repr((frames, ending)))
+
+    seed(seed_value)(record)()
+    return seen
+
+
+def test_the_same_seed_generates_the_same_examples() -> None:
+    """A seed fixes the generated start sequences: --fuzz-seed N sends the same ones again."""
+    assert _generated(1234) == _generated(1234)
+    assert _generated(1234) != _generated(1235)
