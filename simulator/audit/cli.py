@@ -158,8 +158,8 @@ def _config(args: argparse.Namespace) -> AuditConfig:
         idle_timeout_s=args.idle_timeout_s,
         fuzz_examples=args.fuzz_examples,
         fuzz_seed=args.fuzz_seed,
-        # A failing fuzz example's replay scenario goes next to the report.
-        fuzz_out=Path(args.json).parent if args.json else None,
+        # A failing fuzz example's replay scenario goes next to the report, else here.
+        fuzz_out=Path(args.json).parent if args.json else Path.cwd(),
         greeting_budget_ms=args.greeting_budget_ms,
         clear_budget_ms=args.clear_budget_ms,
         hangup_budget_s=args.hangup_budget_s,

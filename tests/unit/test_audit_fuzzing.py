@@ -128,7 +128,9 @@ def test_fuzz_seed_and_the_report_folder_reach_the_audit_config(tmp_path: Path) 
     config = _config(args)
     assert config.fuzz_seed == 99
     assert config.fuzz_out == report.parent
-    assert _config(_parser().parse_args(["audit", "--app", "bot.app:app"])).fuzz_seed is None
+    plain = _config(_parser().parse_args(["audit", "--app", "bot.app:app"]))
+    assert plain.fuzz_seed is None
+    assert plain.fuzz_out == Path.cwd()
 
 
 def _generated(seed_value: int) -> list[str]:

@@ -37,7 +37,6 @@ import os
 import random
 import threading
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from simulator.audit.context import AuditContext, MintError
@@ -409,7 +408,10 @@ def choose_seed(configured: int | None) -> int:
     return random.SystemRandom().randrange(2**32)
 
 
-def _write_replay(ctx: AuditContext, run: _Run, seed: int, targets: Any) -> tuple[str, list[str]]:
+def _write_replay(
+    ctx: AuditContext, run: _Run, seed: int, targets: Any
+) -> tuple[str | None, str, list[str]]:
+    """The replay scenario's file (None without ``fuzz_out``), its YAML, what it leaves out."""
     import yaml  # noqa: PLC0415
 
     from simulator.audit.fuzzing import replay_scenario  # noqa: PLC0415
@@ -425,16 +427,17 @@ def _write_replay(ctx: AuditContext, run: _Run, seed: int, targets: Any) -> tupl
             f"{run.source} example {run.number} broke the invariant: {what}."
         ),
     )
-    folder = ctx.config.fuzz_out or Path.cwd()
+    text = (
+        "# Replays a failing fuzz example: bwsim run THIS_FILE --app YOUR_BOT\n"
+        + yaml.safe_dump({"scenarios": [scenario]}, sort_keys=False, allow_unicode=True)
+    )
+    folder = ctx.config.fuzz_out
+    if folder is None:  # run_audit from code: the YAML is in the evidence, no file left behind
+        return None, text, notes
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"fuzz-start-metadata-seed-{seed}.yaml"
-    doc = {"scenarios": [scenario]}
-    path.write_text(
-        "# Replays a failing fuzz example: bwsim run THIS_FILE --app YOUR_BOT\n"
-        + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True),
-        encoding="utf-8",
-    )
-    return str(path), notes
+    path.write_text(text, encoding="utf-8")
+    return str(path), text, notes
 
 
 def _failure_evidence(run: _Run, ctx: AuditContext) -> dict[str, Any]:
@@ -508,9 +511,15 @@ async def start_metadata(ctx: AuditContext) -> Verdict:
     problems: list[str] = []
     if stats.failures:
         chosen = next((r for r in stats.failures if r.source == "generated"), stats.failures[0])
-        path, notes = _write_replay(ctx, chosen, seed, lanes[chosen.lane].targets)
+        path, text, notes = _write_replay(ctx, chosen, seed, lanes[chosen.lane].targets)
         evidence["scenario"] = path
+        evidence["scenario_yaml"] = text
         evidence["scenario_not_replayed"] = notes
+        where = (
+            f"replay: bwsim run {path} --app YOUR_BOT"
+            if path
+            else "its replay scenario is the evidence's scenario_yaml"
+        )
         pinned = sum(r.source == "pinned" for r in stats.failures)
         also = (
             f"; {pinned} pinned example(s) failed too"
@@ -520,7 +529,7 @@ async def start_metadata(ctx: AuditContext) -> Verdict:
         problems.append(
             f"the {chosen.source} example {chosen.number}"
             f"{' (shrunk)' if chosen.source == 'generated' else ''} broke the invariant: "
-            f"{'; '.join(chosen.problems)}{also} (replay: bwsim run {path} --app YOUR_BOT)"
+            f"{'; '.join(chosen.problems)}{also} ({where})"
         )
     if stats.ambiguous:
         first = stats.ambiguous[0]
