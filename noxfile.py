@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from pathlib import Path
 
 import nox
 
@@ -96,9 +97,34 @@ def run(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON, default=False)
 def fuzz(session: nox.Session) -> None:
-    """Property tests with a large example count (HYPOTHESIS_PROFILE=fuzz)."""
+    """Every fuzz target with 10,000 examples (HYPOTHESIS_PROFILE=fuzz), from one printed seed.
+
+    The seed is HYPOTHESIS_SEED when set, else a random one; it is printed first, and
+    ``HYPOTHESIS_SEED=N nox -s fuzz`` generates the same examples again (the in-process
+    targets through ``--hypothesis-seed``, the live ``fuzz.start_metadata`` through
+    HYPOTHESIS_SEED). Hypothesis prints each target's example count; the live target
+    prints its own (``-rP``). One worker: the live target's bot needs the second core.
+    """
+    import random  # noqa: PLC0415 - only this session needs it
+
     sync(session, "test")
-    session.run("pytest", "-m", "fuzz", *session.posargs, env={"HYPOTHESIS_PROFILE": "fuzz"})
+    seed = os.environ.get("HYPOTHESIS_SEED") or str(random.SystemRandom().randrange(2**32))
+    session.log(f"fuzz seed {seed} (again: HYPOTHESIS_SEED={seed} nox -s fuzz)")
+    # The in-process targets (tests/unit/test_fuzz_*.py, also run at the default count by
+    # every test run) and the live one (marked `fuzz`, in test_audit_fuzz.py).
+    targets = sorted(str(p) for p in Path("tests/unit").glob("test_fuzz_*.py"))
+    session.run(
+        "pytest",
+        *targets,
+        "tests/integration/test_audit_fuzz.py",
+        "-p",
+        "no:xdist",
+        "-rP",
+        f"--hypothesis-seed={seed}",
+        "--hypothesis-show-statistics",
+        *session.posargs,
+        env={"HYPOTHESIS_PROFILE": "fuzz", "HYPOTHESIS_SEED": seed},
+    )
 
 
 @nox.session(python=PYTHON, default=False)

@@ -81,6 +81,13 @@ def add_parser(sub: Subparsers) -> None:
     audit.add_argument(
         "--fuzz-examples", type=int, default=12, help="generated examples for fuzz.start_metadata"
     )
+    audit.add_argument(
+        "--fuzz-seed",
+        type=int,
+        default=None,
+        help="hypothesis seed for fuzz.start_metadata (default: HYPOTHESIS_SEED, else random; "
+        "the verdict prints the one used)",
+    )
     defaults = AuditConfig()
     budgets = audit.add_argument_group("budgets (what a caller puts up with)")
     budgets.add_argument(
@@ -160,6 +167,9 @@ def _config(args: argparse.Namespace) -> AuditConfig:
         token_ttl_s=args.token_ttl_s,
         idle_timeout_s=args.idle_timeout_s,
         fuzz_examples=args.fuzz_examples,
+        fuzz_seed=args.fuzz_seed,
+        # A failing fuzz example's replay scenario goes next to the report, else here.
+        fuzz_out=Path(args.json).parent if args.json else Path.cwd(),
         greeting_budget_ms=args.greeting_budget_ms,
         clear_budget_ms=args.clear_budget_ms,
         hangup_budget_s=args.hangup_budget_s,

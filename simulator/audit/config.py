@@ -104,6 +104,12 @@ class AuditConfig:
     """Requests for a gone call beyond this many count as retrying forever."""
     fuzz_examples: int = 12
     """How many generated ``start`` sequences ``fuzz.start_metadata`` sends."""
+    fuzz_seed: int | None = None
+    """Hypothesis's seed for ``fuzz.start_metadata`` (``--fuzz-seed``; else ``HYPOTHESIS_SEED``,
+    else a random one); the same seed sends the same examples again."""
+    fuzz_out: Path | None = None
+    """Folder the scenario replaying a failing example is written to (``bwsim audit``:
+    beside ``--json``, else the current directory); None keeps it in the evidence only."""
     max_calls: int = 4
     """Simulated calls with real-time media at once (the bot's CPU is shared)."""
     webhook_path: str = "/"

@@ -10,12 +10,15 @@ the example budget (a duplicate ``start`` naming the victim, ``media`` then a fo
 ``start``).
 
 The invariant is checked by the audit (``fuzz.start_metadata``), not here: no Voice API
-request except for the socket's own call, no 5xx, the bot stays up.
+request except for the socket's own call, no 1011/1006 close before ``stop``, no 5xx,
+the bot stays up. :func:`about_trusted_call` is the test of "the socket's own call", and
+:func:`replay_scenario` turns a failing example into a bwsim scenario that replays it.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
@@ -35,10 +38,12 @@ __all__ = [
     "Ending",
     "Frame",
     "Targets",
+    "about_trusted_call",
     "encode",
     "endings",
     "frame_sequences",
     "pinned_examples",
+    "replay_scenario",
 ]
 
 Frame = dict[str, Any] | str | bytes
@@ -113,7 +118,9 @@ def _id_values(real: list[str]) -> st.SearchStrategy[Any]:
     dressed = st.builds(lambda r, m: r + m, base, st.sampled_from(_METACHARACTERS))
     prefixed = st.builds(lambda r, m: m + r, base, st.sampled_from(("../", "/", "%2F")))
     # Mostly real ids (the attack), often dressed up, sometimes garbage.
-    return st.one_of(base, base, base, dressed, prefixed, nasty_text(), json_values(3))
+    return st.one_of(
+        base, base, base, base, base, base, dressed, prefixed, nasty_text(), json_values(3)
+    )
 
 
 def _stream_ids() -> st.SearchStrategy[Any]:
@@ -285,3 +292,99 @@ def encode(frame: Frame) -> str | bytes:
     if isinstance(frame, dict):
         return json.dumps(frame, ensure_ascii=False)
     return frame
+
+
+def about_trusted_call(account_id: str | None, call_id: str | None, targets: Targets) -> bool:
+    """Whether a Voice API request is about the socket's own call: both ids must be its own.
+
+    A request naming the own call under another account (``/accounts/OTHER/calls/OWN``)
+    is the spoof as surely as one naming a victim call: it went where the forged
+    ``accountId`` sent it, whatever the fake answered.
+    """
+    return account_id == targets.own_account and call_id == targets.own_call
+
+
+_ENDING_ACTIONS: Final[dict[str, dict[str, Any]]] = {
+    "stop": {"hangup": True},  # Bandwidth sends stop and closes when the caller hangs up
+    "close": {"drop": True},  # no bare-close action: the nearest is a lost connection
+    "drop": {"drop": True},
+}
+
+
+def _templated(value: Any, names: dict[str, str]) -> Any:
+    if isinstance(value, str):
+        for real, template in names.items():
+            value = value.replace(real, template)
+        return value
+    if isinstance(value, list):
+        return [_templated(v, names) for v in value]
+    if isinstance(value, dict):
+        return {k: _templated(v, names) for k, v in value.items()}
+    return value
+
+
+def replay_scenario(
+    frames: Iterable[Frame], ending: Ending, targets: Targets, *, name: str, description: str
+) -> tuple[dict[str, Any], list[str]]:
+    """A bwsim scenario (as a YAML-ready dict) that replays an example, and what it changes.
+
+    The scenario format sends one well-formed ``start`` frame whose ``metadata`` keys a
+    scenario may replace (``call.start_metadata``), with the ids of a live ``victim``
+    call as ``${victim.callId}``/``${victim.accountId}``. The example's first ``start``
+    frame's metadata becomes that override; the victim is the one its ids name (another
+    account's when it names that one). What the format cannot send (frames before or
+    after that ``start``, a mangled envelope, a bare close) is listed in the second value,
+    so the scenario's description says how near the replay is.
+    """
+    frames = list(frames)
+    notes: list[str] = []
+    start = next((f for f in frames if isinstance(f, dict) and f.get("eventType") == "start"), None)
+    meta = start.get("metadata") if start is not None else None
+    if start is None or not isinstance(meta, dict):
+        notes.append("the example has no start frame with a metadata object")
+        meta = {}
+    other = json.dumps(meta, ensure_ascii=False, default=str)
+    uses_other = targets.other_call in other or targets.other_account in other
+    victim_call = targets.other_call if uses_other else targets.victim_call
+    victim_account = targets.other_account if uses_other else targets.victim_account
+    names = {victim_call: "${victim.callId}"}
+    if uses_other:
+        names[victim_account] = "${victim.accountId}"
+    override = {
+        k: _templated(v, names)
+        for k, v in meta.items()
+        if not (k == "callId" and v == targets.own_call)
+    }
+    if any(targets.own_call in json.dumps(v, default=str) for v in override.values()):
+        notes.append("an id built from the socket's own call id is sent as the generated text")
+    extra = [f for f in frames if f is not start and not _is_media(f)]
+    if extra:
+        notes.append(f"{len(extra)} frame(s) besides the start frame and media are not sent")
+    if frames and frames[0] is not start and start is not None:
+        notes.append("frames the example sent before its start frame are not sent")
+    if start is not None and set(start) - {"eventType", "metadata", "sequenceNumber"}:
+        notes.append("the start frame's other top-level keys are not sent")
+    if ending == "close":
+        notes.append("the bare close (no stop) is replayed as a lost connection")
+    call: dict[str, Any] = {"start_metadata": override} if override else {}
+    scenario: dict[str, Any] = {
+        "name": name,
+        "description": description + (" Not replayed: " + "; ".join(notes) if notes else ""),
+        "victim": "other_account" if uses_other else "same_account",
+        "call": call,
+        "caller": [{"silence": 1000}, _ENDING_ACTIONS[ending]],
+        "expect": [
+            {"api_response": {"call": "victim", "absent": True}},
+            {"call_state": {"call": "victim", "state": "answered"}},
+            {"api_response": {"status": 403, "absent": True}},
+            {"api_response": {"status": 404, "absent": True}},
+            {"ws_closed": {"by": "bot", "code": 1011, "absent": True}},
+        ],
+    }
+    if not call:
+        del scenario["call"]
+    return scenario, notes
+
+
+def _is_media(frame: Frame) -> bool:
+    return frame == media_sample()

@@ -1,19 +1,30 @@
-"""The fuzzer's strategies make frames a socket can carry, aimed at the live victims."""
+"""The fuzzer's strategies, its invariant's pure parts, its seed, and its replay scenarios."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
-from hypothesis import given
+import pytest
+import yaml
+from hypothesis import Phase, given, seed, settings
 
+from simulator.audit.checks.fuzz import choose_seed, example_problems
+from simulator.audit.cli import _config
 from simulator.audit.fuzzing import (
     OWN_CALL,
     Frame,
     Targets,
+    about_trusted_call,
     encode,
+    endings,
     frame_sequences,
+    media_sample,
     pinned_examples,
+    replay_scenario,
 )
+from simulator.cli.main import _parser
+from simulator.judge.scenario import parse_scenarios
 
 TARGETS = Targets(
     own_call=OWN_CALL,
@@ -46,3 +57,96 @@ def test_the_pinned_examples_cover_duplicate_start_and_media_first() -> None:
     assert isinstance(media_first[1], dict) and media_first[1]["metadata"]["callId"] == "c-victim"
     assert isinstance(metachar[0], dict) and "?" in metachar[0]["metadata"]["callId"]
     assert ending == "drop"
+
+
+def test_a_request_is_about_the_trusted_call_only_when_account_and_call_are_its_own() -> None:
+    """The own call id under another account is foreign; so is another call in the own account."""
+    assert about_trusted_call("9900000", OWN_CALL, TARGETS)
+    assert not about_trusted_call("8800000", OWN_CALL, TARGETS)
+    assert not about_trusted_call("9900000", "c-victim", TARGETS)
+    assert not about_trusted_call(None, OWN_CALL, TARGETS)
+
+
+def test_a_forged_start_is_written_as_a_scenario_bwsim_loads(tmp_path: Path) -> None:
+    """The replay scenario parses, forges the victim by template, and expects it untouched."""
+    start = {
+        "eventType": "start",
+        "metadata": {"accountId": "8800000", "callId": "c-other", "streamId": "s-1"},
+    }
+    doc, notes = replay_scenario(
+        [start, *[media_sample()] * 2], "drop", TARGETS, name="replay", description="Found."
+    )
+    assert notes == []
+    path = tmp_path / "replay.yaml"
+    path.write_text(yaml.safe_dump({"scenarios": [doc]}), encoding="utf-8")
+    (scenario,) = parse_scenarios(path.read_text(encoding="utf-8"), path)
+    assert scenario.victim == "other_account"
+    assert scenario.call.start_metadata == {
+        "accountId": "${victim.accountId}",
+        "callId": "${victim.callId}",
+        "streamId": "s-1",
+    }
+    assert [a.kind for a in scenario.caller] == ["silence", "drop"]
+    assert any(e.kind == "api_response" and e.absent for e in scenario.expect)
+
+
+def test_what_a_scenario_cannot_send_is_named() -> None:
+    """Frames besides the start frame, and a bare close, are listed as not replayed."""
+    (duplicate, _), _, _ = pinned_examples(TARGETS)
+    _, notes = replay_scenario(duplicate, "close", TARGETS, name="x", description="y")
+    assert any("besides the start frame" in n for n in notes)
+    assert any("bare close" in n for n in notes)
+
+
+def test_a_1011_or_1006_close_by_the_bot_before_stop_breaks_the_invariant() -> None:
+    """The bot closing with 1011 or 1006 first is a problem; 1008, or our own close, is not."""
+    assert "1011" in example_problems("closed", 1011, [], own_up=True)[0]
+    assert "crashed" in example_problems("closed", 1006, [], own_up=True)[0]
+    assert example_problems("closed", 1008, [], own_up=True) == []
+    assert example_problems("open", None, [], own_up=True) == []
+
+
+def test_the_seed_comes_from_the_option_then_hypothesis_seed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """--fuzz-seed wins; else HYPOTHESIS_SEED (a number, or text hashed to one); else random."""
+    monkeypatch.setenv("HYPOTHESIS_SEED", "77")
+    assert choose_seed(5) == 5
+    assert choose_seed(None) == 77
+    monkeypatch.setenv("HYPOTHESIS_SEED", "abc")
+    assert choose_seed(None) == choose_seed(None)
+    monkeypatch.delenv("HYPOTHESIS_SEED")
+    assert 0 <= choose_seed(None) < 2**32
+
+
+def test_fuzz_seed_and_the_report_folder_reach_the_audit_config(tmp_path: Path) -> None:
+    """`bwsim audit --fuzz-seed N --json F` seeds the fuzzer and writes its replay beside F."""
+    report = tmp_path / "out" / "audit.json"
+    args = _parser().parse_args(
+        ["audit", "--app", "bot.app:app", "--fuzz-seed", "99", "--json", str(report)]
+    )
+    config = _config(args)
+    assert config.fuzz_seed == 99
+    assert config.fuzz_out == report.parent
+    plain = _config(_parser().parse_args(["audit", "--app", "bot.app:app"]))
+    assert plain.fuzz_seed is None
+    assert plain.fuzz_out == Path.cwd()
+
+
+def _generated(seed_value: int) -> list[str]:
+    """The first examples the check's hypothesis settings generate from ``seed_value``."""
+    seen: list[str] = []
+
+    @settings(max_examples=30, database=None, phases=[Phase.generate], deadline=None)
+    @given(frames=frame_sequences(TARGETS), ending=endings())
+    def record(frames: list[Frame], ending: str) -> None:
+        seen.append(repr((frames, ending)))
+
+    seed(seed_value)(record)()
+    return seen
+
+
+def test_the_same_seed_generates_the_same_examples() -> None:
+    """A seed fixes the generated start sequences: --fuzz-seed N sends the same ones again."""
+    assert _generated(1234) == _generated(1234)
+    assert _generated(1234) != _generated(1235)

@@ -1,21 +1,40 @@
 """``fuzz.start_metadata``: hypothesis-generated ``start`` sequences against the live bot.
 
 Every example gets its own call and a genuine token (an authenticated webhook), opens the
-socket, sends the generated frames (:mod:`simulator.audit.fuzzing`), streams a moment of
-silence, and ends the connection as generated (``stop``, a bare close, or a drop). The
-invariant (README.md, check ``fuzz.start_metadata``): no Voice API request except for the
-example's own call, no 5xx, and the bot stays up. Two live victims (one in the same
-account, one in another) are what the forged ids aim at.
+socket, sends the frames (:mod:`simulator.audit.fuzzing`), listens a moment, and ends the
+connection as generated (``stop``, a bare close, or a drop). Two live victims (one in the
+same account, one in another) are what the forged ids aim at. The invariant (README.md,
+check ``fuzz.start_metadata``), checked after each example:
+
+- no Voice API request about any call but the example's own (both its account and its
+  call id; :func:`~simulator.audit.fuzzing.about_trusted_call`), each such request tied
+  to the example that caused it;
+- when the bot hangs a call up, it is its own call, not a forged one;
+- the bot does not close the socket with 1011 (its own error) or 1006 (no close frame:
+  a crash) before ``stop``;
+- no 5xx on the upgrade, and the bot keeps serving.
+
+The pinned examples run first, one by one. Then hypothesis generates the rest from a seed
+(``--fuzz-seed``, else ``HYPOTHESIS_SEED``, else a random one) that the verdict prints:
+the same seed sends the same examples again. A failing example is shrunk by hypothesis
+(each try a live call, at most :data:`SHRINK_CALLS` of them) and written out as a bwsim
+scenario that replays it (``bwsim run FILE --app BOT``). :data:`LANES` hypothesis runs go
+at once (fewer under ``--max-calls``), each with its own two victims and the seed plus
+its number; within a lane examples run one at a time, so a request about a lane's victim
+is tied to the example that lane was running (the evidence names it), and a late
+hang-up of an earlier example's own call is recognised as such.
 
 Hypothesis runs in a worker thread and hands each example to the audit's event loop, so
-the other checks keep running. No example database is written, and failing examples are
-not shrunk (each costs a live call): the report keeps the first examples that broke the
-invariant as they were sent.
+the other checks keep running. No example database is written.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import hashlib
+import os
+import random
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,14 +44,39 @@ from simulator.audit.model import Verdict, failed, inconclusive, missed, passed,
 from simulator.audit.probe import RawStream
 from simulator.audit.rules import sentence
 from simulator.rest.journal import JournalEntry
+from simulator.rest.routes import CALL_ROUTES
 from simulator.runner.targets import describe_exit
 
-__all__ = ["start_metadata"]
+__all__ = ["SHRINK_CALLS", "choose_seed", "example_problems", "start_metadata"]
 
+CHECK = "fuzz.start_metadata"
 LISTEN_S = 0.3
 """How long each example listens after its frames before ending the connection."""
+ACT_WAIT_S = 0.5
+"""How long after the connection ends each example waits for the bot's Voice API request."""
 EXAMPLE_TIMEOUT_S = 60.0
+LANES = 4
+"""Examples at once (the default --max-calls), each lane with its own victims, its own
+seed (the seed plus its number) and its own shrinking."""
+SHRINK_CALLS = 40
+"""Live calls hypothesis may spend shrinking a failing example."""
 _KEPT = 5
+
+
+class _Broken(AssertionError):
+    """An example broke the invariant; hypothesis shrinks what raises this."""
+
+
+@dataclass
+class _Run:
+    number: int
+    lane: int
+    source: str
+    frames: list[Any]
+    ending: str
+    outcome: str = ""
+    problems: list[str] = field(default_factory=list)
+    foreign: list[JournalEntry] = field(default_factory=list)
 
 
 @dataclass
@@ -46,7 +90,32 @@ class _Stats:
     previous: dict[str, Any] | None = None
     """The last example sent before the bot stopped serving."""
     samples: list[dict[str, Any]] = field(default_factory=list)
+    failures: list[_Run] = field(default_factory=list)
+    own_calls: dict[str, tuple[str, int]] = field(default_factory=dict)
+    """Every example's own call id → its account and example number."""
+    running: dict[int, str] = field(default_factory=dict)
+    """The examples under way → the text of their frames."""
+    accounts: set[str] = field(default_factory=set)
+    """The accounts the examples' calls and victims are in."""
+    ambiguous: list[dict[str, Any]] = field(default_factory=list)
+    """Requests about a call no example owns that several running examples could have caused."""
+    lane_victims: dict[str, int] = field(default_factory=dict)
+    """Each lane's victim call ids → the lane: a request about one is that lane's."""
+    shrink_calls: int = 0
     stop: threading.Event = field(default_factory=threading.Event)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+@dataclass
+class _Lane:
+    """One of the concurrent hypothesis runs: its own victims, seed and shrinking."""
+
+    number: int
+    targets: Any
+    seed: int
+    known: dict[str, _Run] = field(default_factory=dict)
+    last_failure: _Run | None = None
+    shrink_calls: int = 0
 
 
 def _shown(frames: list[Any]) -> list[str]:
@@ -57,11 +126,127 @@ def _shown(frames: list[Any]) -> list[str]:
     return out
 
 
-async def _example(ctx: AuditContext, frames: list[Any], ending: str, stats: _Stats) -> None:
+def _key(frames: list[Any], ending: str) -> str:
+    return hashlib.sha256(repr((frames, ending)).encode("utf-8", "replace")).hexdigest()
+
+
+def example_problems(
+    result_outcome: str,
+    close_code: int | None,
+    foreign: list[JournalEntry],
+    own_up: bool,
+) -> list[str]:
+    """What one example broke, in words (empty when it kept the invariant).
+
+    ``result_outcome`` is ``closed`` when the bot closed the socket before the example
+    ended it; ``own_up`` whether the example's own call is still up afterwards.
+    """
+    problems: list[str] = []
+    if foreign:
+        e = foreign[0]
+        problems.append(
+            f"the bot sent {len(foreign)} request(s) for other calls, first "
+            f"{e.method} {e.path} (HTTP {e.status})"
+        )
+        hung_up_other = any(
+            '"completed"' in e.body or e.method == "DELETE" for e in foreign if e.body is not None
+        )
+        if hung_up_other and own_up:
+            problems.append("it hung up a forged call and left its own call up")
+    if result_outcome == "closed" and close_code in (1011, 1006):
+        meaning = "its own error" if close_code == 1011 else "no close frame: it crashed"
+        problems.append(f"the bot closed the socket with {close_code} ({meaning}) before stop")
+    return problems
+
+
+class _Watch:
+    """An event set by a Voice API request that may be this example's doing.
+
+    That is one about its own call, its lane's victims, or a call no example owns.
+    """
+
+    def __init__(self, ctx: AuditContext, stats: _Stats, lane: int, own: str) -> None:
+        self.seen = asyncio.Event()
+        self._stats, self._lane, self._own = stats, lane, own
+        self._unsubscribe = ctx.fake.journal.subscribe(self._note)
+
+    def _note(self, entry: JournalEntry) -> None:
+        if entry.route not in CALL_ROUTES:
+            return
+        call = entry.call_id or ""
+        lane = self._stats.lane_victims.get(call)
+        unowned = lane is None and call not in self._stats.own_calls
+        if call == self._own or lane == self._lane or unowned:
+            self.seen.set()
+
+    def close(self) -> None:
+        """Stop watching the journal."""
+        self._unsubscribe()
+
+
+def _ours(
+    ctx: AuditContext, entries: list[JournalEntry], stats: _Stats, run: _Run
+) -> list[JournalEntry]:
+    """The example's foreign requests: tied to it by the call they name.
+
+    - about an example's own call: that example's; foreign only when the account is not
+      the call's own (:func:`~simulator.audit.fuzzing.about_trusted_call`: both ids must
+      match), so a late hang-up of an earlier example's call is no spoof;
+    - about a lane's victim: the example that lane is running;
+    - about another check's call: that check's;
+    - about a call no one owns (garbled ids): the example whose frames carry the id, or
+      the only one running; otherwise it is kept aside as ambiguous (the check still fails
+      on it, but no single example is blamed or shrunk for it).
+    """
+    from simulator.audit.fuzzing import Targets, about_trusted_call  # noqa: PLC0415
+
+    others = {c for c, o in ctx.trusted.items() if o != CHECK}
+    others |= {c for c, o in ctx.decoys.items() if o != CHECK}
+    text = stats.running.get(run.number, "")
+    out = []
+    for e in entries:
+        call = e.call_id or ""
+        if e.route not in CALL_ROUTES or call in others:
+            continue
+        if call in stats.own_calls:
+            account, number = stats.own_calls[call]
+            trusted = Targets(call, account, "", "", "", "")
+            if number == run.number and not about_trusted_call(e.account_id, call, trusted):
+                out.append(e)
+            continue
+        if call in stats.lane_victims:
+            if stats.lane_victims[call] == run.lane:
+                out.append(e)
+            continue
+        # Every example names the same few accounts: only an id no one owns tells them apart.
+        ids = [i for i in (e.call_id, e.account_id) if i and i not in stats.accounts]
+        carriers = [n for n, t in stats.running.items() if any(i in t for i in ids)]
+        if (ids and any(i in text for i in ids)) or list(stats.running) == [run.number]:
+            out.append(e)
+        elif not carriers:
+            with stats.lock:
+                seen = {a["seq"] for a in stats.ambiguous}
+                if e.seq not in seen:
+                    stats.ambiguous.append(
+                        {
+                            "seq": e.seq,
+                            "request": f"{e.method} {e.path}"[:300],
+                            "status": e.status,
+                            "examples_running": sorted(stats.running),
+                        }
+                    )
+    return out
+
+
+async def _example(ctx: AuditContext, run: _Run, stats: _Stats) -> None:
     from simulator.audit.fuzzing import OWN_CALL, encode  # noqa: PLC0415 - hypothesis is lazy
 
-    check = "fuzz.start_metadata"
-    call = ctx.new_call(check)
+    call = ctx.new_call(CHECK)
+    stats.own_calls[call.call_id] = (call.account_id, run.number)
+    stats.running[run.number] = "\n".join(
+        w if isinstance(w, str) else w.decode("latin-1") for w in map(encode, run.frames)
+    )
+    mark = ctx.mark()
     try:
         minted = await ctx.mint(call)
     except MintError as exc:
@@ -76,128 +261,315 @@ async def _example(ctx: AuditContext, frames: list[Any], ending: str, stats: _St
             # The webhook went out under a gate lease taken beforehand (the audit's own
             # queue is not in its 15 s): a time-out is the bot's, if the machine allows.
             stats.timed_out = "within 15 s" in str(exc)
+        stats.running.pop(run.number, None)
         return
-    stream = RawStream(minted.ws_url, minted.headers)
-    if await stream.open():
-        for frame in frames:
-            wire = encode(frame)
-            if isinstance(wire, str):
-                wire = wire.replace(OWN_CALL, call.call_id)
-            if not await stream.send(wire):
-                break
-        await stream.wait(LISTEN_S)
-        result = await (stream.drop() if ending == "drop" else stream.close(stop=ending == "stop"))
-    else:
-        result = stream.result
+    watch = _Watch(ctx, stats, run.lane, call.call_id)
+    try:
+        stream = RawStream(minted.ws_url, minted.headers)
+        if await stream.open():
+            for frame in run.frames:
+                wire = encode(frame)
+                if isinstance(wire, str):
+                    wire = wire.replace(OWN_CALL, call.call_id)
+                if not await stream.send(wire):
+                    break
+            await stream.wait(LISTEN_S)
+            closing = (
+                stream.drop() if run.ending == "drop" else stream.close(stop=run.ending == "stop")
+            )
+            result = await closing
+            watch.seen.clear()
+            if ctx.is_up(call.call_id):
+                # The bot's request (its hang-up, or the forged one) follows the close.
+                await _wait(watch.seen, ACT_WAIT_S)
+        else:
+            result = stream.result
+    finally:
+        watch.close()
     key = result.outcome if result.close_code is None else f"closed {result.close_code}"
     if result.http_status is not None:
         key = f"HTTP {result.http_status}"
+    run.outcome = key
     stats.outcomes[key] = stats.outcomes.get(key, 0) + 1
     if result.http_status is not None and result.http_status >= 500:
-        stats.server_errors.append({"frames": _shown(frames), "http_status": result.http_status})
-    shown = {"frames": _shown(frames), "ending": ending, "outcome": key}
+        stats.server_errors.append(
+            {"frames": _shown(run.frames), "http_status": result.http_status}
+        )
+        run.problems.append(f"the socket upgrade got HTTP {result.http_status}")
+    run.foreign = _ours(ctx, ctx.requests_since(mark), stats, run)
+    stats.running.pop(run.number, None)
+    run.problems += example_problems(
+        result.outcome, result.close_code, run.foreign, ctx.is_up(call.call_id)
+    )
+    shown = {
+        "example": run.number,
+        "lane": run.lane,
+        "frames": _shown(run.frames),
+        "ending": run.ending,
+        "outcome": key,
+    }
     stats.previous = shown
     if len(stats.samples) < _KEPT:
         stats.samples.append(shown)
 
 
-def _run_hypothesis(
-    ctx: AuditContext, loop: asyncio.AbstractEventLoop, stats: _Stats, count: int, targets: Any
+async def _wait(event: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(event.wait(), seconds)
+
+
+def _send(
+    ctx: AuditContext,
+    loop: asyncio.AbstractEventLoop,
+    stats: _Stats,
+    *,
+    lane: int,
+    frames: list[Any],
+    ending: str,
+    source: str,
+) -> _Run:
+    with stats.lock:
+        stats.examples += 1
+        number = stats.examples
+    run = _Run(number, lane, source, frames, ending)
+    future = asyncio.run_coroutine_threadsafe(_example(ctx, run, stats), loop)
+    future.result(timeout=EXAMPLE_TIMEOUT_S)
+    return run
+
+
+def _run_lane(
+    ctx: AuditContext,
+    loop: asyncio.AbstractEventLoop,
+    stats: _Stats,
+    lane: _Lane,
+    count: int,
 ) -> None:
-    from hypothesis import HealthCheck, Phase, example, given, settings  # noqa: PLC0415
+    """One lane: the pinned examples (lane 0 only), then ``count`` generated ones."""
+    from hypothesis import HealthCheck, Phase, given, settings  # noqa: PLC0415
+    from hypothesis import seed as with_seed  # noqa: PLC0415
 
     from simulator.audit.fuzzing import endings, frame_sequences, pinned_examples  # noqa: PLC0415
 
-    def body(frames: list[Any], ending: str) -> None:
+    targets = lane.targets
+    for frames, ending in pinned_examples(targets) if lane.number == 0 else []:
         if stats.down is not None or stats.stop.is_set():
-            return  # the bot is gone: the rest of the budget would only repeat that
-        stats.examples += 1
-        future = asyncio.run_coroutine_threadsafe(_example(ctx, frames, ending, stats), loop)
-        future.result(timeout=EXAMPLE_TIMEOUT_S)
+            return
+        run = _send(ctx, loop, stats, lane=0, frames=frames, ending=ending, source="pinned")
+        if run.problems:
+            stats.failures.append(run)
+
+    def body(frames: list[Any], ending: str) -> None:
+        key = _key(frames, ending)
+        run = lane.known.get(key)  # hypothesis replays the shrunk example: no second call
+        if run is None:
+            if stats.down is not None or stats.stop.is_set():
+                return  # the bot is gone: the rest of the budget would only repeat that
+            if lane.last_failure is not None:
+                if lane.shrink_calls >= SHRINK_CALLS:
+                    return  # shrinking has had its live calls: keep the smallest so far
+                lane.shrink_calls += 1
+                with stats.lock:
+                    stats.shrink_calls += 1
+            run = _send(
+                ctx, loop, stats, lane=lane.number, frames=frames, ending=ending, source="generated"
+            )
+            if run.problems:
+                lane.known[key] = run
+        if run.problems:  # one raise site: hypothesis tells failures apart by where they raise
+            lane.last_failure = run
+            raise _Broken(run.problems[0])
 
     test = given(frames=frame_sequences(targets), ending=endings())(body)
-    for frames, ending in reversed(pinned_examples(targets)):
-        test = example(frames=frames, ending=ending)(test)
     test = settings(
         max_examples=max(1, count),
         deadline=None,
         database=None,
-        phases=(Phase.explicit, Phase.generate),
+        phases=(Phase.generate, Phase.shrink),
         suppress_health_check=list(HealthCheck),
         print_blob=False,
+        report_multiple_bugs=False,
     )(test)
-    test()
+    test = with_seed(lane.seed)(test)
+    try:
+        test()  # raises the shrunk example's _Broken, which is lane.last_failure
+    except Exception:
+        # _Broken, or hypothesis's own complaint about a live bot answering a replayed
+        # example differently: either way the failing example is already recorded.
+        if lane.last_failure is None:
+            raise
+    if lane.last_failure is not None:
+        with stats.lock:
+            stats.failures.append(lane.last_failure)
+
+
+def choose_seed(configured: int | None) -> int:
+    """``--fuzz-seed`` if given, else ``HYPOTHESIS_SEED`` if set, else a random seed."""
+    if configured is not None:
+        return configured
+    env = os.environ.get("HYPOTHESIS_SEED", "").strip()
+    if env:
+        try:
+            return int(env)
+        except ValueError:
+            return int.from_bytes(hashlib.sha256(env.encode()).digest()[:4], "big")
+    return random.SystemRandom().randrange(2**32)
+
+
+def _write_replay(
+    ctx: AuditContext, run: _Run, seed: int, targets: Any
+) -> tuple[str | None, str, list[str]]:
+    """The replay scenario's file (None without ``fuzz_out``), its YAML, what it leaves out."""
+    import yaml  # noqa: PLC0415
+
+    from simulator.audit.fuzzing import replay_scenario  # noqa: PLC0415
+
+    what = run.problems[0]
+    scenario, notes = replay_scenario(
+        run.frames,
+        run.ending,  # type: ignore[arg-type]  # one of the generated endings
+        targets,
+        name=f"fuzz.start_metadata seed {seed} example {run.number}",
+        description=(
+            f"Written by bwsim audit (fuzz.start_metadata, --fuzz-seed {seed}): the "
+            f"{run.source} example {run.number} broke the invariant: {what}."
+        ),
+    )
+    text = (
+        "# Replays a failing fuzz example: bwsim run THIS_FILE --app YOUR_BOT\n"
+        + yaml.safe_dump({"scenarios": [scenario]}, sort_keys=False, allow_unicode=True)
+    )
+    folder = ctx.config.fuzz_out
+    if folder is None:  # run_audit from code: the YAML is in the evidence, no file left behind
+        return None, text, notes
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"fuzz-start-metadata-seed-{seed}.yaml"
+    path.write_text(text, encoding="utf-8")
+    return str(path), text, notes
+
+
+def _failure_evidence(run: _Run, ctx: AuditContext) -> dict[str, Any]:
+    return {
+        "example": run.number,
+        "source": run.source,
+        "frames": _shown(run.frames),
+        "ending": run.ending,
+        "outcome": run.outcome,
+        "problems": run.problems,
+        "foreign_requests": [
+            {**ctx.evidence([e])[0], "example": run.number} for e in run.foreign[:5]
+        ],
+    }
+
+
+def _lanes(ctx: AuditContext, stats: _Stats, seed: int, targets: Any, own_call: str) -> list[_Lane]:
+    """One lane per call slot (up to :data:`LANES`), each with its own two victim calls."""
+    lanes: list[_Lane] = []
+    for number in range(max(1, min(LANES, ctx.config.max_calls))):
+        victim = ctx.new_call(CHECK, decoy=True)
+        other = ctx.new_call(CHECK, decoy=True, account=ctx.other_account())
+        stats.lane_victims |= {victim.call_id: number, other.call_id: number}
+        stats.accounts |= {victim.account_id, other.account_id}
+        lane_targets = targets(
+            own_call=own_call,
+            own_account=ctx.account.account_id,
+            victim_call=victim.call_id,
+            victim_account=victim.account_id,
+            other_call=other.call_id,
+            other_account=other.account_id,
+        )
+        lanes.append(_Lane(number, lane_targets, seed + number))
+    return lanes
 
 
 async def start_metadata(ctx: AuditContext) -> Verdict:
-    """Run the generated examples, then check the invariant on everything that happened."""
-    check = "fuzz.start_metadata"
+    """Run the pinned and generated examples; each is checked as it ends."""
     try:
         from simulator.audit.fuzzing import OWN_CALL, Targets  # noqa: PLC0415
     except ImportError:
         return skipped("hypothesis is not installed: pip install hypothesis, then audit again")
-    victim = ctx.new_call(check, decoy=True)
-    other = ctx.new_call(check, decoy=True, account=ctx.other_account())
-    targets = Targets(
-        own_call=OWN_CALL,
-        own_account=ctx.account.account_id,
-        victim_call=victim.call_id,
-        victim_account=victim.account_id,
-        other_call=other.call_id,
-        other_account=other.account_id,
-    )
     stats = _Stats()
-    mark = ctx.mark()
+    seed = choose_seed(ctx.config.fuzz_seed)
+    lanes = _lanes(ctx, stats, seed, Targets, OWN_CALL)
     loop = asyncio.get_running_loop()
     count = ctx.config.fuzz_examples
+    share = -(-count // len(lanes))  # each lane's part, rounded up
     try:
-        await asyncio.to_thread(_run_hypothesis, ctx, loop, stats, count, targets)
+        await asyncio.gather(
+            *(asyncio.to_thread(_run_lane, ctx, loop, stats, lane, share) for lane in lanes)
+        )
     except asyncio.CancelledError:
         stats.stop.set()
         raise
     alive = stats.down is None
     if alive:
-        served, smoke = await ctx.smoke_call(check)
+        served, smoke = await ctx.smoke_call(CHECK)
     else:
         served, smoke = False, {}
-    await ctx.quiet()
-    foreign: list[JournalEntry] = ctx.foreign(check, ctx.requests_since(mark))
+    reproduce = f"bwsim audit --only {CHECK} --fuzz-seed {seed}"
     evidence: dict[str, Any] = {
+        "seed": seed,
+        "reproduce": reproduce,
         "examples_run": stats.examples,
         "example_budget": count,
+        "shrink_calls": stats.shrink_calls,
         "outcomes": stats.outcomes,
-        "victims": {
-            victim.call_id: ctx.phase(victim.call_id),
-            other.call_id: ctx.phase(other.call_id),
-        },
-        "foreign_requests": ctx.evidence(foreign[:10]),
+        "lanes": len(lanes),
+        "victims": {call: ctx.phase(call) for call in stats.lane_victims},
+        "failing_examples": [_failure_evidence(r, ctx) for r in stats.failures],
         "server_errors": stats.server_errors[:_KEPT],
+        "ambiguous_requests": stats.ambiguous[:_KEPT],
         "first_examples": stats.samples,
         "next_call": smoke,
     }
     if stats.down is not None:
         evidence["last_example_before_it_stopped"] = stats.previous
     problems: list[str] = []
-    if foreign:
-        e = foreign[0]
+    if stats.failures:
+        chosen = next((r for r in stats.failures if r.source == "generated"), stats.failures[0])
+        path, text, notes = _write_replay(ctx, chosen, seed, lanes[chosen.lane].targets)
+        evidence["scenario"] = path
+        evidence["scenario_yaml"] = text
+        evidence["scenario_not_replayed"] = notes
+        where = (
+            f"replay: bwsim run {path} --app YOUR_BOT"
+            if path
+            else "its replay scenario is the evidence's scenario_yaml"
+        )
+        pinned = sum(r.source == "pinned" for r in stats.failures)
+        also = (
+            f"; {pinned} pinned example(s) failed too"
+            if pinned and chosen.source != "pinned"
+            else ""
+        )
         problems.append(
-            f"a generated start frame made the bot send {len(foreign)} request(s) for other "
-            f"calls, first {e.method} {e.path} (HTTP {e.status})"
+            f"the {chosen.source} example {chosen.number}"
+            f"{' (shrunk)' if chosen.source == 'generated' else ''} broke the invariant: "
+            f"{'; '.join(chosen.problems)}{also} ({where})"
+        )
+    if stats.ambiguous:
+        first = stats.ambiguous[0]
+        problems.append(
+            f"{len(stats.ambiguous)} request(s) about a call no example owns, made while "
+            f"examples {first['examples_running']} ran (not tied to one), first "
+            f"{first['request']} (HTTP {first['status']})"
         )
     for victim_id, phase in evidence["victims"].items():
         if phase != "answered":
             problems.append(f"the victim call {victim_id} was {phase}")
-    if stats.server_errors:
-        problems.append(f"{len(stats.server_errors)} socket upgrade(s) got a 5xx")
     if stats.down is not None:
         problems.append(f"the bot stopped serving after {stats.examples} example(s): {stats.down}")
     elif not served:
         problems.append(f"after {stats.examples} examples the bot no longer served a call")
     if problems:
+        fix = (
+            "read only streamId from start (validated), never ids, ignore later start "
+            "frames, and close the socket (1008) on anything unexpected"
+        )
         if stats.timed_out and len(problems) == 1:
             # Only a missed 15 s answer, the bot process alive: re-run, unreliable under load.
             return missed(
-                sentence(
+                f"seed {seed}: "
+                + sentence(
                     problems,
                     "the bot's, not the audit's: the webhook's 15 s started only after the "
                     "audit's own queue, and the bot process was alive; answer webhooks at "
@@ -205,22 +577,15 @@ async def start_metadata(ctx: AuditContext) -> Verdict:
                 ),
                 **evidence,
             )
-        return failed(
-            sentence(
-                problems,
-                "read only streamId from start (validated), never ids, ignore later start "
-                "frames, and close the socket (1008) on anything unexpected",
-            ),
-            **evidence,
-        )
+        return failed(f"seed {seed}: {sentence(problems, fix)} (again: {reproduce})", **evidence)
     if not stats.examples:
         return inconclusive(
             "no generated example ran, so nothing was observed: raise --fuzz-examples",
             **evidence,
         )
     return passed(
-        f"{stats.examples} generated start sequences (duplicate starts, media first, forged, "
-        "huge and unicode ids) caused no request for another call, no 5xx, and the bot "
-        "stayed up",
+        f"seed {seed}: {stats.examples} start sequences (duplicate starts, media first, "
+        "forged, huge and unicode ids) caused no request about another call, no 1011/1006 "
+        f"close, no 5xx, and the bot stayed up (reproduce: {reproduce})",
         **evidence,
     )
