@@ -199,7 +199,10 @@ CHECKS: Final = (
         heavy=True,
         waits=lambda c: 2.0 * c.fuzz_examples,  # each example is a live call of about 0.5 s
         severity=(
-            "fail: a request for another call, a 5xx on the upgrade, or a bot that stops serving"
+            "fail: a request about another call (account or call id not its own), a forged call "
+            "hung up, a 5xx on the upgrade, or a bot that stops serving; warn: a socket closed "
+            "1011/1006 on a malformed start and nothing else, since only who holds the "
+            "stream's one-time token can send that frame (hardening, not the contract)"
         ),
     ),
 )

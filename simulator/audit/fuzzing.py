@@ -279,11 +279,15 @@ def pinned_examples(targets: Targets) -> list[tuple[list[Frame], Ending]]:
         f"{targets.victim_call}?x=#",
         "s-00000003-fuzz",
     )
+    # Its own call id under another account: a bot that takes only accountId from start
+    # hangs up /accounts/OTHER/calls/OWN when the stream drops (random ids rarely hit it).
+    own_call_elsewhere = _start(targets.other_account, targets.own_call, "s-00000004-fuzz")
     silence = [media_sample() for _ in range(3)]
     return [
         ([own, victim, *silence], "stop"),  # a duplicate start naming the victim
         ([media_sample(), victim, *silence], "close"),  # media before a forged start
         ([metachar, *silence], "drop"),
+        ([own_call_elsewhere, *silence], "drop"),
     ]
 
 

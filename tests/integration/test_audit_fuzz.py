@@ -73,6 +73,27 @@ async def test_a_bot_trusting_start_ids_is_caught_by_generated_input_and_replaye
     assert "no api_response (call=victim): POST" in done.stdout, done.stdout
 
 
+@pytest.mark.timeout(300)
+async def test_a_bot_taking_only_account_id_from_start_fails_naming_the_forged_account(
+    tmp_path: Path,
+) -> None:
+    """A request for its own call under the start frame's forged account fails the check."""
+    config = replace(FAST, only=("fuzz.start_metadata",), fuzz_examples=4, fuzz_out=tmp_path)
+    report = await run_audit(
+        AppTarget("tests.bots.audit_bots:trusts_start_account"), config, bot_env=ENV
+    )
+    result = report.result("fuzz.start_metadata")
+    assert result.status == "failed", result.verdict.detail
+    requests = [
+        r for f in result.verdict.evidence["failing_examples"] for r in f["foreign_requests"]
+    ]
+    assert requests, result.verdict.evidence["failing_examples"]
+    forged = requests[0]
+    # 403: the fake refuses the bot's token (of its own account) for the forged account.
+    assert forged["status"] == 403, forged
+    assert f"/accounts/{forged['account_id']}/calls/" in result.verdict.detail
+
+
 def _files(folder: Path) -> list[Path]:
     return list(folder.iterdir())
 

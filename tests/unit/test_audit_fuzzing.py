@@ -50,7 +50,7 @@ def test_every_generated_frame_can_be_sent(frames: list[Frame]) -> None:
 
 def test_the_pinned_examples_cover_duplicate_start_and_media_first() -> None:
     """Every fuzz run sends a second start naming the victim, and media before a forged start."""
-    (duplicate, _), (media_first, _), (metachar, ending) = pinned_examples(TARGETS)
+    (duplicate, _), (media_first, _), (metachar, ending), _ = pinned_examples(TARGETS)
     starts = [f for f in duplicate if isinstance(f, dict) and f["eventType"] == "start"]
     assert [s["metadata"]["callId"] for s in starts] == [OWN_CALL, "c-victim"]
     assert isinstance(media_first[0], dict) and media_first[0]["eventType"] == "media"
@@ -92,7 +92,7 @@ def test_a_forged_start_is_written_as_a_scenario_bwsim_loads(tmp_path: Path) -> 
 
 def test_what_a_scenario_cannot_send_is_named() -> None:
     """Frames besides the start frame, and a bare close, are listed as not replayed."""
-    (duplicate, _), _, _ = pinned_examples(TARGETS)
+    (duplicate, _), *_ = pinned_examples(TARGETS)
     _, notes = replay_scenario(duplicate, "close", TARGETS, name="x", description="y")
     assert any("besides the start frame" in n for n in notes)
     assert any("bare close" in n for n in notes)
@@ -150,3 +150,13 @@ def test_the_same_seed_generates_the_same_examples() -> None:
     """A seed fixes the generated start sequences: --fuzz-seed N sends the same ones again."""
     assert _generated(1234) == _generated(1234)
     assert _generated(1234) != _generated(1235)
+
+
+def test_a_pinned_example_names_the_own_call_under_another_account() -> None:
+    """One pinned start names the socket's own call in another account, then drops."""
+    *_, (frames, ending) = pinned_examples(TARGETS)
+    start = frames[0]
+    assert isinstance(start, dict)
+    assert start["metadata"]["accountId"] == TARGETS.other_account
+    assert start["metadata"]["callId"] == TARGETS.own_call
+    assert ending == "drop"
