@@ -33,13 +33,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import os
-import random
 import threading
 from dataclasses import dataclass, field
 from typing import Any
 
 from simulator.audit.context import AuditContext, MintError
+from simulator.audit.fuzz_rules import CRASHED, choose_seed, example_problems
 from simulator.audit.model import (
     Verdict,
     failed,
@@ -136,39 +135,6 @@ def _shown(frames: list[Any]) -> list[str]:
 
 def _key(frames: list[Any], ending: str) -> str:
     return hashlib.sha256(repr((frames, ending)).encode("utf-8", "replace")).hexdigest()
-
-
-CRASHED = "the bot closed the socket with"
-"""How an example's problem starts when the bot closed the socket 1011/1006 before ``stop``."""
-
-
-def example_problems(
-    result_outcome: str,
-    close_code: int | None,
-    foreign: list[JournalEntry],
-    own_up: bool,
-) -> list[str]:
-    """What one example broke, in words (empty when it kept the invariant).
-
-    ``result_outcome`` is ``closed`` when the bot closed the socket before the example
-    ended it; ``own_up`` whether the example's own call is still up afterwards.
-    """
-    problems: list[str] = []
-    if foreign:
-        e = foreign[0]
-        problems.append(
-            f"the bot sent {len(foreign)} request(s) for other calls, first "
-            f"{e.method} {e.path} (HTTP {e.status})"
-        )
-        hung_up_other = any(
-            '"completed"' in e.body or e.method == "DELETE" for e in foreign if e.body is not None
-        )
-        if hung_up_other and own_up:
-            problems.append("it hung up a forged call and left its own call up")
-    if result_outcome == "closed" and close_code in (1011, 1006):
-        meaning = "its own error" if close_code == 1011 else "no close frame: it crashed"
-        problems.append(f"{CRASHED} {close_code} ({meaning}) before stop")
-    return problems
 
 
 class _Watch:
@@ -412,19 +378,6 @@ def _run_lane(
     if lane.last_failure is not None:
         with stats.lock:
             stats.failures.append(lane.last_failure)
-
-
-def choose_seed(configured: int | None) -> int:
-    """``--fuzz-seed`` if given, else ``HYPOTHESIS_SEED`` if set, else a random seed."""
-    if configured is not None:
-        return configured
-    env = os.environ.get("HYPOTHESIS_SEED", "").strip()
-    if env:
-        try:
-            return int(env)
-        except ValueError:
-            return int.from_bytes(hashlib.sha256(env.encode()).digest()[:4], "big")
-    return random.SystemRandom().randrange(2**32)
 
 
 def _write_replay(

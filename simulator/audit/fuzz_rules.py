@@ -1,0 +1,60 @@
+"""The pure rules of ``fuzz.start_metadata``: what one example broke, and the run's seed.
+
+Kept apart from the live check (:mod:`simulator.audit.checks.fuzz`) so they can be
+tested without a bot, and so the check itself stays about driving the examples.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+
+from simulator.rest.journal import JournalEntry
+
+__all__ = ["CRASHED", "choose_seed", "example_problems"]
+
+CRASHED = "the bot closed the socket with"
+"""How an example's problem starts when the bot closed the socket 1011/1006 before ``stop``."""
+
+
+def example_problems(
+    result_outcome: str,
+    close_code: int | None,
+    foreign: list[JournalEntry],
+    own_up: bool,
+) -> list[str]:
+    """What one example broke, in words (empty when it kept the invariant).
+
+    ``result_outcome`` is ``closed`` when the bot closed the socket before the example
+    ended it; ``own_up`` whether the example's own call is still up afterwards.
+    """
+    problems: list[str] = []
+    if foreign:
+        e = foreign[0]
+        problems.append(
+            f"the bot sent {len(foreign)} request(s) for other calls, first "
+            f"{e.method} {e.path} (HTTP {e.status})"
+        )
+        hung_up_other = any(
+            '"completed"' in e.body or e.method == "DELETE" for e in foreign if e.body is not None
+        )
+        if hung_up_other and own_up:
+            problems.append("it hung up a forged call and left its own call up")
+    if result_outcome == "closed" and close_code in (1011, 1006):
+        meaning = "its own error" if close_code == 1011 else "no close frame: it crashed"
+        problems.append(f"{CRASHED} {close_code} ({meaning}) before stop")
+    return problems
+
+
+def choose_seed(configured: int | None) -> int:
+    """``--fuzz-seed`` if given, else ``HYPOTHESIS_SEED`` if set, else a random seed."""
+    if configured is not None:
+        return configured
+    env = os.environ.get("HYPOTHESIS_SEED", "").strip()
+    if env:
+        try:
+            return int(env)
+        except ValueError:
+            return int.from_bytes(hashlib.sha256(env.encode()).digest()[:4], "big")
+    return random.SystemRandom().randrange(2**32)
