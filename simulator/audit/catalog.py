@@ -36,6 +36,10 @@ class CheckSpec:
     """It measures latencies: it runs first, before the heavy checks load the bot."""
     heavy: bool = False
     """It loads the bot (many calls, a second process): it waits for the timing checks."""
+    alone: bool = False
+    """It runs after every other check, by itself: requests it provokes that name no call
+    it created (a garbled path, a forged account) would otherwise land in another check's
+    window and be counted there."""
     severity: str = ""
     """Which of its findings are ``fail`` and which ``warn``, and why (README.md)."""
 
@@ -197,6 +201,7 @@ CHECKS: Final = (
         "generated start frames touch no other call",
         fuzz.start_metadata,
         heavy=True,
+        alone=True,
         waits=lambda c: 2.0 * c.fuzz_examples,  # each example is a live call of about 0.5 s
         severity=(
             "fail: a request about another call (account or call id not its own), a forged call "

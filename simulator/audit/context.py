@@ -174,6 +174,8 @@ class AuditContext:
         """The logs of the bot copies checks started (``webhook.creds_unset``)."""
         self.calm = asyncio.Event()
         """Set once the latency-measuring checks are done: heavy checks wait for it."""
+        self.alone = asyncio.Lock()
+        """Held by a check that runs by itself (``CheckSpec.alone``)."""
         self._other_account: Account | None = None
         self._clients: list[httpx.AsyncClient] = []
         self.client = self.new_client()

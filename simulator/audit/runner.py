@@ -103,6 +103,16 @@ async def _attempt(ctx: AuditContext, spec: CheckSpec) -> tuple[Verdict, dict[st
     return verdict, _span(before, machine_load())
 
 
+async def _run_alone(
+    ctx: AuditContext, spec: CheckSpec, others: Sequence[asyncio.Future[CheckResult]]
+) -> CheckResult:
+    """Run ``spec`` after ``others`` and with no other lone check beside it."""
+    if others:
+        await asyncio.wait(others)
+    async with ctx.alone:
+        return await _run_one(ctx, spec)
+
+
 async def _run_one(ctx: AuditContext, spec: CheckSpec) -> CheckResult:
     if spec.heavy:
         await ctx.calm.wait()
@@ -194,8 +204,14 @@ async def run_audit(
     )
     async with harness as h:
         ctx = AuditContext(h, cfg, lines, target)
-        tasks = [asyncio.ensure_future(_run_one(ctx, spec)) for spec in selection.run]
-        timing = [t for t, spec in zip(tasks, selection.run, strict=True) if spec.timing]
+        shared = [spec for spec in selection.run if not spec.alone]
+        tasks = [asyncio.ensure_future(_run_one(ctx, spec)) for spec in shared]
+        # A check that runs alone starts once all the others are done, one at a time.
+        tasks += [
+            asyncio.ensure_future(_run_alone(ctx, spec, list(tasks)))
+            for spec in [spec for spec in selection.run if spec.alone]
+        ]
+        timing = [t for t, spec in zip(tasks, shared, strict=False) if spec.timing]
         calm = asyncio.ensure_future(_calm_after(ctx, timing))
         try:
             done = await asyncio.gather(*tasks)
