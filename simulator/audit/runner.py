@@ -6,19 +6,15 @@ raises is an ``error`` (the audit could not make it), unless the bot process die
 meanwhile: that is a finding, so it is a ``failed`` naming the exit code and the end of
 the bot's output.
 
-Every check records the machine's load while it ran (``os.getloadavg`` at its start and
-end, and the CPU count). A failure that is only a missed time budget
-(:func:`~simulator.audit.model.missed`) is run once more; missed again while the load
-per CPU was at or above :data:`BUSY_LOAD_PER_CPU` in either run, and by no more than
-:data:`NEAR_BUDGET` times the budget in one of them (or by an amount it cannot tell), it
-is ``unreliable`` (the tool cannot tell a slow bot from a slow machine), else it stands
-as ``failed``: a greeting that comes twice as late as allowed is the bot's, loaded or not.
+Every check records the machine's load while it ran. A failure that is only a missed
+time budget (:func:`~simulator.audit.model.missed`) is run once more, and settled as
+:mod:`simulator.runner.machine` says (the policy ``bwsim run``'s scenarios share): missed
+again on a loaded machine and near the budget, it is ``unreliable``, else ``failed``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 import traceback
 from collections.abc import Sequence
@@ -37,42 +33,13 @@ from simulator.audit.model import (
     unreliable,
 )
 from simulator.runner.harness import Harness
+from simulator.runner.machine import describe_load, load_span, machine_load, untrusted_miss
 from simulator.runner.targets import BotCredentials, Target, bot_log_name, describe_exit
 
 __all__ = ["run_audit"]
 
 MAX_NOTES = 20
 """Violations the fake recorded (unrouted requests, orphaned legs …) kept in the report."""
-BUSY_LOAD_PER_CPU = 1.0
-"""Load average per CPU from which a missed time budget is not trusted to be the bot's:
-more runnable processes than CPUs, so the bot and the audit wait for a CPU."""
-
-
-NEAR_BUDGET = 1.5
-"""A miss by at most this factor of the budget is one the machine's load can explain."""
-
-
-def machine_load() -> dict[str, float]:
-    """The 1, 5 and 15 minute load averages and the CPU count, now."""
-    one, five, fifteen = os.getloadavg()
-    return {"load_1m": round(one, 2), "load_5m": round(five, 2), "load_15m": round(fifteen, 2),
-            "cpus": float(os.cpu_count() or 1)}  # fmt: skip
-
-
-def _span(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
-    peak = max(before["load_1m"], after["load_1m"])
-    return {
-        "load_1m_start": before["load_1m"],
-        "load_1m_end": after["load_1m"],
-        "load_5m": after["load_5m"],
-        "cpus": after["cpus"],
-        "load_per_cpu": round(peak / max(after["cpus"], 1.0), 2),
-    }
-
-
-def busy(load: dict[str, float]) -> bool:
-    """Whether the machine was too loaded for a missed budget to be the bot's."""
-    return load.get("load_per_cpu", 0.0) >= BUSY_LOAD_PER_CPU
 
 
 def _options(config: AuditConfig) -> dict[str, object]:
@@ -100,7 +67,7 @@ async def _attempt(ctx: AuditContext, spec: CheckSpec) -> tuple[Verdict, dict[st
         verdict = error(f"the check did not finish within {limit:g} s (the audit's own limit)")
     except Exception as exc:  # noqa: BLE001 - one check's crash must not lose the others
         verdict = _crashed(ctx, exc)
-    return verdict, _span(before, machine_load())
+    return verdict, load_span(before, machine_load())
 
 
 async def _run_alone(
@@ -128,12 +95,10 @@ async def _run_one(ctx: AuditContext, spec: CheckSpec) -> CheckResult:
             "evidence": first.evidence,
         }
         overs = [v.over for v in (first, verdict)]
-        near = any(o is None or o <= NEAR_BUDGET for o in overs)
-        if verdict.budget and near and (busy(first_load) or busy(load)):
-            peak = max(first_load["load_per_cpu"], load["load_per_cpu"])
+        if verdict.budget and untrusted_miss(overs, [first_load, load]):
             verdict = unreliable(
-                f"missed its time budget twice while the machine was loaded ({peak:g} "
-                f"runnable processes per CPU, {load['cpus']:g} CPUs), so the tool cannot tell "
+                f"missed its time budget twice while the machine was loaded "
+                f"({describe_load([first_load, load])}), so the tool cannot tell "
                 f"a slow bot from a slow machine; audit again on a quieter machine. Last "
                 f"attempt: {verdict.detail}",
                 **verdict.evidence,

@@ -18,19 +18,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from simulator.call.recorder import TimelineEvent
 from simulator.call.result import CallResult
-from simulator.call.stream import StreamOutcome
-from simulator.call.webhook_sender import WebhookExchange
 from simulator.errors import ExpectationFailed
+from simulator.judge.observation import Observation, Occurrence, Verdict
 from simulator.judge.scenario import CALL_START, Anchor, Expectation
 from simulator.judge.templates import fill_templates
 from simulator.protocol.bxml import BxmlError, parse_bxml
 from simulator.protocol.verbs import StreamHold, plan, stream_hold
-from simulator.rest.journal import JournalEntry, Violation
+from simulator.rest.journal import JournalEntry
 from simulator.rest.routes import Route
 
 __all__ = [
@@ -45,67 +43,6 @@ __all__ = [
 
 _START_STREAM = re.compile(r"<StartStream\b([^>]*)>", re.IGNORECASE)
 _ATTR = re.compile(r'(\w+)\s*=\s*"([^"]*)"')
-
-
-@dataclass
-class Observation:
-    """What one call left behind, on its own clock (milliseconds from the webhook)."""
-
-    call_id: str
-    timeline: list[TimelineEvent]
-    exchange: WebhookExchange | None
-    streams: list[StreamOutcome]
-    requests: list[tuple[float, JournalEntry]]
-    """Voice API requests naming this call, with their time on the call's clock."""
-    victim_requests: list[tuple[float, JournalEntry]] = field(default_factory=list)
-    """Requests naming the victim call (or, for another account, that account)."""
-    phase: str = "initiated"
-    cause: str | None = None
-    victim_id: str | None = None
-    victim_phase: str | None = None
-    victim_cause: str | None = None
-    violations: list[tuple[float, Violation]] = field(default_factory=list)
-    """Violations during this call, with their time on the call's clock."""
-    templates: Mapping[str, str] = field(default_factory=dict)
-
-    def times(self, kind: str) -> list[float]:
-        """When each event of ``kind`` happened."""
-        return [e.at_ms for e in self.timeline if e.kind == kind]
-
-
-@dataclass(frozen=True)
-class Occurrence:
-    """One candidate for an expectation: when, whether it has the asked-for properties."""
-
-    at_ms: float
-    ok: bool
-    what: str
-    """A few words: ``clear (bot was speaking)``, ``POST …/calls/c-1 → 404``."""
-    why_not: str = ""
-    evidence: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """How one expectation fared."""
-
-    expectation: Expectation
-    passed: bool
-    detail: str
-    at_ms: float | None = None
-    evidence: Mapping[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form for reports."""
-        return {
-            "expect": self.expectation.kind,
-            "description": self.expectation.describe(),
-            "line": self.expectation.line,
-            "passed": self.passed,
-            "detail": self.detail,
-            "at_ms": None if self.at_ms is None else round(self.at_ms, 1),
-            "evidence": dict(self.evidence),
-        }
 
 
 def _ms(value: float) -> str:
@@ -466,7 +403,27 @@ def judge(obs: Observation, e: Expectation) -> Verdict:
         return Verdict(
             e, True, f"{first.what} at {_ms(first.at_ms)}{delta}{many}.", first.at_ms, evidence
         )
-    return Verdict(e, False, _miss(label, budget, needed, count, t0, after, inside), None, evidence)
+    detail = _miss(label, budget, needed, count, t0, after, inside)
+    return Verdict(e, False, detail, None, evidence, _lateness(e, needed, t0, after, inside))
+
+
+def _lateness(
+    e: Expectation,
+    needed: int,
+    t0: float,
+    after: Sequence[Occurrence],
+    inside: Sequence[Occurrence],
+) -> float | None:
+    """How late the one awaited occurrence came, over ``within_ms``; None if that is not all.
+
+    Only a single awaited occurrence that came after the budget, with nothing wrong inside
+    it, is a miss the machine's load can explain; a wrong one, too few, or none at all is
+    what the bot did.
+    """
+    if e.within_ms is None or e.within_ms <= 0 or needed != 1 or any(not o.ok for o in inside):
+        return None
+    late = [o for o in after if o.ok]
+    return (late[0].at_ms - t0) / e.within_ms if late else None
 
 
 def _miss(  # noqa: PLR0917 - one sentence from the facts judge() already has

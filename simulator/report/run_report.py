@@ -8,7 +8,10 @@ the output folder), and ``exit_code`` when it exited mid-suite; each scenario na
 bot's log in ``bot_log``. Fields are only ever added within a schema number, so readers
 of schema 1 keep working. A scenario bwsim could not run has status ``"error"`` and an
 ``error`` object (``type``, ``message``, ``traceback``); the summary counts them in
-``error`` and JUnit reports them as ``<error>``. The JUnit file has one ``testsuite``
+``error`` and JUnit reports them as ``<error>``. A scenario that missed a time budget twice
+on a loaded machine has status ``"unreliable"`` (counted in ``unreliable``, JUnit
+``<skipped>`` with the reason: not the bot's failure, not a pass either), with the machine's
+``load`` and its ``first_attempt``. The JUnit file has one ``testsuite``
 per scenario file and one ``testcase`` per scenario, so CI systems show each scenario on
 its own.
 """
@@ -36,7 +39,13 @@ __all__ = [
 ]
 
 SCHEMA = 1
-_VERDICT = {"passed": "PASS", "failed": "FAIL", "skipped": "SKIP", "error": "ERROR"}
+_VERDICT = {
+    "passed": "PASS",
+    "failed": "FAIL",
+    "unreliable": "UNSURE",
+    "skipped": "SKIP",
+    "error": "ERROR",
+}
 
 
 def _ms(value: float | None) -> str:
@@ -56,6 +65,7 @@ def suite_json(suite: SuiteResult) -> dict[str, Any]:
             "total": len(suite.results),
             "passed": suite.count("passed"),
             "failed": suite.count("failed"),
+            "unreliable": suite.count("unreliable"),
             "skipped": suite.count("skipped"),
             "error": suite.count("error"),
         },
@@ -89,7 +99,7 @@ def write_junit(suite: SuiteResult, path: Path) -> Path:
             tests=str(len(results)),
             failures=str(sum(r.status == "failed" for r in results)),
             errors=str(sum(r.status == "error" for r in results)),
-            skipped=str(sum(r.status == "skipped" for r in results)),
+            skipped=str(sum(r.status in ("skipped", "unreliable") for r in results)),
             time=f"{sum(r.duration_ms for r in results) / 1000:.3f}",
         )
         for r in results:
@@ -107,6 +117,8 @@ def write_junit(suite: SuiteResult, path: Path) -> Path:
                 failure.text = _failure_text(r)
             elif r.status == "skipped":
                 ET.SubElement(case, "skipped", message=r.detail)
+            elif r.status == "unreliable":
+                ET.SubElement(case, "skipped", message=f"unreliable: {r.detail}")
             elif r.status == "error":
                 error = ET.SubElement(
                     case, "error", message=r.detail, type=(r.error or {}).get("type", "")
@@ -207,11 +219,16 @@ def console_table(suite: SuiteResult, *, width: int | None = None) -> str:
                 lines.append(f"  timeline: {r.artifacts['timeline_png']}")
             if r.artifacts.get("traceback"):
                 lines.append(f"  traceback: {r.artifacts['traceback']}")
+    unsure = [r for r in suite.results if r.status == "unreliable"]
+    if unsure:
+        lines.extend(["", "Unsure (a time budget missed twice on a loaded machine):"])
+        lines.extend(f"  {r.scenario.where}: {r.scenario.name}: {r.detail}" for r in unsure)
     lines.extend(bot_lines(suite))
     lines.append("")
     errors = suite.count("error")
     lines.append(
         f"{suite.count('passed')} passed, {suite.count('failed')} failed, "
+        + (f"{len(unsure)} unsure, " if unsure else "")
         + (f"{errors} could not be run (bwsim error), " if errors else "")
         + f"{suite.count('skipped')} skipped in {suite.duration_ms / 1000:.1f} s "
         f"({suite.target})"

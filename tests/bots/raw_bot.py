@@ -7,6 +7,7 @@ The BXML streams to ``/ws/{behaviour}/{token}``; on the socket the bot then:
 - ``listen``: reads until ``stop``, then closes;
 - ``burst-clear``: sends 2 s of audio in one ``playAudio`` and a ``clear`` at once;
 - ``tone``: sends 1 s of a 1 kHz tone in 20 ms ``audio/pcmu`` frames as fast as it can;
+- ``late-tone``: the same, :data:`LATE_TONE_S` after ``start`` (never sooner);
 - ``pcm24``: sends 0.5 s of PCM at 24 kHz;
 - ``garbage``: sends one frame breaking each rule of the media protocol;
 - ``close-early``: closes with 1000 as soon as ``start`` arrives (the call stays up);
@@ -34,6 +35,10 @@ SEEN: dict[str, list[Any]] = {"webhooks": [], "starts": [], "media": [], "stops"
 TOKENS: dict[str, str] = {}
 
 app = FastAPI()
+
+
+LATE_TONE_S = 0.3
+"""How long ``late-tone`` waits after ``start`` before it speaks."""
 
 
 def tone(seconds: float, rate: int = 8000, freq: float = 1000.0) -> np.ndarray:
@@ -142,7 +147,9 @@ async def ws(websocket: WebSocket, behaviour: str, token: str) -> None:
     if behaviour == "burst-clear":
         await websocket.send_text(play(ulaw_encode(tone(2.0))))
         await websocket.send_text(json.dumps({"eventType": "clear"}))
-    elif behaviour == "tone":
+    elif behaviour in {"tone", "late-tone"}:
+        if behaviour == "late-tone":
+            await asyncio.sleep(LATE_TONE_S)  # the bot's own slowness, the least it can be
         data = ulaw_encode(tone(1.0))
         for i in range(0, len(data), 160):
             await websocket.send_text(play(data[i : i + 160]))

@@ -14,6 +14,8 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from tests.bots.raw_bot import LATE_TONE_S
+
 BOT = ["--app", "tests.bots.raw_bot:app"]
 
 SUITE = """\
@@ -60,7 +62,14 @@ def test_a_run_reports_each_scenario_and_fails_when_one_fails(tmp_path: Path) ->
 
     report = json.loads((out / "report.json").read_text())
     assert report["schema"] == 1
-    assert report["summary"] == {"total": 2, "passed": 1, "failed": 1, "skipped": 0, "error": 0}
+    assert report["summary"] == {
+        "total": 2,
+        "passed": 1,
+        "failed": 1,
+        "unreliable": 0,
+        "skipped": 0,
+        "error": 0,
+    }
     heard, cleared = report["scenarios"]
     assert (heard["id"], heard["passed"], cleared["passed"]) == ("tones/tone-is-heard", True, False)
     assert cleared["detail"].startswith("no clear within 3,000 ms")
@@ -225,3 +234,26 @@ def test_a_bot_that_dies_mid_suite_is_named_with_its_exit_and_log(tmp_path: Path
     assert LAST_WORDS in second["detail"] and f"full log: {log}" in second["detail"]
     assert third["detail"].startswith("the bot exited earlier (--app tests.bots.crash_bot:app ")
     assert third["evidence"] == {}  # no call was placed
+
+
+def test_a_reply_late_by_far_more_than_the_budget_is_run_again_then_fails(tmp_path: Path) -> None:
+    """Late twice by 3x its budget: re-run once (both calls placed), then failed, not unsure."""
+    suite = tmp_path / "late.yaml"
+    budget_ms = int(LATE_TONE_S * 1000 / 3)  # the bot is at least 3 times over, however fast
+    suite.write_text(
+        'call: {webhook_path: "/late-tone?keepalive=pause", max_call_s: 20}\n'
+        "allow_violations: [webhook-auth]\n"
+        "scenarios:\n  - name: late\n    caller: [{wait_for: bot_speech_end}, hangup]\n"
+        f"    expect: [{{play_audio: {{after: stream_accepted, within_ms: {budget_ms}}}}}]\n"
+    )
+    out = tmp_path / "out"
+    done = _bwsim(str(suite), *BOT, "--out", str(out))
+    assert done.returncode == 1, done.stdout + done.stderr
+    (late,) = json.loads((out / "report.json").read_text())["scenarios"]
+    assert late["status"] == "failed"
+    assert "over the budget within 100 ms" in late["detail"]
+    first = late["first_attempt"]
+    assert "over the budget" in first["detail"]
+    assert min(first["over_budget"]) >= 3
+    assert late["expectations"][0]["over_budget"] >= 3
+    assert set(late["load"]) >= {"load_per_cpu", "cpus"}

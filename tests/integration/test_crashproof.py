@@ -157,7 +157,14 @@ def test_a_scenario_that_raises_is_its_error_and_the_suite_goes_on(
     assert "1 scenario(s) could not be run" in printed.err
 
     report = json.loads((out / "report.json").read_text())
-    assert report["summary"] == {"total": 2, "passed": 1, "failed": 0, "skipped": 0, "error": 1}
+    assert report["summary"] == {
+        "total": 2,
+        "passed": 1,
+        "failed": 0,
+        "unreliable": 0,
+        "skipped": 0,
+        "error": 1,
+    }
     judged, raised = report["scenarios"]
     assert judged["status"] == "passed"
     assert raised["status"] == "error"

@@ -97,6 +97,18 @@ def test_an_event_after_its_budget_fails_and_says_by_how_much() -> None:
     v = judge(BARGE_IN, one("clear: {after: caller_audio_start, within_ms: 300}"))
     assert not v.passed
     assert "1,300 ms, 400 ms after its anchor" in v.detail
+    assert v.over is not None and round(v.over, 2) == 1.33
+
+
+def test_only_a_late_arrival_is_a_missed_budget_the_machine_can_explain() -> None:
+    """No clear at all, or a wrong one inside the budget, is the bot's: no ``over`` to re-run."""
+    never = obs(ev("caller-audio-start", 900))
+    assert judge(never, one("clear: {after: caller_audio_start, within_ms: 300}")).over is None
+    wrong = one("clear: {after: caller_audio_start#2, within_ms: 1000, bot_was_speaking: true}")
+    assert not judge(BARGE_IN, wrong).passed
+    assert judge(BARGE_IN, wrong).over is None
+    unbounded = one("clear: {after: caller_audio_start, count: 3}")
+    assert judge(BARGE_IN, unbounded).over is None
 
 
 def test_properties_are_checked_and_the_mismatch_is_named() -> None:
