@@ -267,7 +267,12 @@ class StreamDriver:
         except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
             self.outcome.status = "connection-error"
             self.outcome.error = f"could not open {self.url}: {type(exc).__name__}: {exc}"
-            rec.event("stream-rejected", cause="connection-error", error=self.outcome.error)
+            rec.event(
+                "stream-rejected",
+                cause="connection-error",
+                error=self.outcome.error,
+                stream=self.config.stream_name,
+            )
         else:
             await self._run_open(self._ws)
         self.closed.set()

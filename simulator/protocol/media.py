@@ -407,6 +407,8 @@ class CallerFrame(NamedTuple):
     before: str | None
 
 
+_frame = tuple.__new__
+
 MAX_KEPT_FRAMES = 250
 """Frames kept for readers that lag behind the one that reads first (5 s).
 
@@ -470,9 +472,11 @@ class CallerSource:
         self._head += 1
         reader.cursor = self._head
         if len(self._readers) > 1:
-            kept.append(CallerFrame(pcm, ulaw, label, False, before))
+            kept.append(_frame(CallerFrame, (pcm, ulaw, label, False, before)))
             self._trim()
-        return CallerFrame(pcm, ulaw, label, True, before)
+        # tuple.__new__ skips the NamedTuple constructor's argument handling: this runs
+        # 50 times a second for every stream.
+        return _frame(CallerFrame, (pcm, ulaw, label, True, before))
 
     def _drop(self, reader: CallerReader) -> None:
         if reader in self._readers:
