@@ -308,8 +308,8 @@ class CallSession:
                     self.fake.registry.answer(self.call_id)
             case bx.OpenStream(step=step, stream_id=stream_id, name=name):
                 self.streams.open(client, step, stream_id, name)
-            case bx.RejectStream(name=name, cause=cause):
-                rec.event("stream-rejected", cause=cause, stream=name)
+            case bx.RejectStream():
+                self.streams.reject(client, command)
             case bx.CloseStream(name=name):
                 self.streams.stop(name)
             case bx.HangUp(cause=cause, message=message):

@@ -34,6 +34,7 @@ from simulator.protocol.audio_level import is_audible
 from simulator.protocol.codec import FRAME_BYTES, FRAME_MS, Pcm, ulaw_encode
 from simulator.protocol.media import (
     SAMPLES_PER_MS,
+    CallerReader,
     CallerSource,
     Clear,
     FrameViolation,
@@ -41,7 +42,9 @@ from simulator.protocol.media import (
     PlayAudio,
     Playout,
     StreamConfig,
+    mixed_window,
 )
+from simulator.protocol.stream_rules import sends_inbound, sends_outbound
 
 __all__ = ["MAX_QUEUED_PLAYOUT_MS", "StreamDriver", "StreamOutcome"]
 
@@ -216,7 +219,9 @@ class StreamDriver:
         self._started = 0.0
         self._first_sample = 0
         self._frame = 0
-        self._label: str | None = None
+        self._reader: CallerReader | None = None
+        self._inbound = sends_inbound(config.tracks)
+        self._outbound = sends_outbound(config.tracks)
         self._ticks_done = asyncio.Event()
         self._write_failed = False
         self._tick_error: Exception | None = None
@@ -262,7 +267,12 @@ class StreamDriver:
         except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
             self.outcome.status = "connection-error"
             self.outcome.error = f"could not open {self.url}: {type(exc).__name__}: {exc}"
-            rec.event("stream-rejected", cause="connection-error", error=self.outcome.error)
+            rec.event(
+                "stream-rejected",
+                cause="connection-error",
+                error=self.outcome.error,
+                stream=self.config.stream_name,
+            )
         else:
             await self._run_open(self._ws)
         self.closed.set()
@@ -327,11 +337,15 @@ class StreamDriver:
         self._started = _on_phase_grid(time.monotonic())
         self._first_sample = round(rec.clock.at(self._started) * SAMPLES_PER_MS)
         self._frame = 0
-        self._label = None
+        # Every caller frame from now on, a copy of what the call's other streams get.
+        self._reader = self.caller.reader()
         self._ticks_done = asyncio.Event()
         # Frame k is due at started + 20 ms * k: the shared pacer runs _tick at each slot.
         Pacer.for_loop().add(self._started, self._tick)
-        await self._ticks_done.wait()
+        try:
+            await self._ticks_done.wait()
+        finally:
+            self._reader.close()
         if self._tick_error is not None:
             raise self._tick_error
         if self._write_failed:
@@ -372,17 +386,22 @@ class StreamDriver:
         rec, proto = self.recorder, self.protocol
         try:
             self.outcome.lateness_ms.append((time.monotonic() - due) * 1000)
-            pcm, ulaw, now_label = self.caller.next_frame()
+            assert self._reader is not None
+            caller = self._reader.next_frame()
             position = self._first_sample + self._frame * FRAME_BYTES
-            if now_label != self._label:
-                self._utterance_edge(self._label, now_label, position)
-                self._label = now_label
-            ok = self._write(proto.media_message(ulaw, "inbound"))
-            if now_label is not None:  # a frame with no label is silence: nothing to keep
-                rec.caller_frame(position, pcm)
-            if ok and "outbound" in self.config.tracks:
-                echo = self.playout.window(position, FRAME_BYTES)
-                ok = self._write(proto.media_message(ulaw_encode(echo), "outbound"))
+            # The stream that took the frame first records it; the others got a copy.
+            if caller.fresh and caller.label != caller.before:
+                self._utterance_edge(caller.before, caller.label, position)
+            if caller.fresh and caller.label is not None:  # no label: silence, nothing to keep
+                rec.caller_frame(position, caller.pcm)
+            ok = True
+            if self._inbound:
+                ok = self._write(proto.media_message(caller.ulaw, "inbound"))
+            if ok and self._outbound:
+                # The outbound track is what the caller heard: every stream's bot audio, in
+                # the 20 ms just heard (the current slot may still get audio; §1.9).
+                heard = mixed_window(self.recorder.playouts, position - FRAME_BYTES, FRAME_BYTES)
+                ok = self._write(proto.media_message(ulaw_encode(heard), "outbound"))
             self._check_speech_end(position)
         except Exception as exc:  # noqa: BLE001
             # Raised again in this stream's own task (_send), so it is not lost in the pacer.

@@ -4,6 +4,8 @@
 the BXML runner opens, tells the registry when it starts and ends, sends the stream's
 ``mediaStreamStarted``/``Stopped``/``Rejected`` webhooks to its ``streamEventUrl``, and
 reports each stream's close (accepted or not) so the runner can judge holds and waits.
+A ``<StartStream>`` the runner rejects (a taken name, too many tracks: docs/bandwidth.md
+§1.9) is recorded and gets its ``mediaStreamRejected`` webhook here.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import httpx
 from simulator.call.options import CallOptions
 from simulator.call.recorder import CallRecorder
 from simulator.call.stream import StreamDriver, StreamOutcome
+from simulator.protocol.bxml_runner import RejectStream
 from simulator.protocol.ids import new_stream_id
 from simulator.protocol.media import CallerSource, FrameViolation, StreamConfig
 from simulator.protocol.urls import http_url, stream_url
@@ -69,13 +72,19 @@ class CallStreams:
         self.on_closed = on_closed
         """Called with the stream's name, and whether it had opened, once it has closed."""
         self.drivers: dict[str, StreamDriver] = {}
+        """The latest stream of each name (a name is free again once its stream ended)."""
+        self.infos: dict[str, StreamInfo] = {}
+        self.superseded: list[StreamDriver] = []
+        """Ended streams whose name a later stream took."""
         self.extra: list[StreamDriver] = []
+        """Replayed sockets."""
         self.tasks: list[asyncio.Task[StreamOutcome]] = []
+        self.rejections: list[asyncio.Task[None]] = []
 
     @property
     def outcomes(self) -> list[StreamOutcome]:
         """What happened to every stream, replays included."""
-        return [d.outcome for d in [*self.drivers.values(), *self.extra]]
+        return [d.outcome for d in [*self.superseded, *self.drivers.values(), *self.extra]]
 
     def open(self, client: httpx.AsyncClient, step: StartStream, stream_id: str, name: str) -> None:
         """Start the stream ``step`` describes; it runs in its own task."""
@@ -104,17 +113,45 @@ class CallStreams:
             on_violation=self._frame_violation,
             open_timeout_s=opts.stream_open_timeout_s,
         )
+        if name in self.drivers:
+            self.superseded.append(self.drivers[name])
         self.drivers[name] = driver
-        info = StreamInfo(
+        info = self._info(step, stream_id, name)
+        self.infos[name] = info
+        task = asyncio.create_task(self._life(client, driver, step, info), name=name)
+        self.tasks.append(task)
+        self.registry.stream_started(self.info.call_id, stream_id)
+
+    @staticmethod
+    def _info(step: StartStream, stream_id: str, name: str) -> StreamInfo:
+        return StreamInfo(
             stream_id=stream_id,
             destination=step.destination,
             start_time=datetime.now(UTC),
             name=name,
             tracks=step.tracks,
         )
-        task = asyncio.create_task(self._life(client, driver, step, info), name=name)
-        self.tasks.append(task)
-        self.registry.stream_started(self.info.call_id, stream_id)
+
+    def reject(self, client: httpx.AsyncClient, command: RejectStream) -> None:
+        """Record a ``<StartStream>`` that is not opened; send its mediaStreamRejected."""
+        self.recorder.event(
+            "stream-rejected", cause=command.cause, stream=command.name, error=command.detail
+        )
+        step = command.step
+        if not step.event_url:
+            return
+        original = self.infos.get(command.original) if command.original else None
+        body = media_stream_rejected_body(
+            self.info,
+            self._info(step, command.stream_id, command.name),
+            command.cause,
+            command.detail,
+            datetime.now(UTC),
+            original_stream=original,
+        )
+        webhook = self._event_webhook(client, step, body)
+        name = f"{command.name} (its mediaStreamRejected webhook)"
+        self.rejections.append(asyncio.create_task(webhook, name=name))
 
     def _frame_violation(self, violation: FrameViolation) -> None:
         self.violation(
@@ -223,8 +260,8 @@ class CallStreams:
     async def wind_down(self, timeout_s: float) -> list[str]:
         """Wait for every stream to close; cancel those still open after ``timeout_s``."""
         errors: list[str] = []
-        if self.tasks:
-            _, pending = await asyncio.wait(self.tasks, timeout=timeout_s)
+        if self.tasks or self.rejections:
+            _, pending = await asyncio.wait([*self.tasks, *self.rejections], timeout=timeout_s)
             for task in pending:
                 task.cancel()
                 errors.append(f"stream {task.get_name()} did not close within {timeout_s:g} s")

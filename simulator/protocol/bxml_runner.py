@@ -6,7 +6,10 @@ asks for (:data:`Command`); it never opens a socket, starts a task or reads a cl
 times are the ``now`` the shell passes in (seconds on any monotonic clock). The rules it
 keeps:
 
-- ``<StartStream>`` opens a stream and goes on at once (it does not block);
+- ``<StartStream>`` opens a stream and goes on at once (it does not block), unless its
+  name is taken by a stream of the call that has not ended or its tracks would pass the
+  call's limit: then it is rejected (docs/bandwidth.md §1.9,
+  :func:`~simulator.protocol.stream_rules.admit_stream`);
 - ``<Pause>`` and ``<Ring>`` hold the call for their duration (``<Ring>`` answers it
   unless ``answerCall`` is false); ``<SpeakSentence>`` holds it as long as speaking the
   text takes (:func:`~simulator.protocol.verbs.speech_seconds`);
@@ -37,6 +40,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from simulator.protocol.ids import new_stream_id
+from simulator.protocol.stream_rules import admit_stream
 from simulator.protocol.verbs import (
     Gather,
     Hangup,
@@ -200,10 +204,18 @@ class OpenStream:
 
 @dataclass(frozen=True)
 class RejectStream:
-    """Record a ``<StartStream>`` that is not opened (its name is already in use)."""
+    """Do not open the stream ``step`` describes: send mediaStreamRejected (§1.9).
 
+    ``cause`` is ``duplicate`` (``original`` names the open stream with that name) or
+    ``track-limit``; ``detail`` is the webhook's ``errorMessage``.
+    """
+
+    step: StartStream
+    stream_id: str
     name: str
-    cause: str = "duplicate"
+    cause: str
+    detail: str
+    original: str | None = None
 
 
 @dataclass(frozen=True)
@@ -310,6 +322,7 @@ _Item = Step | _Hold | _GatherDone
 
 @dataclass
 class _Stream:
+    tracks: tuple[str, ...] = ("inbound",)
     closed: bool = False
     accepted: bool = False
 
@@ -498,10 +511,17 @@ class BxmlRunner:
     def _start_stream(self, step: StartStream, out: list[Command]) -> None:
         stream_id = self._stream_ids()
         name = step.name or stream_id
-        if name in self._streams:
-            out.append(RejectStream(name))
+        open_streams = {n: s.tracks for n, s in self._streams.items() if not s.closed}
+        rejection = admit_stream(name, step.tracks, open_streams)
+        if rejection is not None:
+            out.append(
+                RejectStream(
+                    step, stream_id, name, rejection.cause, rejection.detail, rejection.original
+                )
+            )
             return
-        self._streams[name] = _Stream()
+        # A name whose stream has ended is free again (§1.9); the new stream takes it over.
+        self._streams[name] = _Stream(step.tracks)
         out.append(OpenStream(step, stream_id, name))
 
     def _stop_stream(self, step: StopStream, out: list[Command]) -> bool:

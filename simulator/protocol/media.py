@@ -7,8 +7,9 @@ simulator's intentions into the JSON text frames Bandwidth sends (``start``, ``m
 carries the offending frame (docs/bandwidth.md §1.6). :class:`Playout` is the phone's
 ear: queued bot audio is heard in real time, one segment after another, and ``clear``
 drops what has not been heard yet. :class:`CallerSource` is the caller's mouth: queued
-audio, else silence, one 160-byte μ-law frame per tick. Times are milliseconds on the
-call's clock, passed in.
+audio, else silence, one 160-byte μ-law frame per tick, each frame read by every stream of
+the call through its own :class:`CallerReader` (each stream gets a copy, docs/bandwidth.md
+§1.9). Times are milliseconds on the call's clock, passed in.
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ from simulator.protocol.codec import (
 )
 
 __all__ = [
+    "MAX_KEPT_FRAMES",
+    "CallerFrame",
+    "CallerReader",
     "CallerSource",
     "Clear",
     "FrameViolation",
@@ -45,6 +49,7 @@ __all__ = [
     "StreamConfig",
     "StreamEvent",
     "media_event",
+    "mixed_window",
     "start_event",
     "stop_event",
     "track_list",
@@ -356,8 +361,8 @@ class Playout:
     def window(self, start: int, count: int) -> Pcm:
         """The bot audio heard in samples ``[start, start+count)`` (zeros where silent)."""
         out = np.zeros(count, dtype=np.int16)
-        # Segments are in order and never overlap: walk back from the newest (the 20 ms
-        # echo of tracks="both" asks for the present), stop at the first one that ended.
+        # Segments are in order and never overlap: walk back from the newest (the
+        # outbound track asks for the 20 ms just heard), stop at the first one that ended.
         for seg_start, samples in reversed(self._segments):
             seg_end = seg_start + len(samples)
             if seg_end <= start:
@@ -372,11 +377,69 @@ class Playout:
         return self.window(0, self.end)
 
 
+def mixed_window(playouts: list[Playout], start: int, count: int) -> Pcm:
+    """What the caller heard in samples ``[start, start+count)``: every stream's bot audio.
+
+    This is the call's ``outbound`` track (docs/bandwidth.md §1.9): the audio of all the
+    call's bidirectional streams, summed and clipped to 16 bits.
+    """
+    if len(playouts) == 1:
+        return playouts[0].window(start, count)
+    total = np.zeros(count, dtype=np.int32)
+    for playout in playouts:
+        if playout.end > start:  # a playout that ended before the window adds nothing
+            total += playout.window(start, count)
+    return np.clip(total, -32768, 32767).astype(np.int16)
+
+
+class CallerFrame(NamedTuple):
+    """One 20 ms of the caller as one stream reads it.
+
+    ``fresh`` is true for the one reader that took the frame from the queue (it records
+    the frame and the utterance edges; the other readers get copies); ``before`` is the
+    label of the frame taken just before it.
+    """
+
+    pcm: Pcm
+    ulaw: bytes
+    label: str | None
+    fresh: bool
+    before: str | None
+
+
+_frame = tuple.__new__
+
+MAX_KEPT_FRAMES = 250
+"""Frames kept for readers that lag behind the one that reads first (5 s).
+
+Every stream of a call is paced by one timer, so a reader lags by less than a frame; a
+reader that falls further behind skips to the oldest frame kept."""
+
+
+class CallerReader:
+    """One stream's place in the caller's frames: every frame from when it began, once."""
+
+    def __init__(self, source: CallerSource, cursor: int) -> None:
+        self._source = source
+        self.cursor = cursor
+        """The index of the next frame this reader gets."""
+
+    def next_frame(self) -> CallerFrame:
+        """The next 20 ms for this stream (a copy when another stream read it first)."""
+        return self._source._read(self)
+
+    def close(self) -> None:
+        """Stop reading (the stream ended): the frames it has not read need not be kept."""
+        self._source._drop(self)
+
+
 class CallerSource:
     """What the caller says, one 20 ms frame at a time; silence when there is nothing queued.
 
     Bandwidth keeps streaming between utterances (silence frames), so a tick always yields
-    a frame. Each queued utterance carries a label for the timeline.
+    a frame. Each queued utterance carries a label for the timeline. Each stream reads
+    through its own :meth:`reader`, and every reader gets every frame from the moment it
+    began: the first to ask for a frame takes it from the queue, the others get a copy.
     """
 
     def __init__(self) -> None:
@@ -385,6 +448,49 @@ class CallerSource:
         self.current: str | None = None
         self.on_drained: Callable[[], None] | None = None
         """Called once the last queued audio has gone into a frame."""
+        self._head = 0
+        self._kept: deque[CallerFrame] = deque()
+        self._readers: list[CallerReader] = []
+
+    def reader(self) -> CallerReader:
+        """A new reader, which gets every frame from the next one on."""
+        reader = CallerReader(self, self._head)
+        self._readers.append(reader)
+        return reader
+
+    def _read(self, reader: CallerReader) -> CallerFrame:
+        kept = self._kept
+        oldest = self._head - len(kept)
+        if reader.cursor < self._head:
+            index = max(reader.cursor, oldest) - oldest
+            reader.cursor = oldest + index + 1
+            frame = kept[index]
+            self._trim()
+            return frame
+        before = self.current
+        pcm, ulaw, label = self.next_frame()
+        self._head += 1
+        reader.cursor = self._head
+        if len(self._readers) > 1:
+            kept.append(_frame(CallerFrame, (pcm, ulaw, label, False, before)))
+            self._trim()
+        # tuple.__new__ skips the NamedTuple constructor's argument handling: this runs
+        # 50 times a second for every stream.
+        return _frame(CallerFrame, (pcm, ulaw, label, True, before))
+
+    def _drop(self, reader: CallerReader) -> None:
+        if reader in self._readers:
+            self._readers.remove(reader)
+            self._trim()
+
+    def _trim(self) -> None:
+        """Forget the frames every reader has had (and any beyond the cap)."""
+        kept = self._kept
+        needed = min((r.cursor for r in self._readers), default=self._head)
+        oldest = self._head - len(kept)
+        while kept and (oldest < needed or len(kept) > MAX_KEPT_FRAMES):
+            kept.popleft()
+            oldest += 1
 
     def say(self, samples: Pcm, label: str = "audio") -> None:
         """Queue audio (8 kHz int16) to be spoken after what is already queued."""

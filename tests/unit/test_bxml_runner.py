@@ -105,7 +105,48 @@ def test_duplicate_stream_name_is_rejected() -> None:
     """A second <StartStream> with a name already in use is rejected, not opened."""
     out = start(make_runner(), STREAM + STREAM)
     assert [type(c) for c in plain(out)][:4] == [Answer, OpenStream, Answer, RejectStream]
-    assert RejectStream("a", "duplicate") in out
+    [rejected] = [c for c in out if isinstance(c, RejectStream)]
+    assert (rejected.name, rejected.stream_id) == ("a", "s-2")
+    assert (rejected.cause, rejected.original) == ("duplicate", "a")
+
+
+def test_fifth_track_is_rejected_with_track_limit() -> None:
+    """Four one-track streams open; a fifth is rejected with cause track-limit."""
+    body = "".join(f'<StartStream name="s{n}" destination="wss://b/ws"/>' for n in range(5))
+    out = start(make_runner(), body + '<Pause duration="1"/>')
+    assert [c.name for c in out if isinstance(c, OpenStream)] == ["s0", "s1", "s2", "s3"]
+    [rejected] = [c for c in out if isinstance(c, RejectStream)]
+    assert (rejected.name, rejected.cause, rejected.original) == ("s4", "track-limit", None)
+
+
+def test_both_tracks_count_twice_toward_the_limit() -> None:
+    """tracks="both" counts 2: after two such streams a one-track stream is rejected."""
+    both = '<StartStream name="b{}" tracks="both" destination="wss://b/ws"/>'
+    body = both.format(1) + both.format(2) + '<StartStream name="x" destination="wss://b/ws"/>'
+    out = start(make_runner(), body + '<Pause duration="1"/>')
+    assert [c.name for c in out if isinstance(c, OpenStream)] == ["b1", "b2"]
+    assert [(c.name, c.cause) for c in out if isinstance(c, RejectStream)] == [("x", "track-limit")]
+
+
+def test_an_ended_stream_frees_its_name_and_tracks() -> None:
+    """Once a stream has closed, its name may be used again and its tracks are free."""
+    runner = make_runner()
+    four = "".join(f'<StartStream name="s{n}" destination="wss://b/ws"/>' for n in range(4))
+    start(runner, four + '<Pause duration="10"/>')
+    runner.handle(StreamClosed("s0", accepted=True), 1.0)
+    reuse = steps('<StartStream name="s0" destination="wss://b/w2"/>')
+    again = runner.handle(BxmlReplaced(reuse), 2.0)
+    assert [c.name for c in again if isinstance(c, OpenStream)] == ["s0"]
+    assert not [c for c in again if isinstance(c, RejectStream)]
+
+
+def test_a_stream_asked_to_stop_counts_until_it_has_closed() -> None:
+    """A stopped stream whose socket is still open keeps its name and its track."""
+    four = "".join(f'<StartStream name="s{n}" destination="wss://b/ws"/>' for n in range(4))
+    body = four + '<StopStream name="s0"/><StartStream name="s0" destination="wss://b/ws"/>'
+    out = start(make_runner(), body + '<Pause duration="1"/>')
+    assert CloseStream("s0") in out
+    assert [(c.name, c.cause) for c in out if isinstance(c, RejectStream)] == [("s0", "duplicate")]
 
 
 def test_pause_holds_for_its_duration() -> None:
