@@ -29,7 +29,9 @@ the forged account is the spoof too, whatever the fake answered (403).
   keeps the socket open until the bot's idle timeout, as in ``spoof.start_ids``, so a
   bot without tools shows whose ids its serializer holds. The gate is held until the
   talking calls are over and the silent call's stream has opened (the bot holds its ids
-  by then), not for the whole idle timeout, which would stall every other check.
+  by then), not for the whole idle timeout, which would stall every other check. A bot
+  that reads its "current call" only when it acts is caught by the talking calls, which
+  act inside the window.
 
 No pass from zero observations: a check in which the bot made no Voice API request at
 all (no transfer, no hang-up) saw nothing that shows which ids it uses, so it is
