@@ -53,6 +53,11 @@ class CheckSpec:
         return config.check_timeout_s + (self.waits(config) if self.waits else 0.0)
 
 
+def _silent_calls(config: AuditConfig) -> float:
+    """With --slow, a spoofing check's silent calls wait out the bot's idle timeout."""
+    return config.idle_timeout_s + config.idle_margin_s if config.slow else 0.0
+
+
 CHECKS: Final = (
     CheckSpec(
         "webhook.auth",
@@ -118,8 +123,7 @@ CHECKS: Final = (
         "forged start ids never choose the call acted on",
         spoof.start_ids,
         heavy=True,
-        # With --slow, silent forged calls wait out the bot's idle timeout.
-        waits=lambda c: c.idle_timeout_s + c.idle_margin_s if c.slow else 0.0,
+        waits=_silent_calls,
         severity=(
             "fail: a request for another call (or another account) chosen by the "
             "unauthenticated start frame; inconclusive when the bot never acted"
@@ -130,6 +134,7 @@ CHECKS: Final = (
         "another call's webhook before the stream changes nothing",
         spoof.interleaved_webhooks,
         heavy=True,
+        waits=_silent_calls,
         severity=("fail: a request for the wrong call; inconclusive when the bot never acted"),
     ),
     CheckSpec(

@@ -352,6 +352,13 @@ class Registry:
             raise KeyError(f"no call {call_id!r}")
         return call
 
+    def _require_active(self, call_id: str, action: str) -> Call:
+        """The call, which the Voice API may still modify; else ``InvalidTransition``."""
+        call = self._require(call_id)
+        if not call.active:
+            raise InvalidTransition(call_id, call.phase, action)
+        return call
+
     def answer(self, call_id: str) -> Call:
         """Answer an initiated call (running BXML verbs answers an inbound call)."""
         call = self._require(call_id)
@@ -388,27 +395,21 @@ class Registry:
         An unanswered inbound call is rejected instead (``completed`` rejects it:
         docs/bandwidth.md §4.4).
         """
-        call = self._require(call_id)
-        if not call.active:
-            raise InvalidTransition(call_id, call.phase, "hang up")
+        call = self._require_active(call_id, "hang up")
         cause = "rejected" if call.phase is CallPhase.INITIATED else "hangup"
         self._emit(HangupRequested(call, source))
         return self.end(call_id, cause)
 
     def request_redirect(self, call_id: str, redirect: dict[str, Any]) -> Call:
         """Record an update-call redirect; the call side fetches and runs the new BXML."""
-        call = self._require(call_id)
-        if not call.active:
-            raise InvalidTransition(call_id, call.phase, "redirect")
+        call = self._require_active(call_id, "redirect")
         call.redirects.append(redirect)
         self._emit(RedirectRequested(call, redirect))
         return call
 
     def replace_bxml(self, call_id: str, bxml: str) -> Call:
         """Record a ``PUT …/bxml``; the call side interrupts the running verb and runs it."""
-        call = self._require(call_id)
-        if not call.active:
-            raise InvalidTransition(call_id, call.phase, "replace its BXML")
+        call = self._require_active(call_id, "replace its BXML")
         call.bxml_updates.append(bxml)
         self._emit(BxmlReplaced(call, bxml))
         return call
@@ -417,9 +418,7 @@ class Registry:
         self, call_id: str, targets: tuple[str, ...], attributes: dict[str, str] | None = None
     ) -> Call:
         """Hand the caller to ``targets``: the stream ends and the call leaves the bot's control."""
-        call = self._require(call_id)
-        if not call.active:
-            raise InvalidTransition(call_id, call.phase, "transfer")
+        call = self._require_active(call_id, "transfer")
         call.transfer = TransferRecord(
             targets=targets,
             at=self._clock(),

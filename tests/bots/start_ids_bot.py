@@ -1,20 +1,26 @@
-"""The flaw of pipecat-bandwidth's early example bot: the serializer gets the ids of ``start``.
+"""Bots without tools whose serializer gets the wrong ids: its hang-up is their only request.
 
-The example (docs/bandwidth.md S7, before its changelog's fix) read ``callId`` and
-``accountId`` from the unauthenticated ``start`` frame and had no tools, so it makes no
-Voice API request of its own: the only one is the serializer's hang-up when the pipeline
-ends while the socket is still open (docs/pipecat.md §3), here by Pipecat's idle timeout
-(``EXAMPLE_IDLE_S``, default 300 s, as Pipecat). It keeps the guide's webhook
-(``guide_webhook``) so that only the ``start`` ids are wrong. It plays one second of tone
-when the caller connects.
+- ``app``: the flaw of pipecat-bandwidth's early example bot. The example
+  (docs/bandwidth.md S7, before its changelog's fix) read ``callId`` and ``accountId``
+  from the unauthenticated ``start`` frame (``spoof.start_ids`` catches it).
+- ``last_webhook_app``: hands the serializer the ids of the last webhook it answered, a
+  per-process "current call" (``spoof.interleaved_webhooks`` catches it).
 
-Serve with ``--app tests.bots.start_ids_bot:app``.
+Neither has tools, so neither makes a Voice API request of its own: the only one is the
+serializer's hang-up when the pipeline ends while the socket is still open
+(docs/pipecat.md §3), here by Pipecat's idle timeout (``EXAMPLE_IDLE_S``, default 300 s,
+as Pipecat). Both keep the guide's webhook (``guide_webhook``) so that only the ids the
+serializer gets are wrong. They play one second of tone when the caller connects.
+
+Serve with ``--app tests.bots.start_ids_bot:app`` (or ``:last_webhook_app``).
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from fastapi import FastAPI, Request, WebSocket
@@ -31,28 +37,46 @@ from pipecat_bandwidth import BandwidthFrameSerializer
 
 from tests.bots.guide_webhook import answer_webhook
 
-app = FastAPI()
-TOKENS: dict[str, tuple[str, str]] = {}
 TONE = (np.sin(2 * np.pi * 1000 * np.arange(8000) / 8000) * 12000).astype("<i2").tobytes()
+Ids = tuple[Any, Any]
+"""The ``(callId, accountId)`` handed to the serializer."""
+Choose = Callable[[dict[str, Any], Ids], Ids]
+"""Picks the serializer's ids from the ``start`` metadata and the last webhook's ids."""
 
 
-@app.post("/")
-async def webhook(request: Request) -> Response:
-    return await answer_webhook(request, TOKENS)
+def create_app(choose: Choose) -> FastAPI:
+    """The bot, whose serializer gets the ids ``choose`` picks."""
+    app = FastAPI()
+    tokens: dict[str, tuple[str, str]] = {}
+    last: list[Ids] = [(None, None)]
+
+    @app.post("/")
+    async def webhook(request: Request) -> Response:
+        before = set(tokens)
+        response = await answer_webhook(request, tokens)
+        last[0] = next(tokens[t] for t in tokens if t not in before)
+        return response
+
+    @app.websocket("/ws/{token}")
+    async def ws(websocket: WebSocket, token: str) -> None:
+        if tokens.pop(token, None) is None:
+            await websocket.close(code=1008)
+            return
+        await websocket.accept()
+        start = json.loads(await websocket.receive_text())
+        metadata = start.get("metadata", {})
+        await serve(websocket, metadata.get("streamId", ""), choose(metadata, last[0]))
+
+    return app
 
 
-@app.websocket("/ws/{token}")
-async def ws(websocket: WebSocket, token: str) -> None:
-    if TOKENS.pop(token, None) is None:
-        await websocket.close(code=1008)
-        return
-    await websocket.accept()
-    start = json.loads(await websocket.receive_text())
-    metadata = start.get("metadata", {})
+async def serve(websocket: WebSocket, stream_id: str, ids: Ids) -> None:
+    """Run the tool-less pipeline until the caller leaves or the idle timeout ends it."""
+    call_id, account_id = ids
     serializer = BandwidthFrameSerializer(
-        stream_id=metadata.get("streamId", ""),
-        call_id=metadata.get("callId"),  # the flaw: attacker-controlled ids
-        account_id=metadata.get("accountId"),
+        stream_id=stream_id,
+        call_id=call_id,
+        account_id=account_id,
         client_id=os.environ["BANDWIDTH_CLIENT_ID"],
         client_secret=os.environ["BANDWIDTH_CLIENT_SECRET"],
     )
@@ -81,3 +105,9 @@ async def ws(websocket: WebSocket, token: str) -> None:
     runner = WorkerRunner(handle_sigint=False)
     await runner.add_workers(worker)
     await runner.run()
+
+
+# The flaw: attacker-controlled ids from the start frame.
+app = create_app(lambda start, _last: (start.get("callId"), start.get("accountId")))
+# The flaw: whichever call's webhook came last, not the one this socket's token was minted for.
+last_webhook_app = create_app(lambda _start, last: last)

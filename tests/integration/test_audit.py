@@ -32,6 +32,13 @@ async def test_a_correct_bot_passes_every_check(app: str, max_calls: int) -> Non
     for result in report.results:
         assert result.verdict.detail
         assert result.verdict.evidence, result.id
+    # Not a pass from silence: the silent interleaved call was hung up by the bot's idle
+    # timeout, which names its own call.
+    interleaved = report.result("spoof.interleaved_webhooks").verdict
+    assert "(the bot acted in 3 of them)" in interleaved.detail
+    silent = interleaved.evidence["calls"][2]
+    assert silent["caller_said"].startswith("(nothing"), silent
+    assert "POST update_call 200" in silent["actions"], silent
 
 
 async def test_a_refusal_after_accept_counts_and_the_report_says_which_form() -> None:

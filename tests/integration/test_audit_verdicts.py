@@ -6,8 +6,11 @@
   that takes only ``accountId`` from ``start`` fails ``spoof.start_ids`` for the request
   it sent to the forged account, though the fake refused it.
 - A check that saw nothing does not pass: a bot whose only Voice API request is its
-  serializer's hang-up leaves ``spoof.start_ids`` inconclusive, and with ``--slow`` (the
-  bot's idle timeout ends its pipeline on a live socket) fails it, the forged call hung up.
+  serializer's hang-up leaves both spoofing checks inconclusive; with ``--slow`` (the
+  bot's idle timeout ends its pipeline on a live socket) ``spoof.start_ids`` fails it,
+  the forged call hung up, and ``spoof.interleaved_webhooks`` fails a bot whose
+  serializer gets the last webhook's ids, the interleaved call hung up (that correct bots
+  pass it, their silent call hung up, is in ``test_audit.py``).
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ pytestmark = pytest.mark.timeout(240)
 GUIDE = "tests.bots.guide_bot:app"
 ACCOUNT_ONLY = "tests.bots.audit_bots:trusts_start_account"
 START_IDS = "tests.bots.start_ids_bot:app"
+LAST_WEBHOOK = "tests.bots.start_ids_bot:last_webhook_app"
+INTERLEAVED = "spoof.interleaved_webhooks"
 
 
 async def test_the_guides_bot_fails_only_hangup_on_stream_loss_and_lists_its_warnings() -> None:
@@ -65,14 +70,22 @@ async def test_a_bot_taking_only_the_account_from_start_fails_for_its_request_th
 
 
 async def test_a_bot_whose_only_request_is_the_serializers_hang_up_is_not_passed() -> None:
-    """Without --slow nothing makes it act: inconclusive, naming --slow; never passed."""
-    report = await audit(START_IDS, "spoof.start_ids")
+    """Without --slow nothing makes it act: both spoof checks inconclusive, naming --slow."""
+    # The bot only plays a tone: all ten calls at once (they just wait out their budgets).
+    report = await audit(START_IDS, "spoof.start_ids", INTERLEAVED, max_calls=10)
     result = report.result("spoof.start_ids")
     assert result.status == "inconclusive", explain(report)
     assert "made no Voice API request at all" in result.verdict.detail
-    assert "--slow" in result.verdict.detail
+    assert "run with --slow (silent forged calls until" in result.verdict.detail
+    interleaved = report.result(INTERLEAVED)
+    assert interleaved.status == "inconclusive", explain(report)
+    assert re.search(
+        r"in 2 calls whose webhook was followed by another call's .* the bot made no Voice "
+        r"API request at all .* run with --slow \(a silent call until the bot's idle timeout",
+        interleaved.verdict.detail,
+    ), interleaved.verdict.detail
     assert report.exit_code == 0
-    assert report.ids("inconclusive") == ["spoof.start_ids"]
+    assert report.ids("inconclusive") == ["spoof.start_ids", INTERLEAVED]
 
 
 async def test_slow_lets_the_idle_timeout_end_the_pipeline_and_the_forged_call_is_hung_up() -> None:
@@ -93,6 +106,27 @@ async def test_slow_lets_the_idle_timeout_end_the_pipeline_and_the_forged_call_i
         hangups = [r for r in call["victim_requests"] if r["route"] == "update_call"]
         assert hangups, call
         assert "completed" in hangups[0]["body"]
+
+
+async def test_slow_catches_a_serializer_holding_the_last_webhooks_ids_by_its_hang_up() -> None:
+    """With --slow the silent call's idle-timeout hang-up names the interleaved call: failed."""
+    report = await audit(LAST_WEBHOOK, INTERLEAVED, slow=True, env={"EXAMPLE_IDLE_S": str(IDLE_S)})
+    result = report.result(INTERLEAVED)
+    assert result.status == "failed", explain(report)
+    assert re.search(
+        r"POST \S+/calls/\S+ \(HTTP 200\) went to the call whose webhook came in between",
+        result.verdict.detail,
+    ), result.verdict.detail
+    calls = result.verdict.evidence["calls"]
+    assert len(calls) == 3
+    assert calls[2]["caller_said"].startswith("(nothing")
+    # The bot has no tools: its requests are serializer hang-ups at its idle timeout (with
+    # the tests' short one, the talking calls reach it too), all naming the interleaved call.
+    assert [c["actions"] for c in calls] == [[], [], []]
+    hangups = [r for r in calls[0]["victim_requests"] if r["route"] == "update_call"]
+    assert hangups
+    assert "completed" in hangups[0]["body"]
+    assert hangups[0]["status"] == 200
 
 
 @pytest.mark.parametrize(("strict", "code"), [([], 0), (["--strict"], 1)], ids=["plain", "strict"])

@@ -24,7 +24,14 @@ the forged account is the spoof too, whatever the fake answered (403).
   makes, so the check sees which call that hang-up names.
 - ``spoof.interleaved_webhooks``: a webhook for another call arrives between this call's
   webhook and its stream, with no other webhook in between (the check holds the webhook
-  gate): a bot that keeps "the current call" in a global acts on the wrong one.
+  gate): a bot that keeps "the current call" in a global acts on the wrong one. The
+  caller asks for a person, or says goodbye; with ``--slow`` a third, silent caller
+  keeps the socket open until the bot's idle timeout, as in ``spoof.start_ids``, so a
+  bot without tools shows whose ids its serializer holds. The gate is held until the
+  talking calls are over and the silent call's stream has opened (the bot holds its ids
+  by then), not for the whole idle timeout, which would stall every other check. A bot
+  that reads its "current call" only when it acts is caught by the talking calls, which
+  act inside the window.
 
 No pass from zero observations: a check in which the bot made no Voice API request at
 all (no transfer, no hang-up) saw nothing that shows which ids it uses, so it is
@@ -94,6 +101,8 @@ PATHS = ("person", "goodbye")
 """What the caller says in each forged call: ask for a person, or say goodbye."""
 SILENT = ("the victim's callId and accountId", "a live call in another account")
 """Forgeries also run (``--slow``) with a silent caller, until the bot's idle timeout."""
+SILENCE = "silence"
+"""The path of a silent caller (``--slow``): nothing said, until the bot's idle timeout."""
 
 
 def talker(ctx: AuditContext, line: Utterance, acted: asyncio.Event) -> Callable[[LiveCall], Any]:
@@ -113,19 +122,48 @@ def talker(ctx: AuditContext, line: Utterance, acted: asyncio.Event) -> Callable
     return caller
 
 
-def silent(ctx: AuditContext, acted: asyncio.Event) -> Callable[[LiveCall], Any]:
+def silent(
+    ctx: AuditContext, acted: asyncio.Event, opened: asyncio.Event | None = None
+) -> Callable[[LiveCall], Any]:
     """A caller who says nothing and keeps the socket open until the bot acts.
 
     The bot's idle timeout (plus the margin) is what ends a pipeline that has no tools:
     its serializer then hangs up with the ids it was given, on the still-open socket.
+    ``opened`` is set once the bot accepted the stream (it holds the ids it will use).
     """
 
     async def caller(call: LiveCall) -> None:
         await call.wait_for("stream-accepted", timeout_ms=10_000)
-        budget = ctx.config.idle_timeout_s + ctx.config.idle_margin_s
-        await until_acted(call, acted, budget, grace_s=1.5)
+        if opened is not None:
+            opened.set()
+        await until_acted(call, acted, _idle_hold(ctx), grace_s=1.5)
 
     return caller
+
+
+def _idle_hold(ctx: AuditContext) -> float:
+    """How long a silent caller stays: the bot's idle timeout and the margin."""
+    return ctx.config.idle_timeout_s + ctx.config.idle_margin_s
+
+
+def _line(ctx: AuditContext, path: str) -> Utterance | None:
+    """What the caller of ``path`` says; None for the silent caller."""
+    return None if path == SILENCE else ctx.lines[path]
+
+
+def _call_options(ctx: AuditContext, line: Utterance | None, **fields: Any) -> CallOptions:
+    """A spoofing call's options: long enough to be transferred, or to wait out the idle."""
+    hold = _idle_hold(ctx) if line is None else 0.0
+    return ctx.options(
+        caller_lines=[line.text] if line else [],
+        max_call_s=ctx.config.transfer_budget_s + 45 + hold,
+        **fields,
+    )
+
+
+def _said(line: Utterance | None) -> str:
+    """What the caller said, for the evidence."""
+    return line.text if line else "(nothing, until the bot's idle timeout)"
 
 
 def _place(
@@ -136,11 +174,12 @@ def _place(
     victim: Call,
     *,
     client: httpx.AsyncClient | None = None,
+    opened: asyncio.Event | None = None,
 ) -> tuple[CallSession, Acted]:
     """A session whose caller says ``line`` (None: silent) until the bot acts on either call."""
     session = ctx.session(check, None, options, client=client)
     acted = ctx.acted({session.call_id, victim.call_id})
-    session.caller_script = talker(ctx, line, acted) if line else silent(ctx, acted)
+    session.caller_script = talker(ctx, line, acted) if line else silent(ctx, acted, opened)
     return session, acted
 
 
@@ -171,7 +210,13 @@ def _judge(
     runs: list[dict[str, Any]],
     entries: list[JournalEntry],
     what: str,
+    *,
+    silent_calls: str,
 ) -> Verdict:
+    """Failed for a request about another call or a victim down, else passed.
+
+    Inconclusive when the bot never acted; ``silent_calls`` names what ``--slow`` adds.
+    """
     foreign = ctx.foreign(check, entries)
     victims_down = [r for r in runs if not ctx.is_up(r["victim"])]
     for r in runs:
@@ -192,7 +237,7 @@ def _judge(
             "it ran with --slow, so the bot's idle timeout did not end a pipeline either: "
             "pass --idle-timeout-s as the bot has it"
             if ctx.config.slow
-            else "run with --slow (silent forged calls until the bot's idle timeout, which "
+            else f"run with --slow ({silent_calls} until the bot's idle timeout, which "
             "makes a Pipecat serializer hang up with the ids it was given)"
         )
         return inconclusive(
@@ -212,7 +257,7 @@ async def start_ids(ctx: AuditContext) -> Verdict:
     check = "spoof.start_ids"
     plans = []
     for forgery in FORGERIES:
-        paths = (*PATHS, "silence") if ctx.config.slow and forgery.name in SILENT else PATHS
+        paths = (*PATHS, SILENCE) if ctx.config.slow and forgery.name in SILENT else PATHS
         for path in paths:
             account = ctx.other_account() if forgery.other_account else None
             victim = ctx.new_call(check, decoy=True, account=account)
@@ -220,14 +265,9 @@ async def start_ids(ctx: AuditContext) -> Verdict:
     mark = ctx.mark()
 
     async def one(forgery: Forgery, path: str, victim: Call) -> dict[str, Any]:
-        line = ctx.lines[path] if path != "silence" else None
-        hold = ctx.config.idle_timeout_s + ctx.config.idle_margin_s if line is None else 0.0
+        line = _line(ctx, path)
         overrides = forgery.overrides(victim)
-        options = ctx.options(
-            caller_lines=[line.text] if line else [],
-            metadata_overrides=overrides,
-            max_call_s=ctx.config.transfer_budget_s + 45 + hold,
-        )
+        options = _call_options(ctx, line, metadata_overrides=overrides)
         session, acted = _place(ctx, check, line, options, victim)
         try:
             # Silent calls wait out the idle timeout: they queue behind the talking ones.
@@ -238,7 +278,7 @@ async def start_ids(ctx: AuditContext) -> Verdict:
         return {
             "forged": forgery.name,
             "victim_label": f"the victim of the call with {forgery.name}",
-            "caller_said": line.text if line else "(nothing, until the bot's idle timeout)",
+            "caller_said": _said(line),
             "call_id": result.call_id,
             "victim": victim.call_id,
             "start_metadata": overrides,
@@ -253,7 +293,10 @@ async def start_ids(ctx: AuditContext) -> Verdict:
         result = run.pop("result")
         run["actions"] = _actions(result, entries)
         run["final_phase"] = result.phase
-    return _judge(ctx, check, list(runs), entries, "whose start frames named another call")
+    return _judge(
+        ctx, check, list(runs), entries,
+        "whose start frames named another call", silent_calls="silent forged calls",
+    )  # fmt: skip
 
 
 class _Interleaver:
@@ -283,42 +326,53 @@ async def interleaved_webhooks(ctx: AuditContext) -> Verdict:
     check = "spoof.interleaved_webhooks"
     interleaver = _Interleaver()
     client = ctx.new_client(gated=False, hook=interleaver.hook)
-    runs: list[dict[str, Any]] = []
-    async with ctx.slots.take(2, priority=2), ctx.gate.exclusive():
-        mark = ctx.mark()
-        other = ctx.new_call(check, decoy=True)
-        sessions: list[tuple[CallSession, Utterance]] = []
-        watchers: list[Acted] = []
-        tasks = []
-        for path in PATHS:
-            line = ctx.lines[path]
-            options = ctx.options(
-                caller_lines=[line.text], max_call_s=ctx.config.transfer_budget_s + 45
-            )
-            session, acted = _place(ctx, check, line, options, other, client=client)
-            watchers.append(acted)
-            answered = interleaver.expect(session.call_id)
-            sessions.append((session, line))
-            tasks.append(asyncio.create_task(ctx.run_session(session)))
-            try:
-                await asyncio.wait_for(answered.wait(), 20)
-            except TimeoutError:
-                break  # the webhook was not answered 200; the session reports why
-        exchange = await ctx.send_webhook(ctx.initiate(other), auth=ctx.auth(), client=client)
-        interleaver.release.set()
-        try:
+    paths = (*PATHS, SILENCE) if ctx.config.slow else PATHS
+    opened = asyncio.Event()
+    sessions: list[tuple[CallSession, Utterance | None]] = []
+    watchers: list[Acted] = []
+    tasks: list[asyncio.Task[CallResult]] = []
+    try:
+        async with ctx.slots.take(len(paths), priority=2):
+            async with ctx.gate.exclusive():
+                mark = ctx.mark()
+                other = ctx.new_call(check, decoy=True)
+                for path in paths:
+                    line = _line(ctx, path)
+                    options = _call_options(ctx, line)
+                    session, acted = _place(
+                        ctx, check, line, options, other, client=client, opened=opened
+                    )
+                    watchers.append(acted)
+                    answered = interleaver.expect(session.call_id)
+                    sessions.append((session, line))
+                    tasks.append(asyncio.create_task(ctx.run_session(session)))
+                    try:
+                        await asyncio.wait_for(answered.wait(), 20)
+                    except TimeoutError:
+                        break  # the webhook was not answered 200; the session reports why
+                exchange = await ctx.send_webhook(
+                    ctx.initiate(other), auth=ctx.auth(), client=client
+                )
+                interleaver.release.set()
+                await _until_talked_and_opened(tasks, sessions, opened)
+                await ctx.quiet()
+            # Out of the window: the silent call waits out the bot's idle timeout.
             results = await asyncio.gather(*tasks)
-        finally:
-            for watcher in watchers:
-                watcher.close()
-        await ctx.quiet()
+            if any(line is None for _, line in sessions):
+                await ctx.quiet()
+    finally:
+        for watcher in watchers:
+            watcher.close()
+        for task in tasks:
+            task.cancel()
     entries = ctx.requests_since(mark)
-    for (_, line), result in zip(sessions, results, strict=False):
+    runs: list[dict[str, Any]] = []
+    for (_, line), result in zip(sessions, results, strict=True):
         runs.append(
             {
                 "forged": None,
                 "victim_label": "the call whose webhook came in between",
-                "caller_said": line.text,
+                "caller_said": _said(line),
                 "call_id": result.call_id,
                 "victim": other.call_id,
                 "actions": _actions(result, entries),
@@ -329,6 +383,7 @@ async def interleaved_webhooks(ctx: AuditContext) -> Verdict:
     verdict = _judge(
         ctx, check, runs, entries,
         "whose webhook was followed by another call's before their stream opened",
+        silent_calls="a silent call",
     )  # fmt: skip
     verdict.evidence["interleaved_webhook"] = {
         "call_id": other.call_id,
@@ -343,3 +398,24 @@ async def interleaved_webhooks(ctx: AuditContext) -> Verdict:
             **verdict.evidence,
         )
     return verdict
+
+
+async def _until_talked_and_opened(
+    tasks: list[asyncio.Task[CallResult]],
+    sessions: list[tuple[CallSession, Utterance | None]],
+    opened: asyncio.Event,
+) -> None:
+    """Wait until the talking calls are over and the silent call (if any) has its stream.
+
+    A silent call whose stream never opens ends on its own, which ends the wait too.
+    """
+    talking = [t for t, (_, line) in zip(tasks, sessions, strict=False) if line is not None]
+    quiet = [t for t, (_, line) in zip(tasks, sessions, strict=False) if line is None]
+    if talking:
+        await asyncio.wait(talking)
+    if quiet:
+        stream = asyncio.create_task(opened.wait())
+        try:
+            await asyncio.wait([stream, *quiet], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stream.cancel()
