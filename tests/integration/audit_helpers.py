@@ -23,7 +23,10 @@ from simulator.runner.targets import AppTarget
 from tests.integration.bot_under_test import short_script
 
 TTL_S = 4.0
-IDLE_S = 2.5
+IDLE_S = 5.0
+"""Short, so the silent ``--slow`` calls take seconds; not shorter, or a reply slowed by a
+loaded machine lets the bot's idle timeout end the conversation call itself (which
+``bxml.stream`` rightly reports as a call that did not stay up)."""
 FAST = AuditConfig(
     token_ttl_s=TTL_S,
     token_margin_s=1.0,
