@@ -116,6 +116,8 @@ class ScenarioResult:
                 "api_requests": summary["api_requests"],
                 "violations": summary["violations"],
                 "violations_not_kept": summary["violations_not_kept"],
+                "timeline_events_not_kept": summary["timeline_events_not_kept"],
+                "api_requests_not_kept": summary["api_requests_not_kept"],
                 "events": summary["events"],
             }
         return {
@@ -304,6 +306,7 @@ async def _run_one(h: Harness, scenario: Scenario, settle_ms: float) -> Scenario
         victim_phase=v_phase,
         victim_cause=v_cause,
         templates=templates,
+        requests_not_kept=fake.journal.requests_not_kept,
     )
     verdicts = judge_all(obs, scenario.expect, ordered=scenario.ordered)
     metrics = result.metrics

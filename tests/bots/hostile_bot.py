@@ -9,7 +9,10 @@ Serve with ``--app tests.bots.hostile_bot:app``. It checks no credentials (bwsim
   audio in one-second ``playAudio`` frames as fast as it can, far more than real time,
   then closes with 1000;
 - ``POST /garbage``: streams to ``/ws/garbage``, where the bot sends
-  :data:`GARBAGE_FRAMES` frames that are not JSON, then closes with 1000.
+  :data:`GARBAGE_FRAMES` frames that are not JSON, then closes with 1000;
+- ``POST /clear-flood``: streams to ``/ws/clear-flood``, where the bot sends
+  :data:`CLEAR_FLOOD` ``clear`` frames, then a second of ``playAudio``, then one more
+  ``clear`` (the one a scenario forbids after the bot's first audio), then closes with 1000.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import json
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 from fastapi.responses import Response
 
-__all__ = ["DEEP_BXML", "FLOOD_SECONDS", "GARBAGE_FRAMES", "app"]
+__all__ = ["CLEAR_FLOOD", "DEEP_BXML", "FLOOD_SECONDS", "GARBAGE_FRAMES", "app"]
 
 DEEP_BXML = "<Response>\n" + "<a>" * 9_000 + "</a>" * 9_000 + "</Response>"
 """63 KB, under Bandwidth's 64 KB limit, with the 9,000-deep element on line 2."""
@@ -29,6 +32,8 @@ FLOOD_SECONDS = 150
 """Seconds of audio the flood sends at once: well past the harness's 60 s queue cap."""
 GARBAGE_FRAMES = 50
 """Frames that are not JSON: past the 20 violations of one kind a call keeps."""
+CLEAR_FLOOD = 1_200
+"""``clear`` frames sent before any audio: past the 1,000 events of one kind a timeline keeps."""
 
 app = FastAPI()
 
@@ -60,18 +65,30 @@ async def garbage() -> Response:
     return _stream_to("garbage")
 
 
+@app.post("/clear-flood")
+async def clear_flood() -> Response:
+    """Start a stream to the socket that floods ``clear`` frames."""
+    return _stream_to("clear-flood")
+
+
 @app.websocket("/ws/{kind}")
 async def ws(websocket: WebSocket, kind: str) -> None:
-    """Send the flood or the garbage right after ``start``, then close with 1000."""
+    """Send the flood, the clears or the garbage right after ``start``, then close with 1000."""
     await websocket.accept()
     await websocket.receive_text()  # start
+    second = base64.b64encode(b"\x7f" * 8000).decode()  # a second of μ-law silence
+    frame = json.dumps(
+        {"eventType": "playAudio", "media": {"contentType": "audio/pcmu", "payload": second}}
+    )
     if kind == "flood":
-        second = base64.b64encode(b"\x7f" * 8000).decode()  # a second of μ-law silence
-        frame = json.dumps(
-            {"eventType": "playAudio", "media": {"contentType": "audio/pcmu", "payload": second}}
-        )
         for _ in range(FLOOD_SECONDS):
             await websocket.send_text(frame)
+    elif kind == "clear-flood":
+        clear = json.dumps({"eventType": "clear"})
+        for _ in range(CLEAR_FLOOD):
+            await websocket.send_text(clear)
+        await websocket.send_text(frame)
+        await websocket.send_text(clear)
     else:
         for n in range(GARBAGE_FRAMES):
             await websocket.send_text(f"{{not json {n}")

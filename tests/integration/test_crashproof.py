@@ -16,11 +16,12 @@ from typing import Any
 
 import pytest
 
+from simulator.call.recorder import MAX_EVENTS_PER_KIND
 from simulator.call.stream import MAX_QUEUED_PLAYOUT_MS
 from simulator.cli.main import main
 from simulator.judge.expect import judge_all as real_judge_all
 from simulator.rest.journal import MAX_VIOLATIONS_PER_RULE
-from tests.bots.hostile_bot import FLOOD_SECONDS, GARBAGE_FRAMES
+from tests.bots.hostile_bot import CLEAR_FLOOD, FLOOD_SECONDS, GARBAGE_FRAMES
 
 HOSTILE = ["--app", "tests.bots.hostile_bot:app"]
 
@@ -121,6 +122,34 @@ def test_violations_of_one_rule_are_capped_with_a_count_of_the_rest(tmp_path: Pa
     }
     summary = json.loads((out / "garbage" / "flood" / "summary.json").read_text())
     assert summary["violations_not_kept"] == evidence["violations_not_kept"]
+
+
+def test_a_clear_flood_is_capped_and_cannot_hide_a_forbidden_clear(tmp_path: Path) -> None:
+    """1,201 clears: 1,000 kept, the rest counted, and `absent` over the dropped ones fails."""
+    suite = tmp_path / "clears.yaml"
+    suite.write_text(
+        FLOOD_SUITE.replace("/flood", "/clear-flood").replace(
+            "{violation: {rule: playout-overflow}}",
+            "{clear: {after: bot_audio_first, absent: true}}",
+        )
+    )
+    out = tmp_path / "out"
+    done = _bwsim(str(suite), *HOSTILE, "--out", str(out))
+    assert done.returncode == 1, done.stdout + done.stderr
+    scenario = _scenario(out / "report.json")
+    not_kept = CLEAR_FLOOD + 1 - MAX_EVENTS_PER_KIND
+    evidence = scenario["evidence"]
+    assert evidence["timeline_events_not_kept"] == {"clear": not_kept}
+    assert sum(e["type"] == "clear" for e in evidence["events"]) == MAX_EVENTS_PER_KIND
+    (verdict,) = scenario["expectations"]
+    assert not verdict["passed"]
+    assert f"{not_kept} clear events from" in verdict["detail"]
+    assert "cannot be shown" in verdict["detail"]
+    summary = json.loads((out / "clears" / "flood" / "summary.json").read_text())
+    assert summary["timeline_events_not_kept"] == {"clear": not_kept}
+    timeline = json.loads((out / "clears" / "flood" / "timeline.json").read_text())
+    notes = [e["detail"] for e in timeline if e["type"] == "note"]
+    assert any("first 1,000 clear events" in n for n in notes), notes
 
 
 ERROR_SUITE = """\
