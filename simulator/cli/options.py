@@ -13,6 +13,7 @@ from simulator.runner.targets import PASS_ENV_VAR, passed_env_names
 
 __all__ = [
     "EXIT_FAILED",
+    "EXIT_INTERRUPTED",
     "EXIT_OK",
     "EXIT_UNUSABLE",
     "Subcommand",
@@ -29,6 +30,9 @@ EXIT_FAILED = 1
 """A check or expectation failed."""
 EXIT_UNUSABLE = 2
 """The run could not be made: bad input, a target that does not start or answer."""
+EXIT_INTERRUPTED = 130
+"""Interrupted by Ctrl-C (SIGINT), SIGTERM or SIGHUP: 128 + 2, what shells and CI report
+for a process ended by SIGINT."""
 
 Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 """What ``add_subparsers`` returns: each subcommand's ``add_parser`` adds itself to it."""

@@ -8,9 +8,11 @@ the output folder), and ``exit_code`` when it exited mid-suite; each scenario na
 bot's log in ``bot_log``. Fields are only ever added within a schema number, so readers
 of schema 1 keep working. A scenario bwsim could not run has status ``"error"`` and an
 ``error`` object (``type``, ``message``, ``traceback``); the summary counts them in
-``error`` and JUnit reports them as ``<error>``. The JUnit file has one ``testsuite``
-per scenario file and one ``testcase`` per scenario, so CI systems show each scenario on
-its own.
+``error`` and JUnit reports them as ``<error>``. An interrupted run (Ctrl-C, SIGTERM)
+still writes both files: ``"interrupted": true``, and every scenario that had not
+finished is ``"skipped"`` (JUnit ``<skipped>``) with the reason. The JUnit file has one
+``testsuite`` per scenario file and one ``testcase`` per scenario, so CI systems show
+each scenario on its own.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ def suite_json(suite: SuiteResult) -> dict[str, Any]:
         "started_at": suite.started_at.isoformat(),
         "duration_ms": round(suite.duration_ms, 1),
         "passed": suite.passed,
+        "interrupted": suite.interrupted,
         "summary": {
             "total": len(suite.results),
             "passed": suite.count("passed"),
@@ -214,6 +217,6 @@ def console_table(suite: SuiteResult, *, width: int | None = None) -> str:
         f"{suite.count('passed')} passed, {suite.count('failed')} failed, "
         + (f"{errors} could not be run (bwsim error), " if errors else "")
         + f"{suite.count('skipped')} skipped in {suite.duration_ms / 1000:.1f} s "
-        f"({suite.target})"
+        f"({suite.target})" + (" — interrupted" if suite.interrupted else "")
     )
     return "\n".join(lines)
