@@ -46,6 +46,7 @@ from simulator.errors import ConfigError
 from simulator.rest.control_guard import TOKEN_VAR
 from simulator.rest.intercept import child_environment
 from simulator.runner import control_api
+from simulator.runner.bot_env import bot_variables
 from simulator.runner.bot_process import supervise
 from simulator.runner.harness import Harness
 
@@ -118,12 +119,14 @@ def run(args: argparse.Namespace) -> int:
 
 def bot_exports(h: Harness, bot_port: int | None) -> dict[str, str]:
     """The variables a bot needs (without the interception's), for harness ``h``."""
-    env = control_api.bot_environment(h)
-    env["BANDWIDTH_ACCOUNT_ID"] = h.fake.default_account.account_id
-    env["PROXY_HOST"] = f"127.0.0.1:{bot_port or DEFAULT_BOT_PORT}"
-    if bot_port is not None:
-        env["PORT"] = str(bot_port)
-    return env
+    return bot_variables(
+        h.credentials,
+        h.api_base,
+        port=bot_port,
+        proxy_host=f"127.0.0.1:{bot_port or DEFAULT_BOT_PORT}",
+        account_id=h.fake.default_account.account_id,
+        api_urls=True,
+    )
 
 
 def export_lines(env: dict[str, str], bootstrap: str) -> list[str]:
