@@ -76,12 +76,6 @@ def add_parser(sub: Subparsers) -> None:
             "Ctrl-C stops serve and the bot."
         ),
     )
-    add_pass_env(
-        serve,
-        "with -- COMMAND: pass the variable NAME of this environment on to the bot "
-        "(repeatable; also $BWSIM_PASS_ENV=NAME,NAME). A bot you start yourself keeps "
-        "the environment of the shell you start it from",
-    )
     serve.add_argument("--port", type=int, default=0, help="port to listen on (0: any free)")
     serve.add_argument(
         "--env-file",
@@ -100,6 +94,12 @@ def add_parser(sub: Subparsers) -> None:
         "--reload",
         action="store_true",
         help="with -- COMMAND: restart the bot when a .py file under the current folder changes",
+    )
+    add_pass_env(
+        serve,
+        "with -- COMMAND: pass the variable NAME of this environment on to the bot "
+        "(repeatable; also $BWSIM_PASS_ENV=NAME,NAME). A bot you start yourself keeps "
+        "the environment of the shell you start it from",
     )
     serve.add_argument(
         "command",
