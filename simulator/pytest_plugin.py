@@ -200,7 +200,13 @@ class BwsimSession:
 
         __tracebackhide__ = True
         parsed = parse_expectations(expectations, where="bwsim.expect()")
-        return check_call(result, list(self.journal.entries), parsed, ordered=ordered)
+        return check_call(
+            result,
+            list(self.journal.entries),
+            parsed,
+            ordered=ordered,
+            requests_not_kept=self.journal.requests_not_kept,
+        )
 
     def take_violations(self) -> list[Violation]:
         """The violations recorded since the last call (child processes' included)."""

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from simulator.audit.catalog import CHECKS
 from simulator.audit.config import DEFAULT_AUDIO_DIR, AuditConfig
-from simulator.audit.model import SCHEMA
+from simulator.audit.model import SCHEMA, AuditReport
 from simulator.audit.report import format_table, write_json
 from simulator.audit.runner import run_audit
 from simulator.cli.options import (
@@ -192,7 +192,8 @@ def _write_unusable(path: str | None, message: str) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run ``bwsim audit`` with parsed arguments; returns the exit code.
 
-    SIGTERM and SIGHUP stop the audit as Ctrl-C does: the bots are stopped, exit 130.
+    SIGTERM and SIGHUP stop the audit as Ctrl-C does: the bots are stopped, the table
+    (and ``--json``) report the checks that finished, the rest skipped, exit 130.
     """
     with interrupt_on_termination():
         return _run(args)
@@ -208,16 +209,23 @@ def _run(args: argparse.Namespace) -> int:
             credentials = _url_credentials(args.api_port)
         # The bots' logs go next to the report, in bots/ (temporary files without --json).
         log_dir = Path(args.json).parent / "bots" if args.json else None
-        report = asyncio.run(
-            run_audit(
-                target,
-                config,
-                credentials=credentials,
-                api_port=args.api_port,
-                log_dir=log_dir,
-                allow_hosts=args.allow_hosts,
+        partial: list[AuditReport] = []
+        try:
+            report = asyncio.run(
+                run_audit(
+                    target,
+                    config,
+                    credentials=credentials,
+                    api_port=args.api_port,
+                    log_dir=log_dir,
+                    allow_hosts=args.allow_hosts,
+                    on_interrupt=partial.append,
+                )
             )
-        )
+        except KeyboardInterrupt:  # Ctrl-C, SIGTERM, SIGHUP: report what finished, exit 130
+            if not partial:
+                raise
+            report = partial[0]
     except ConfigError as exc:
         print(f"bwsim: {exc}", file=sys.stderr)
         _write_unusable(args.json, str(exc))
@@ -228,4 +236,11 @@ def _run(args: argparse.Namespace) -> int:
     print(format_table(report, width=shutil.get_terminal_size((100, 24)).columns - 2))
     if args.json:
         write_json(report, Path(args.json))
+    if report.interrupted:
+        done = sum(r.verdict.detail != "not run: the audit was interrupted" for r in report.results)
+        print(
+            f"bwsim audit: interrupted after {done} of {len(report.results)} checks; the "
+            "others are reported as skipped (not run: the audit was interrupted)",
+            file=sys.stderr,
+        )
     return report.exit_code

@@ -164,6 +164,8 @@ class AuditReport:
     """The log files of the bots the audit started (next to ``--json``, in ``bots/``)."""
     strict: bool = False
     """``--strict``: warnings, inconclusive and unreliable verdicts fail the audit too."""
+    interrupted: bool = False
+    """Interrupted (Ctrl-C, SIGTERM): the checks not finished are ``skipped``, saying so."""
 
     def count(self, status: Status) -> int:
         """How many checks ended with ``status``."""
@@ -174,8 +176,10 @@ class AuditReport:
         """2 on an error, else 1 on a failure, else 1 under ``--strict`` on any other finding.
 
         Warnings, inconclusive and unreliable verdicts are listed but fail only under
-        ``--strict`` (README.md).
+        ``--strict`` (README.md). An interrupted audit is 130 whatever it found.
         """
+        if self.interrupted:
+            return 130
         if self.count("error"):
             return 2
         if self.count("failed"):
@@ -203,6 +207,7 @@ class AuditReport:
             "exit_code": self.exit_code,
             "duration_s": round(self.duration_s, 2),
             "strict": self.strict,
+            "interrupted": self.interrupted,
             "summary": {s: self.count(s) for s in STATUSES},
             "options": self.options,
             "notes": list(self.notes),

@@ -15,12 +15,13 @@ again on a loaded machine and near the budget, it is ``unreliable``, else ``fail
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from simulator.audit.catalog import CHECKS, CheckSpec, select
+from simulator.audit.catalog import CHECKS, CheckSpec, Selection, select
 from simulator.audit.config import AuditConfig, load_lines
 from simulator.audit.context import AuditContext
 from simulator.audit.model import (
@@ -138,11 +139,16 @@ async def run_audit(
     startup_timeout_s: float = 60.0,
     log_dir: Path | None = None,
     allow_hosts: Sequence[str] = (),
+    on_interrupt: Callable[[AuditReport], None] | None = None,
 ) -> AuditReport:
     """Start the bot against a fake Bandwidth and run the selected checks.
 
     The bot's output goes to ``log_dir/1-<target slug>.log`` (a temporary file without
     ``log_dir``); the report names it, and the copy ``webhook.creds_unset`` starts.
+
+    Cancelled (Ctrl-C), it stops the bot, gives ``on_interrupt`` the report of the checks
+    that finished, the rest ``skipped`` as interrupted (``AuditReport.interrupted``), and
+    goes on being cancelled.
 
     Raises :class:`~simulator.errors.ConfigError` (exit 2) when the audit cannot be made:
     an unknown check id, an unreadable caller audio file, a bot that does not start.
@@ -167,35 +173,64 @@ async def run_audit(
         log_path=log,
         allow_hosts=allow_hosts,
     )
-    async with harness as h:
-        ctx = AuditContext(h, cfg, lines, target)
-        shared = [spec for spec in selection.run if not spec.alone]
-        tasks = [asyncio.ensure_future(_run_one(ctx, spec)) for spec in shared]
-        # A check that runs alone starts once all the others are done, one at a time.
-        tasks += [
-            asyncio.ensure_future(_run_alone(ctx, spec, list(tasks)))
-            for spec in [spec for spec in selection.run if spec.alone]
-        ]
-        timing = [t for t, spec in zip(tasks, shared, strict=False) if spec.timing]
-        calm = asyncio.ensure_future(_calm_after(ctx, timing))
-        try:
-            done = await asyncio.gather(*tasks)
-        finally:
-            calm.cancel()
-            await ctx.aclose()
-        notes = tuple(f"{v.kind}: {v.detail}" for v in h.fake.journal.violations[:MAX_NOTES])
-        logs = tuple(str(p) for p in (h.bot.log_path if h.bot else None, *ctx.copy_logs) if p)
-    for result in done:
-        results[result.id] = result
-    order = [spec.id for spec in (*selection.run, *(s for s, _ in selection.skip))]
+    notes: tuple[str, ...] = ()
+    logs: tuple[str, ...] = (str(log),) if log is not None else ()
+    tasks: list[asyncio.Future[CheckResult]] = []
+    try:
+        async with harness as h:
+            ctx = AuditContext(h, cfg, lines, target)
+            shared = [spec for spec in selection.run if not spec.alone]
+            tasks += [asyncio.ensure_future(_run_one(ctx, spec)) for spec in shared]
+            # A check that runs alone starts once all the others are done, one at a time.
+            tasks += [
+                asyncio.ensure_future(_run_alone(ctx, spec, list(tasks)))
+                for spec in [spec for spec in selection.run if spec.alone]
+            ]
+            timing = [t for t, spec in zip(tasks, shared, strict=False) if spec.timing]
+            calm = asyncio.ensure_future(_calm_after(ctx, timing))
+            try:
+                await asyncio.gather(*tasks)
+            finally:
+                calm.cancel()
+                await ctx.aclose()
+                journal = h.fake.journal
+                notes = tuple(f"{v.kind}: {v.detail}" for v in journal.violations[:MAX_NOTES])
+                bot_log = h.bot.log_path if h.bot else None
+                logs = tuple(str(p) for p in (bot_log, *ctx.copy_logs) if p)
+    except asyncio.CancelledError:  # the bot is stopped by now (the harness has exited)
+        if on_interrupt is not None:
+            interrupted = skipped("not run: the audit was interrupted")
+            for spec in selection.run:
+                results[spec.id] = CheckResult(spec.id, spec.title, interrupted, 0.0)
+            _finished(results, tasks)
+            report = _report(target, cfg, selection, results, started)
+            on_interrupt(dataclasses.replace(report, notes=notes, bot_logs=logs, interrupted=True))
+        raise
+    _finished(results, tasks)
+    report = _report(target, cfg, selection, results, started)
+    return dataclasses.replace(report, notes=notes, bot_logs=logs)
+
+
+def _finished(
+    results: dict[str, CheckResult], tasks: Sequence[asyncio.Future[CheckResult]]
+) -> None:
+    """Put the result of every check that finished into ``results``."""
+    for task in tasks:
+        if task.done() and not task.cancelled() and task.exception() is None:
+            results[task.result().id] = task.result()
+
+
+def _report(
+    target: Target, cfg: AuditConfig, chosen: Selection, results: dict[str, CheckResult], t0: float
+) -> AuditReport:
+    """The report of ``results``, in catalogue order."""
+    order = [spec.id for spec in (*chosen.run, *(s for s, _ in chosen.skip))]
     index = {c.id: i for i, c in enumerate(CHECKS)}
     ordered = tuple(results[i] for i in sorted(order, key=index.__getitem__))
     return AuditReport(
         target=target.description,
         results=ordered,
-        duration_s=time.monotonic() - started,
+        duration_s=time.monotonic() - t0,
         options=_options(cfg),
-        notes=notes,
-        bot_logs=logs,
         strict=cfg.strict,
     )

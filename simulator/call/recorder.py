@@ -24,11 +24,19 @@ from typing import Any
 import numpy as np
 
 from simulator.call.audio_files import write_stereo_wav
+from simulator.protocol.bounds import NotKept
 from simulator.protocol.codec import Pcm
 from simulator.protocol.media import SAMPLES_PER_MS, Playout
 from simulator.protocol.redact import redact
 
-__all__ = ["EVENT_KINDS", "MAX_TRACE_RECORDS", "CallClock", "CallRecorder", "TimelineEvent"]
+__all__ = [
+    "EVENT_KINDS",
+    "MAX_EVENTS_PER_KIND",
+    "MAX_TRACE_RECORDS",
+    "CallClock",
+    "CallRecorder",
+    "TimelineEvent",
+]
 
 MAX_TRACE_RECORDS = 100_000
 """How many records one call's trace keeps; later ones are counted, not kept.
@@ -38,6 +46,19 @@ records a second, so 100,000 records are over half an hour of that, longer than 
 test call. A record is a few hundred bytes, so the cap keeps one call's trace in the
 tens of megabytes however fast a bot floods. When it is reached, one ``trace-truncated``
 record marks the place, and says at the end how many records were not kept.
+"""
+
+MAX_EVENTS_PER_KIND = 1_000
+"""How many timeline events of one kind one call keeps; later ones are counted, not kept.
+
+A bot can make the timeline grow as fast as it sends: a ``clear`` frame, a blip of
+``playAudio`` or a Voice API request is an event each. A real call has a few dozen of any
+kind; 1,000 is a ten-minute call of a bot that speaks in two-second bursts, or polls the
+call's state every half second. Past the cap, one ``note`` event says which kind stopped
+being kept; the call's summary and the report give the count per kind
+(``timeline_events_not_kept``), and judging treats the timeline of that kind as incomplete
+from the first event not kept (:mod:`simulator.judge.expect`). Listeners (waits, the live
+view) still hear every event.
 """
 
 EVENT_KINDS = frozenset(
@@ -122,6 +143,9 @@ class CallRecorder:
         """Trace records past :data:`MAX_TRACE_RECORDS`, counted only."""
         self._truncation: dict[str, Any] | None = None
         self.timeline: list[TimelineEvent] = []
+        self.events_not_kept: NotKept[str] = NotKept()
+        """Per kind: events past :data:`MAX_EVENTS_PER_KIND`, on the call clock."""
+        self._kept_per_kind: dict[str, int] = {}
         self._caller: list[tuple[int, Pcm]] = []
         self.playouts: list[Playout] = []
         self._listeners: list[Listener] = []
@@ -156,11 +180,24 @@ class CallRecorder:
         assert kind in EVENT_KINDS, kind
         detail = redact(detail)
         ev = TimelineEvent(kind, self.clock.ms() if at_ms is None else at_ms, detail)
-        self.timeline.append(ev)
+        self._keep(ev)
         self._trace({"t_ms": round(ev.at_ms, 3), "kind": "event", "event": kind, **detail})
         for listener in list(self._listeners):
             listener(ev)
         return ev
+
+    def _keep(self, ev: TimelineEvent) -> None:
+        """Append ``ev``, or past :data:`MAX_EVENTS_PER_KIND` of its kind only count it."""
+        kept = self._kept_per_kind.get(ev.kind, 0)
+        if kept < MAX_EVENTS_PER_KIND:
+            self._kept_per_kind[ev.kind] = kept + 1
+            self.timeline.append(ev)
+        elif self.events_not_kept.add(ev.kind, ev.at_ms):
+            note = (
+                f"the timeline keeps the first {MAX_EVENTS_PER_KIND:,} {ev.kind} events; "
+                "later ones are counted, not kept"
+            )
+            self.timeline.append(TimelineEvent("note", ev.at_ms, {"detail": note}))
 
     def first(self, kind: str) -> TimelineEvent | None:
         """The first event of ``kind``, or None."""

@@ -36,6 +36,10 @@ class CallResult:
     errors: list[str]
     violations_not_kept: dict[str, int] = field(default_factory=dict)
     """Per kind: violations past the first ``MAX_VIOLATIONS_PER_RULE``, counted only."""
+    violations_not_kept_since: dict[str, float] = field(default_factory=dict)
+    """Per kind: when the first violation not kept came (``time.monotonic()``)."""
+    requests_not_kept: dict[str, int] = field(default_factory=dict)
+    """Per route: this call's requests past ``MAX_REQUESTS_PER_ROUTE``, counted only."""
 
     @property
     def timeline(self) -> list[TimelineEvent]:
@@ -104,6 +108,8 @@ class CallResult:
             ],
             "violations": [v.report(self.recorder.clock.at(v.at)) for v in self.violations],
             "violations_not_kept": self.violations_not_kept,
+            "timeline_events_not_kept": dict(self.recorder.events_not_kept.counts),
+            "api_requests_not_kept": self.requests_not_kept,
             "trace_records_not_kept": self.recorder.trace_not_kept,
             "errors": self.errors,
             "metrics": self.metrics.to_dict(),

@@ -38,7 +38,12 @@ from simulator.protocol.media import CallerSource
 from simulator.protocol.verbs import Step
 from simulator.protocol.webhook_bodies import CallInfo, gather_body, redirect_body
 from simulator.rest.fake import FakeBandwidth
-from simulator.rest.journal import MAX_VIOLATIONS_PER_RULE, JournalEntry, Violation
+from simulator.rest.journal import (
+    MAX_REQUESTS_PER_ROUTE,
+    MAX_VIOLATIONS_PER_RULE,
+    JournalEntry,
+    Violation,
+)
 from simulator.rest.registry import CallEvent, CallPhase
 from simulator.rest.routes import Route
 
@@ -196,6 +201,16 @@ class CallSession:
         return self._result()
 
     def _result(self) -> CallResult:
+        journal = self.fake.journal
+        for (call, route), n in journal.requests_not_kept.counts.items():
+            if call == self.call_id:
+                at = self.clock.at(journal.requests_not_kept.first_at[(call, route)])
+                self.recorder.event(
+                    "note",
+                    at_ms=at,
+                    detail=f"the journal keeps the first {MAX_REQUESTS_PER_ROUTE:,} {route} "
+                    f"requests of a call; {n:,} later ones were counted, not kept",
+                )
         requests = [
             e
             for e in self.fake.journal.since(self._journal_start)
@@ -214,7 +229,9 @@ class CallSession:
             api_requests=requests,
             violations=self.violations,
             errors=self.errors,
-            violations_not_kept=self.fake.journal.not_kept_for(self.call_id),
+            violations_not_kept=journal.not_kept_for(self.call_id),
+            violations_not_kept_since=journal.not_kept_since_for(self.call_id),
+            requests_not_kept=journal.requests_not_kept_for(self.call_id),
         )
 
     def _end_if_active(self, cause: str, message: str | None = None) -> None:

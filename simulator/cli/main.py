@@ -21,13 +21,16 @@ from collections.abc import Callable, Sequence
 
 from simulator.audit import cli as audit
 from simulator.cli import call, init, load, run, serve
-from simulator.cli.options import EXIT_FAILED, EXIT_UNUSABLE, Subcommand, export_pass_env
+from simulator.cli.options import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_UNUSABLE,
+    Subcommand,
+    export_pass_env,
+)
 from simulator.errors import ConfigError
 
-__all__ = ["main"]
-
-EXIT_INTERRUPTED = 130
-"""Interrupted by Ctrl-C (SIGINT): 128 + 2, what shells and CI report for it."""
+__all__ = ["EXIT_INTERRUPTED", "main"]
 
 SUBCOMMANDS: tuple[Subcommand, ...] = (init, serve, call, run, audit, load)
 """The subcommands, in the order ``bwsim --help`` lists them."""

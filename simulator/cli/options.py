@@ -13,11 +13,13 @@ from simulator.runner.targets import PASS_ENV_VAR, passed_env_names
 
 __all__ = [
     "EXIT_FAILED",
+    "EXIT_INTERRUPTED",
     "EXIT_OK",
     "EXIT_UNUSABLE",
     "Subcommand",
     "Subparsers",
     "add_allow_host",
+    "add_pass_env",
     "add_target",
     "export_pass_env",
     "note_allow_hosts",
@@ -29,6 +31,9 @@ EXIT_FAILED = 1
 """A check or expectation failed."""
 EXIT_UNUSABLE = 2
 """The run could not be made: bad input, a target that does not start or answer."""
+EXIT_INTERRUPTED = 130
+"""Interrupted by Ctrl-C (SIGINT), SIGTERM or SIGHUP: 128 + 2, what shells and CI report
+for a process ended by SIGINT."""
 
 Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 """What ``add_subparsers`` returns: each subcommand's ``add_parser`` adds itself to it."""
@@ -50,18 +55,24 @@ def add_target(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--app", metavar="MODULE:ATTR", help="ASGI app bwsim serves with uvicorn")
     group.add_argument("--cmd", metavar="COMMAND", help="command bwsim starts (it gets $PORT)")
     group.add_argument("--url", metavar="URL", help="a bot already running (http://HOST:PORT)")
-    group.add_argument(
+    add_pass_env(
+        group,
+        "pass the variable NAME of this environment on to a bot bwsim starts (repeatable; "
+        "also $BWSIM_PASS_ENV=NAME,NAME). Bots start with a clean environment: PATH, "
+        "HOME, the locale, proxies and bwsim's own variables, not e.g. OPENAI_API_KEY",
+    )
+
+
+def add_pass_env(parser: argparse.ArgumentParser | argparse._ArgumentGroup, text: str) -> None:
+    """Add ``--pass-env NAME`` (repeatable), with the subcommand's own help ``text``."""
+    parser.add_argument(
         "--pass-env",
         dest="pass_env",
         action="append",
         default=[],
         type=_env_name,
         metavar="NAME",
-        help=(
-            "pass the variable NAME of this environment on to a bot bwsim starts (repeatable; "
-            "also $BWSIM_PASS_ENV=NAME,NAME). Bots start with a clean environment: PATH, "
-            "HOME, the locale, proxies and bwsim's own variables, not e.g. OPENAI_API_KEY"
-        ),
+        help=text,
     )
 
 

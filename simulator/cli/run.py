@@ -14,6 +14,7 @@ from pathlib import Path
 
 from simulator.cli.options import (
     EXIT_FAILED,
+    EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_UNUSABLE,
     Subparsers,
@@ -25,7 +26,7 @@ from simulator.errors import ScenarioError, TargetError
 from simulator.judge.scenario import Scenario, load_scenarios
 from simulator.report.run_report import console_table, progress_line, write_json, write_junit
 from simulator.runner.lifetime import interrupt_on_termination
-from simulator.runner.suite import ScenarioResult, run_suite
+from simulator.runner.suite import ScenarioResult, SuiteResult, run_suite
 from simulator.runner.targets import (
     Target,
     UrlTarget,
@@ -126,7 +127,8 @@ def add_parser(sub: Subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run ``bwsim run`` with parsed arguments; returns the exit code.
 
-    SIGTERM and SIGHUP stop the run as Ctrl-C does: the bots are stopped, exit 130.
+    SIGTERM and SIGHUP stop the run as Ctrl-C does: the bots are stopped, the reports
+    are written with what finished (the rest skipped, as interrupted), exit 130.
     """
     with interrupt_on_termination():
         return _run(args)
@@ -160,17 +162,24 @@ def _run(args: argparse.Namespace) -> int:
             finished += 1
             print(progress_line(finished, len(scenarios), result), flush=True)
 
-    suite = asyncio.run(
-        run_suite(
-            scenarios,
-            target,
-            out_dir=out,
-            concurrency=concurrency,
-            progress=progress,
-            instances=instances,
-            allow_hosts=args.allow_hosts,
+    partial: list[SuiteResult] = []
+    try:
+        suite = asyncio.run(
+            run_suite(
+                scenarios,
+                target,
+                out_dir=out,
+                concurrency=concurrency,
+                progress=progress,
+                instances=instances,
+                allow_hosts=args.allow_hosts,
+                on_interrupt=partial.append,
+            )
         )
-    )
+    except KeyboardInterrupt:  # Ctrl-C, SIGTERM, SIGHUP: report what finished, exit 130
+        if not partial:
+            raise
+        suite = partial[0]
     json_path = write_json(suite, Path(args.json) if args.json else out / "report.json")
     junit_path = write_junit(suite, Path(args.junit) if args.junit else out / "junit.xml")
     print()
@@ -179,6 +188,13 @@ def _run(args: argparse.Namespace) -> int:
     passed = passed_env_names(present=True)
     print(f"bwsim: passed to the bots from this environment: {', '.join(passed) or 'nothing'}")
     print(f"bwsim: report {json_path}, JUnit {junit_path}, per-scenario artifacts in {out}/{logs}")
+    if suite.interrupted:
+        print(
+            f"bwsim: interrupted: {finished} of {len(scenarios)} scenarios finished; the "
+            "others are reported as skipped (not run: the run was interrupted)",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
     if suite.count("skipped") == len(suite.results):
         print("bwsim: FAIL no scenario ran (all were skipped)", file=sys.stderr)
     if suite.count("error"):

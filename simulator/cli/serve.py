@@ -11,7 +11,9 @@ already answering when they appear. ``--env-file PATH`` writes the same lines to
 
 Everything else goes to stderr: what to do next, the requests the bot was refused as
 they happen, and the bot's own output when serve runs it (``bwsim serve -- COMMAND``,
-restarted on ``.py`` changes with ``--reload``). Calls are placed on request::
+restarted on ``.py`` changes with ``--reload``). That bot starts in a clean environment,
+as the bots ``run``/``call``/``audit`` start do (:func:`~simulator.runner.bot_env.inherited_env`:
+the allowlist and what ``--pass-env NAME`` names), plus the exports. Calls are placed on request::
 
     curl -s -X POST "$BWSIM_CONTROL_URL/calls" \\
          -H "Authorization: Bearer $BWSIM_CONTROL_TOKEN" -H "Content-Type: application/json" \\
@@ -41,11 +43,12 @@ import signal
 import sys
 from pathlib import Path
 
-from simulator.cli.options import EXIT_FAILED, EXIT_OK, Subparsers
+from simulator.cli.options import EXIT_FAILED, EXIT_OK, Subparsers, add_pass_env
 from simulator.errors import ConfigError
 from simulator.rest.control_guard import TOKEN_VAR
 from simulator.rest.intercept import child_environment
 from simulator.runner import control_api
+from simulator.runner.bot_env import bot_variables, inherited_env, passed_env_names
 from simulator.runner.bot_process import supervise
 from simulator.runner.harness import Harness
 
@@ -67,7 +70,9 @@ def add_parser(sub: Subparsers) -> None:
         description=(
             "Run the fake Bandwidth REST side on loopback. The first lines on stdout are "
             "`export NAME=value` lines to start your bot with (eval or source them); with "
-            "`-- COMMAND` serve starts the bot itself. Everything else goes to stderr; "
+            "`-- COMMAND` serve starts the bot itself, in a clean environment: PATH, HOME, "
+            "the locale, proxies, bwsim's own BWSIM_* variables and the exports, plus what "
+            "--pass-env names (not e.g. OPENAI_API_KEY). Everything else goes to stderr; "
             "Ctrl-C stops serve and the bot."
         ),
     )
@@ -90,6 +95,12 @@ def add_parser(sub: Subparsers) -> None:
         action="store_true",
         help="with -- COMMAND: restart the bot when a .py file under the current folder changes",
     )
+    add_pass_env(
+        serve,
+        "with -- COMMAND: pass the variable NAME of this environment on to the bot "
+        "(repeatable; also $BWSIM_PASS_ENV=NAME,NAME). A bot you start yourself keeps "
+        "the environment of the shell you start it from",
+    )
     serve.add_argument(
         "command",
         nargs="*",
@@ -105,6 +116,11 @@ def run(args: argparse.Namespace) -> int:
             "--reload restarts a bot serve runs: give its command after `--`, "
             "e.g. `bwsim serve --reload -- python bot.py`"
         )
+    if args.pass_env and not args.command:
+        _say(
+            "note: --pass-env applies to the bot serve starts (`-- COMMAND`); a bot you "
+            "start yourself has the environment of the shell you start it from"
+        )
     return asyncio.run(
         serve(
             args.port,
@@ -118,12 +134,14 @@ def run(args: argparse.Namespace) -> int:
 
 def bot_exports(h: Harness, bot_port: int | None) -> dict[str, str]:
     """The variables a bot needs (without the interception's), for harness ``h``."""
-    env = control_api.bot_environment(h)
-    env["BANDWIDTH_ACCOUNT_ID"] = h.fake.default_account.account_id
-    env["PROXY_HOST"] = f"127.0.0.1:{bot_port or DEFAULT_BOT_PORT}"
-    if bot_port is not None:
-        env["PORT"] = str(bot_port)
-    return env
+    return bot_variables(
+        h.credentials,
+        h.api_base,
+        port=bot_port,
+        proxy_host=f"127.0.0.1:{bot_port or DEFAULT_BOT_PORT}",
+        account_id=h.fake.default_account.account_id,
+        api_urls=True,
+    )
 
 
 def export_lines(env: dict[str, str], bootstrap: str) -> list[str]:
@@ -222,7 +240,8 @@ async def serve(
         refused = asyncio.create_task(_report_refused(h.violations_file, stop))
         try:
             if command:
-                child_env = {**os.environ, **env, **intercept, "PYTHONUNBUFFERED": "1"}
+                # Clean, as for the bots run/call/audit start: the allowlist, --pass-env.
+                child_env = {**inherited_env(), **env, **intercept, "PYTHONUNBUFFERED": "1"}
                 reload_dir = Path.cwd() if reload else None
                 bot_ok = await supervise(
                     command,
@@ -258,7 +277,11 @@ def _tell(
     """Say on stderr where serve listens and what to do next."""
     _say(f"fake Bandwidth listening on {h.api_base} (account {env['BANDWIDTH_ACCOUNT_ID']})")
     if command:
-        _say("starting the bot with the exported environment")
+        passed = ", ".join(passed_env_names(present=True)) or "nothing"
+        _say(
+            "starting the bot with the exported environment, clean: passed to it from this "
+            f"environment (--pass-env): {passed}"
+        )
     elif env_file is not None:
         _say(f"environment written to {env_file}: `source {env_file}` in the bot's shell")
     else:

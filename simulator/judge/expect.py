@@ -16,18 +16,18 @@ matching falls in the window; otherwise at least one (or exactly ``count``, or a
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from simulator.call.recorder import TimelineEvent
 from simulator.call.result import CallResult
 from simulator.errors import ExpectationFailed
+from simulator.judge.gaps import Gap, Gaps, request_gaps
 from simulator.judge.observation import Observation, Occurrence, Verdict
 from simulator.judge.scenario import CALL_START, Anchor, Expectation
 from simulator.judge.templates import fill_templates
-from simulator.protocol.bxml import BxmlError, parse_bxml
-from simulator.protocol.verbs import StreamHold, plan, stream_hold
+from simulator.judge.untimed import call_state, webhook_response
+from simulator.protocol.bounds import NotKept
 from simulator.rest.journal import JournalEntry
 from simulator.rest.routes import Route
 
@@ -40,9 +40,6 @@ __all__ = [
     "judge_all",
     "observe",
 ]
-
-_START_STREAM = re.compile(r"<StartStream\b([^>]*)>", re.IGNORECASE)
-_ATTR = re.compile(r'(\w+)\s*=\s*"([^"]*)"')
 
 
 def _ms(value: float) -> str:
@@ -118,6 +115,8 @@ def _play_audio(obs: Observation, params: Mapping[str, Any]) -> list[Occurrence]
         end = next((t for t in ends if t >= e.at_ms), float("inf"))
         lasted = end - e.at_ms
         why = f"the bot sent playAudio as {wrong}, not {wanted!r}" if wrong else ""
+        if not why and end == float("inf") and "bot-speech-end" in obs.gaps.events:
+            why = "its end was not kept, so how long it lasted is unknown"
         if not why and lasted < shortest:
             why = f"it lasted {lasted:.0f} ms, under min_audio_ms {shortest:g}"
         evidence = {"content_types": sent, "lasted_ms": round(min(lasted, 1e9), 1), **e.detail}
@@ -244,88 +243,6 @@ _FINDERS: Mapping[str, Finder] = {
 }
 
 
-# -- the untimed kinds -------------------------------------------------------------------
-
-
-def _webhook_response(obs: Observation, e: Expectation) -> Verdict:
-    ex = obs.exchange
-    if ex is None:
-        return Verdict(e, False, "no webhook was sent")
-    statuses = [a.status for a in ex.attempts]
-    evidence: dict[str, Any] = {
-        "url": ex.url,
-        "outcome": ex.outcome,
-        "statuses": statuses,
-        "www_authenticate": [a.www_authenticate for a in ex.attempts],
-        "bxml": (ex.bxml_text or "")[:1000],
-        "error": ex.error,
-    }
-    p = e.params
-    problems = []
-    if "status" in p and ex.final_status != p["status"]:
-        problems.append(f"the answer was {ex.final_status}, not {p['status']}")
-    if "statuses" in p and statuses != p["statuses"]:
-        problems.append(f"the attempts were answered {statuses}, not {p['statuses']}")
-    if "delivered" in p and ex.delivered != p["delivered"]:
-        problems.append(
-            f"the webhook was {'accepted' if ex.delivered else 'not accepted'} ({ex.outcome})"
-        )
-    if "www_authenticate" in p:
-        scheme = str(p["www_authenticate"]).lower()
-        challenges = [a.www_authenticate for a in ex.attempts if a.status == 401]
-        if not challenges:
-            problems.append(f"no attempt was answered 401 (statuses {statuses})")
-        elif not all(c and c.lower().startswith(scheme) for c in challenges):
-            problems.append(f"the 401 carried WWW-Authenticate {challenges}, not {scheme!r}")
-    bxml = ex.bxml_text or ""
-    if "start_stream" in p:
-        found = _START_STREAM.search(bxml)
-        if found is None:
-            problems.append("the BXML has no <StartStream>")
-        else:
-            attrs = dict(_ATTR.findall(found.group(1)))
-            for key, want in dict(p["start_stream"]).items():
-                if attrs.get(key) != str(want):
-                    problems.append(f"<StartStream {key}> is {attrs.get(key)!r}, not {want!r}")
-    if "keeps_call_up" in p:
-        keeps = _stream_hold(bxml).keeps_up()
-        if keeps != p["keeps_call_up"]:
-            problems.append(
-                "nothing that holds the call follows <StartStream>: Bandwidth hangs up at once"
-                if not keeps
-                else "a verb after <StartStream> keeps the call up"
-            )
-    if problems:
-        return Verdict(e, False, "webhook: " + "; ".join(problems) + ".", evidence=evidence)
-    return Verdict(e, True, f"webhook answered {statuses} ({ex.outcome}).", evidence=evidence)
-
-
-def _stream_hold(bxml: str) -> StreamHold:
-    """What holds the call after the answer's ``<StartStream>`` (nothing, if it is invalid)."""
-    try:
-        document = parse_bxml(bxml, context="webhook")
-    except BxmlError:
-        return StreamHold(None, (), 0.0)
-    return stream_hold(plan(document, "http://bot.invalid/"))
-
-
-def _call_state(obs: Observation, e: Expectation) -> Verdict:
-    victim = e.params.get("call") == "victim"
-    phase = obs.victim_phase if victim else obs.phase
-    cause = obs.victim_cause if victim else obs.cause
-    who = "the victim call" if victim else "the call"
-    evidence = {"call": obs.victim_id if victim else obs.call_id, "state": phase, "cause": cause}
-    problems = []
-    if "state" in e.params and phase != e.params["state"]:
-        problems.append(f"{who} ended {phase!r}, not {e.params['state']!r}")
-    if "cause" in e.params and cause != e.params["cause"]:
-        problems.append(f"{who}'s cause was {cause!r}, not {e.params['cause']!r}")
-    if problems:
-        return Verdict(e, False, "; ".join(problems) + ".", evidence=evidence)
-    state = f"{who} is {phase}" + (f" ({cause})." if cause else ".")
-    return Verdict(e, True, state, None, evidence)
-
-
 # -- judging -----------------------------------------------------------------------------
 
 
@@ -337,17 +254,52 @@ def _anchor_time(obs: Observation, anchor: Anchor) -> float | None:
 
 
 def judge(obs: Observation, e: Expectation) -> Verdict:
-    """Check one expectation against what the call left behind."""
+    """Check one expectation against what the call left behind.
+
+    Where the record it reads is incomplete in its window (:mod:`simulator.judge.gaps`),
+    a verdict that rests on something not happening (``absent``, ``count``,
+    ``max_count``) fails, saying what was not kept; a pass on records that were kept
+    stands, and a failure says what was not kept too.
+    """
+    verdict = _judge(obs, e)
+    window = verdict.evidence.get("window_ms")
+    if window is None:
+        return verdict
+    end = float("inf") if window[1] is None else float(window[1])
+    gaps = [g for g in obs.gaps.reading(e.kind, e.params) if g.from_ms <= end]
+    if not gaps:
+        return verdict
+    clause = "; ".join(g.describe() for g in gaps)
+    evidence = {**verdict.evidence, "not_kept": [g.describe() for g in gaps]}
+    if verdict.passed and (e.absent or e.count is not None or e.max_count is not None):
+        detail = (
+            f"cannot be shown: {clause} (the bot went past a per-call bound), so what the "
+            "expectation forbids or counts may be among them."
+        )
+        return Verdict(e, False, detail, None, evidence)
+    detail = verdict.detail if verdict.passed else f"{verdict.detail} ({clause}.)"
+    return Verdict(e, verdict.passed, detail, verdict.at_ms, evidence)
+
+
+def _judge(obs: Observation, e: Expectation) -> Verdict:
     if e.kind == "webhook_response":
-        return _webhook_response(obs, e)
+        return webhook_response(obs, e)
     if e.kind == "call_state":
-        return _call_state(obs, e)
+        return call_state(obs, e)
     t0 = _anchor_time(obs, e.after)
     label = e.kind.replace("_", " ")
     if e.kind in _REQUEST_KINDS:
         label += " for the victim call" if e.params.get("call") == "victim" else " for this call"
     if t0 is None:
         seen = len(obs.times(e.after.kind))
+        gap = obs.gaps.events.get(e.after.kind)
+        if gap is not None:
+            return Verdict(
+                e,
+                False,
+                f"cannot be shown: {e.after.describe()} was not kept ({seen} kept; "
+                f"{gap.describe()}), so the window of this {label} is unknown.",
+            )
         if e.absent:
             return Verdict(e, True, f"no {label}: {e.after.describe()} never happened.")
         ended = [x for x in obs.timeline if x.kind in ("call-ended", "transfer")]
@@ -485,13 +437,18 @@ def observe(
     victim_phase: str | None = None,
     victim_cause: str | None = None,
     templates: Mapping[str, str] | None = None,
+    requests_not_kept: NotKept[tuple[str | None, str]] | None = None,
 ) -> Observation:
     """Build the :class:`Observation` of a finished call from the journal's ``entries``.
 
     ``victim`` is ``(call_id, account_id, other_account)``: requests naming that call, or
     (when it is in another account) that account, are the victim's.
+    ``requests_not_kept`` is the journal's count of requests it did not keep
+    (``Journal.requests_not_kept``); without it, the call's own count is taken to start
+    at the call's beginning.
     """
     to_call_ms = result.recorder.clock.at
+    gaps = _gaps(result, victim, requests_not_kept)
     own = [(to_call_ms(e.at), e) for e in entries if e.call_id == result.call_id]
     victim_requests: list[tuple[float, JournalEntry]] = []
     if victim is not None:
@@ -516,7 +473,46 @@ def observe(
         victim_cause=victim_cause,
         violations=[(to_call_ms(v.at), v) for v in result.violations],
         templates=dict(templates or {}),
+        gaps=gaps,
     )
+
+
+def _gaps(
+    result: CallResult,
+    victim: tuple[str, str, bool] | None,
+    requests_not_kept: NotKept[tuple[str | None, str]] | None,
+) -> Gaps:
+    """Where the call's timeline, requests and violations were not all kept."""
+    to_call_ms = result.recorder.clock.at
+    events = result.recorder.events_not_kept
+    gaps = Gaps(
+        events={
+            kind: Gap(f"{kind} events", n, events.first_at[kind])
+            for kind, n in events.counts.items()
+        },
+        violations={
+            kind: Gap(
+                f"{kind} violations",
+                n,
+                to_call_ms(result.violations_not_kept_since[kind])
+                if kind in result.violations_not_kept_since
+                else 0.0,
+            )
+            for kind, n in result.violations_not_kept.items()
+        },
+    )
+    if requests_not_kept is None:
+        gaps.requests = {
+            route: Gap(f"{route} requests", n, 0.0) for route, n in result.requests_not_kept.items()
+        }
+        return gaps
+    gaps.requests = request_gaps(requests_not_kept, to_call_ms, lambda call: call == result.call_id)
+    if victim is not None:
+        v_call, _, other = victim
+        gaps.victim_requests = request_gaps(
+            requests_not_kept, to_call_ms, lambda call: other or call == v_call
+        )
+    return gaps
 
 
 def check_call(
@@ -525,15 +521,17 @@ def check_call(
     expectations: Sequence[Expectation],
     *,
     ordered: bool = False,
+    requests_not_kept: NotKept[tuple[str | None, str]] | None = None,
 ) -> list[Verdict]:
     """Judge a finished call; raises :class:`ExpectationFailed` listing every verdict.
 
-    ``entries`` are the fake's journal entries (those naming the call are its requests).
+    ``entries`` are the fake's journal entries (those naming the call are its requests);
+    ``requests_not_kept`` the journal's count of those it did not keep.
     The message shows each expectation with its verdict, then the call's timeline, so a
     failing test says what was expected, what was seen, and when.
     """
     __tracebackhide__ = True  # pytest: show the test's line, not this function's
-    obs = observe(result, entries)
+    obs = observe(result, entries, requests_not_kept=requests_not_kept)
     verdicts = judge_all(obs, expectations, ordered=ordered)
     failed = [v for v in verdicts if not v.passed]
     if failed:

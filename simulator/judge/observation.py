@@ -1,8 +1,8 @@
-"""What one call left behind, and the verdicts judged on it (the types of :mod:`.expect`).
+"""What judging reads of one call, and what it says: observation, occurrence, verdict.
 
-An :class:`Observation` gathers a finished call's timeline, webhook exchange, streams and
-Voice API requests on the call's own clock; each expectation kind finds
-:class:`Occurrence` s in it; each expectation gets one :class:`Verdict`.
+:func:`~simulator.judge.expect.observe` builds an :class:`Observation` of a finished
+call; each expectation kind turns it into :class:`Occurrence` s, and
+:func:`~simulator.judge.expect.judge` into one :class:`Verdict` (pure data, no I/O).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Any
 from simulator.call.recorder import TimelineEvent
 from simulator.call.stream import StreamOutcome
 from simulator.call.webhook_sender import WebhookExchange
+from simulator.judge.gaps import Gaps
 from simulator.judge.scenario import Expectation
 from simulator.rest.journal import JournalEntry, Violation
 
@@ -40,6 +41,8 @@ class Observation:
     violations: list[tuple[float, Violation]] = field(default_factory=list)
     """Violations during this call, with their time on the call's clock."""
     templates: Mapping[str, str] = field(default_factory=dict)
+    gaps: Gaps = field(default_factory=Gaps)
+    """Where the call's record is incomplete (a flooding bot's records past a bound)."""
 
     def times(self, kind: str) -> list[float]:
         """When each event of ``kind`` happened."""

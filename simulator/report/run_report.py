@@ -11,9 +11,10 @@ of schema 1 keep working. A scenario bwsim could not run has status ``"error"`` 
 ``error`` and JUnit reports them as ``<error>``. A scenario that missed a time budget twice
 on a loaded machine has status ``"unreliable"`` (counted in ``unreliable``, JUnit
 ``<skipped>`` with the reason: not the bot's failure, not a pass either), with the machine's
-``load`` and its ``first_attempt``. The JUnit file has one ``testsuite``
-per scenario file and one ``testcase`` per scenario, so CI systems show each scenario on
-its own.
+``load`` and its ``first_attempt``. An interrupted run (Ctrl-C, SIGTERM) still writes both
+files: ``"interrupted": true``, and every scenario that had not finished is ``"skipped"``
+(JUnit ``<skipped>``) with the reason. The JUnit file has one ``testsuite`` per scenario
+file and one ``testcase`` per scenario, so CI systems show each scenario on its own.
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ def suite_json(suite: SuiteResult) -> dict[str, Any]:
         "started_at": suite.started_at.isoformat(),
         "duration_ms": round(suite.duration_ms, 1),
         "passed": suite.passed,
+        "interrupted": suite.interrupted,
         "summary": {
             "total": len(suite.results),
             "passed": suite.count("passed"),
@@ -231,6 +233,6 @@ def console_table(suite: SuiteResult, *, width: int | None = None) -> str:
         + (f"{len(unsure)} unsure, " if unsure else "")
         + (f"{errors} could not be run (bwsim error), " if errors else "")
         + f"{suite.count('skipped')} skipped in {suite.duration_ms / 1000:.1f} s "
-        f"({suite.target})"
+        f"({suite.target})" + (" — interrupted" if suite.interrupted else "")
     )
     return "\n".join(lines)

@@ -17,10 +17,20 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from simulator.errors import UnexpectedApiRequest
+from simulator.protocol.bounds import NotKept
 from simulator.protocol.redact import redact, redact_text
 from simulator.rest.routes import Route
 
-__all__ = ["MAX_VIOLATIONS_PER_RULE", "Journal", "JournalEntry", "Violation", "redact_headers"]
+__all__ = [
+    "ANY_CALL",
+    "MAX_ENTRIES",
+    "MAX_REQUESTS_PER_ROUTE",
+    "MAX_VIOLATIONS_PER_RULE",
+    "Journal",
+    "JournalEntry",
+    "Violation",
+    "redact_headers",
+]
 
 _SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
 _BODY_LIMIT = 16_384
@@ -34,6 +44,32 @@ the report with the same line. The first 20 show the pattern and when it started
 count of the rest (``Journal.not_kept``, a call's ``violations_not_kept``) says how long
 it went on. Violations that concern no call are all kept.
 """
+
+MAX_REQUESTS_PER_ROUTE = 2_000
+"""How many requests of one route naming one call the journal keeps; the rest are counted.
+
+A bot can send Voice API requests as fast as the fake answers them. A real call makes a
+handful; 2,000 is a bot polling its call's state every 30 ms for a minute. Requests are
+counted per call *and* route, so a flood of one kind (``get_call``) never crowds out the
+request a judge looks for (the hang-up, the transfer). Requests naming no call (tokens,
+the control API) share one count per route. ``Journal.requests_not_kept`` holds the
+counts and the time of the first request not kept; the call's summary and the report say
+how many (``api_requests_not_kept``), and judging treats that call's requests of that
+route as incomplete from then on (:mod:`simulator.judge.expect`).
+"""
+
+MAX_ENTRIES = 100_000
+"""How many entries the journal keeps in all, whatever calls they name.
+
+The per-route cap cannot bound a flood that names a new call id in every request; this
+one does (an entry is a few hundred bytes to a few KB). Past it, requests are counted
+under :data:`ANY_CALL` and their route, and every call's requests of that route are
+incomplete from then on.
+"""
+
+ANY_CALL = "*"
+"""The call id :attr:`Journal.requests_not_kept` counts under once :data:`MAX_ENTRIES` is
+reached: those requests may have named any call."""
 
 
 def redact_headers(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
@@ -147,7 +183,13 @@ class Journal:
         self.violations: list[Violation] = []
         self.not_kept: dict[tuple[str, str], int] = {}
         """Per ``(call_id, kind)``: violations past :data:`MAX_VIOLATIONS_PER_RULE`."""
+        self.not_kept_since: dict[tuple[str, str], float] = {}
+        """Per ``(call_id, kind)``: when the first violation not kept came (monotonic)."""
         self._per_call: dict[tuple[str, str], int] = {}
+        self.requests_not_kept: NotKept[tuple[str | None, str]] = NotKept()
+        """Per ``(call_id, route)``: requests past :data:`MAX_REQUESTS_PER_ROUTE` (monotonic
+        times); under ``(ANY_CALL, route)`` those past :data:`MAX_ENTRIES`."""
+        self._kept_per_route: dict[tuple[str | None, str], int] = {}
         self._listeners: list[Callable[[JournalEntry], None]] = []
 
     def subscribe(self, listener: Callable[[JournalEntry], None]) -> Callable[[], None]:
@@ -177,7 +219,12 @@ class Journal:
         headers: Iterable[tuple[str, str]],
         body: bytes,
     ) -> JournalEntry:
-        """Record a request as it arrives; the caller fills in the answer when it is sent."""
+        """Record a request as it arrives; the caller fills in the answer when it is sent.
+
+        The entry is always returned (the fake answers through it and listeners hear of
+        it), but past :data:`MAX_REQUESTS_PER_ROUTE` of its call and route, or
+        :data:`MAX_ENTRIES` in all, it is only counted in :attr:`requests_not_kept`.
+        """
         text = body[:_BODY_LIMIT].decode("utf-8", errors="replace")
         entry = JournalEntry(
             seq=next(self._seq),
@@ -191,7 +238,15 @@ class Journal:
             headers=redact_headers(headers),
             body=redact_text(text),
         )
-        self.entries.append(entry)
+        key = (call_id, route)
+        kept = self._kept_per_route.get(key, 0)
+        if len(self.entries) >= MAX_ENTRIES:
+            self.requests_not_kept.add((ANY_CALL, route), entry.at)
+        elif kept >= MAX_REQUESTS_PER_ROUTE:
+            self.requests_not_kept.add(key, entry.at)
+        else:
+            self._kept_per_route[key] = kept + 1
+            self.entries.append(entry)
         return entry
 
     def violation(
@@ -210,6 +265,7 @@ class Journal:
             seen = self._per_call[key] = self._per_call.get(key, 0) + 1
             if seen > MAX_VIOLATIONS_PER_RULE:
                 self.not_kept[key] = seen - MAX_VIOLATIONS_PER_RULE
+                self.not_kept_since.setdefault(key, v.at)
                 return v
         self.violations.append(v)
         return v
@@ -217,6 +273,24 @@ class Journal:
     def not_kept_for(self, call_id: str) -> dict[str, int]:
         """For one call: how many violations of each kind were counted but not kept."""
         return {kind: n for (call, kind), n in self.not_kept.items() if call == call_id}
+
+    def not_kept_since_for(self, call_id: str) -> dict[str, float]:
+        """For one call: when the first violation of each kind not kept came (monotonic)."""
+        return {kind: at for (call, kind), at in self.not_kept_since.items() if call == call_id}
+
+    def requests_not_kept_for(self, call_id: str) -> dict[str, int]:
+        """For one call: requests counted but not kept, per route.
+
+        Requests past :data:`MAX_ENTRIES` may have named this call too; they are given
+        as ``"<route> (any call)"``.
+        """
+        out: dict[str, int] = {}
+        for (call, route), n in self.requests_not_kept.counts.items():
+            if call == call_id:
+                out[route] = n
+            elif call == ANY_CALL:
+                out[f"{route} (any call)"] = n
+        return out
 
     def find(self, **criteria: Any) -> list[JournalEntry]:
         """Entries whose attributes equal every given criterion, e.g. ``route="update_call"``."""
@@ -250,7 +324,10 @@ class Journal:
         self.entries.clear()
         self.violations.clear()
         self.not_kept.clear()
+        self.not_kept_since.clear()
         self._per_call.clear()
+        self.requests_not_kept.clear()
+        self._kept_per_route.clear()
 
     def raise_violations(self) -> None:
         """Raise the first recorded violation as a test failure, listing the others."""

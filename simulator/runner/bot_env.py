@@ -2,15 +2,18 @@
 
 :class:`BotCredentials` holds the secrets bot and simulator share (OAuth client, webhook
 credentials, the control API's token), generated per run and handed over as the variables
-of the guide's ``env.example``. A bot gets a clean environment: the allowlist
-:data:`ALLOWED_ENV` (and :data:`ALLOWED_ENV_PREFIXES`) of bwsim's own, plus what the
-user names with ``--pass-env`` (:data:`PASS_ENV_VAR`).
+of the guide's ``env.example``. :func:`bot_variables` is the one list of the variables
+bwsim gives a bot, for the bots it starts and for the exports ``bwsim serve`` prints. A
+bot gets a clean environment (:func:`inherited_env`): the allowlist :data:`ALLOWED_ENV`
+(and :data:`ALLOWED_ENV_PREFIXES`) of bwsim's own, plus what the user names with
+``--pass-env`` (:data:`PASS_ENV_VAR`).
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from simulator.rest.control_guard import TOKEN_VAR, new_control_token
@@ -20,8 +23,11 @@ __all__ = [
     "ALLOWED_ENV_PREFIXES",
     "PASS_ENV_VAR",
     "PROXY_HOST",
+    "STANDINS_VAR",
     "BotCredentials",
     "allowed_env",
+    "bot_variables",
+    "inherited_env",
     "passed_env_names",
 ]
 
@@ -48,6 +54,9 @@ hosts allowed with ``--allow-host``). Nothing that chooses how the bot behaves: 
 ALLOWED_ENV_PREFIXES = ("LC_", "BWSIM_")
 """Prefixes of the same: the locale's ``LC_*``, and bwsim's own ``BWSIM_*`` settings
 (``BWSIM_STANDINS=0`` keeps a bot on its providers)."""
+STANDINS_VAR = "BWSIM_STANDINS"
+"""``1``: a bot that offers ``simulator.standins`` (offline speech) picks them under bwsim;
+bwsim gives ``1`` unless its own environment sets it (``0`` keeps a bot on its providers)."""
 PASS_ENV_VAR = "BWSIM_PASS_ENV"  # noqa: S105 - a variable name, not a password
 """Comma-separated names of variables bwsim passes on to the bots it starts, on top of
 :data:`ALLOWED_ENV` (``--pass-env NAME`` adds to it)."""
@@ -65,6 +74,18 @@ def passed_env_names(*, present: bool = False) -> tuple[str, ...]:
 def allowed_env(name: str) -> bool:
     """Whether a bot bwsim starts gets variable ``name`` of bwsim's environment as it is."""
     return name in ALLOWED_ENV or name.startswith(ALLOWED_ENV_PREFIXES)
+
+
+def inherited_env(pass_env: Iterable[str] | None = None) -> dict[str, str]:
+    """What a bot bwsim starts keeps of bwsim's environment: nothing it was not meant to have.
+
+    The allowlist (:func:`allowed_env`) and the variables named in ``pass_env`` (default:
+    ``$BWSIM_PASS_ENV``, which ``--pass-env`` fills) that are set here.
+    """
+    names = passed_env_names() if pass_env is None else pass_env
+    env = {k: v for k, v in os.environ.items() if allowed_env(k)}
+    env.update({k: os.environ[k] for k in names if k in os.environ})
+    return env
 
 
 @dataclass(frozen=True)
@@ -126,3 +147,35 @@ class BotCredentials:
         if port is not None:
             env["PORT"] = str(port)
         return env
+
+
+def bot_variables(
+    credentials: BotCredentials,
+    api_base: str,
+    *,
+    port: int | None,
+    proxy_host: str = PROXY_HOST,
+    account_id: str | None = None,
+    api_urls: bool = False,
+) -> dict[str, str]:
+    """Every variable bwsim gives a bot: the one place that says which.
+
+    The guide's ``env.example`` variables (:meth:`BotCredentials.environment`, with
+    ``PORT`` when ``port`` is given), ``BANDWIDTH_ACCOUNT_ID`` when ``account_id`` is
+    given, the fake's OAuth and Voice API URLs with ``api_urls`` (``bwsim serve``'s
+    exports, for a bot started by hand that may not load the interception), the control
+    API's URL and token (``BWSIM_CONTROL_URL``, ``BWSIM_CONTROL_TOKEN``) and
+    :data:`STANDINS_VAR`. The interception's ``PYTHONPATH``/``BWSIM_INTERCEPT`` come from
+    :func:`simulator.rest.intercept.child_environment`.
+    """
+    base = api_base.rstrip("/")
+    env = credentials.environment(port=port, proxy_host=proxy_host)
+    if account_id is not None:
+        env["BANDWIDTH_ACCOUNT_ID"] = account_id
+    if api_urls:
+        env["BANDWIDTH_OAUTH_URL"] = f"{base}/api/v1/oauth2/token"
+        env["BANDWIDTH_VOICE_API_URL"] = f"{base}/api/v2"
+    env["BWSIM_CONTROL_URL"] = f"{base}/_bwsim"
+    env[TOKEN_VAR] = credentials.control_token
+    env[STANDINS_VAR] = os.environ.get(STANDINS_VAR, "1")
+    return env

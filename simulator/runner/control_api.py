@@ -36,7 +36,6 @@ from simulator.errors import AudioFileError
 from simulator.judge.verdicts import call_problems
 from simulator.protocol.codec import Pcm
 from simulator.protocol.webhook_auth import AUTH_MODES, AuthMode
-from simulator.rest.control_guard import TOKEN_VAR
 from simulator.runner.harness import Harness
 from simulator.suite import resolve_audio_file, transcript
 
@@ -44,7 +43,6 @@ __all__ = [
     "CALLS_PATH",
     "MAX_CALL_S",
     "MAX_LINGER_MS",
-    "bot_environment",
     "install",
     "place_call_route",
 ]
@@ -188,19 +186,3 @@ def place_call_route(h: Harness) -> Any:
 def install(h: Harness) -> None:
     """Add ``POST /_bwsim/calls`` to the fake Bandwidth of harness ``h``."""
     h.app.add_control_route("POST", CALLS_PATH, place_call_route(h))
-
-
-def bot_environment(h: Harness) -> dict[str, str]:
-    """The environment to start a bot with so that it talks to the fake of harness ``h``."""
-    env = h.credentials.environment(port=None, proxy_host="127.0.0.1:7860")
-    env.update(
-        {
-            "BANDWIDTH_OAUTH_URL": f"{h.api_base}/api/v1/oauth2/token",
-            "BANDWIDTH_VOICE_API_URL": f"{h.api_base}/api/v2",
-            "BWSIM_CONTROL_URL": f"{h.api_base}/_bwsim",
-            TOKEN_VAR: h.app.control_token,
-            # a bot that offers simulator.standins picks them under bwsim (as for --app)
-            "BWSIM_STANDINS": "1",
-        }
-    )
-    return env

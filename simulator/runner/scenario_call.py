@@ -17,7 +17,7 @@ from simulator.errors import CallTimeout
 from simulator.judge.scenario import EVENTS, Action, Scenario
 from simulator.judge.templates import fill_templates
 
-__all__ = ["act", "call_options", "scenario_caller", "step_name"]
+__all__ = ["act", "call_options", "scenario_caller", "scenario_weight", "step_name"]
 
 
 def step_name(n: int, action: Action) -> str:
@@ -103,3 +103,10 @@ def call_options(scenario: Scenario, templates: Mapping[str, str]) -> CallOption
         orphan_grace_s=spec.orphan_grace_s,
         caller_lines=scenario.caller_lines,
     )
+
+
+def scenario_weight(s: Scenario) -> float:
+    """A guess at how long a scenario takes: its caller's audio and waits, in seconds."""
+    spoken = sum(len(a.samples) / 8000 for a in s.caller if a.samples is not None)
+    waits = sum(3.0 for a in s.caller if a.kind == "wait_for" or a.send_after)
+    return spoken + waits + (5.0 if s.caller else 0.0)

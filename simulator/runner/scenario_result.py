@@ -71,6 +71,8 @@ class ScenarioResult:
                 "api_requests": summary["api_requests"],
                 "violations": summary["violations"],
                 "violations_not_kept": summary["violations_not_kept"],
+                "timeline_events_not_kept": summary["timeline_events_not_kept"],
+                "api_requests_not_kept": summary["api_requests_not_kept"],
                 "events": summary["events"],
             }
         return {

@@ -57,7 +57,7 @@ from simulator.rest.journal import Violation
 from simulator.runner.harness import Harness
 from simulator.runner.lifetime import enter_all
 from simulator.runner.rerun import rerun_late
-from simulator.runner.scenario_call import call_options, scenario_caller
+from simulator.runner.scenario_call import call_options, scenario_caller, scenario_weight
 from simulator.runner.scenario_result import ScenarioResult, Status
 from simulator.runner.targets import RunningBot, Target, UrlTarget, bot_log_name, describe_exit
 
@@ -125,6 +125,8 @@ class SuiteResult:
     duration_ms: float
     bots: list[BotRecord] = field(default_factory=list)
     """Every bot the suite started (or the ``--url`` bot), in start order."""
+    interrupted: bool = False
+    """Interrupted (Ctrl-C, SIGTERM): the scenarios not finished are ``"skipped"``, saying so."""
 
     def count(self, status: Status) -> int:
         """How many scenarios ended with ``status``."""
@@ -132,9 +134,10 @@ class SuiteResult:
 
     @property
     def passed(self) -> bool:
-        """No scenario failed or errored, and at least one ran (``unreliable`` ones did)."""
+        """None failed or errored, one ran (``unreliable`` counts), and none was cut short."""
         ran = self.count("passed") + self.count("unreliable")
-        return self.count("failed") == 0 and self.count("error") == 0 and ran > 0
+        ok = self.count("failed") == 0 and self.count("error") == 0 and ran > 0
+        return ok and not self.interrupted
 
 
 Progress = Callable[[str, Scenario, ScenarioResult | None], None]
@@ -236,6 +239,7 @@ async def _run_one(h: Harness, scenario: Scenario, settle_ms: float) -> Scenario
         victim_phase=v_phase,
         victim_cause=v_cause,
         templates=templates,
+        requests_not_kept=fake.journal.requests_not_kept,
     )
     verdicts = judge_all(obs, scenario.expect, ordered=scenario.ordered)
     metrics = result.metrics
@@ -298,6 +302,7 @@ async def run_suite(
     startup_timeout_s: float = 60.0,
     instances: int = 1,
     allow_hosts: Sequence[str] = (),
+    on_interrupt: Callable[[SuiteResult], None] | None = None,
 ) -> SuiteResult:
     """Run every scenario against ``target``; raises TargetError if a bot does not start.
 
@@ -305,6 +310,9 @@ async def run_suite(
     each with its own simulator, and the scenarios are dealt out among them longest
     first; a call's webhook and stream always reach the same copy. ``allow_hosts`` are
     the outside hosts the bots may reach (``--allow-host``).
+
+    Cancelled (Ctrl-C), it stops the bots, gives ``on_interrupt`` what finished with the
+    rest ``"skipped"`` as interrupted (:attr:`SuiteResult.interrupted`), and goes on.
     """
     started_at, t0 = datetime.now(UTC), time.monotonic()
     slots, gate, last_start = asyncio.Semaphore(max(1, concurrency)), asyncio.Lock(), [0.0]
@@ -361,21 +369,40 @@ async def run_suite(
                 records[h].started(h.bot)
             quiet_gc()  # no 30-70 ms full collection in the middle of the calls' 20 ms clock
             # Longest first: the suite then ends about when its longest scenario does.
-            queue = sorted(members, key=_weight, reverse=True)
+            queue = sorted(members, key=scenario_weight, reverse=True)
             await asyncio.gather(*(one(harnesses[i % copies], s) for i, s in enumerate(queue)))
 
-    await asyncio.gather(*(group(*key, members) for key, members in groups.items()))
-    ordered = [results[s.id] for s in scenarios]
     scaled = instances > 1 and not isinstance(target, UrlTarget)
     described = target.description + (f" ({instances} instances)" if scaled else "")
+    try:
+        await asyncio.gather(*(group(*key, members) for key, members in groups.items()))
+    except asyncio.CancelledError:  # the bots are stopped by now (each group's exit stack)
+        if on_interrupt is not None:
+            partial = SuiteResult(
+                _finished(scenarios, results, bots),
+                described,
+                started_at,
+                (time.monotonic() - t0) * 1000,
+                bots,
+                interrupted=True,
+            )
+            on_interrupt(partial)
+        raise
+    ordered = [results[s.id] for s in scenarios]
     return SuiteResult(ordered, described, started_at, (time.monotonic() - t0) * 1000, bots)
 
 
-def _weight(s: Scenario) -> float:
-    """A guess at how long a scenario takes: its caller's audio and waits, in seconds."""
-    spoken = sum(len(a.samples) / 8000 for a in s.caller if a.samples is not None)
-    waits = sum(3.0 for a in s.caller if a.kind == "wait_for" or a.send_after)
-    return spoken + waits + (5.0 if s.caller else 0.0)
+def _finished(
+    scenarios: Sequence[Scenario], results: dict[str, ScenarioResult], bots: list[BotRecord]
+) -> list[ScenarioResult]:
+    """Each scenario's result at an interruption; the others skipped, saying why."""
+    begun = set().union(*(b.in_flight for b in bots))  # the calls it cancelled
+    when = {True: "during its call", False: "before it started"}
+    return [
+        results.get(s.id)
+        or ScenarioResult(s, "skipped", f"not run: the run was interrupted {when[s.id in begun]}")
+        for s in scenarios
+    ]
 
 
 def _url_skips(env: tuple[tuple[str, str], ...], members: list[Scenario]) -> list[ScenarioResult]:

@@ -40,7 +40,6 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from simulator.errors import TargetError
-from simulator.rest.control_guard import TOKEN_VAR
 from simulator.rest.intercept import child_environment
 from simulator.runner.bot_env import (
     ALLOWED_ENV,
@@ -48,7 +47,8 @@ from simulator.runner.bot_env import (
     PASS_ENV_VAR,
     PROXY_HOST,
     BotCredentials,
-    allowed_env,
+    bot_variables,
+    inherited_env,
     passed_env_names,
 )
 from simulator.runner.lifetime import (
@@ -185,16 +185,12 @@ class Launch:
     def child_env(self, port: int | None) -> dict[str, str]:
         """The bot process's environment, clean: nothing of ours it was not meant to have.
 
-        The allowlist of bwsim's environment (:data:`ALLOWED_ENV`, ``LC_*``, ``BWSIM_*``),
-        the variables named in ``pass_env``, the guide's variables, the control API's URL
-        and token, ``extra_env`` (a scenario's ``bot_env``), then the interception.
+        The allowlist of bwsim's environment and the variables named in ``pass_env``
+        (:func:`inherited_env`), bwsim's variables (:func:`bot_variables`), ``extra_env``
+        (a scenario's ``bot_env``), then the interception.
         """
-        env = {k: v for k, v in os.environ.items() if allowed_env(k)}
-        env.update({k: os.environ[k] for k in self.pass_env if k in os.environ})
-        env.update(self.credentials.environment(port=port))
-        env["BWSIM_CONTROL_URL"] = self.api_base.rstrip("/") + "/_bwsim"
-        env[TOKEN_VAR] = self.credentials.control_token
-        env.setdefault("BWSIM_STANDINS", "1")  # the bot may choose simulator.standins
+        env = inherited_env(self.pass_env)
+        env.update(bot_variables(self.credentials, self.api_base, port=port))
         env.update(self.extra_env)
         env.update(
             child_environment(self.api_base, self.violations_file, allow_hosts=self.allow_hosts)

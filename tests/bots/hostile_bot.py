@@ -9,19 +9,28 @@ Serve with ``--app tests.bots.hostile_bot:app``. It checks no credentials (bwsim
   audio in one-second ``playAudio`` frames as fast as it can, far more than real time,
   then closes with 1000;
 - ``POST /garbage``: streams to ``/ws/garbage``, where the bot sends
-  :data:`GARBAGE_FRAMES` frames that are not JSON, then closes with 1000.
+  :data:`GARBAGE_FRAMES` frames that are not JSON, then closes with 1000;
+- ``POST /clear-flood``: streams to ``/ws/clear-flood``, where the bot sends
+  :data:`CLEAR_FLOOD` ``clear`` frames, then a second of ``playAudio``, then one more
+  ``clear`` (the one a scenario forbids after the bot's first audio), then closes with 1000;
+- ``POST /api-flood``: answers with a long ``<Pause>``, then sends :data:`API_FLOOD`
+  ``GET``s of its call to the Voice API (hard-coded production URL, as real bots do) and
+  hangs the call up.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import json
+import os
 
-from fastapi import FastAPI, WebSocket, WebSocketDisconnect
+import httpx
+from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import Response
 
-__all__ = ["DEEP_BXML", "FLOOD_SECONDS", "GARBAGE_FRAMES", "app"]
+__all__ = ["API_FLOOD", "CLEAR_FLOOD", "DEEP_BXML", "FLOOD_SECONDS", "GARBAGE_FRAMES", "app"]
 
 DEEP_BXML = "<Response>\n" + "<a>" * 9_000 + "</a>" * 9_000 + "</Response>"
 """63 KB, under Bandwidth's 64 KB limit, with the 9,000-deep element on line 2."""
@@ -29,8 +38,13 @@ FLOOD_SECONDS = 150
 """Seconds of audio the flood sends at once: well past the harness's 60 s queue cap."""
 GARBAGE_FRAMES = 50
 """Frames that are not JSON: past the 20 violations of one kind a call keeps."""
+CLEAR_FLOOD = 1_200
+"""``clear`` frames sent before any audio: past the 1,000 events of one kind a timeline keeps."""
+API_FLOOD = 2_050
+"""``GET``s of its own call: past the 2,000 requests of one route a call keeps in the journal."""
 
 app = FastAPI()
+_tasks: set[asyncio.Task[None]] = set()
 
 
 def _stream_to(kind: str) -> Response:
@@ -60,18 +74,56 @@ async def garbage() -> Response:
     return _stream_to("garbage")
 
 
+@app.post("/clear-flood")
+async def clear_flood() -> Response:
+    """Start a stream to the socket that floods ``clear`` frames."""
+    return _stream_to("clear-flood")
+
+
+async def _flood_api(account_id: str, call_id: str) -> None:
+    """Get a token, ask for the call :data:`API_FLOOD` times, then hang it up."""
+    async with httpx.AsyncClient(timeout=10) as client:
+        token = await client.post(
+            "https://api.bandwidth.com/api/v1/oauth2/token",
+            auth=(os.environ["BANDWIDTH_CLIENT_ID"], os.environ["BANDWIDTH_CLIENT_SECRET"]),
+            data={"grant_type": "client_credentials"},
+        )
+        headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+        call = f"https://voice.bandwidth.com/api/v2/accounts/{account_id}/calls/{call_id}"
+        for _ in range(API_FLOOD):
+            await client.get(call, headers=headers)
+        await client.post(call, json={"state": "completed"}, headers=headers)
+
+
+@app.post("/api-flood")
+async def api_flood(request: Request) -> Response:
+    """Answer with a long pause, and flood the Voice API with requests about the call."""
+    body = await request.json()
+    task = asyncio.create_task(_flood_api(body["accountId"], body["callId"]))
+    _tasks.add(task)
+    task.add_done_callback(_tasks.discard)
+    xml = '<?xml version="1.0" encoding="UTF-8"?><Response><Pause duration="86400"/></Response>'
+    return Response(xml, media_type="application/xml")
+
+
 @app.websocket("/ws/{kind}")
 async def ws(websocket: WebSocket, kind: str) -> None:
-    """Send the flood or the garbage right after ``start``, then close with 1000."""
+    """Send the flood, the clears or the garbage right after ``start``, then close with 1000."""
     await websocket.accept()
     await websocket.receive_text()  # start
+    second = base64.b64encode(b"\x7f" * 8000).decode()  # a second of μ-law silence
+    frame = json.dumps(
+        {"eventType": "playAudio", "media": {"contentType": "audio/pcmu", "payload": second}}
+    )
     if kind == "flood":
-        second = base64.b64encode(b"\x7f" * 8000).decode()  # a second of μ-law silence
-        frame = json.dumps(
-            {"eventType": "playAudio", "media": {"contentType": "audio/pcmu", "payload": second}}
-        )
         for _ in range(FLOOD_SECONDS):
             await websocket.send_text(frame)
+    elif kind == "clear-flood":
+        clear = json.dumps({"eventType": "clear"})
+        for _ in range(CLEAR_FLOOD):
+            await websocket.send_text(clear)
+        await websocket.send_text(frame)
+        await websocket.send_text(clear)
     else:
         for n in range(GARBAGE_FRAMES):
             await websocket.send_text(f"{{not json {n}")

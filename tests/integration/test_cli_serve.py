@@ -374,3 +374,28 @@ def test_a_command_that_cannot_be_started_is_a_usage_error(tmp_path: Path) -> No
     assert "cannot start the bot command" in err
     assert "no-such-bot" in err
     assert not env_file.exists()
+
+
+ENV_BOT = (
+    "import os; g = os.environ.get; "
+    "print('env', g('OPENAI_API_KEY', '-'), g('REDIS_URL', '-'), "
+    "bool(g('BWSIM_CONTROL_TOKEN')), g('BANDWIDTH_ACCOUNT_ID', '-') != '-', flush=True)"
+)
+
+
+@pytest.mark.parametrize(
+    ("passed", "seen"), [((), "env - - True True"), (("OPENAI_API_KEY",), "env sk-dev - True True")]
+)
+def test_the_bot_serve_starts_gets_a_clean_environment(
+    passed: tuple[str, ...], seen: str, tmp_path: Path
+) -> None:
+    """-- COMMAND: a developer's OPENAI_API_KEY, REDIS_URL stay out unless --pass-env names one."""
+    env = _clean_env(PYTHONPATH=str(ROOT), OPENAI_API_KEY="sk-dev", REDIS_URL="redis://x:1/0")
+    flags = [arg for name in passed for arg in ("--pass-env", name)]
+    with serve(*flags, "--", sys.executable, "-c", ENV_BOT, cwd=tmp_path, env=env) as s:
+        s.export_block()
+        line = s.stderr.wait_for(r"bot\| (env .*)")[1]
+        assert s.proc.wait(TIMEOUT_S) == 1  # the bot exited on its own
+        err = s.stderr.rest()
+    assert line == seen
+    assert f"(--pass-env): {', '.join(passed) or 'nothing'}" in err

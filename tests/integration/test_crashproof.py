@@ -16,11 +16,12 @@ from typing import Any
 
 import pytest
 
+from simulator.call.recorder import MAX_EVENTS_PER_KIND
 from simulator.call.stream import MAX_QUEUED_PLAYOUT_MS
 from simulator.cli.main import main
 from simulator.judge.expect import judge_all as real_judge_all
-from simulator.rest.journal import MAX_VIOLATIONS_PER_RULE
-from tests.bots.hostile_bot import FLOOD_SECONDS, GARBAGE_FRAMES
+from simulator.rest.journal import MAX_REQUESTS_PER_ROUTE, MAX_VIOLATIONS_PER_RULE
+from tests.bots.hostile_bot import API_FLOOD, CLEAR_FLOOD, FLOOD_SECONDS, GARBAGE_FRAMES
 
 HOSTILE = ["--app", "tests.bots.hostile_bot:app"]
 
@@ -121,6 +122,66 @@ def test_violations_of_one_rule_are_capped_with_a_count_of_the_rest(tmp_path: Pa
     }
     summary = json.loads((out / "garbage" / "flood" / "summary.json").read_text())
     assert summary["violations_not_kept"] == evidence["violations_not_kept"]
+
+
+def test_a_clear_flood_is_capped_and_cannot_hide_a_forbidden_clear(tmp_path: Path) -> None:
+    """1,201 clears: 1,000 kept, the rest counted, and `absent` over the dropped ones fails."""
+    suite = tmp_path / "clears.yaml"
+    suite.write_text(
+        FLOOD_SUITE.replace("/flood", "/clear-flood").replace(
+            "{violation: {rule: playout-overflow}}",
+            "{clear: {after: bot_audio_first, absent: true}}",
+        )
+    )
+    out = tmp_path / "out"
+    done = _bwsim(str(suite), *HOSTILE, "--out", str(out))
+    assert done.returncode == 1, done.stdout + done.stderr
+    scenario = _scenario(out / "report.json")
+    not_kept = CLEAR_FLOOD + 1 - MAX_EVENTS_PER_KIND
+    evidence = scenario["evidence"]
+    assert evidence["timeline_events_not_kept"] == {"clear": not_kept}
+    assert sum(e["type"] == "clear" for e in evidence["events"]) == MAX_EVENTS_PER_KIND
+    (verdict,) = scenario["expectations"]
+    assert not verdict["passed"]
+    assert f"{not_kept} clear events from" in verdict["detail"]
+    assert "cannot be shown" in verdict["detail"]
+    summary = json.loads((out / "clears" / "flood" / "summary.json").read_text())
+    assert summary["timeline_events_not_kept"] == {"clear": not_kept}
+    timeline = json.loads((out / "clears" / "flood" / "timeline.json").read_text())
+    notes = [e["detail"] for e in timeline if e["type"] == "note"]
+    assert any("first 1,000 clear events" in n for n in notes), notes
+
+
+API_FLOOD_SUITE = """\
+call: {webhook_path: "/api-flood", max_call_s: 120}
+allow_violations: [webhook-auth]
+scenarios:
+  - name: polls
+    caller: [{wait_for: call_ended, within_ms: 110000}]
+    expect:
+      - hangup_request: {status: 200}
+      - api_response: {route: get_call, max_count: 100000}
+"""
+
+
+def test_a_voice_api_flood_is_capped_per_route_and_counted_in_the_report(tmp_path: Path) -> None:
+    """2,050 GETs of the call: 2,000 kept, 50 counted; the hang-up after them is still kept."""
+    suite = tmp_path / "api.yaml"
+    suite.write_text(API_FLOOD_SUITE)
+    out = tmp_path / "out"
+    done = _bwsim(str(suite), *HOSTILE, "--out", str(out))
+    assert done.returncode == 1, done.stdout + done.stderr
+    scenario = _scenario(out / "report.json")
+    evidence = scenario["evidence"]
+    not_kept = API_FLOOD - MAX_REQUESTS_PER_ROUTE
+    assert evidence["api_requests_not_kept"] == {"get_call": not_kept}
+    hangup, polled = scenario["expectations"]
+    assert hangup["passed"], hangup["detail"]  # another route: never crowded out
+    assert not polled["passed"]  # a count over requests that were not kept cannot pass
+    assert f"{not_kept} get_call requests from" in polled["detail"]
+    summary = json.loads((out / "api" / "polls" / "summary.json").read_text())
+    assert summary["api_requests_not_kept"] == {"get_call": not_kept}
+    assert summary["timeline_events_not_kept"]["api-request"] > 0
 
 
 ERROR_SUITE = """\

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from simulator.report.run_report import suite_json
+from simulator.runner.bot_env import bot_variables
 from simulator.runner.suite import SuiteResult
 from simulator.runner.targets import PASS_ENV_VAR, BotCredentials, Launch
 
@@ -84,3 +85,26 @@ def test_a_bot_started_by_hand_shares_the_control_token_set_for_both(
     again = BotCredentials.from_environment()
     assert again is not None
     assert again.control_token not in ("", "chosen-by-hand")  # a fresh one
+
+
+def test_launched_bots_and_serve_exports_get_bwsims_variables_from_one_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every variable of bot_variables reaches a launched bot; serve adds only its URLs, account."""
+    monkeypatch.delenv("BWSIM_STANDINS", raising=False)
+    credentials = BotCredentials.generate("id", "secret")
+    base = "http://127.0.0.1:9"
+    launch = Launch(credentials, base, tmp_path / "violations.jsonl")
+    ours = bot_variables(credentials, base, port=1234)
+    env = launch.child_env(1234)
+    assert {k: env[k] for k in ours} == ours
+    assert ours["BWSIM_CONTROL_URL"] == f"{base}/_bwsim"
+    assert ours["BWSIM_CONTROL_TOKEN"] == credentials.control_token
+    assert ours["BWSIM_STANDINS"] == "1"
+    exports = bot_variables(credentials, base, port=None, account_id="99", api_urls=True)
+    assert set(exports) - set(ours) == {
+        "BANDWIDTH_ACCOUNT_ID",
+        "BANDWIDTH_OAUTH_URL",
+        "BANDWIDTH_VOICE_API_URL",
+    }
+    assert set(ours) - set(exports) == {"PORT"}
