@@ -67,6 +67,10 @@ EVENT_KINDS = frozenset(
         "violation",
         "verb",
         "note",
+        "gather-start",
+        "gather",
+        "dtmf",
+        "dtmf-webhook",
     }
 )
 
