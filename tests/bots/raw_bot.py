@@ -146,10 +146,12 @@ async def webhook(behaviour: str, request: Request) -> Response:
     }[keepalive]
     events = request.query_params.get("events")
     extra = ' streamEventUrl="/events/stream"' if events else ""
+    # ?dtmf=1: every key the caller presses comes to /events/dtmf as a dtmf webhook.
+    listen = '<StartGather dtmfUrl="/events/dtmf"/>' if request.query_params.get("dtmf") else ""
     if request.query_params.get("wsauth"):
         extra += ' destinationUsername="ws-user" destinationPassword="ws-pass"'
     xml = (
-        '<?xml version="1.0" encoding="UTF-8"?><Response>'
+        f'<?xml version="1.0" encoding="UTF-8"?><Response>{listen}'
         f'<StartStream name="bot" mode="{mode}" destination="wss://bot.example/ws/{behaviour}/{token}"'
         f'{extra}><StreamParam name="k" value="v"/></StartStream>{verbs}</Response>'
     )

@@ -8,12 +8,18 @@ scenario files, run as ``bwsim run`` runs them (docs/bandwidth.md §3.4).
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
+import soundfile as sf
 
+from simulator.call.callers import linger_caller
 from simulator.call.live import LiveCall
 from simulator.call.options import CallOptions
 from simulator.call.result import CallResult
@@ -195,3 +201,59 @@ async def test_press_refuses_a_key_that_is_not_dtmf(harness: Harness) -> None:
     result = await harness.place_call(caller, options=options)
     assert errors and "'x'" in errors[0]
     assert not [e for e in result.timeline if e.kind == "dtmf"]
+
+
+async def test_linger_caller_presses_its_keys_after_the_greeting(harness: Harness) -> None:
+    """With dtmf="5#", linger_caller presses after the bot's 1 s greeting; both keys are posted."""
+    options = CallOptions(webhook_path="/tone?dtmf=1", auth_mode="preemptive", max_call_s=30)
+    result = await harness.place_call(linger_caller(None, 300, dtmf="5#"), options=options)
+    assert [b["digit"] for b in _bodies("dtmf")] == ["5", "#"]
+    (quiet,) = [e for e in result.timeline if e.kind == "bot-speech-end"]
+    first_key = next(e for e in result.timeline if e.kind == "dtmf")
+    assert first_key.at_ms >= quiet.at_ms
+
+
+def _bwsim(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "simulator.cli.main", *args],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    )
+
+
+def test_bwsim_call_dtmf_answers_a_gather(tmp_path: Path) -> None:
+    """`bwsim call --dtmf 1234#` presses the keys when <Gather> starts; the summary shows it."""
+    audio, summary = tmp_path / "hello.wav", tmp_path / "summary.json"
+    sf.write(audio, np.zeros(800), 8000)
+    done = _bwsim(
+        "call",
+        "--app",
+        "tests.bots.raw_bot:app",
+        "--webhook-path",
+        "/gather?max=5&term=%23",
+        "--auth",
+        "preemptive",  # the raw bot checks no credentials: not what this test is about
+        "--dtmf",
+        "1234#",
+        "--audio",
+        str(audio),
+        "--out",
+        str(tmp_path / "out"),
+        "--json",
+        str(summary),
+    )
+    assert done.returncode == 0, done.stderr
+    events = json.loads(summary.read_text())["events"]
+    (gather,) = [e for e in events if e["type"] == "gather"]
+    assert (gather["digits"], gather["terminating_digit"]) == ("1234", "#")
+    assert [e["digit"] for e in events if e["type"] == "dtmf"] == list("1234#")
+
+
+def test_bwsim_call_refuses_a_key_that_is_not_dtmf(tmp_path: Path) -> None:
+    """--dtmf 12x is a usage error (exit 2) naming the option and the key, before any call."""
+    done = _bwsim("call", "--url", "http://127.0.0.1:9", "--audio", "x.wav", "--dtmf", "12x")
+    assert done.returncode == 2
+    assert "--dtmf" in done.stderr
+    assert "'x'" in done.stderr
