@@ -32,6 +32,7 @@ from simulator.runner.servers import serve
 from simulator.runner.targets import UrlTarget
 from tests.bots import raw_bot
 
+pytest_plugins = ["pytester"]
 pytestmark = pytest.mark.usefixtures("calls_that_time_out_fail")
 
 SCENARIOS = """
@@ -257,3 +258,40 @@ def test_bwsim_call_refuses_a_key_that_is_not_dtmf(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "--dtmf" in done.stderr
     assert "'x'" in done.stderr
+
+
+ROOT = Path(__file__).resolve().parents[2]
+PLUGIN_CONFTEST = f"""
+import pytest
+from pathlib import Path
+from simulator import AppTarget
+
+@pytest.fixture(scope="session")
+def bwsim_target():
+    return AppTarget("tests.bots.raw_bot:app", cwd=Path({str(ROOT)!r}))
+"""
+
+PLUGIN_SUITE = """
+async def menu(call):
+    await call.wait_for("gather_start", timeout_ms=10_000)
+    await call.press("1234#", gap_ms=50)
+    await call.wait_for("gather", timeout_ms=10_000)
+
+async def test_the_caller_presses_keys(bwsim):
+    result = await bwsim.call(menu, webhook_path="/gather?max=5&term=%23", auth_mode="preemptive")
+    bwsim.expect(result, {"gather": {"digits": "1234", "terminating_digit": "#"}})
+
+async def test_a_wrong_gather_expectation_fails(bwsim):
+    result = await bwsim.call(menu, webhook_path="/gather?max=4&term=%23", auth_mode="preemptive")
+    bwsim.expect(result, {"gather": {"digits": "1234", "terminating_digit": "#"}})
+"""
+
+
+def test_the_pytest_plugin_presses_keys_and_judges_the_gather(pytester: pytest.Pytester) -> None:
+    """In a user's suite, call.press() answers a <Gather> and bwsim.expect judges what it got."""
+    pytester.makeini("[pytest]\nasyncio_mode = auto\n")
+    pytester.makeconftest(PLUGIN_CONFTEST)
+    pytester.makepyfile(test_menu=PLUGIN_SUITE)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q", timeout=280)
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*its terminating_digit was '', not '#'*"])
