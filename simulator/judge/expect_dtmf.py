@@ -3,7 +3,7 @@
 Split from :mod:`simulator.judge.expect`, which registers them: each turns the call's
 timeline into :class:`~simulator.judge.observation.Occurrence` records, one per
 ``<Gather>`` that ended (``gather``: its ``digits``, ``terminatingDigit`` and why it
-ended) or per ``dtmf`` webhook delivered after ``<StartGather>`` (``dtmf_webhook``).
+ended) or per ``dtmf`` webhook sent after ``<StartGather>`` (``dtmf_webhook``).
 Pure logic, no I/O.
 """
 
@@ -40,7 +40,7 @@ def gather_occurrences(obs: Observation, params: Mapping[str, Any]) -> list[Occu
 
 
 def dtmf_webhook_occurrences(obs: Observation, params: Mapping[str, Any]) -> list[Occurrence]:
-    """Each ``dtmf`` webhook delivered; ``digit`` must match when given."""
+    """Each ``dtmf`` webhook sent; ``digit`` must match when given."""
     out = []
     for e in obs.timeline:
         if e.kind != "dtmf-webhook":

@@ -65,7 +65,7 @@ EVENTS: Mapping[str, str] = {
 """Event names a scenario may wait for or anchor on, and the timeline kind of each.
 ``call_start`` is time zero (the ``initiate`` webhook going out). ``gather_start`` is a
 ``<Gather>`` beginning (its prompts, then the wait for keys), ``gather`` one ending,
-``dtmf`` a key the caller pressed, ``dtmf_webhook`` a ``dtmf`` webhook delivered."""
+``dtmf`` a key the caller pressed, ``dtmf_webhook`` a ``dtmf`` webhook sent to the bot."""
 
 SCENARIO_KEYS = frozenset(
     {
