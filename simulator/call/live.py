@@ -12,9 +12,21 @@ from simulator.call.recorder import EVENT_KINDS, CallClock, CallRecorder, Timeli
 from simulator.call.stream import StreamOutcome
 from simulator.errors import CallTimeout
 from simulator.protocol.codec import Pcm
+from simulator.protocol.gather import check_digits
 from simulator.protocol.media import CallerSource
 
-__all__ = ["EVENT_NAMES", "CallControl", "CallEnded", "Caller", "LiveCall", "timeline_kind"]
+__all__ = [
+    "DTMF_GAP_MS",
+    "EVENT_NAMES",
+    "CallControl",
+    "CallEnded",
+    "Caller",
+    "LiveCall",
+    "timeline_kind",
+]
+
+DTMF_GAP_MS = 200.0
+"""Time from one key press to the next when a caller presses several keys (``gap_ms``)."""
 
 EVENT_NAMES: dict[str, str] = {kind.replace("-", "_"): kind for kind in sorted(EVENT_KINDS)}
 """The events a caller script can wait for, spelled as in scenario files
@@ -85,6 +97,9 @@ class CallControl(Protocol):
 
     def caller_hangup(self) -> None:
         """The caller hangs up."""
+
+    def press_digit(self, digit: str) -> None:
+        """The caller presses one DTMF key."""
 
     def drop_streams(self) -> None:
         """Every media connection dies."""
@@ -182,6 +197,22 @@ class LiveCall:
         return await self._session.wait_for(
             timeline_kind(kind), timeout_ms=timeout_ms, after_ms=after_ms, where=where
         )
+
+    async def press(self, digits: str, gap_ms: float = DTMF_GAP_MS) -> None:
+        """Press DTMF keys (``"1234#"``), one every ``gap_ms``; returns after the last.
+
+        Each key is a ``dtmf`` timeline event. A running ``<Gather>`` collects it, else
+        ``<StartGather>`` sends it to the bot as a ``dtmf`` webhook; a key nothing
+        collects is lost, as on a phone. Raises ``ValueError`` for a character that is
+        not a DTMF key, and :class:`CallEnded` if the call ends before the last key.
+        """
+        check_digits(digits)
+        for n, digit in enumerate(digits):
+            if n:
+                await self.pause(gap_ms)
+            if self.ended:
+                raise CallEnded
+            self._session.press_digit(digit)
 
     def hangup(self) -> None:
         """The caller hangs up: ``stop`` and close on every stream, call disconnected."""

@@ -46,5 +46,3 @@ class CallOptions:
     strict_root: bool = False
     caller_lines: list[str] = field(default_factory=list)
     """What the caller says, as text, for a bot's scripted speech-to-text."""
-    digits: str = ""
-    """DTMF the caller presses when a ``<Gather>`` runs."""

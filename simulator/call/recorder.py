@@ -88,6 +88,10 @@ EVENT_KINDS = frozenset(
         "violation",
         "verb",
         "note",
+        "gather-start",
+        "gather",
+        "dtmf",
+        "dtmf-webhook",
     }
 )
 

@@ -35,8 +35,10 @@ from simulator.call.waiters import TimelineWaiters
 from simulator.errors import CallTimeout
 from simulator.protocol import bxml_runner as bx
 from simulator.protocol.media import CallerSource
-from simulator.protocol.verbs import Step
-from simulator.protocol.webhook_bodies import CallInfo, gather_body, redirect_body
+from simulator.protocol.urls import http_url
+from simulator.protocol.verbs import Gather, StartGather, Step
+from simulator.protocol.webhook_auth import WebhookAuth
+from simulator.protocol.webhook_bodies import CallInfo, dtmf_body, gather_body, redirect_body
 from simulator.rest.fake import FakeBandwidth
 from simulator.rest.journal import (
     MAX_REQUESTS_PER_ROUTE,
@@ -96,8 +98,10 @@ class CallSession:
         self.errors: list[str] = []
         self.violations: list[Violation] = []
         self.webhooks = BotWebhooks(self.recorder, opts, self._violation, self.bot_base_url)
-        self._runner = bx.BxmlRunner(orphan_grace_s=opts.orphan_grace_s, digits=opts.digits)
+        self._runner = bx.BxmlRunner(orphan_grace_s=opts.orphan_grace_s)
         self._events: asyncio.Queue[bx.Event] = asyncio.Queue()
+        self._dtmf_sent: asyncio.Task[None] | None = None
+        """The last ``dtmf`` webhook in flight; each waits for the one before (in order)."""
         self.streams = CallStreams(
             registry=fake.registry,
             info=self.info,
@@ -266,6 +270,12 @@ class CallSession:
             self.recorder.event("note", detail="caller hangs up")
             self._end_if_active("hangup")
 
+    def press_digit(self, digit: str) -> None:
+        """The caller presses one DTMF key (a no-op once the call has ended)."""
+        if not self.ended.is_set():
+            self.recorder.event("dtmf", digit=digit)
+            self._events.put_nowait(bx.DigitPressed(digit))
+
     def drop_streams(self) -> None:
         """Abort every open media connection without ``stop`` or a close frame."""
         self.streams.drop_all()
@@ -316,6 +326,19 @@ class CallSession:
         match command:
             case bx.VerbStarted(step=step):
                 rec.event("verb", verb=type(step).__name__, line=step.line)
+                if isinstance(step, Gather):
+                    rec.event("gather-start", line=step.line, url=step.url)
+            case bx.GatherEnded(step=step, result=r):
+                rec.event(
+                    "gather",
+                    digits=r.digits,
+                    terminating_digit=r.terminating_digit,
+                    reason=r.reason,
+                    prompts_played=r.prompts_played,
+                    url=step.url,
+                )
+            case bx.SendDtmf(step=step, digit=digit):
+                self._send_dtmf(client, step, digit)
             case bx.Note(text=text):
                 rec.event("note", detail=text)
             case bx.Trace(kind=kind, fields=fields):
@@ -338,6 +361,23 @@ class CallSession:
             case _:
                 pass  # timers and webhooks are the loop's; Done needs nothing
 
+    def _send_dtmf(self, client: httpx.AsyncClient, step: StartGather, digit: str) -> None:
+        """Send the ``dtmf`` webhook of one key without holding the call, after the last."""
+        info = replace(self.info, answer_time=self.call.answer_time)
+        body = dtmf_body(info, digit, datetime.now(UTC))
+        has_creds = step.username is not None and step.password is not None
+        auth = WebhookAuth("challenge", *((step.username, step.password) if has_creds else ()))
+        url = http_url(step.url, self.bot_base_url)
+        before = self._dtmf_sent
+
+        async def send() -> None:
+            if before is not None:
+                await asyncio.wait([before])
+            await self.webhooks.send_async(client, url, body, auth)
+            self.recorder.event("dtmf-webhook", digit=digit, url=url)
+
+        self._dtmf_sent = asyncio.create_task(send(), name="bwsim-dtmf")
+
     async def _fetch(
         self, client: httpx.AsyncClient, command: bx.SendWebhook
     ) -> bx.WebhookAnswered | bx.WebhookFailed:
@@ -357,6 +397,8 @@ class CallSession:
         self, client: httpx.AsyncClient, caller_task: asyncio.Task[None] | None
     ) -> None:
         self._finish_call()
+        if self._dtmf_sent is not None:  # its webhooks go out in order, bounded by the timeout
+            await asyncio.wait([self._dtmf_sent])
         self.errors.extend(await self.streams.wind_down(STREAM_CLOSE_S))
         self._waiters.settle()
         if caller_task is not None:

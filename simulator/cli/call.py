@@ -14,6 +14,7 @@ from pathlib import Path
 
 from simulator.call.audio_files import load_caller_audio
 from simulator.call.callers import linger_caller
+from simulator.call.live import DTMF_GAP_MS
 from simulator.call.options import DEFAULT_MAX_CALL_S, CallOptions
 from simulator.call.pacer import quiet_gc
 from simulator.call.result import CallResult
@@ -27,6 +28,7 @@ from simulator.cli.options import (
 )
 from simulator.judge.verdicts import call_problems
 from simulator.protocol.codec import Pcm
+from simulator.protocol.gather import check_digits
 from simulator.runner.harness import Harness
 from simulator.runner.lifetime import interrupt_on_termination
 from simulator.runner.targets import (
@@ -73,6 +75,27 @@ def add_parser(sub: Subparsers) -> None:
         help="how the webhook authenticates (default: Bandwidth's challenge flow)",
     )
     call.add_argument("--webhook-path", default="/", help="the bot's call webhook path")
+    call.add_argument(
+        "--dtmf",
+        default=None,
+        metavar="KEYS",
+        type=_dtmf_keys,
+        help="DTMF keys the caller presses once (e.g. 1234#): when a <Gather> starts before "
+        "any stream, else after the bot's greeting",
+    )
+    call.add_argument(
+        "--dtmf-gap-ms",
+        type=float,
+        default=DTMF_GAP_MS,
+        help=f"time from one key to the next (default {DTMF_GAP_MS:g})",
+    )
+
+
+def _dtmf_keys(text: str) -> str:
+    try:
+        return check_digits(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 async def _place(args: argparse.Namespace, voice: Pcm) -> CallResult:
@@ -100,7 +123,8 @@ async def _place(args: argparse.Namespace, voice: Pcm) -> CallResult:
             account = h.fake.default_account.account_id
             print(f"bwsim: fake Voice API at {h.api_base} (account {account})", flush=True)
         quiet_gc()  # no 30-70 ms full collection in the middle of the call's 20 ms clock
-        result = await h.place_call(linger_caller(voice, args.linger_ms), options=options)
+        caller = linger_caller(voice, args.linger_ms, dtmf=args.dtmf, dtmf_gap_ms=args.dtmf_gap_ms)
+        result = await h.place_call(caller, options=options)
         if h.bot is not None and h.bot.log_path is not None:
             print(f"bwsim: bot log {h.bot.log_path}", flush=True)
         return result

@@ -22,6 +22,7 @@ from typing import Any
 from simulator.call.recorder import TimelineEvent
 from simulator.call.result import CallResult
 from simulator.errors import ExpectationFailed
+from simulator.judge.expect_dtmf import dtmf_webhook_occurrences, gather_occurrences
 from simulator.judge.gaps import Gap, Gaps, request_gaps
 from simulator.judge.observation import Observation, Occurrence, Verdict
 from simulator.judge.scenario import CALL_START, Anchor, Expectation
@@ -240,6 +241,8 @@ _FINDERS: Mapping[str, Finder] = {
     "api_response": _api_response,
     "violation": _violation,
     "orphaned_leg": _orphaned_leg,
+    "gather": gather_occurrences,
+    "dtmf_webhook": dtmf_webhook_occurrences,
 }
 
 

@@ -27,6 +27,8 @@ _EVENT_SOURCES: Mapping[str, tuple[str, ...]] = {
     "ws_closed": ("ws-closed",),
     "play_audio": ("bot-speech-start", "bot-speech-end"),
     "clear": ("clear",),
+    "gather": ("gather",),
+    "dtmf_webhook": ("dtmf-webhook",),
 }
 """The timeline kinds each timed expectation reads."""
 

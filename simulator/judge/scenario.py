@@ -39,6 +39,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +74,8 @@ from simulator.judge.scenario_yaml import (
     Problem,
     check_anchor,
     check_bool,
+    check_dtmf,
+    check_dtmf_value,
     check_event,
     check_integer,
     check_number,
@@ -267,6 +270,10 @@ def _parse_action(item: Any, line: int, audio_dir: Path, load_audio: Loader) -> 
     if kind == "wait_for":
         event, _ = _event_form(value, "wait_for", at(kind), takes_delay=False)
         return Action(kind, line, event=event, **common)
+    if kind == "dtmf":
+        digits, gap = check_dtmf(value, at(kind))
+        action = Action(kind, line, digits=digits, **common)
+        return action if gap is None else replace(action, gap_ms=gap)
     if value is not True:
         raise Problem(f"{kind} takes true (as in `- {kind}: true`), got {value!r}", at(kind))
     return Action(kind, line, **common)
@@ -276,6 +283,8 @@ def _expect_value(kind: str, key: str, value: Any, line: int | None) -> Any:
     """Check one parameter of an expectation; returns the normalized value."""
     if key == "min_audio_ms":
         return check_number(value, f"{kind}.{key}", line, key)
+    if kind in ("gather", "dtmf_webhook"):
+        return check_dtmf_value(kind, key, value, line)
     if key in ("status", "code"):
         return check_integer(value, f"{kind}.{key}", line, key, minimum=100)
     if key == "statuses":

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from simulator.call.live import DTMF_GAP_MS
 from simulator.call.options import DEFAULT_MAX_CALL_S
 from simulator.protocol.codec import Pcm
 
@@ -56,9 +57,15 @@ EVENTS: Mapping[str, str] = {
     "stop_sent": "stop-sent",
     "ws_closed": "ws-closed",
     "call_ended": "call-ended",
+    "gather_start": "gather-start",
+    "gather": "gather",
+    "dtmf": "dtmf",
+    "dtmf_webhook": "dtmf-webhook",
 }
 """Event names a scenario may wait for or anchor on, and the timeline kind of each.
-``call_start`` is time zero (the ``initiate`` webhook going out)."""
+``call_start`` is time zero (the ``initiate`` webhook going out). ``gather_start`` is a
+``<Gather>`` beginning (its prompts, then the wait for keys), ``gather`` one ending,
+``dtmf`` a key the caller pressed, ``dtmf_webhook`` a ``dtmf`` webhook sent to the bot."""
 
 SCENARIO_KEYS = frozenset(
     {
@@ -102,6 +109,7 @@ ACTIONS: Mapping[str, frozenset[str]] = {
     "hangup": frozenset(),
     "drop": frozenset(),
     "replay_stream": frozenset(),
+    "dtmf": frozenset(),
 }
 """Caller actions, each with the keys it takes besides ``send_after``/``delay_ms``/``within_ms``.
 
@@ -112,6 +120,8 @@ ACTIONS: Mapping[str, frozenset[str]] = {
 - ``stay: MS`` stay on the line until the call ends, at most ``MS``.
 - ``hangup: true`` hang up (``stop``, close 1000). ``drop: true`` the connection dies.
 - ``replay_stream: true`` open a second socket with this call's stream URL (token reuse).
+- ``dtmf: "12#"`` press DTMF keys, one every 200 ms; ``dtmf: {digits: "12#", gap_ms: N}``
+  sets the time from one key to the next.
 """
 
 EXPECT_COMMON_KEYS = frozenset({"absent", "within_ms", "after", "count", "min_count", "max_count"})
@@ -130,6 +140,8 @@ EXPECTATIONS: Mapping[str, frozenset[str]] = {
     "violation": frozenset({"rule"}),
     "orphaned_leg": frozenset(),
     "call_state": frozenset({"call", "state", "cause"}),
+    "gather": frozenset({"digits", "terminating_digit", "reason"}),
+    "dtmf_webhook": frozenset({"digit"}),
 }
 """What a scenario can expect, each with the keys it takes besides the common ones:
 ``absent`` (must not happen), ``within_ms`` (from ``after``, default the call's start),
@@ -183,6 +195,8 @@ class Action:
     send_after: str | None = None
     delay_ms: float = 0.0
     within_ms: float = 15_000.0
+    digits: str | None = None
+    gap_ms: float = DTMF_GAP_MS
 
     def describe(self) -> str:
         """A short label for reports (``say person.wav``)."""
@@ -192,6 +206,8 @@ class Action:
             return f"{self.kind} {self.ms:g} ms"
         if self.kind == "wait_for":
             return f"wait_for {self.event}"
+        if self.kind == "dtmf":
+            return f"dtmf {self.digits}"
         return self.kind
 
 

@@ -16,6 +16,7 @@ import yaml
 
 from simulator.judge.scenario_model import EVENTS, Anchor
 from simulator.judge.templates import TEMPLATE, TEMPLATE_NAMES
+from simulator.protocol.gather import check_digits
 
 __all__ = [
     "LineLoader",
@@ -24,6 +25,8 @@ __all__ = [
     "Problem",
     "check_anchor",
     "check_bool",
+    "check_dtmf",
+    "check_dtmf_value",
     "check_event",
     "check_integer",
     "check_number",
@@ -183,3 +186,51 @@ def check_templates(value: Any, line: int | None, key: str) -> None:
     elif isinstance(value, list):
         for v in value:
             check_templates(v, line, key)
+
+
+_REASONS = ("terminating-digit", "max-digits", "inter-digit-timeout", "first-digit-timeout")
+_DTMF_KEYS = frozenset({"digits", "gap_ms"})
+
+
+def check_dtmf(value: Any, line: int | None) -> tuple[str, float | None]:
+    """The keys and the gap (None: the default) of ``dtmf: "12#"`` or ``{digits:, gap_ms:}``."""
+    gap = None
+    if isinstance(value, LineMap):
+        refuse_unknown((k for k in value if k not in _DTMF_KEYS), _DTMF_KEYS, value, "dtmf")
+        if "gap_ms" in value:
+            gap = check_number(value["gap_ms"], "dtmf.gap_ms", value.key_lines["gap_ms"], "gap_ms")
+        line = value.key_lines.get("digits", value.line)
+        value = value.get("digits")
+    if not isinstance(value, str):
+        raise Problem(
+            'dtmf takes the keys as a quoted string such as "1234#" (YAML reads 1234 as a '
+            f'number and drops what follows an unquoted " #"), got {value!r}',
+            line,
+            "dtmf",
+        )
+    try:
+        return check_digits(value), gap
+    except ValueError as exc:
+        raise Problem(str(exc), line, "dtmf") from None
+
+
+def check_dtmf_value(kind: str, key: str, value: Any, line: int | None) -> str:
+    """Check a ``digits``, ``digit``, ``terminating_digit`` or ``reason`` of an expectation.
+
+    ``terminating_digit: ""`` is allowed: it is what Bandwidth sends when no terminating
+    digit ended the gather.
+    """
+    if not isinstance(value, str):
+        raise Problem(
+            f'{kind}.{key} must be a quoted string such as "1234", got {value!r}', line, key
+        )
+    if key == "reason" and value not in _REASONS:
+        raise Problem(f"{kind}.reason must be one of {list(_REASONS)}, got {value!r}", line, key)
+    if key in ("digits", "terminating_digit", "digit") and value:
+        try:
+            check_digits(value)
+        except ValueError as exc:
+            raise Problem(f"{kind}.{key}: {exc}", line, key) from None
+    if key in ("terminating_digit", "digit") and len(value) > 1:
+        raise Problem(f"{kind}.{key} is one key, got {value!r}", line, key)
+    return value

@@ -215,6 +215,17 @@ def _check_verb(verb: Verb) -> None:
         _check_range(verb, "maxDigits", 1, 50, 50)
         _check_range(verb, "interDigitTimeout", 1, 60, 5)
         _check_range(verb, "firstDigitTimeout", 0, 60, 5)
+        _check_range(verb, "repeatCount", 1, 25, 1)
+        prompts = [c for c in verb.children if c.name in ("SpeakSentence", "PlayAudio")]
+        if float(a.get("repeatCount", 1)) * len(prompts) > 20:
+            raise BxmlError(
+                "attribute-range",
+                "<Gather>: repeatCount times the number of nested prompts must be at most 20",
+                verb.line,
+            )
+    elif verb.name == "StartGather":
+        if not a.get("dtmfUrl"):
+            raise BxmlError("missing-attribute", "<StartGather>: dtmfUrl is required", verb.line)
     elif verb.name == "Transfer":
         count = len(verb.targets)
         if not 1 <= count <= 8:

@@ -15,8 +15,12 @@ keeps:
   text takes (:func:`~simulator.protocol.verbs.speech_seconds`);
 - ``<StopStream>`` stops the stream and goes on; with ``wait`` it holds the call until
   the stream's socket has closed;
-- ``<Redirect>``, and ``<Gather>`` with a URL, end the document: the runner asks for the
-  webhook and runs the document it returns; a webhook that fails ends the call;
+- ``<Gather>`` collects the keys the caller presses (:class:`DigitPressed`) by the rules
+  of :class:`~simulator.protocol.gather.DigitCollector`; with a URL it then ends the
+  document like ``<Redirect>``: the runner asks for the webhook and runs the document it
+  returns; a webhook that fails ends the call;
+- after ``<StartGather>`` each key pressed outside a ``<Gather>`` is sent as a ``dtmf``
+  webhook (:class:`SendDtmf`) until ``<StopGather>``; a key nothing collects is noted;
 - ``<Hangup>`` ends the call and ``<Transfer>`` hands it on; verbs bwsim does not
   simulate are noted and skipped; a document that runs out hangs up (implicit hang-up);
 - a redirect or a BXML replacement through the Voice API interrupts the running verb
@@ -39,6 +43,14 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from simulator.protocol.gather import (
+    DigitCollector,
+    DigitPressed,
+    GatherEnded,
+    GatherResult,
+    SendDtmf,
+    start_collector,
+)
 from simulator.protocol.ids import new_stream_id
 from simulator.protocol.stream_rules import admit_stream
 from simulator.protocol.verbs import (
@@ -48,8 +60,10 @@ from simulator.protocol.verbs import (
     Redirect,
     Ring,
     SpeakSentence,
+    StartGather,
     StartStream,
     Step,
+    StopGather,
     StopStream,
     Transfer,
     Unsimulated,
@@ -62,15 +76,18 @@ __all__ = [
     "BxmlRunner",
     "CloseStream",
     "Command",
+    "DigitPressed",
     "Done",
     "Ended",
     "Event",
+    "GatherEnded",
     "HangUp",
     "Note",
     "OpenStream",
     "Redirected",
     "RejectStream",
     "ReportOrphanedLeg",
+    "SendDtmf",
     "SendWebhook",
     "SetTimer",
     "Started",
@@ -160,6 +177,7 @@ Event = (
     | Transferred
     | Ended
     | TimerFired
+    | DigitPressed
 )
 
 
@@ -241,7 +259,7 @@ class SendWebhook:
     username: str | None = None
     password: str | None = field(default=None, repr=False)
     digits: str = ""
-    terminating_digit: str | None = None
+    terminating_digit: str = ""
 
 
 @dataclass(frozen=True)
@@ -281,6 +299,8 @@ Command = (
     | CloseStream
     | SetTimer
     | SendWebhook
+    | GatherEnded
+    | SendDtmf
     | HangUp
     | TransferCall
     | ReportOrphanedLeg
@@ -301,25 +321,6 @@ def orphaned_leg_detail(grace_s: float) -> str:
 # -- the runner ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Hold:
-    """A hold inside a ``<Gather>`` (a prompt, or waiting for the first digit)."""
-
-    seconds: float
-
-
-@dataclass(frozen=True)
-class _GatherDone:
-    """The end of a ``<Gather>``: trace the digits and post them if it has a URL."""
-
-    step: Gather
-    digits: str
-    terminator: str | None
-
-
-_Item = Step | _Hold | _GatherDone
-
-
 @dataclass
 class _Stream:
     tracks: tuple[str, ...] = ("inbound",)
@@ -334,15 +335,16 @@ class BxmlRunner:
         self,
         *,
         orphan_grace_s: float,
-        digits: str = "",
         stream_ids: Callable[[], str] = new_stream_id,
     ) -> None:
         self.orphan_grace_s = orphan_grace_s
-        self.digits = digits
-        """The DTMF the caller presses when a ``<Gather>`` runs."""
         self._stream_ids = stream_ids
-        self._state: Literal["idle", "ready", "holding", "stop-wait", "webhook", "done"] = "idle"
-        self._queue: deque[_Item] = deque()
+        self._state: Literal[
+            "idle", "ready", "holding", "stop-wait", "webhook", "gathering", "done"
+        ] = "idle"
+        self._queue: deque[Step] = deque()
+        self._gather: tuple[Gather, DigitCollector] | None = None
+        self._dtmf: StartGather | None = None
         self._streams: dict[str, _Stream] = {}
         self._pending: Redirected | BxmlReplaced | None = None
         self._deadline: float | None = None
@@ -388,6 +390,8 @@ class BxmlRunner:
                 return self._stream_closed(event, now)
             case TimerFired():
                 return self._timer(now)
+            case DigitPressed(digit=digit):
+                return self._digit(digit, now)
 
     # -- events -----------------------------------------------------------------------
 
@@ -408,7 +412,35 @@ class BxmlRunner:
         self._deadline = min(now + self.orphan_grace_s, self._hold_end)
         return [SetTimer(self._deadline)]
 
+    def _digit(self, digit: str, now: float) -> list[Command]:
+        if self._gather is not None:
+            result = self._gather[1].press(digit, now)
+            if result is None:
+                return [SetTimer(self._gather[1].deadline)]
+            return self._gather_ended(result, now)
+        if self._dtmf is not None:  # paused while a <Gather> runs (docs/bandwidth.md §3.4)
+            return [SendDtmf(self._dtmf, digit)]
+        return [Note(f"the caller pressed {digit!r}; no <Gather> or <StartGather> collects it")]
+
+    def _gather_ended(self, result: GatherResult, now: float) -> list[Command]:
+        assert self._gather is not None
+        step, self._gather = self._gather[0], None
+        out: list[Command] = [GatherEnded(step, result)]
+        if step.url is None:
+            return [*out, *self._advance(now)]  # the digits are dropped; the document goes on
+        self._state = "webhook"
+        digits, terminator = result.digits, result.terminating_digit
+        return [
+            *out,
+            SendWebhook("gather", step.url, step.username, step.password, digits, terminator),
+        ]
+
     def _timer(self, now: float) -> list[Command]:
+        if self._gather is not None:
+            result = self._gather[1].timer(now)
+            if result is None:
+                return [SetTimer(self._gather[1].deadline)]
+            return self._gather_ended(result, now)
         if self._state != "holding" or self._deadline is None:
             return []
         if now < self._deadline:
@@ -432,6 +464,7 @@ class BxmlRunner:
         self._state = "done"
         self._queue.clear()
         self._deadline = None
+        self._gather = self._dtmf = None
         return [*commands, Done()]
 
     def _take_pending(self, now: float) -> list[Command]:
@@ -441,6 +474,7 @@ class BxmlRunner:
         self._deadline = None
         self._watch_orphan = self._orphan_clock = False
         self._waiting_for = None
+        self._gather = None
         if isinstance(pending, Redirected):
             self._state = "webhook"
             return [SendWebhook("redirect", pending.url, pending.username, pending.password)]
@@ -457,14 +491,13 @@ class BxmlRunner:
         out: list[Command] = []
         while self._queue:
             item = self._queue.popleft()
-            if not isinstance(item, _Hold | _GatherDone):
-                out.append(VerbStarted(item))
+            out.append(VerbStarted(item))
             if self._step(item, now, out):
                 return out
         out.append(Note("BXML ran out: implicit hang-up"))
         return self._finish([*out, HangUp("hangup")])
 
-    def _step(self, item: _Item, now: float, out: list[Command]) -> bool:
+    def _step(self, item: Step, now: float, out: list[Command]) -> bool:
         """Run one item, appending its commands; True when it blocks (or ends the call)."""
         match item:
             case StartStream():
@@ -491,21 +524,17 @@ class BxmlRunner:
                 return True
             case Gather():
                 out.append(Answer())
-                self._queue.extendleft(reversed(self._gather_items(item)))
+                out.extend(Trace("speak", {"text": p.text[:500]}) for p in item.prompts)
+                self._gather, self._state = (item, start_collector(item, now)), "gathering"
+                out.append(SetTimer(self._gather[1].deadline))
+                return True
+            case StartGather():
+                out.append(Answer())
+                self._dtmf = item
+            case StopGather():
+                self._dtmf = None
             case Unsimulated():
                 out.append(Note(f"<{item.verb}> is not simulated; skipped"))
-            case _Hold():
-                return self._hold(item.seconds, now, out)
-            case _GatherDone(step=step, digits=digits, terminator=terminator):
-                out.append(Trace("gather", {"digits": digits, "terminating_digit": terminator}))
-                if step.url:
-                    self._state = "webhook"
-                    out.append(
-                        SendWebhook(
-                            "gather", step.url, step.username, step.password, digits, terminator
-                        )
-                    )
-                    return True
         return False
 
     def _start_stream(self, step: StartStream, out: list[Command]) -> None:
@@ -550,18 +579,6 @@ class BxmlRunner:
         self._orphan_clock = False
         out.append(SetTimer(self._deadline))
         return True
-
-    def _gather_items(self, step: Gather) -> list[_Item]:
-        items: list[_Item] = [_Hold(speech_seconds(p.text)) for p in step.prompts]
-        digits, terminator = self.digits[: step.max_digits], None
-        for i, digit in enumerate(digits):
-            if digit in step.terminating_digits:
-                digits, terminator = digits[:i], digit
-                break
-        if not digits and terminator is None:
-            items.append(_Hold(step.first_digit_timeout_s))
-        items.append(_GatherDone(step, digits, terminator))
-        return items
 
     def _all_closed(self) -> bool:
         return all(s.closed for s in self._streams.values())

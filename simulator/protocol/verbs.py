@@ -30,12 +30,15 @@ __all__ = [
     "Redirect",
     "Ring",
     "SpeakSentence",
+    "StartGather",
     "StartStream",
     "Step",
+    "StopGather",
     "StopStream",
     "StreamHold",
     "Transfer",
     "Unsimulated",
+    "gather_prompt_seconds",
     "plan",
     "speech_seconds",
     "stream_hold",
@@ -43,6 +46,10 @@ __all__ = [
 
 WORDS_PER_SECOND = 2.6
 """Speaking rate bwsim assumes for ``<SpeakSentence>`` (it synthesises no speech)."""
+
+PLAY_AUDIO_PROMPT_S = 2.0
+"""How long bwsim takes a ``<PlayAudio>`` prompt inside ``<Gather>`` to play (it fetches no
+audio file, so it cannot know; docs/bandwidth.md §6)."""
 
 
 @dataclass(frozen=True)
@@ -140,6 +147,27 @@ class Gather:
     first_digit_timeout_s: float
     inter_digit_timeout_s: float
     prompts: tuple[SpeakSentence, ...]
+    audio_prompts: tuple[str, ...] = ()
+    """The URLs of nested ``<PlayAudio>`` prompts."""
+    repeat_count: int = 1
+
+
+@dataclass(frozen=True)
+class StartGather:
+    """Send a ``dtmf`` webhook to ``url`` for each key the caller presses (non-blocking)."""
+
+    line: int | None
+    url: str
+    method: str
+    username: str | None
+    password: str | None = field(repr=False)
+
+
+@dataclass(frozen=True)
+class StopGather:
+    """Stop what ``<StartGather>`` started."""
+
+    line: int | None
 
 
 @dataclass(frozen=True)
@@ -160,6 +188,8 @@ Step = (
     | Transfer
     | Redirect
     | Gather
+    | StartGather
+    | StopGather
     | Unsimulated
 )
 
@@ -167,6 +197,12 @@ Step = (
 def speech_seconds(text: str) -> float:
     """How long bwsim holds a ``<SpeakSentence>``: at least a second."""
     return max(1.0, len(text.split()) / WORDS_PER_SECOND)
+
+
+def gather_prompt_seconds(step: Gather) -> float:
+    """How long one playing of a ``<Gather>``'s nested prompts lasts."""
+    spoken = sum(speech_seconds(p.text) for p in step.prompts)
+    return spoken + PLAY_AUDIO_PROMPT_S * len(step.audio_prompts)
 
 
 def _url(base: str, value: str | None) -> str | None:
@@ -251,7 +287,19 @@ def _step(verb: Verb, base: str) -> Step:
                 first_digit_timeout_s=_float(verb, "firstDigitTimeout", 5.0),
                 inter_digit_timeout_s=_float(verb, "interDigitTimeout", 5.0),
                 prompts=tuple(_speak(c) for c in verb.children if c.name == "SpeakSentence"),
+                audio_prompts=tuple(c.text for c in verb.children if c.name == "PlayAudio"),
+                repeat_count=int(_float(verb, "repeatCount", 1)),
             )
+        case "StartGather":
+            return StartGather(
+                line=verb.line,
+                url=_url(base, a["dtmfUrl"]) or base,
+                method=_method(verb, "dtmfMethod"),
+                username=a.get("username"),
+                password=a.get("password"),
+            )
+        case "StopGather":
+            return StopGather(verb.line)
         case _:
             return Unsimulated(verb.line, verb.name)
 

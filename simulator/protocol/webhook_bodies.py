@@ -52,6 +52,7 @@ __all__ = [
     "call_url",
     "check_cause",
     "disconnect_body",
+    "dtmf_body",
     "gather_body",
     "initiate_body",
     "iso_duration",
@@ -292,6 +293,7 @@ SYNC_EVENTS: Final = frozenset(
 ASYNC_EVENTS: Final = frozenset(
     {
         "disconnect",
+        "dtmf",
         "transferDisconnect",
         "mediaStreamStarted",
         "mediaStreamStopped",
@@ -439,7 +441,11 @@ def redirect_body(info: CallInfo, event_time: datetime) -> JsonBody:
 def gather_body(
     info: CallInfo, digits: str, terminating_digit: str | None, event_time: datetime
 ) -> JsonBody:
-    """Build the ``gather`` webhook: the digits collected and the digit that ended it."""
+    """Build the ``gather`` webhook: the digits collected and the digit that ended it.
+
+    ``terminating_digit`` is ``""`` when no terminating digit was pressed, as Bandwidth
+    sends it (docs/bandwidth.md §3.4); None leaves the field out.
+    """
     body = _common(info, "gather", event_time)
     _times(body, info)
     body["digits"] = digits
@@ -570,4 +576,14 @@ def media_stream_rejected_body(
     body["mediaStream"] = stream.to_body()
     if original_stream is not None:
         body["originalMediaStream"] = original_stream.to_body()
+    return body
+
+
+def dtmf_body(info: CallInfo, digit: str, event_time: datetime) -> JsonBody:
+    """Build ``dtmf``: one key pressed after ``<StartGather>`` (docs/bandwidth.md §3.4)."""
+    body = _common(info, "dtmf", event_time)
+    _times(body, info)
+    body["digit"] = digit
+    _put(body, "tag", info.tag)
+    _transfer_fields(body, info)
     return body

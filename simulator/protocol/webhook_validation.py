@@ -61,6 +61,7 @@ _SCHEMAS: Final[Mapping[str, _Schema]] = {
     "disconnect": _Schema("DisconnectCallback", ("startTime", "endTime", "cause")),
     "redirect": _Schema("RedirectCallback", ("startTime",)),
     "gather": _Schema("GatherCallback", ("startTime", "digits")),
+    "dtmf": _Schema("DtmfCallback", ("startTime", "digit")),
     "transferAnswer": _Schema(
         "TransferAnswerCallback", ("startTime", "answerTime", "transferCallerId", "transferTo")
     ),

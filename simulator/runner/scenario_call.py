@@ -56,6 +56,9 @@ async def act(call: LiveCall, action: Action, cursor: float) -> float:
         call.drop_streams()
     elif kind == "replay_stream":
         await call.replay_stream()
+    elif kind == "dtmf":
+        assert action.digits is not None
+        await call.press(action.digits, action.gap_ms)
     return call.ms()
 
 

@@ -98,10 +98,35 @@ async def bad_bxml(request: Request) -> Response:
 
 @app.post("/gather")
 async def gather(request: Request) -> Response:
+    """``<Gather>`` posting to ``/gathered``; query parameters set its attributes.
+
+    ``max`` (default 3), ``term`` (default ``#``), ``first`` (firstDigitTimeout), ``inter``
+    (interDigitTimeout), ``repeat`` (repeatCount) and ``prompt`` (a nested
+    ``<SpeakSentence>``).
+    """
+    SEEN["webhooks"].append({"path": "initiate", "body": await request.json()})
+    q = request.query_params
+    attrs = f'maxDigits="{q.get("max", "3")}" terminatingDigits="{q.get("term", "#")}"'
+    for name, key in (("firstDigitTimeout", "first"), ("interDigitTimeout", "inter")):
+        if key in q:
+            attrs += f' {name}="{q[key]}"'
+    if "repeat" in q:
+        attrs += f' repeatCount="{q["repeat"]}"'
+    prompt = f"<SpeakSentence>{q['prompt']}</SpeakSentence>" if "prompt" in q else ""
+    xml = (
+        f'<?xml version="1.0"?><Response><Gather gatherUrl="/gathered" {attrs}>{prompt}'
+        "</Gather></Response>"
+    )
+    return Response(xml, media_type="application/xml")
+
+
+@app.post("/start-gather")
+async def start_gather(request: Request) -> Response:
+    """``<StartGather>`` to ``/events/dtmf`` for 2 s, then ``<StopGather>`` and a long pause."""
     SEEN["webhooks"].append({"path": "initiate", "body": await request.json()})
     xml = (
-        '<?xml version="1.0"?><Response><Gather gatherUrl="/gathered" maxDigits="3" '
-        'terminatingDigits="#"/></Response>'
+        '<?xml version="1.0"?><Response><StartGather dtmfUrl="/events/dtmf"/>'
+        '<Pause duration="2"/><StopGather/><Pause duration="60"/></Response>'
     )
     return Response(xml, media_type="application/xml")
 
@@ -121,10 +146,12 @@ async def webhook(behaviour: str, request: Request) -> Response:
     }[keepalive]
     events = request.query_params.get("events")
     extra = ' streamEventUrl="/events/stream"' if events else ""
+    # ?dtmf=1: every key the caller presses comes to /events/dtmf as a dtmf webhook.
+    listen = '<StartGather dtmfUrl="/events/dtmf"/>' if request.query_params.get("dtmf") else ""
     if request.query_params.get("wsauth"):
         extra += ' destinationUsername="ws-user" destinationPassword="ws-pass"'
     xml = (
-        '<?xml version="1.0" encoding="UTF-8"?><Response>'
+        f'<?xml version="1.0" encoding="UTF-8"?><Response>{listen}'
         f'<StartStream name="bot" mode="{mode}" destination="wss://bot.example/ws/{behaviour}/{token}"'
         f'{extra}><StreamParam name="k" value="v"/></StartStream>{verbs}</Response>'
     )

@@ -340,7 +340,12 @@ async def test_redirect_fetches_new_bxml(harness: Harness) -> None:
 
 async def test_gather_posts_the_callers_digits(harness: Harness) -> None:
     """<Gather> posts the digits from the caller script, stopping at the terminating digit."""
-    await harness.place_call(options=_opts("/gather", digits="12#9"))
+
+    async def caller(call: LiveCall) -> None:
+        await call.wait_for("gather_start", timeout_ms=5000)
+        await call.press("12#9")
+
+    await harness.place_call(caller, options=_opts("/gather"))
     bodies = [w["body"] for w in raw_bot.SEEN["webhooks"] if w["path"] == "gathered"]
     assert [(b["digits"], b.get("terminatingDigit")) for b in bodies] == [("12", "#")]
     validate_body("gather", bodies[0])

@@ -18,15 +18,18 @@ from simulator.protocol.bxml_runner import (
     BxmlRunner,
     CloseStream,
     Command,
+    DigitPressed,
     Done,
     Ended,
     Event,
+    GatherEnded,
     HangUp,
     Note,
     OpenStream,
     Redirected,
     RejectStream,
     ReportOrphanedLeg,
+    SendDtmf,
     SendWebhook,
     SetTimer,
     Started,
@@ -40,6 +43,7 @@ from simulator.protocol.bxml_runner import (
     WebhookFailed,
     orphaned_leg_detail,
 )
+from simulator.protocol.gather import GatherResult
 from simulator.protocol.urls import stream_url
 from simulator.protocol.verbs import (
     StartStream,
@@ -60,10 +64,10 @@ def steps(body: str) -> tuple[Step, ...]:
     return tuple(plan(parse_bxml(f"<Response>{body}</Response>", context="webhook"), BASE))
 
 
-def make_runner(*, grace: float = 5.0, digits: str = "") -> BxmlRunner:
+def make_runner(*, grace: float = 5.0) -> BxmlRunner:
     """A runner whose stream ids are ``s-1``, ``s-2`` and so on."""
     ids = (f"s-{n}" for n in itertools.count(1))
-    return BxmlRunner(orphan_grace_s=grace, digits=digits, stream_ids=lambda: next(ids))
+    return BxmlRunner(orphan_grace_s=grace, stream_ids=lambda: next(ids))
 
 
 def verbs(commands: list[Command]) -> list[str]:
@@ -258,24 +262,45 @@ def test_failed_webhook_ends_the_call_with_its_cause() -> None:
     assert out == [HangUp("callback-error", "timed out"), Done()]
 
 
+def _press(runner: BxmlRunner, keys: str, at: float, gap: float = 0.2) -> list[Command]:
+    """Press ``keys`` one every ``gap`` seconds from ``at``; all the commands, in order."""
+    out: list[Command] = []
+    for n, key in enumerate(keys):
+        out += runner.handle(DigitPressed(key), at + n * gap)
+    return out
+
+
+def _ended(commands: list[Command]) -> list[GatherResult]:
+    return [c.result for c in commands if isinstance(c, GatherEnded)]
+
+
 def test_gather_posts_the_digits_up_to_the_terminator() -> None:
     """<Gather> speaks its prompts, then posts the digits before the terminating digit."""
-    runner = make_runner(digits="12#3")
+    runner = make_runner()
     body = (
         '<Gather gatherUrl="/g" terminatingDigits="#"><SpeakSentence>hi there</SpeakSentence>'
         "</Gather><Hangup/>"
     )
     out = start(runner, body, now=0.0)
-    assert plain(out) == [Answer(), SetTimer(speech_seconds("hi there"))]
-    done = runner.handle(TimerFired(), 10.0)
-    assert done == [
-        Trace("gather", {"digits": "12", "terminating_digit": "#"}),
-        SendWebhook("gather", "https://bot.example/g", None, None, "12", "#"),
-    ]
+    prompt = speech_seconds("hi there")
+    assert plain(out) == [Answer(), Trace("speak", {"text": "hi there"}), SetTimer(prompt + 5.0)]
+    done = _press(runner, "12#3", at=prompt + 1.0)
+    assert [r.digits for r in _ended(done)] == ["12"]
+    assert SendWebhook("gather", "https://bot.example/g", None, None, "12", "#") in done
+    assert done[-1] == Note("the caller pressed '3'; no <Gather> or <StartGather> collects it")
     assert plain(runner.handle(WebhookAnswered(steps("<Hangup/>")), 11.0)) == [
         HangUp("hangup"),
         Done(),
     ]
+
+
+def test_max_digits_ends_the_gather_before_a_later_terminator() -> None:
+    """With maxDigits=4, "1234#" posts "1234" as soon as the 4th key: no terminating digit."""
+    runner = make_runner()
+    start(runner, '<Gather gatherUrl="/g" maxDigits="4" terminatingDigits="#"/>')
+    out = _press(runner, "1234#", at=1.0)
+    assert SendWebhook("gather", "https://bot.example/g", None, None, "1234", "") in out
+    assert [(r.digits, r.reason) for r in _ended(out)] == [("1234", "max-digits")]
 
 
 def test_gather_without_digits_waits_for_the_first_digit_timeout() -> None:
@@ -283,16 +308,52 @@ def test_gather_without_digits_waits_for_the_first_digit_timeout() -> None:
     runner = make_runner()
     out = start(runner, '<Gather gatherUrl="/g" firstDigitTimeout="7"/>', now=0.0)
     assert plain(out) == [Answer(), SetTimer(7.0)]
+    assert runner.handle(TimerFired(), 6.0) == [SetTimer(7.0)]
     assert runner.handle(TimerFired(), 7.0)[-1] == SendWebhook(
-        "gather", "https://bot.example/g", None, None, "", None
+        "gather", "https://bot.example/g", None, None, "", ""
     )
 
 
 def test_gather_without_url_goes_on() -> None:
-    """<Gather> without a gatherUrl traces the digits and runs the next verb."""
-    out = start(make_runner(digits="5"), '<Gather maxDigits="1"/><Hangup/>')
-    assert Trace("gather", {"digits": "5", "terminating_digit": None}) in out
+    """<Gather> without a gatherUrl records the digits and runs the next verb."""
+    runner = make_runner()
+    start(runner, '<Gather maxDigits="1"/><Hangup/>')
+    out = _press(runner, "5", at=0.5)
+    assert [r.digits for r in _ended(out)] == ["5"]
     assert out[-2:] == [HangUp("hangup"), Done()]
+
+
+def test_start_gather_sends_a_dtmf_webhook_per_key_until_stop_gather() -> None:
+    """After <StartGather> each key is a SendDtmf; after <StopGather> keys are only noted."""
+    runner = make_runner()
+    start(runner, '<StartGather dtmfUrl="/dtmf"/><Pause duration="10"/><StopGather/><Pause/>')
+    out = _press(runner, "1#", at=1.0)
+    assert [(c.step.url, c.digit) for c in out if isinstance(c, SendDtmf)] == [
+        ("https://bot.example/dtmf", "1"),
+        ("https://bot.example/dtmf", "#"),
+    ]
+    runner.handle(TimerFired(), 10.0)  # the pause ends: <StopGather> runs
+    late = runner.handle(DigitPressed("2"), 10.5)
+    assert not [c for c in late if isinstance(c, SendDtmf)]
+    assert any(isinstance(c, Note) and "'2'" in c.text for c in late)
+
+
+def test_start_gather_is_paused_while_a_gather_runs() -> None:
+    """Keys pressed during <Gather> go to the gather only, never to <StartGather>'s URL."""
+    runner = make_runner()
+    start(runner, '<StartGather dtmfUrl="/dtmf"/><Gather gatherUrl="/g" maxDigits="2"/>')
+    out = _press(runner, "12", at=1.0)
+    assert not [c for c in out if isinstance(c, SendDtmf)]
+    assert [r.digits for r in _ended(out)] == ["12"]
+
+
+def test_a_redirect_during_a_gather_drops_it() -> None:
+    """A Voice API redirect while <Gather> waits ends it: no gather webhook, keys later noted."""
+    runner = make_runner()
+    start(runner, '<Gather gatherUrl="/g"/>')
+    out = runner.handle(Redirected("https://bot.example/next"), 1.0)
+    assert out == [SendWebhook("redirect", "https://bot.example/next", None, None)]
+    assert not _ended(runner.handle(DigitPressed("1"), 1.5))
 
 
 # -- the Voice API interrupts ------------------------------------------------------------

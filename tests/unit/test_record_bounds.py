@@ -8,6 +8,7 @@ import pytest
 
 from simulator.call import recorder as recorder_module
 from simulator.call.recorder import CallClock, CallRecorder, TimelineEvent
+from simulator.judge import expect, gaps
 from simulator.judge.expect import judge
 from simulator.judge.gaps import Gap, Gaps
 from simulator.rest import journal as journal_module
@@ -164,3 +165,9 @@ def test_violations_not_kept_fail_an_absent_violation_of_their_rule() -> None:
     flooded = _with_gaps(violations={"media-bad-json": Gap("media-bad-json violations", 30, 0.0)})
     assert not judge(flooded, one("violation: {rule: bad-json, absent: true}")).passed
     assert judge(flooded, one("violation: {rule: bad-base64, absent: true}")).passed
+
+
+def test_every_timed_expectation_kind_knows_the_records_it_reads() -> None:
+    """A new expectation kind cannot be judged over a gap it does not know of."""
+    known = {*gaps._EVENT_SOURCES, *gaps._REQUEST_ROUTES, "api_response", "violation"}
+    assert set(expect._FINDERS) - {"orphaned_leg"} <= known

@@ -39,6 +39,7 @@ from simulator.protocol.webhook_bodies import (
     StreamInfo,
     answer_body,
     disconnect_body,
+    dtmf_body,
     gather_body,
     initiate_body,
     iso_duration,
@@ -67,6 +68,7 @@ SDK_MODEL = {
     "disconnect": "DisconnectCallback",
     "redirect": "RedirectCallback",
     "gather": "GatherCallback",
+    "dtmf": "DtmfCallback",
     "transferAnswer": "TransferAnswerCallback",
     "transferComplete": "TransferCompleteCallback",
     "transferDisconnect": "TransferDisconnectCallback",
@@ -143,6 +145,9 @@ BUILDERS: dict[str, Callable[[], dict[str, Any]]] = {
     "redirect-b-leg": lambda: redirect_body(_b_leg(), T0 + timedelta(seconds=9)),
     "gather": lambda: gather_body(_answered(), "123", "#", T0 + timedelta(seconds=9)),
     "gather-b-leg": lambda: gather_body(_b_leg(), "", None, T0 + timedelta(seconds=9)),
+    "gather-timeout": lambda: gather_body(_answered(), "", "", T0 + timedelta(seconds=9)),
+    "dtmf": lambda: dtmf_body(_answered(), "5", T0 + timedelta(seconds=4)),
+    "dtmf-b-leg": lambda: dtmf_body(_b_leg(), "#", T0 + timedelta(seconds=4)),
     "transfer_answer": lambda: transfer_answer_body(_b_leg(), T0 + timedelta(seconds=8)),
     "transfer_complete": lambda: transfer_complete_body(
         _answered(), "+15554443333", "busy", T0 + timedelta(seconds=9), error_message="busy"
