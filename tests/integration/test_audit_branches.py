@@ -1,0 +1,64 @@
+"""Every failure branch of every audit check fires for a bot broken that way, and says so.
+
+Each bot of :data:`~tests.integration.audit_branches.BOTS` is the speaker bot with a few
+flaws aimed at different checks (``tests/bots/branch_bots.py``); it is audited with only
+the checks its branches belong to, all bots side by side, and each branch's check must
+end ``failed`` (or ``warned``) with the branch's phrase in its detail: the reason, not
+just the status. Branches shown elsewhere name their test in the table.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from simulator.audit import CHECKS, AuditReport
+from tests.integration.audit_branches import BOTS, BRANCHES, Branch
+from tests.integration.audit_helpers import audit, explain
+
+pytestmark = pytest.mark.timeout(300)
+
+APP = "tests.bots.branch_bots:app"
+_REPORTS: dict[str, AuditReport] = {}
+
+
+def _checks(bot: str) -> list[str]:
+    order = [c.id for c in CHECKS]
+    return sorted({b.check for b in BRANCHES if b.bot == bot}, key=order.index)
+
+
+async def _audit(bot: str) -> AuditReport:
+    spec = BOTS[bot]
+    env = {"BRANCH_FLAWS": ",".join(spec.flaws)}
+    return await audit(APP, *_checks(bot), env=env, slow=spec.slow)
+
+
+async def report_for(bot: str) -> AuditReport:
+    """The bot's report; the first test to ask audits every bot at once."""
+    if not _REPORTS:
+        names = list(BOTS)
+        reports = await asyncio.gather(*(_audit(n) for n in names))
+        _REPORTS.update(zip(names, reports, strict=True))
+    return _REPORTS[bot]
+
+
+def test_every_bot_is_used_and_every_branch_is_shown_or_explained() -> None:
+    """Each bot makes some branch fire; each branch has a bot, a test, or a reason."""
+    assert set(BOTS) == {b.bot for b in BRANCHES if b.bot}
+    for b in BRANCHES:
+        assert [b.bot, b.shown_by, b.why].count(None) == 2, b
+        assert "{}" not in b.phrase or b.why, b
+
+
+@pytest.mark.parametrize(
+    "branch",
+    [pytest.param(b, id=f"{b.check}:{b.phrase[:40]}") for b in BRANCHES if b.bot],
+)
+async def test_the_branch_fires_for_its_bot_with_its_reason(branch: Branch) -> None:
+    """The check ends failed (or warned) and its detail names this branch's reason."""
+    assert branch.bot is not None
+    report = await report_for(branch.bot)
+    result = report.result(branch.check)
+    assert result.status == branch.status, explain(report)
+    assert branch.phrase in result.verdict.detail, explain(report)
