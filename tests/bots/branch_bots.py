@@ -391,6 +391,34 @@ def _never_hangs_up() -> None:
     VoiceApi.hang_up = hang_up  # type: ignore[method-assign]
 
 
+def _hangs_up_with_bxml() -> None:
+    """Ends its call by PUTting <Bxml><Hangup/></Bxml> instead of POSTing state=completed."""
+
+    async def hang_up(self: VoiceApi, call: tuple[str, str]) -> int | None:
+        call_id, account_id = call
+        path = f"/accounts/{account_id}/calls/{call_id}/bxml"
+        body = '<?xml version="1.0" encoding="UTF-8"?><Bxml><Hangup/></Bxml>'
+        return await _send(self, "PUT", path, body, {"Content-Type": "application/xml"})
+
+    VoiceApi.hang_up = hang_up  # type: ignore[method-assign]
+
+
+def _refused_hangup() -> None:
+    """Hangs up with a Bearer token it made up: the Voice API refuses it (401)."""
+
+    async def hang_up(self: VoiceApi, call: tuple[str, str]) -> int | None:
+        call_id, account_id = call
+        async with httpx.AsyncClient(timeout=5) as client:
+            r = await client.post(
+                f"{speaker_bot.VOICE_URL}/accounts/{account_id}/calls/{call_id}",
+                json={"state": "completed"},
+                headers={"Authorization": "Bearer made-up"},
+            )
+            return r.status_code
+
+    VoiceApi.hang_up = hang_up  # type: ignore[method-assign]
+
+
 @dataclass(frozen=True)
 class Flaw:
     """One deliberate mistake: a wrapper edit, a wrapper switch, or a patch of the bot."""
@@ -519,6 +547,8 @@ FLAWS: dict[str, Flaw] = {
         patch=_marks_busy,
     ),
     "never-hangs-up": _patch(_never_hangs_up),
+    "hangs-up-with-bxml": _patch(_hangs_up_with_bxml),
+    "refused-hangup": _patch(_refused_hangup),
 }
 
 

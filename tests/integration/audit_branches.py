@@ -66,7 +66,18 @@ BOTS: dict[str, Bot] = {
     ),
     "never-transfers": Bot(("never-transfers", "late-clear")),
     "busy-after-transfer": Bot(("busy-after-transfer",)),
+    "refused-hangup": Bot(("refused-hangup", "pause-keepalive")),
 }
+
+CONTROLS: dict[str, tuple[Bot, tuple[str, ...]]] = {
+    "hangs-up-with-bxml": (
+        Bot(("hangs-up-with-bxml", "pause-keepalive"), slow=True),
+        ("hangup.on_stream_loss", "hangup.on_silence"),
+    ),
+}
+"""Bots that end their calls a valid way the failure branches must not mistake: each
+must pass the checks listed (a PUT of ``<Hangup/>`` BXML ends a call as surely as a POST
+of ``state=completed``)."""
 
 _BROKEN = "tests/integration/test_audit_broken.py::test_the_check_catches_the_broken_bot"
 _VERDICTS = "tests/integration/test_audit_verdicts.py"
@@ -275,6 +286,7 @@ BRANCHES: tuple[Branch, ...] = (
         "did not hang its call up within",
         shown_by=f"{_BROKEN}[guide-serializer-hangup-only]",
     ),
+    Branch("hangup.on_stream_loss", "its hang-up was refused", "refused-hangup"),
     Branch(
         "hangup.on_stream_loss",
         "its hang-up came",
@@ -285,8 +297,9 @@ BRANCHES: tuple[Branch, ...] = (
     Branch(
         "hangup.on_stream_loss",
         "with no hang-up from the bot",
-        why="reached only when the call ended within the budget with no hang-up of its own "
-        "and no BXML running out, which the fake never does; kept as the safe default",
+        why="reached only when the call ended within the budget with no hang-up from the "
+        "bot (POST or <Hangup/>) and no BXML running out, which the fake never does; kept "
+        "as the safe default",
     ),
     # hangup.caller_left
     Branch("hangup.caller_left", "after the caller hung up the bot sent", "stranger-hangup"),

@@ -14,7 +14,7 @@ import asyncio
 import pytest
 
 from simulator.audit import CHECKS, AuditReport
-from tests.integration.audit_branches import BOTS, BRANCHES, Branch
+from tests.integration.audit_branches import BOTS, BRANCHES, CONTROLS, Bot, Branch
 from tests.integration.audit_helpers import audit, explain
 
 pytestmark = pytest.mark.timeout(300)
@@ -28,18 +28,18 @@ def _checks(bot: str) -> list[str]:
     return sorted({b.check for b in BRANCHES if b.bot == bot}, key=order.index)
 
 
-async def _audit(bot: str) -> AuditReport:
-    spec = BOTS[bot]
+async def _audit(spec: Bot, checks: list[str]) -> AuditReport:
     env = {"BRANCH_FLAWS": ",".join(spec.flaws)}
-    return await audit(APP, *_checks(bot), env=env, slow=spec.slow)
+    return await audit(APP, *checks, env=env, slow=spec.slow)
 
 
 async def report_for(bot: str) -> AuditReport:
-    """The bot's report; the first test to ask audits every bot at once."""
+    """The bot's report; the first test to ask audits every bot (and control) at once."""
     if not _REPORTS:
-        names = list(BOTS)
-        reports = await asyncio.gather(*(_audit(n) for n in names))
-        _REPORTS.update(zip(names, reports, strict=True))
+        runs = {name: (spec, _checks(name)) for name, spec in BOTS.items()}
+        runs |= {name: (spec, list(checks)) for name, (spec, checks) in CONTROLS.items()}
+        reports = await asyncio.gather(*(_audit(*run) for run in runs.values()))
+        _REPORTS.update(zip(runs, reports, strict=True))
     return _REPORTS[bot]
 
 
@@ -62,3 +62,20 @@ async def test_the_branch_fires_for_its_bot_with_its_reason(branch: Branch) -> N
     result = report.result(branch.check)
     assert result.status == branch.status, explain(report)
     assert branch.phrase in result.verdict.detail, explain(report)
+
+
+@pytest.mark.parametrize("bot", list(CONTROLS))
+async def test_a_bot_ending_its_calls_a_valid_way_passes(bot: str) -> None:
+    """A bot that ends its call with a PUT of <Hangup/> BXML passes the hang-up checks."""
+    report = await report_for(bot)
+    for check in CONTROLS[bot][1]:
+        assert report.result(check).status == "passed", explain(report)
+
+
+async def test_the_problems_a_detail_only_counts_are_listed_in_its_evidence() -> None:
+    """'(and 3 more problems, see evidence)': the evidence's problems names all four."""
+    result = (await report_for("forbids")).result("webhook.auth")
+    assert "(and 3 more problems, see evidence)" in result.verdict.detail
+    problems = result.verdict.evidence["problems"]
+    assert [p.split(" was answered ")[1] for p in problems] == ["403"] * 4, problems
+    assert problems[0] in result.verdict.detail

@@ -104,6 +104,7 @@ async def request(ctx: AuditContext) -> Verdict:
                 "PUT <Bxml><Transfer>…</Transfer></Bxml> once, as application/xml, with "
                 "'Authorization: Bearer <token from /api/v1/oauth2/token>'",
             ),
+            problems=problems,
             **evidence,
         )
     return passed(
@@ -176,6 +177,7 @@ async def after(ctx: AuditContext) -> Verdict:
                 "once the call is transferred it is not the bot's: treat a 404 on it as done, "
                 "do not retry, and keep serving new calls",
             ),
+            problems=problems,
             **evidence,
         )
     statuses = ", ".join(f"{e.method} {e.status}" for e in later) or "no request"

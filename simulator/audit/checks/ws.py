@@ -102,7 +102,7 @@ def _judge(
     if control is not None:
         evidence["genuine_token"] = control[1].to_evidence()
     if problems:
-        return failed(sentence(problems, _FIX), **evidence)
+        return failed(sentence(problems, _FIX), problems=problems, **evidence)
     seen = sorted(set(forms))
     return passed(
         f"every socket with {what} was refused ({'; '.join(seen)}) and no Voice API "
