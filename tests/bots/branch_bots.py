@@ -419,6 +419,27 @@ def _refused_hangup() -> None:
     VoiceApi.hang_up = hang_up  # type: ignore[method-assign]
 
 
+def _hangs_up_everyone() -> None:
+    """When its stream ends, lists the account's calls and hangs every one of them up."""
+    finish = Session.finish
+
+    async def finish_everyone(self: Session) -> None:
+        account = self.call[1]
+        async with httpx.AsyncClient(timeout=5) as client:
+            bearer = f"Bearer {await self.api._bearer(client)}"
+            r = await client.get(
+                f"{speaker_bot.VOICE_URL}/accounts/{account}/calls",
+                headers={"Authorization": bearer},
+            )
+            calls = r.json() if r.status_code == 200 else []
+        for call in calls:
+            if isinstance(call, dict) and isinstance(call.get("callId"), str):
+                await self.api.hang_up((call["callId"], account))
+        await finish(self)
+
+    Session.finish = finish_everyone  # type: ignore[method-assign]
+
+
 @dataclass(frozen=True)
 class Flaw:
     """One deliberate mistake: a wrapper edit, a wrapper switch, or a patch of the bot."""
@@ -548,6 +569,7 @@ FLAWS: dict[str, Flaw] = {
     ),
     "never-hangs-up": _patch(_never_hangs_up),
     "hangs-up-with-bxml": _patch(_hangs_up_with_bxml),
+    "hangs-up-everyone": _patch(_hangs_up_everyone),
     "refused-hangup": _patch(_refused_hangup),
 }
 

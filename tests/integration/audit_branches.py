@@ -31,6 +31,9 @@ class Branch:
     """The test that already shows it (``path::test``), when it is not a bot here."""
     why: str | None = None
     """Why no bot here shows it (with ``bot`` and ``shown_by`` None)."""
+    secondary: bool = False
+    """It fires only with another problem, listed first: asserted in the evidence's
+    ``problems`` rather than in the detail."""
     template: str | None = None
     """The branch's message as written, formatted values as ``{}``, when the phrase
     holds a value (a case's label): the source walk matches the branch by it."""
@@ -67,6 +70,8 @@ BOTS: dict[str, Bot] = {
     "never-transfers": Bot(("never-transfers", "late-clear")),
     "busy-after-transfer": Bot(("busy-after-transfer",)),
     "refused-hangup": Bot(("refused-hangup", "pause-keepalive")),
+    "hangs-up-everyone": Bot(("hangs-up-everyone",)),
+    "spoof-hangs-up-everyone": Bot(("hangs-up-everyone",)),
 }
 
 CONTROLS: dict[str, tuple[Bot, tuple[str, ...]]] = {
@@ -88,8 +93,8 @@ _NO_ANSWER = "the webhook sent with {} got no answer ({})"
 _WENT = "{} {} (HTTP {}) went to {}"
 _MINT = "a bot must answer an authenticated initiate with <StartStream>"
 _SECONDARY = (
-    "only a request to it can end a call without a stream, and that request is reported "
-    "first (the foreign request branch)"
+    "only a request can end a victim call, and that request is reported first; the "
+    "check's evidence gives each victim's phase (victims), not a problems list"
 )
 
 BRANCHES: tuple[Branch, ...] = (
@@ -239,12 +244,16 @@ BRANCHES: tuple[Branch, ...] = (
     Branch(
         "spoof.start_ids",
         "a call no check placed",
+        "spoof-hangs-up-everyone",
         template=_WENT,
-        why="the same foreign-request branch as the victim's, about a call id the bot made "
-        "up; spoof.start_ids costs eight calls, and transfer.request and the hangup checks "
-        "show a made-up call id caught",
     ),
-    Branch("spoof.start_ids", "was completed", why=_SECONDARY, template="{} was {}"),
+    Branch(
+        "spoof.start_ids",
+        "the victim of the call with the victim's callId was disconnected",
+        "spoof-hangs-up-everyone",
+        secondary=True,
+        template="{} was {}",
+    ),
     Branch(
         "spoof.interleaved_webhooks",
         "went to the call whose webhook came in between",
@@ -303,7 +312,12 @@ BRANCHES: tuple[Branch, ...] = (
     ),
     # hangup.caller_left
     Branch("hangup.caller_left", "after the caller hung up the bot sent", "stranger-hangup"),
-    Branch("hangup.caller_left", "a bystander call in the same account was ended", why=_SECONDARY),
+    Branch(
+        "hangup.caller_left",
+        "a bystander call in the same account was ended",
+        "hangs-up-everyone",
+        secondary=True,
+    ),
     Branch("hangup.caller_left", "retrying the 404 answers", "transfer-text-plain"),
     Branch(
         "hangup.caller_left",
