@@ -10,16 +10,19 @@ just the status. Branches shown elsewhere name their test in the table.
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 
 from simulator.audit import CHECKS, AuditReport
+from tests.bots.branch_bots import FLAWS
 from tests.integration.audit_branches import BOTS, BRANCHES, CONTROLS, Bot, Branch
 from tests.integration.audit_helpers import audit, explain
 
 pytestmark = pytest.mark.timeout(300)
 
 APP = "tests.bots.branch_bots:app"
+ROOT = Path(__file__).resolve().parents[2]
 _REPORTS: dict[str, AuditReport] = {}
 
 
@@ -46,9 +49,25 @@ async def report_for(bot: str) -> AuditReport:
 def test_every_bot_is_used_and_every_branch_is_shown_or_explained() -> None:
     """Each bot makes some branch fire; each branch has a bot, a test, or a reason."""
     assert set(BOTS) == {b.bot for b in BRANCHES if b.bot}
+    flaws = {f for spec in BOTS.values() for f in spec.flaws}
+    flaws |= {f for spec, _ in CONTROLS.values() for f in spec.flaws}
+    assert flaws <= set(FLAWS), flaws - set(FLAWS)
     for b in BRANCHES:
         assert [b.bot, b.shown_by, b.why].count(None) == 2, b
         assert "{}" not in b.phrase or b.why, b
+
+
+def test_every_branch_shown_elsewhere_names_a_test_that_exists() -> None:
+    """A ``shown_by`` names a test file, a test function in it, and its case if any."""
+    for b in BRANCHES:
+        if b.shown_by is None:
+            continue
+        path, _, test = b.shown_by.partition("::")
+        source = (ROOT / path).read_text()
+        if test:
+            name, _, case = test.partition("[")
+            assert f"def {name}(" in source, b.shown_by
+            assert not case or f'"{case.rstrip("]")}"' in source, b.shown_by
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,8 @@
   serializer sends no hang-up once the socket is gone (docs/pipecat.md §3), so the
   guide's own bot fails this: a true finding. A bot whose BXML goes on after the stream
   (``<StopStream wait="true">`` with nothing after it) is ended by Bandwidth and passes.
+  A hang-up is a ``POST {"state": "completed"}`` or a PUT of ``<Hangup/>`` BXML that the
+  Voice API accepted; one it refused (401, 404) ends nothing and is no hang-up.
 - ``hangup.caller_left``: after the caller hangs up (``stop``, close), whatever the bot
   still sends concerns its own call only (a 404 is expected), is not repeated forever,
   and the bot serves the next call.
