@@ -223,7 +223,7 @@ async def _not_xml(w: Wrapped, body: bytes, h: dict[bytes, bytes], a: Answer) ->
         a.headers.append((b"content-type", b"application/json"))
 
 
-_seen = {"answered": 0, "transferred": 0}
+_seen = {"answered": 0, "served": 0, "transferred": 0}
 """What the flaws below count in this process: webhooks answered, calls transferred."""
 
 
@@ -233,6 +233,20 @@ async def _answers_twice(w: Wrapped, body: bytes, h: dict[bytes, bytes], a: Answ
         _seen["answered"] += 1
         if _seen["answered"] > 2:
             await _no_start_stream(w, body, h, a)
+
+
+async def _serves_three(w: Wrapped, body: bytes, h: dict[bytes, bytes], a: Answer) -> None:
+    """Answers three authenticated webhooks, then 503 to every one (a leaked slot, say)."""
+    if a.status == 200:
+        _seen["served"] += 1
+        if _seen["served"] > 3:
+            a.status, a.body = 503, b"busy"
+
+
+async def _hangs_unconfigured(w: Wrapped, body: bytes, h: dict[bytes, bytes], a: Answer) -> None:
+    """Without webhook credentials, never answers a webhook that has none either."""
+    if not _configured() and b"authorization" not in h:
+        await asyncio.Event().wait()
 
 
 async def _busy_after_transfer(w: Wrapped, body: bytes, h: dict[bytes, bytes], a: Answer) -> None:
@@ -513,6 +527,8 @@ FLAWS: dict[str, Flaw] = {
     "hangs": _edit(_hangs),
     "bxml-on-400": _edit(_bxml_on_400),
     "unconfigured-401": _edit(_unconfigured_401),
+    "hangs-unconfigured": _edit(_hangs_unconfigured),
+    "serves-three": _edit(_serves_three),
     "no-start-stream": _edit(_no_start_stream),
     "answers-twice": _edit(_answers_twice),
     "invalid-bxml": _edit(_invalid_bxml),
