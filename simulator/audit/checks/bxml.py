@@ -89,6 +89,7 @@ async def stream(ctx: AuditContext) -> Verdict:
                 'answer <StartStream mode="bidirectional" …/> followed by <Pause '
                 'duration="86400"/> (or <StopStream name="…" wait="true"/>)',
             ),
+            problems=problems,
             **evidence,
         )
     hold = keepalive(steps)

@@ -536,8 +536,12 @@ async def start_metadata(ctx: AuditContext) -> Verdict:
             "read only streamId from start (validated), never ids, ignore later start "
             "frames, and close the socket (1008) on anything unexpected"
         )
-        crash_only = len(problems) == 1 and all(
-            p.startswith(CRASHED) for r in stats.failures for p in r.problems
+        # The one problem must be a failing example's crash: with no failing example the
+        # problem is another (the bot stopped serving), and all() of nothing is True.
+        crash_only = (
+            len(problems) == 1
+            and bool(stats.failures)
+            and all(p.startswith(CRASHED) for r in stats.failures for p in r.problems)
         )
         if crash_only:
             # Only who holds the stream's one-time token (Bandwidth) can send that start:

@@ -6,6 +6,8 @@
   serializer sends no hang-up once the socket is gone (docs/pipecat.md §3), so the
   guide's own bot fails this: a true finding. A bot whose BXML goes on after the stream
   (``<StopStream wait="true">`` with nothing after it) is ended by Bandwidth and passes.
+  A hang-up is a ``POST {"state": "completed"}`` or a PUT of ``<Hangup/>`` BXML that the
+  Voice API accepted; one it refused (401, 404) ends nothing and is no hang-up.
 - ``hangup.caller_left``: after the caller hangs up (``stop``, close), whatever the bot
   still sends concerns its own call only (a 404 is expected), is not repeated forever,
   and the bot serves the next call.
@@ -16,7 +18,6 @@
 from __future__ import annotations
 
 import time
-from functools import partial
 from typing import Any
 
 from simulator.audit.context import AuditContext
@@ -25,6 +26,7 @@ from simulator.audit.rules import sentence
 from simulator.audit.scenarios import await_greeting, conversation
 from simulator.call.live import LiveCall
 from simulator.call.recorder import TimelineEvent
+from simulator.rest.journal import JournalEntry
 from simulator.rest.routes import Route
 
 __all__ = ["caller_left", "on_silence", "on_stream_loss"]
@@ -32,6 +34,22 @@ __all__ = ["caller_left", "on_silence", "on_stream_loss"]
 
 def _ended_by_bxml(notes: list[str]) -> bool:
     return any("BXML ran out" in n for n in notes)
+
+
+def _endings(ctx: AuditContext, call_id: str, since: float) -> list[JournalEntry]:
+    """The bot's requests to end its call from ``since`` on, first first, whatever answered.
+
+    Either ``POST {"state": "completed"}`` or a BXML update holding ``<Hangup/>``
+    (docs/bandwidth.md §4.5): both end a call on Bandwidth.
+    """
+    journal = ctx.fake.journal
+    bxml = [
+        e
+        for e in journal.find(route=Route.UPDATE_BXML, call_id=call_id)
+        if "<Hangup" in (e.body or "")
+    ]
+    return sorted((e for e in [*journal.hangups(call_id), *bxml] if e.at >= since),
+                  key=lambda e: e.at)  # fmt: skip
 
 
 async def on_stream_loss(ctx: AuditContext) -> Verdict:
@@ -59,14 +77,15 @@ async def on_stream_loss(ctx: AuditContext) -> Verdict:
             **evidence,
         )
     dropped = float(seen["dropped_at"])
-    hangups = [e for e in ctx.fake.journal.hangups(result.call_id) if e.at >= dropped]
+    endings = _endings(ctx, result.call_id, dropped)
+    accepted = [e for e in endings if e.status is not None and e.status < 300]
     foreign = ctx.foreign(check, ctx.requests_since(0))
     foreign = [e for e in foreign if e.at >= dropped]
     notes = [str(e.detail.get("detail", "")) for e in result.events("note")]
     orphaned = [v for v in result.violations if v.kind == "orphaned-leg"]
     evidence.update(
         stream=result.streams[0].to_dict() if result.streams else None,
-        hangups=ctx.evidence(hangups, dropped),
+        hangups=ctx.evidence(endings, dropped),
         foreign_requests=ctx.evidence(foreign, dropped),
         final_phase=result.phase,
         disconnect_cause=result.disconnect_cause,
@@ -79,35 +98,50 @@ async def on_stream_loss(ctx: AuditContext) -> Verdict:
             "stream's token is bound to",
             **evidence,
         )
-    if orphaned or (hangups and hangups[0].at - dropped > budget):
-        late = f" (its hang-up came {hangups[0].at - dropped:.1f} s later)" if hangups else ""
-        # A hang-up that came late may be the machine's load; none at all is the bot's.
-        over = (hangups[0].at - dropped) / budget if hangups else None
-        verdict = partial(missed, over=over) if hangups else failed
-        return verdict(
+    orphan = (
+        "leaving an orphaned leg that <Pause> keeps up, silent: when the media socket ends "
+        "for any reason, POST {'state': 'completed'} for the call yourself (the Pipecat "
+        "1.14 serializer does not once the socket is closed)"
+    )
+    if accepted and (orphaned or accepted[0].at - dropped > budget):
+        # A hang-up that came late may be the machine's load: re-run, unreliable if loaded.
+        came = accepted[0].at - dropped
+        return missed(
             f"the stream dropped without stop and the bot did not hang its call up within "
-            f"{budget:g} s{late}, leaving an orphaned leg that <Pause> keeps up, silent: "
-            "when the media socket ends for any reason, POST {'state': 'completed'} for the "
-            "call yourself (the Pipecat 1.14 serializer does not once the socket is closed)",
+            f"{budget:g} s (its hang-up came {came:.1f} s later), {orphan}",
+            over=came / budget,
             **evidence,
         )
-    if hangups and hangups[0].status == 200:
-        latency = hangups[0].at - dropped
+    if orphaned:  # no accepted hang-up at all: not a matter of time
+        refused = (
+            f" (its hang-up was refused: {endings[0].method} {endings[0].path} got HTTP "
+            f"{endings[0].status})"
+            if endings
+            else ""
+        )
+        return failed(
+            f"the stream dropped without stop and the bot did not hang its call up within "
+            f"{budget:g} s{refused}, {orphan}",
+            **evidence,
+        )
+    if accepted:
+        latency = accepted[0].at - dropped
         evidence["hangup_latency_s"] = round(latency, 2)
         return passed(
-            f"the stream dropped and the bot hung its call up {latency:.2f} s later (HTTP 200)",
+            f"the stream dropped and the bot hung its call up {latency:.2f} s later "
+            f"({accepted[0].method} {accepted[0].route}, HTTP {accepted[0].status})",
             **evidence,
         )
     if _ended_by_bxml(notes):
-        also = f" (the bot's own hang-up then got {hangups[0].status})" if hangups else ""
+        also = f" (the bot's own hang-up then got {endings[0].status})" if endings else ""
         return passed(
             "the stream dropped and the call ended by itself: the bot's BXML goes on after "
             f"the stream (<StopStream wait>) and runs out{also}",
             **evidence,
         )
     return failed(
-        f"the stream dropped and the call was still {result.phase} with no hang-up from the "
-        "bot: hang the call up when its media socket ends",
+        f"the stream dropped and the call was {result.phase} at the end with no hang-up from "
+        "the bot: hang the call up when its media socket ends",
         **evidence,
     )
 
@@ -169,6 +203,7 @@ async def caller_left(ctx: AuditContext) -> Verdict:
                 "when the caller leaves, end the session, hang up only the call the stream "
                 "is bound to (treat 404 as done), and keep serving new calls",
             ),
+            problems=problems,
             **evidence,
         )
     statuses = ", ".join(f"{e.method} {e.status}" for e in own) or "no request"
@@ -217,10 +252,11 @@ async def on_silence(ctx: AuditContext) -> Verdict:
             **evidence,
         )
     clock = result.recorder.clock
-    hangups = [e for e in ctx.fake.journal.hangups(result.call_id) if e.status == 200]
+    endings = _endings(ctx, result.call_id, 0.0)
+    hangups = [e for e in endings if e.status is not None and e.status < 300]
     notes = [str(e.detail.get("detail", "")) for e in result.events("note")]
     evidence.update(
-        hangups=ctx.evidence(ctx.fake.journal.hangups(result.call_id), clock.t0),
+        hangups=ctx.evidence(endings, clock.t0),
         final_phase=result.phase,
         violations=[v.kind for v in result.violations],
     )

@@ -230,7 +230,7 @@ def _judge(
     for r in runs:
         r.pop("forged_accounts", None)
     if problems:
-        return failed(sentence(problems, _FIX), **evidence)
+        return failed(sentence(problems, _FIX), problems=problems, **evidence)
     acted = sum(1 for r in runs if r["actions"])
     if not acted:
         slow = (

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from simulator.audit.context import AuditContext
-from simulator.audit.model import Verdict, failed, passed, skipped
+from simulator.audit.model import Verdict, error, failed, passed, skipped
 from simulator.audit.rules import sentence
 from simulator.audit.scenarios import TransferRun, transfer
 from simulator.protocol.bxml import BxmlError, parse_bxml
@@ -104,6 +104,7 @@ async def request(ctx: AuditContext) -> Verdict:
                 "PUT <Bxml><Transfer>…</Transfer></Bxml> once, as application/xml, with "
                 "'Authorization: Bearer <token from /api/v1/oauth2/token>'",
             ),
+            problems=problems,
             **evidence,
         )
     return passed(
@@ -158,7 +159,13 @@ async def after(ctx: AuditContext) -> Verdict:
         )
     successes = [e for e in later if e.status is not None and e.status < 300]
     if successes:
-        problems.append(f"a request for the transferred call succeeded ({successes[0].summary()})")
+        # A transferred call is final in the fake Voice API (rest/registry.py): no bot can
+        # make a request for it succeed, so this is the audit's fault, not the bot's.
+        return error(
+            f"the fake Voice API accepted a request for a transferred call "
+            f"({successes[0].summary()}), which it must refuse (404): a bwsim bug",
+            **evidence,
+        )
     served, smoke = await ctx.smoke_call(check)
     evidence["next_call"] = smoke
     if not served:
@@ -170,6 +177,7 @@ async def after(ctx: AuditContext) -> Verdict:
                 "once the call is transferred it is not the bot's: treat a 404 on it as done, "
                 "do not retry, and keep serving new calls",
             ),
+            problems=problems,
             **evidence,
         )
     statuses = ", ".join(f"{e.method} {e.status}" for e in later) or "no request"

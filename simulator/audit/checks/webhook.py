@@ -104,6 +104,7 @@ async def webhook_auth(ctx: AuditContext) -> Verdict:
                 "credentials (scheme, username and password) and answer anything else 401 "
                 "with 'WWW-Authenticate: Basic realm=\"…\"' and no BXML",
             ),
+            problems=problems,
             **evidence,
         )
     return passed(
@@ -236,6 +237,7 @@ async def creds_unset(ctx: AuditContext) -> Verdict:
                 "the copy without webhook credentials, which had already answered a first "
                 "request, let a webhook go unanswered for 15 s: answer 503 at once",
             ),
+            problems=unanswered,
             **evidence,
         )
     problems += unanswered
@@ -246,6 +248,7 @@ async def creds_unset(ctx: AuditContext) -> Verdict:
                 "when BANDWIDTH_WEBHOOK_USERNAME/PASSWORD are unset, refuse every webhook "
                 "with 503 (as the guide's bot does) instead of running open",
             ),
+            problems=problems,
             **evidence,
         )
     return passed(
@@ -316,6 +319,7 @@ async def bad_body(ctx: AuditContext) -> Verdict:
                 "object whose callId and accountId are strings of RFC 3986 unreserved "
                 "characters",
             ),
+            problems=problems,
             **evidence,
         )
     return passed(f"all {len(cases)} malformed bodies got a 4xx and no BXML", **evidence)

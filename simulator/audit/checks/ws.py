@@ -102,7 +102,7 @@ def _judge(
     if control is not None:
         evidence["genuine_token"] = control[1].to_evidence()
     if problems:
-        return failed(sentence(problems, _FIX), **evidence)
+        return failed(sentence(problems, _FIX), problems=problems, **evidence)
     seen = sorted(set(forms))
     return passed(
         f"every socket with {what} was refused ({'; '.join(seen)}) and no Voice API "
@@ -144,7 +144,11 @@ async def unknown_token(ctx: AuditContext) -> Verdict:
         try:
             control = await genuine(ctx, ctx.new_call(check))
         except MintError as exc:
-            return failed(f"{exc}: a bot must answer an authenticated initiate with <StartStream>")
+            return failed(
+                f"{exc} (the webhook for the genuine-token control, after two were answered "
+                "with <StartStream>): a bot must answer every authenticated initiate with "
+                "<StartStream>"
+            )
     return _judge(
         ctx,
         attempts=attempts,
