@@ -45,6 +45,7 @@ EVENT_KINDS = frozenset(
         "webhook-sent",
         "webhook-answered",
         "webhook-failed",
+        "callback",
         "call-answered",
         "stream-connecting",
         "stream-accepted",

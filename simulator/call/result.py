@@ -36,6 +36,9 @@ class CallResult:
     errors: list[str]
     violations_not_kept: dict[str, int] = field(default_factory=dict)
     """Per kind: violations past the first ``MAX_VIOLATIONS_PER_RULE``, counted only."""
+    callbacks: list[dict[str, Any]] = field(default_factory=list)
+    """Every webhook sent after ``initiate`` (redirect, gather, mediaStream*, disconnect):
+    event, URL, method, outcome, status, whether it was delivered and to the fallback."""
 
     @property
     def timeline(self) -> list[TimelineEvent]:
@@ -86,6 +89,7 @@ class CallResult:
                 "rule_broken": ex.rule_broken,
             },
             "bxml_error": self.bxml_error,
+            "callbacks": self.callbacks,
             "streams": [s.to_dict() for s in self.streams],
             "events": [e.to_dict() for e in self.timeline],
             "api_requests": [

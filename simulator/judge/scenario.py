@@ -82,6 +82,7 @@ from simulator.judge.scenario_yaml import (
 )
 from simulator.protocol.codec import Pcm
 from simulator.protocol.webhook_auth import AUTH_MODES
+from simulator.protocol.webhook_bodies import ASYNC_EVENTS, SYNC_EVENTS
 from simulator.rest.hosts import check_allow_host
 from simulator.suite import resolve_audio_dir, transcript
 
@@ -131,11 +132,20 @@ def _parse_call(raw: Any, line: int | None) -> CallSpec:
     path = raw.get("webhook_path", "/")
     if not isinstance(path, str) or not path.startswith("/"):
         raise Problem(f"call.webhook_path must start with '/', got {path!r}", at("webhook_path"))
+    disconnect = raw.get("disconnect_path")
+    if disconnect is not None and (
+        not isinstance(disconnect, str) or not disconnect.startswith("/")
+    ):
+        raise Problem(
+            f"call.disconnect_path must be a path starting with '/', got {disconnect!r}",
+            at("disconnect_path"),
+        )
     return CallSpec(
         auth=str(auth),
         from_=str(raw.get("from", CallSpec.from_)),
         to=str(raw.get("to", CallSpec.to)),
         webhook_path=path,
+        disconnect_path=disconnect,
         body=dict(raw["body"]) if raw.get("body") is not None else None,
         raw_body=raw_body,
         start_metadata=dict(raw["start_metadata"]) if raw.get("start_metadata") else None,
@@ -272,6 +282,10 @@ def _parse_action(item: Any, line: int, audio_dir: Path, load_audio: Loader) -> 
     return Action(kind, line, **common)
 
 
+CALLBACK_EVENTS = (SYNC_EVENTS | ASYNC_EVENTS) - {"initiate"}
+"""The webhooks a ``callback`` expectation can name (``initiate`` is ``webhook_response``'s)."""
+
+
 def _expect_value(kind: str, key: str, value: Any, line: int | None) -> Any:
     """Check one parameter of an expectation; returns the normalized value."""
     if key == "min_audio_ms":
@@ -282,8 +296,17 @@ def _expect_value(kind: str, key: str, value: Any, line: int | None) -> Any:
         if not isinstance(value, list) or not value:
             raise Problem(f"{kind}.statuses must be a list such as [401, 200]", line, key)
         return [check_integer(v, f"{kind}.statuses", line, key, minimum=100) for v in value]
-    if key in ("delivered", "keeps_call_up", "bot_was_speaking"):
+    if key in ("delivered", "keeps_call_up", "bot_was_speaking", "fallback"):
         return check_bool(value, f"{kind}.{key}", line, key)
+    if key == "method":
+        text = check_string(value, f"{kind}.method", line, key).upper()
+        if kind == "callback" and text not in ("GET", "POST"):
+            raise Problem(f"callback.method must be GET or POST, got {value!r}", line, key)
+        return text
+    if kind == "callback" and key == "event" and value not in CALLBACK_EVENTS:
+        raise Problem(
+            f"callback.event must be one of {sorted(CALLBACK_EVENTS)}, got {value!r}", line, key
+        )
     if key == "call":
         if value not in CALL_TARGETS:
             raise Problem(f"{kind}.call must be one of {list(CALL_TARGETS)}", line, key)

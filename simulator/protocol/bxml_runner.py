@@ -13,12 +13,11 @@ keeps:
 - ``<Pause>`` and ``<Ring>`` hold the call for their duration (``<Ring>`` answers it
   unless ``answerCall`` is false); ``<SpeakSentence>`` holds it as long as speaking the
   text takes (:func:`~simulator.protocol.verbs.speech_seconds`);
-- ``<StopStream>`` stops the stream and goes on; with ``wait`` it holds the call until
-  the stream's socket has closed;
+- ``<StopStream>`` stops the stream and goes on; ``wait`` holds the call till its socket closes;
 - ``<Redirect>``, and ``<Gather>`` with a URL, end the document: the runner asks for the
   webhook and runs the document it returns; a webhook that fails ends the call;
-- ``<Hangup>`` ends the call and ``<Transfer>`` hands it on; verbs bwsim does not
-  simulate are noted and skipped; a document that runs out hangs up (implicit hang-up);
+- ``<Hangup>`` ends the call and ``<Transfer>`` hands it on; verbs bwsim does not simulate
+  are noted and skipped; a document that runs out hangs up (implicit hang-up);
 - a redirect or a BXML replacement through the Voice API interrupts the running verb
   (a hold, a wait) and runs the new document; one that comes while a webhook is in
   flight runs instead of that webhook's answer;
@@ -42,6 +41,7 @@ from typing import Any, Literal
 from simulator.protocol.ids import new_stream_id
 from simulator.protocol.stream_rules import admit_stream
 from simulator.protocol.verbs import (
+    Fallback,
     Gather,
     Hangup,
     Pause,
@@ -51,6 +51,7 @@ from simulator.protocol.verbs import (
     StartStream,
     Step,
     StopStream,
+    Tag,
     Transfer,
     Unsimulated,
     speech_seconds,
@@ -72,6 +73,7 @@ __all__ = [
     "RejectStream",
     "ReportOrphanedLeg",
     "SendWebhook",
+    "SetTag",
     "SetTimer",
     "Started",
     "StreamClosed",
@@ -126,6 +128,9 @@ class Redirected:
     url: str
     username: str | None = None
     password: str | None = field(default=None, repr=False)
+    method: str = "POST"
+    fallback: Fallback | None = None
+    tag: str | None = None
 
 
 @dataclass(frozen=True)
@@ -234,7 +239,7 @@ class SetTimer:
 
 @dataclass(frozen=True)
 class SendWebhook:
-    """Send a ``redirect`` or ``gather`` webhook and answer with what it returned."""
+    """Send a ``redirect``/``gather`` webhook (``method``, ``fallback``, the verb's ``tag``)."""
 
     event: Literal["redirect", "gather"]
     url: str
@@ -242,6 +247,35 @@ class SendWebhook:
     password: str | None = field(default=None, repr=False)
     digits: str = ""
     terminating_digit: str | None = None
+    method: str = "POST"
+    fallback: Fallback | None = None
+    tag: str | None = None
+
+
+def _webhook(
+    event: Literal["redirect", "gather"],
+    src: Redirect | Gather | Redirected,
+    digits: str = "",
+    terminator: str | None = None,
+) -> SendWebhook:
+    return SendWebhook(
+        event,
+        src.url or "",
+        src.username,
+        src.password,
+        digits,
+        terminator,
+        method=src.method,
+        fallback=src.fallback,
+        tag=src.tag,
+    )
+
+
+@dataclass(frozen=True)
+class SetTag:
+    """Set the call's tag (``<Tag>``); every later webhook carries it, ``""`` clears it."""
+
+    value: str
 
 
 @dataclass(frozen=True)
@@ -281,6 +315,7 @@ Command = (
     | CloseStream
     | SetTimer
     | SendWebhook
+    | SetTag
     | HangUp
     | TransferCall
     | ReportOrphanedLeg
@@ -443,7 +478,7 @@ class BxmlRunner:
         self._waiting_for = None
         if isinstance(pending, Redirected):
             self._state = "webhook"
-            return [SendWebhook("redirect", pending.url, pending.username, pending.password)]
+            return [_webhook("redirect", pending)]
         steps = () if pending is None or pending.steps is None else pending.steps
         return self._run(steps, now)  # invalid BXML runs nothing: the call hangs up
 
@@ -487,8 +522,10 @@ class BxmlRunner:
                 return True
             case Redirect():
                 self._state = "webhook"
-                out.append(SendWebhook("redirect", item.url, item.username, item.password))
+                out.append(_webhook("redirect", item))
                 return True
+            case Tag():
+                out.append(SetTag(item.value))
             case Gather():
                 out.append(Answer())
                 self._queue.extendleft(reversed(self._gather_items(item)))
@@ -500,11 +537,7 @@ class BxmlRunner:
                 out.append(Trace("gather", {"digits": digits, "terminating_digit": terminator}))
                 if step.url:
                     self._state = "webhook"
-                    out.append(
-                        SendWebhook(
-                            "gather", step.url, step.username, step.password, digits, terminator
-                        )
-                    )
+                    out.append(_webhook("gather", step, digits, terminator))
                     return True
         return False
 

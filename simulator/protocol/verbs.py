@@ -24,6 +24,7 @@ from urllib.parse import urljoin
 from simulator.protocol.bxml import BxmlDocument, Verb
 
 __all__ = [
+    "Fallback",
     "Gather",
     "Hangup",
     "Pause",
@@ -34,6 +35,7 @@ __all__ = [
     "Step",
     "StopStream",
     "StreamHold",
+    "Tag",
     "Transfer",
     "Unsimulated",
     "plan",
@@ -43,6 +45,16 @@ __all__ = [
 
 WORDS_PER_SECOND = 2.6
 """Speaking rate bwsim assumes for ``<SpeakSentence>`` (it synthesises no speech)."""
+
+
+@dataclass(frozen=True)
+class Fallback:
+    """Where a verb's webhook goes when its URL fails (``*FallbackUrl``; docs/bandwidth.md §2.1)."""
+
+    url: str
+    method: str
+    username: str | None
+    password: str | None = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -124,6 +136,9 @@ class Redirect:
     method: str
     username: str | None
     password: str | None = field(repr=False)
+    fallback: Fallback | None = None
+    tag: str | None = None
+    """The verb's ``tag``: the call's tag from this webhook on (``""`` clears it)."""
 
 
 @dataclass(frozen=True)
@@ -140,6 +155,17 @@ class Gather:
     first_digit_timeout_s: float
     inter_digit_timeout_s: float
     prompts: tuple[SpeakSentence, ...]
+    fallback: Fallback | None = None
+    tag: str | None = None
+    """The verb's ``tag``: the call's tag from this webhook on (``""`` clears it)."""
+
+
+@dataclass(frozen=True)
+class Tag:
+    """Set the tag every later webhook of the call carries (``""`` clears it)."""
+
+    line: int | None
+    value: str
 
 
 @dataclass(frozen=True)
@@ -160,6 +186,7 @@ Step = (
     | Transfer
     | Redirect
     | Gather
+    | Tag
     | Unsimulated
 )
 
@@ -185,6 +212,19 @@ def _bool(verb: Verb, name: str, default: bool) -> bool:
 
 def _method(verb: Verb, name: str) -> str:
     return verb.attributes.get(name, "POST").upper()
+
+
+def _fallback(verb: Verb, base: str, prefix: str) -> Fallback | None:
+    """The verb's ``{prefix}FallbackUrl`` with its method and ``fallbackUsername``/``Password``."""
+    url = _url(base, verb.attributes.get(f"{prefix}FallbackUrl"))
+    if url is None:
+        return None
+    return Fallback(
+        url,
+        _method(verb, f"{prefix}FallbackMethod"),
+        verb.attributes.get("fallbackUsername"),
+        verb.attributes.get("fallbackPassword"),
+    )
 
 
 def _speak(verb: Verb) -> SpeakSentence:
@@ -238,6 +278,8 @@ def _step(verb: Verb, base: str) -> Step:
                 method=_method(verb, "redirectMethod"),
                 username=a.get("username"),
                 password=a.get("password"),
+                fallback=_fallback(verb, base, "redirect"),
+                tag=a.get("tag"),
             )
         case "Gather":
             return Gather(
@@ -251,7 +293,11 @@ def _step(verb: Verb, base: str) -> Step:
                 first_digit_timeout_s=_float(verb, "firstDigitTimeout", 5.0),
                 inter_digit_timeout_s=_float(verb, "interDigitTimeout", 5.0),
                 prompts=tuple(_speak(c) for c in verb.children if c.name == "SpeakSentence"),
+                fallback=_fallback(verb, base, "gather"),
+                tag=a.get("tag"),
             )
+        case "Tag":
+            return Tag(verb.line, verb.text)
         case _:
             return Unsimulated(verb.line, verb.name)
 
