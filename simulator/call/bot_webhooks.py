@@ -50,6 +50,8 @@ class Delivery:
     method: Literal["POST", "GET"]
     username: str | None
     password: str | None = field(repr=False)
+    preemptive: bool = False
+    """Send the credentials at once instead of after a Basic challenge."""
 
 
 """Records a violation: ``(kind, detail, **evidence)``."""
@@ -241,7 +243,7 @@ class BotWebhooks:
     ) -> WebhookExchange:
         has_creds = target.username is not None and target.password is not None
         auth = WebhookAuth(
-            "challenge",
+            "preemptive" if target.preemptive and has_creds else "challenge",
             target.username if has_creds else None,
             target.password if has_creds else None,
         )
@@ -276,7 +278,15 @@ class BotWebhooks:
             call.error_message if call.disconnect_cause != "hangup" else None,
         )
         opts = self.options
-        target = Delivery(url, "POST", opts.webhook_username, opts.webhook_password)
+        # The application's credentials go as its webhooks' do; the probing modes are
+        # about the initiate webhook, so the disconnect uses the documented challenge.
+        target = Delivery(
+            url,
+            "POST",
+            opts.webhook_username,
+            opts.webhook_password,
+            preemptive=opts.auth_mode == "preemptive",
+        )
         exchange, _ = await self.deliver(client, "disconnect", target, body, sync=False)
         if not exchange.delivered:
             self.violation(

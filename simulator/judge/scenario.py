@@ -139,6 +139,7 @@ def _parse_call(raw: Any, line: int | None) -> CallSpec:
         raise Problem(
             f"call.disconnect_path must be a path starting with '/', got {disconnect!r}",
             at("disconnect_path"),
+            "disconnect_path",
         )
     return CallSpec(
         auth=str(auth),
