@@ -297,7 +297,7 @@ def _step(verb: Verb, base: str) -> Step:
                 tag=a.get("tag"),
             )
         case "Tag":
-            return Tag(verb.line, verb.text)
+            return Tag(verb.line, verb.text.strip())  # trimmed (docs/bandwidth.md §2.1)
         case _:
             return Unsimulated(verb.line, verb.name)
 

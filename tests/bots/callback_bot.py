@@ -9,7 +9,8 @@ what bwsim sent. The ``initiate`` webhook picks the flow by its path:
   events go to ``/rec/stream`` with ``streamEventMethod="GET"``, then pauses;
 - ``POST /fallback-flow``: ``<Redirect>`` to ``/fail/redirect`` (always 503) with
   ``redirectFallbackUrl="/auth/fallback"`` (GET, Basic ``fb-user``/``fb-pass``), whose
-  answer hangs up.
+  answer hangs up;
+- ``POST /bad-bxml``: BXML bwsim refuses (the call ends ``invalid-bxml``).
 
 ``/rec/*`` answers 200 with BXML that hangs up (``redirect`` gets the stream document);
 ``/fail/*`` answers 503; ``/auth/*`` answers 401 with ``WWW-Authenticate: Basic`` until
@@ -74,6 +75,11 @@ async def fallback_flow() -> Response:
             'redirectFallbackMethod="GET" fallbackUsername="fb-user" fallbackPassword="fb-pass"/>'
         )
     )
+
+
+@app.post("/bad-bxml")
+async def bad_bxml() -> Response:
+    return _bxml(_XML.format('<Pause duration="forever"/>'))
 
 
 @app.api_route("/rec/{name}", methods=["GET", "POST"])

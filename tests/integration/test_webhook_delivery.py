@@ -117,6 +117,21 @@ async def test_disconnect_goes_to_the_status_path_with_cause_tag_and_credentials
     assert not result.violations
 
 
+@pytest.mark.parametrize(
+    ("path", "cause"), [("/fail/initiate", "callback-error"), ("/bad-bxml", "invalid-bxml")]
+)
+async def test_disconnect_cause_says_how_the_call_ended(
+    harness: Harness, path: str, cause: str
+) -> None:
+    """An initiate answered 503 ends callback-error, invalid BXML invalid-bxml: so says the body."""
+    await harness.place_call(None, options=_opts(path, disconnect_path="/rec/status"))
+    [status] = _seen("status")
+    body = json.loads(status["body"])
+    assert (body["cause"], body["eventType"]) == (cause, "disconnect")
+    assert body["errorMessage"]  # the reason, as Bandwidth gives one for a failure
+    assert "answerTime" not in body  # the call was never answered
+
+
 async def test_disconnect_answers_a_basic_challenge_with_the_app_credentials(
     harness: Harness,
 ) -> None:

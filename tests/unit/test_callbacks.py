@@ -201,3 +201,11 @@ def test_update_call_redirect_carries_its_method_fallback_and_tag() -> None:
         fallback=Fallback("http://bot.test/f", "POST", "fu", "fp"),
         tag="from-api",
     )
+
+
+def test_tag_text_is_trimmed_and_an_empty_one_clears() -> None:
+    """<Tag> sets the trimmed text; an empty <Tag/> clears the tag (docs/bandwidth.md §2.1)."""
+    xml = "<Response><Tag>  after intro </Tag><Tag/><Hangup/></Response>"
+    steps = tuple(plan(parse_bxml(xml, context="webhook"), BASE))
+    out = _runner().handle(Started(steps), 0.0)
+    assert [c for c in out if isinstance(c, SetTag)] == [SetTag("after intro"), SetTag("")]
