@@ -225,12 +225,18 @@ def _violation(obs: Observation, params: Mapping[str, Any]) -> list[Occurrence]:
 
 
 def _callback(obs: Observation, params: Mapping[str, Any]) -> list[Occurrence]:
-    """Each webhook bwsim sent after ``initiate`` (disconnect, redirect, mediaStream* …)."""
+    """Each webhook bwsim sent after ``initiate`` (disconnect, redirect, mediaStream* …).
+
+    With ``event``, only the webhooks of that event are candidates: a redirect is no
+    wrong disconnect.
+    """
     out = []
     for e in _events(obs, "callback"):
         d = e.detail
+        if "event" in params and d.get("event") != params["event"]:
+            continue
         why = ""
-        for key in ("event", "delivered", "status", "cause", "fallback"):
+        for key in ("delivered", "status", "cause", "fallback"):
             if not why and key in params and d.get(key) != params[key]:
                 why = f"its {key} was {d.get(key)!r}, not {params[key]!r}"
         if not why and "method" in params and d.get("method") != str(params["method"]).upper():

@@ -10,7 +10,10 @@ the mediaStream* webhooks, the fallback URL with its own method and credentials,
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -185,3 +188,44 @@ async def test_fallback_on_no_answer_leaves_an_error_status_alone(harness: Harne
     assert [v.kind for v in result.violations] == ["callback-error"]
     [sent] = result.events("callback")
     assert (sent.detail["fallback"], sent.detail["status"]) == (False, 503)
+
+
+BOT = ("--app", "tests.bots.callback_bot:app")
+SUITE = """\
+call: {webhook_path: /get-flow, disconnect_path: /rec/status, max_call_s: 20}
+allow_violations: [webhook-auth]
+scenarios:
+  - name: cleanup is told
+    caller:
+      - wait_for: stream_accepted
+      - hangup
+    expect:
+      - callback: {event: disconnect, delivered: true, cause: hangup, count: 1}
+      - callback: {event: mediaStreamStarted, method: GET}
+  - name: status route is broken
+    call: {webhook_path: /get-flow, disconnect_path: /fail/status}
+    caller:
+      - wait_for: stream_accepted
+      - hangup
+    expect:
+      - callback: {event: disconnect, delivered: true}
+"""
+
+
+def test_bwsim_run_sends_the_disconnect_and_judges_it(tmp_path: Path) -> None:
+    """``bwsim run`` sends call.disconnect_path's disconnect; a refused one fails the scenario."""
+    suite = tmp_path / "cleanup.yaml"
+    suite.write_text(SUITE)
+    out = tmp_path / "out"
+    done = subprocess.run(
+        [sys.executable, "-m", "simulator.cli.main", "run", str(suite), *BOT, "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=100,
+        check=False,
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "PASS cleanup/cleanup-is-told" in done.stdout
+    assert "FAIL cleanup/status-route-is-broken" in done.stdout
+    assert "not delivered (server-error)" in done.stdout
+    assert "disconnect-undelivered" in done.stdout
