@@ -9,12 +9,13 @@ for the call goes to the trace and the timeline.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from simulator.call.recorder import CallRecorder
 from simulator.protocol import bxml_runner as bx
 from simulator.protocol.bxml import BxmlError, parse_bxml
-from simulator.protocol.verbs import Step, plan
+from simulator.protocol.verbs import Fallback, Step, plan
 from simulator.rest.journal import JournalEntry
 from simulator.rest.registry import (
     Answered,
@@ -39,6 +40,32 @@ def planned_update(bxml: str, base_url: str) -> tuple[Step, ...] | None:
     return tuple(plan(document, base_url))
 
 
+def _method(value: Any) -> str:
+    return str(value).upper() if value else "POST"
+
+
+def _redirected(body: Mapping[str, Any]) -> bx.Redirected:
+    """The redirect an Update Call asked for, with its method, fallback and tag."""
+    fallback_url = body.get("redirectFallbackUrl")
+    fallback = None
+    if isinstance(fallback_url, str) and fallback_url:
+        fallback = Fallback(
+            fallback_url,
+            _method(body.get("redirectFallbackMethod")),
+            body.get("fallbackUsername") or None,
+            body.get("fallbackPassword") or None,
+        )
+    tag = body.get("tag")
+    return bx.Redirected(
+        str(body.get("redirectUrl")),
+        body.get("username") or None,
+        body.get("password") or None,
+        method=_method(body.get("redirectMethod")),
+        fallback=fallback,
+        tag=tag if isinstance(tag, str) else None,
+    )
+
+
 def record_call_event(
     recorder: CallRecorder,
     event: CallEvent,
@@ -52,11 +79,7 @@ def record_call_event(
             recorder.event("hangup-request", source=source)
         case RedirectRequested(redirect=redirect):
             recorder.event("redirect", url=redirect.get("redirectUrl"))
-            return bx.Redirected(
-                str(redirect.get("redirectUrl")),
-                redirect.get("username") or None,
-                redirect.get("password") or None,
-            )
+            return _redirected(redirect)
         case BxmlReplaced(bxml=bxml):
             recorder.event("bxml-replaced", bytes=len(bxml))
             return bx.BxmlReplaced(plan_update(bxml))

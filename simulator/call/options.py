@@ -4,17 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from simulator.protocol.webhook_auth import AuthMode
 
-__all__ = ["DEFAULT_MAX_CALL_S", "CallOptions"]
+__all__ = ["DEFAULT_MAX_CALL_S", "FALLBACK_ON", "CallOptions", "FallbackOn"]
 
 
 DEFAULT_MAX_CALL_S: Final = 60.0
 """Longest call, in seconds, unless a call says otherwise: every command, scenario and
 library call has this one default (``CallOptions.max_call_s``, ``call.max_call_s`` in
 scenario files, ``--max-seconds``); bwsim then ends the call and says so."""
+
+
+FallbackOn = Literal["failure", "no-answer"]
+FALLBACK_ON: Final[tuple[FallbackOn, ...]] = ("failure", "no-answer")
+"""When a webhook goes to the verb's fallback URL (docs/bandwidth.md §2.1, §6)."""
 
 
 @dataclass
@@ -34,7 +39,13 @@ class CallOptions:
     initiate_raw: bytes | None = None
     """Send these bytes as the ``initiate`` body instead of JSON (a fuzzer's garbage)."""
     disconnect_path: str | None = None
-    """Where the ``disconnect`` webhook goes (the application's CallStatusCallbackUrl)."""
+    """Where the ``disconnect`` webhook goes (the application's CallStatusCallbackUrl);
+    None sends none, as for an application without one."""
+    fallback_on: FallbackOn = "failure"
+    """When a webhook is resent to the verb's ``*FallbackUrl``: ``failure`` after any
+    delivery that was not answered 2xx (a timeout, a refused connection, an error status);
+    ``no-answer`` only when no answer came (a timeout or a refused connection). Bandwidth
+    says only "fails to respond" (docs/bandwidth.md §2.1)."""
     metadata_overrides: Mapping[str, Any] | None = None
     """Keys replaced in the ``start`` frame's metadata: forged ids for spoofing checks."""
     sequence_start: int = 1

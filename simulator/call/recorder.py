@@ -66,6 +66,7 @@ EVENT_KINDS = frozenset(
         "webhook-sent",
         "webhook-answered",
         "webhook-failed",
+        "callback",
         "call-answered",
         "stream-connecting",
         "stream-accepted",

@@ -40,6 +40,9 @@ class CallResult:
     """Per kind: when the first violation not kept came (``time.monotonic()``)."""
     requests_not_kept: dict[str, int] = field(default_factory=dict)
     """Per route: this call's requests past ``MAX_REQUESTS_PER_ROUTE``, counted only."""
+    callbacks: list[dict[str, Any]] = field(default_factory=list)
+    """Every webhook sent after ``initiate`` (redirect, gather, mediaStream*, disconnect):
+    event, URL, method, outcome, status, whether it was delivered and to the fallback."""
 
     @property
     def timeline(self) -> list[TimelineEvent]:
@@ -90,6 +93,7 @@ class CallResult:
                 "rule_broken": ex.rule_broken,
             },
             "bxml_error": self.bxml_error,
+            "callbacks": self.callbacks,
             "streams": [s.to_dict() for s in self.streams],
             "events": [e.to_dict() for e in self.timeline],
             "api_requests": [

@@ -93,6 +93,9 @@ class CallSession:
             to=call.to,
             start_time=call.start_time,
         )
+        self.tag: str | None = None
+        """The call's tag (``<Tag>``, a verb's ``tag``, Update Call's ``tag``), sent with
+        every later webhook that has the field."""
         self.caller = CallerSource()
         self.ended = asyncio.Event()
         self.errors: list[str] = []
@@ -111,6 +114,7 @@ class CallSession:
             bot_base_url=self.bot_base_url,
             ended=self.ended,
             send_async=self.webhooks.send_async,
+            current_info=self.current_info,
             violation=self._violation,
             on_closed=lambda name, accepted: self._events.put_nowait(
                 bx.StreamClosed(name, accepted)
@@ -122,6 +126,15 @@ class CallSession:
         self._unsubscribe: list[Callable[[], None]] = []
         if opts.caller_lines:
             fake.caller_lines[self.call_id] = list(opts.caller_lines)
+
+    def current_info(self) -> CallInfo:
+        """The call as its next webhook describes it: answered when it was, with its tag."""
+        return replace(self.info, answer_time=self.call.answer_time, tag=self.tag)
+
+    def _set_tag(self, value: str | None) -> None:
+        """Take a verb's ``tag`` (None: the verb had none; ``""`` clears the call's)."""
+        if value is not None:
+            self.tag = value or None
 
     async def wait_for(
         self,
@@ -236,6 +249,7 @@ class CallSession:
             violations_not_kept=journal.not_kept_for(self.call_id),
             violations_not_kept_since=journal.not_kept_since_for(self.call_id),
             requests_not_kept=journal.requests_not_kept_for(self.call_id),
+            callbacks=self.webhooks.callbacks,
         )
 
     def _end_if_active(self, cause: str, message: str | None = None) -> None:
@@ -352,6 +366,8 @@ class CallSession:
                 self.streams.reject(client, command)
             case bx.CloseStream(name=name):
                 self.streams.stop(name)
+            case bx.SetTag(value=value):
+                self._set_tag(value)
             case bx.HangUp(cause=cause, message=message):
                 self._end_if_active(cause, message)
             case bx.TransferCall(step=step) if self.call.active:
@@ -381,14 +397,21 @@ class CallSession:
     async def _fetch(
         self, client: httpx.AsyncClient, command: bx.SendWebhook
     ) -> bx.WebhookAnswered | bx.WebhookFailed:
-        info = replace(self.info, answer_time=self.call.answer_time)
+        self._set_tag(command.tag)
+        info = self.current_info()
         now = datetime.now(UTC)
         if command.event == "redirect":
             body = redirect_body(info, now)
         else:
             body = gather_body(info, command.digits, command.terminating_digit, now)
         return await self.webhooks.fetch_bxml(
-            client, command.url, body, command.username, command.password
+            client,
+            command.url,
+            body,
+            command.username,
+            command.password,
+            method=command.method,
+            fallback=command.fallback,
         )
 
     # -- the end ---------------------------------------------------------------------
@@ -409,4 +432,4 @@ class CallSession:
                 await caller_task
         if self.options.disconnect_path and self.call.phase is CallPhase.DISCONNECTED:
             url = self.bot_base_url + self.options.disconnect_path
-            await self.webhooks.disconnect(client, url, self.info, self.call)
+            await self.webhooks.disconnect(client, url, self.current_info(), self.call)

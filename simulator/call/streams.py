@@ -39,7 +39,8 @@ from simulator.rest.registry import Registry
 
 __all__ = ["CallStreams"]
 
-SendAsync = Callable[[httpx.AsyncClient, str, dict[str, Any], WebhookAuth], Awaitable[None]]
+SendAsync = Callable[[httpx.AsyncClient, str, dict[str, Any], WebhookAuth, str], Awaitable[None]]
+"""Delivers an async webhook: ``(client, url, body, auth, method)``."""
 
 
 class CallStreams:
@@ -58,9 +59,12 @@ class CallStreams:
         send_async: SendAsync,
         violation: Callable[..., None],
         on_closed: Callable[[str, bool], None],
+        current_info: Callable[[], CallInfo] | None = None,
     ) -> None:
         self.registry = registry
         self.info = info
+        self.current_info = current_info or (lambda: info)
+        """The call as its next webhook describes it (answered, with its tag)."""
         self.options = options
         self.recorder = recorder
         self.caller = caller
@@ -142,7 +146,7 @@ class CallStreams:
             return
         original = self.infos.get(command.original) if command.original else None
         body = media_stream_rejected_body(
-            self.info,
+            self.current_info(),
             self._info(step, command.stream_id, command.name),
             command.cause,
             command.detail,
@@ -183,7 +187,7 @@ class CallStreams:
 
         def on_open() -> None:
             if step.event_url:
-                body = media_stream_started_body(self.info, info, datetime.now(UTC))
+                body = media_stream_started_body(self.current_info(), info, datetime.now(UTC))
                 stream_webhooks.append(asyncio.create_task(self._event_webhook(client, step, body)))
 
         opened = asyncio.create_task(driver.opened.wait())
@@ -210,14 +214,14 @@ class CallStreams:
         return outcome
 
     def _end_body(self, outcome: StreamOutcome, info: StreamInfo) -> dict[str, Any]:
-        now = datetime.now(UTC)
+        now, call = datetime.now(UTC), self.current_info()
         if outcome.status != "accepted":
             error = outcome.error or "refused"
-            return media_stream_rejected_body(self.info, info, "connection-error", error, now)
+            return media_stream_rejected_body(call, info, "connection-error", error, now)
         if outcome.closed_by == "simulator" or outcome.close_code == 1000:
-            return media_stream_stopped_body(self.info, info, "closed", now, None)
+            return media_stream_stopped_body(call, info, "closed", now, None)
         message = f"the WebSocket closed with code {outcome.close_code}"
-        return media_stream_stopped_body(self.info, info, "connection-error", now, message)
+        return media_stream_stopped_body(call, info, "connection-error", now, message)
 
     async def _event_webhook(
         self, client: httpx.AsyncClient, step: StartStream, body: dict[str, Any]
@@ -229,7 +233,8 @@ class CallStreams:
             step.event_username if has_creds else None,
             step.event_password if has_creds else None,
         )
-        await self.send_async(client, http_url(step.event_url, self.bot_base_url), body, auth)
+        url = http_url(step.event_url, self.bot_base_url)
+        await self.send_async(client, url, body, auth, step.event_method)
 
     async def replay(self, hold_ms: float) -> StreamOutcome | None:
         """Open another socket to the first stream's URL, as an attacker replaying its token.

@@ -76,6 +76,13 @@ def add_parser(sub: Subparsers) -> None:
     )
     call.add_argument("--webhook-path", default="/", help="the bot's call webhook path")
     call.add_argument(
+        "--disconnect-path",
+        default=None,
+        type=_path,
+        help="send the disconnect webhook here when the call ends (the application's "
+        "CallStatusCallbackUrl, e.g. /status); none is sent without it",
+    )
+    call.add_argument(
         "--dtmf",
         default=None,
         metavar="KEYS",
@@ -98,12 +105,23 @@ def _dtmf_keys(text: str) -> str:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _path(value: str) -> str:
+    """A path on the bot; argparse turns the error into a usage error (exit 2)."""
+    if not value.startswith("/"):
+        msg = f"must be a path starting with '/', got {value!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
 async def _place(args: argparse.Namespace, voice: Pcm) -> CallResult:
     target = parse_target(args.app, args.cmd, args.url)
     note_allow_hosts(args)
     credentials = BotCredentials.from_environment() if isinstance(target, UrlTarget) else None
     options = CallOptions(
-        auth_mode=args.auth, webhook_path=args.webhook_path, max_call_s=args.max_seconds
+        auth_mode=args.auth,
+        webhook_path=args.webhook_path,
+        disconnect_path=args.disconnect_path,
+        max_call_s=args.max_seconds,
     )
     if credentials is not None and not credentials.webhook_username:
         print(

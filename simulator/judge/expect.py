@@ -224,6 +224,30 @@ def _violation(obs: Observation, params: Mapping[str, Any]) -> list[Occurrence]:
     return _violations(obs, str(rule) if rule is not None else None)
 
 
+def _callback(obs: Observation, params: Mapping[str, Any]) -> list[Occurrence]:
+    """Each webhook bwsim sent after ``initiate`` (disconnect, redirect, mediaStream* …).
+
+    With ``event``, only the webhooks of that event are candidates: a redirect is no
+    wrong disconnect.
+    """
+    out = []
+    for e in _events(obs, "callback"):
+        d = e.detail
+        if "event" in params and d.get("event") != params["event"]:
+            continue
+        why = ""
+        for key in ("delivered", "status", "cause", "fallback"):
+            if not why and key in params and d.get(key) != params[key]:
+                why = f"its {key} was {d.get(key)!r}, not {params[key]!r}"
+        if not why and "method" in params and d.get("method") != str(params["method"]).upper():
+            why = f"it was sent with {d.get('method')}, not {params['method']}"
+        state = "delivered" if d.get("delivered") else f"not delivered ({d.get('outcome')})"
+        where = " to the fallback" if d.get("fallback") else ""
+        what = f"{d.get('event')} webhook {d.get('method')} {d.get('url')}{where}: {state}"
+        out.append(Occurrence(e.at_ms, not why, what, why, d))
+    return out
+
+
 def _orphaned_leg(obs: Observation, params: Mapping[str, Any]) -> list[Occurrence]:
     return [o for o in _violations(obs, "orphaned-leg") if o.ok]
 
@@ -240,6 +264,7 @@ _FINDERS: Mapping[str, Finder] = {
     "transfer_request": _transfer_request,
     "api_response": _api_response,
     "violation": _violation,
+    "callback": _callback,
     "orphaned_leg": _orphaned_leg,
     "gather": gather_occurrences,
     "dtmf_webhook": dtmf_webhook_occurrences,

@@ -29,6 +29,7 @@ _EVENT_SOURCES: Mapping[str, tuple[str, ...]] = {
     "clear": ("clear",),
     "gather": ("gather",),
     "dtmf_webhook": ("dtmf-webhook",),
+    "callback": ("callback",),
 }
 """The timeline kinds each timed expectation reads."""
 

@@ -85,6 +85,7 @@ from simulator.judge.scenario_yaml import (
 )
 from simulator.protocol.codec import Pcm
 from simulator.protocol.webhook_auth import AUTH_MODES
+from simulator.protocol.webhook_bodies import ASYNC_EVENTS, SYNC_EVENTS
 from simulator.rest.hosts import check_allow_host
 from simulator.suite import resolve_audio_dir, transcript
 
@@ -131,14 +132,17 @@ def _parse_call(raw: Any, line: int | None) -> CallSpec:
         raise Problem("call.raw_body must be a string (sent as it is)", at("raw_body"))
     if raw_body is not None and raw.get("body") is not None:
         raise Problem("give call.body or call.raw_body, not both", at("raw_body"), "raw_body")
-    path = raw.get("webhook_path", "/")
-    if not isinstance(path, str) or not path.startswith("/"):
-        raise Problem(f"call.webhook_path must start with '/', got {path!r}", at("webhook_path"))
+    for key in ("webhook_path", "disconnect_path"):  # paths on the bot
+        value = raw.get(key, "/")
+        if not isinstance(value, str) or not value.startswith("/"):
+            why = f"call.{key} must be a path starting with '/', got {value!r}"
+            raise Problem(why, at(key), key)
     return CallSpec(
         auth=str(auth),
         from_=str(raw.get("from", CallSpec.from_)),
         to=str(raw.get("to", CallSpec.to)),
-        webhook_path=path,
+        webhook_path=raw.get("webhook_path", "/"),
+        disconnect_path=raw.get("disconnect_path"),
         body=dict(raw["body"]) if raw.get("body") is not None else None,
         raw_body=raw_body,
         start_metadata=dict(raw["start_metadata"]) if raw.get("start_metadata") else None,
@@ -279,6 +283,10 @@ def _parse_action(item: Any, line: int, audio_dir: Path, load_audio: Loader) -> 
     return Action(kind, line, **common)
 
 
+CALLBACK_EVENTS = (SYNC_EVENTS | ASYNC_EVENTS) - {"initiate"}
+"""The webhooks a ``callback`` expectation can name (``initiate`` is ``webhook_response``'s)."""
+
+
 def _expect_value(kind: str, key: str, value: Any, line: int | None) -> Any:
     """Check one parameter of an expectation; returns the normalized value."""
     if key == "min_audio_ms":
@@ -291,8 +299,17 @@ def _expect_value(kind: str, key: str, value: Any, line: int | None) -> Any:
         if not isinstance(value, list) or not value:
             raise Problem(f"{kind}.statuses must be a list such as [401, 200]", line, key)
         return [check_integer(v, f"{kind}.statuses", line, key, minimum=100) for v in value]
-    if key in ("delivered", "keeps_call_up", "bot_was_speaking"):
+    if key in ("delivered", "keeps_call_up", "bot_was_speaking", "fallback"):
         return check_bool(value, f"{kind}.{key}", line, key)
+    if key == "method":
+        text = check_string(value, f"{kind}.method", line, key).upper()
+        if kind == "callback" and text not in ("GET", "POST"):
+            raise Problem(f"callback.method must be GET or POST, got {value!r}", line, key)
+        return text
+    if kind == "callback" and key == "event" and value not in CALLBACK_EVENTS:
+        raise Problem(
+            f"callback.event must be one of {sorted(CALLBACK_EVENTS)}, got {value!r}", line, key
+        )
     if key == "call":
         if value not in CALL_TARGETS:
             raise Problem(f"{kind}.call must be one of {list(CALL_TARGETS)}", line, key)

@@ -88,6 +88,7 @@ CALL_KEYS = frozenset(
         "from",
         "to",
         "webhook_path",
+        "disconnect_path",
         "body",
         "raw_body",
         "start_metadata",
@@ -138,6 +139,7 @@ EXPECTATIONS: Mapping[str, frozenset[str]] = {
     "transfer_request": frozenset({"status", "call", "target"}),
     "api_response": frozenset({"route", "method", "status", "call"}),
     "violation": frozenset({"rule"}),
+    "callback": frozenset({"event", "delivered", "status", "method", "cause", "fallback"}),
     "orphaned_leg": frozenset(),
     "call_state": frozenset({"call", "state", "cause"}),
     "gather": frozenset({"digits", "terminating_digit", "reason"}),
@@ -250,6 +252,7 @@ class CallSpec:
     from_: str = "+15555550100"
     to: str = "+15555550199"
     webhook_path: str = "/"
+    disconnect_path: str | None = None
     body: Mapping[str, Any] | None = None
     raw_body: str | None = None
     start_metadata: Mapping[str, Any] | None = None

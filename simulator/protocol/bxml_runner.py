@@ -39,10 +39,38 @@ After :class:`Done` the runner ignores every event and emits nothing more.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Literal
 
+from simulator.protocol.bxml_events import (
+    Answer,
+    BxmlReplaced,
+    CloseStream,
+    Command,
+    Done,
+    Ended,
+    Event,
+    HangUp,
+    Note,
+    OpenStream,
+    Redirected,
+    RejectStream,
+    ReportOrphanedLeg,
+    SendWebhook,
+    SetTag,
+    SetTimer,
+    Started,
+    StreamClosed,
+    TimerFired,
+    Trace,
+    TransferCall,
+    Transferred,
+    VerbStarted,
+    WebhookAnswered,
+    WebhookFailed,
+    webhook_for,
+)
 from simulator.protocol.gather import (
     DigitCollector,
     DigitPressed,
@@ -65,6 +93,7 @@ from simulator.protocol.verbs import (
     Step,
     StopGather,
     StopStream,
+    Tag,
     Transfer,
     Unsimulated,
     speech_seconds,
@@ -89,6 +118,7 @@ __all__ = [
     "ReportOrphanedLeg",
     "SendDtmf",
     "SendWebhook",
+    "SetTag",
     "SetTimer",
     "Started",
     "StreamClosed",
@@ -101,211 +131,6 @@ __all__ = [
     "WebhookFailed",
     "orphaned_leg_detail",
 ]
-
-
-# -- events: what happened ---------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Started:
-    """The answer to the ``initiate`` webhook was parsed: run its steps."""
-
-    steps: tuple[Step, ...]
-
-
-@dataclass(frozen=True)
-class WebhookAnswered:
-    """The webhook the runner asked for answered with a valid document."""
-
-    steps: tuple[Step, ...]
-
-
-@dataclass(frozen=True)
-class WebhookFailed:
-    """The webhook the runner asked for was not delivered, or answered invalid BXML."""
-
-    cause: str
-    message: str | None = None
-
-
-@dataclass(frozen=True)
-class StreamClosed:
-    """A stream's socket closed (or never opened); ``accepted`` if it had opened."""
-
-    name: str
-    accepted: bool
-
-
-@dataclass(frozen=True)
-class Redirected:
-    """The Voice API asked for a redirect: fetch BXML from ``url`` and run it."""
-
-    url: str
-    username: str | None = None
-    password: str | None = field(default=None, repr=False)
-
-
-@dataclass(frozen=True)
-class BxmlReplaced:
-    """The Voice API replaced the call's BXML; ``steps`` is None when it was invalid."""
-
-    steps: tuple[Step, ...] | None
-
-
-@dataclass(frozen=True)
-class Transferred:
-    """The call was transferred: it has left the bot's control."""
-
-
-@dataclass(frozen=True)
-class Ended:
-    """The call ended (the caller or the bot hung up, or bwsim ended it)."""
-
-
-@dataclass(frozen=True)
-class TimerFired:
-    """The time the last :class:`SetTimer` asked for has come."""
-
-
-Event = (
-    Started
-    | WebhookAnswered
-    | WebhookFailed
-    | StreamClosed
-    | Redirected
-    | BxmlReplaced
-    | Transferred
-    | Ended
-    | TimerFired
-    | DigitPressed
-)
-
-
-# -- commands: what the shell must do -----------------------------------------------------
-
-
-@dataclass(frozen=True)
-class VerbStarted:
-    """Record that a verb begins (the timeline's ``verb`` event)."""
-
-    step: Step
-
-
-@dataclass(frozen=True)
-class Note:
-    """Record a note on the timeline."""
-
-    text: str
-
-
-@dataclass(frozen=True)
-class Trace:
-    """Write a trace record (not a timeline event), e.g. what was spoken or gathered."""
-
-    kind: str
-    fields: Mapping[str, Any]
-
-
-@dataclass(frozen=True)
-class Answer:
-    """Answer the call if it is still ringing."""
-
-
-@dataclass(frozen=True)
-class OpenStream:
-    """Open the stream ``step`` describes, with this id and name; report it closing."""
-
-    step: StartStream
-    stream_id: str
-    name: str
-
-
-@dataclass(frozen=True)
-class RejectStream:
-    """Do not open the stream ``step`` describes: send mediaStreamRejected (§1.9).
-
-    ``cause`` is ``duplicate`` (``original`` names the open stream with that name) or
-    ``track-limit``; ``detail`` is the webhook's ``errorMessage``.
-    """
-
-    step: StartStream
-    stream_id: str
-    name: str
-    cause: str
-    detail: str
-    original: str | None = None
-
-
-@dataclass(frozen=True)
-class CloseStream:
-    """Stop the named stream: ``stop``, then close the socket."""
-
-    name: str
-
-
-@dataclass(frozen=True)
-class SetTimer:
-    """Send :class:`TimerFired` at ``at`` unless another event comes first (replaces any)."""
-
-    at: float
-
-
-@dataclass(frozen=True)
-class SendWebhook:
-    """Send a ``redirect`` or ``gather`` webhook and answer with what it returned."""
-
-    event: Literal["redirect", "gather"]
-    url: str
-    username: str | None = None
-    password: str | None = field(default=None, repr=False)
-    digits: str = ""
-    terminating_digit: str = ""
-
-
-@dataclass(frozen=True)
-class HangUp:
-    """End the call with this disconnect cause (if it is still up)."""
-
-    cause: str
-    message: str | None = None
-
-
-@dataclass(frozen=True)
-class TransferCall:
-    """Hand the call to the ``<Transfer>`` targets."""
-
-    step: Transfer
-
-
-@dataclass(frozen=True)
-class ReportOrphanedLeg:
-    """Report the ``orphaned-leg`` violation with this detail."""
-
-    detail: str
-
-
-@dataclass(frozen=True)
-class Done:
-    """Execution is over; nothing more will be asked."""
-
-
-Command = (
-    VerbStarted
-    | Note
-    | Trace
-    | Answer
-    | OpenStream
-    | RejectStream
-    | CloseStream
-    | SetTimer
-    | SendWebhook
-    | GatherEnded
-    | SendDtmf
-    | HangUp
-    | TransferCall
-    | ReportOrphanedLeg
-    | Done
-)
 
 
 def orphaned_leg_detail(grace_s: float) -> str:
@@ -429,11 +254,7 @@ class BxmlRunner:
         if step.url is None:
             return [*out, *self._advance(now)]  # the digits are dropped; the document goes on
         self._state = "webhook"
-        digits, terminator = result.digits, result.terminating_digit
-        return [
-            *out,
-            SendWebhook("gather", step.url, step.username, step.password, digits, terminator),
-        ]
+        return [*out, webhook_for("gather", step, result.digits, result.terminating_digit)]
 
     def _timer(self, now: float) -> list[Command]:
         if self._gather is not None:
@@ -477,7 +298,7 @@ class BxmlRunner:
         self._gather = None
         if isinstance(pending, Redirected):
             self._state = "webhook"
-            return [SendWebhook("redirect", pending.url, pending.username, pending.password)]
+            return [webhook_for("redirect", pending)]
         steps = () if pending is None or pending.steps is None else pending.steps
         return self._run(steps, now)  # invalid BXML runs nothing: the call hangs up
 
@@ -520,8 +341,10 @@ class BxmlRunner:
                 return True
             case Redirect():
                 self._state = "webhook"
-                out.append(SendWebhook("redirect", item.url, item.username, item.password))
+                out.append(webhook_for("redirect", item))
                 return True
+            case Tag():
+                out.append(SetTag(item.value))
             case Gather():
                 out.append(Answer())
                 out.extend(Trace("speak", {"text": p.text[:500]}) for p in item.prompts)

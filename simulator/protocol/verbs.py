@@ -24,6 +24,7 @@ from urllib.parse import urljoin
 from simulator.protocol.bxml import BxmlDocument, Verb
 
 __all__ = [
+    "Fallback",
     "Gather",
     "Hangup",
     "Pause",
@@ -36,6 +37,7 @@ __all__ = [
     "StopGather",
     "StopStream",
     "StreamHold",
+    "Tag",
     "Transfer",
     "Unsimulated",
     "gather_prompt_seconds",
@@ -50,6 +52,16 @@ WORDS_PER_SECOND = 2.6
 PLAY_AUDIO_PROMPT_S = 2.0
 """How long bwsim takes a ``<PlayAudio>`` prompt inside ``<Gather>`` to play (it fetches no
 audio file, so it cannot know; docs/bandwidth.md §6)."""
+
+
+@dataclass(frozen=True)
+class Fallback:
+    """Where a verb's webhook goes when its URL fails (``*FallbackUrl``; docs/bandwidth.md §2.1)."""
+
+    url: str
+    method: str
+    username: str | None
+    password: str | None = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -131,6 +143,9 @@ class Redirect:
     method: str
     username: str | None
     password: str | None = field(repr=False)
+    fallback: Fallback | None = None
+    tag: str | None = None
+    """The verb's ``tag``: the call's tag from this webhook on (``""`` clears it)."""
 
 
 @dataclass(frozen=True)
@@ -150,6 +165,9 @@ class Gather:
     audio_prompts: tuple[str, ...] = ()
     """The URLs of nested ``<PlayAudio>`` prompts."""
     repeat_count: int = 1
+    fallback: Fallback | None = None
+    tag: str | None = None
+    """The verb's ``tag``: the call's tag from this webhook on (``""`` clears it)."""
 
 
 @dataclass(frozen=True)
@@ -168,6 +186,14 @@ class StopGather:
     """Stop what ``<StartGather>`` started."""
 
     line: int | None
+
+
+@dataclass(frozen=True)
+class Tag:
+    """Set the tag every later webhook of the call carries (``""`` clears it)."""
+
+    line: int | None
+    value: str
 
 
 @dataclass(frozen=True)
@@ -190,6 +216,7 @@ Step = (
     | Gather
     | StartGather
     | StopGather
+    | Tag
     | Unsimulated
 )
 
@@ -221,6 +248,19 @@ def _bool(verb: Verb, name: str, default: bool) -> bool:
 
 def _method(verb: Verb, name: str) -> str:
     return verb.attributes.get(name, "POST").upper()
+
+
+def _fallback(verb: Verb, base: str, prefix: str) -> Fallback | None:
+    """The verb's ``{prefix}FallbackUrl`` with its method and ``fallbackUsername``/``Password``."""
+    url = _url(base, verb.attributes.get(f"{prefix}FallbackUrl"))
+    if url is None:
+        return None
+    return Fallback(
+        url,
+        _method(verb, f"{prefix}FallbackMethod"),
+        verb.attributes.get("fallbackUsername"),
+        verb.attributes.get("fallbackPassword"),
+    )
 
 
 def _speak(verb: Verb) -> SpeakSentence:
@@ -274,6 +314,8 @@ def _step(verb: Verb, base: str) -> Step:
                 method=_method(verb, "redirectMethod"),
                 username=a.get("username"),
                 password=a.get("password"),
+                fallback=_fallback(verb, base, "redirect"),
+                tag=a.get("tag"),
             )
         case "Gather":
             return Gather(
@@ -289,6 +331,8 @@ def _step(verb: Verb, base: str) -> Step:
                 prompts=tuple(_speak(c) for c in verb.children if c.name == "SpeakSentence"),
                 audio_prompts=tuple(c.text for c in verb.children if c.name == "PlayAudio"),
                 repeat_count=int(_float(verb, "repeatCount", 1)),
+                fallback=_fallback(verb, base, "gather"),
+                tag=a.get("tag"),
             )
         case "StartGather":
             return StartGather(
@@ -300,6 +344,8 @@ def _step(verb: Verb, base: str) -> Step:
             )
         case "StopGather":
             return StopGather(verb.line)
+        case "Tag":
+            return Tag(verb.line, verb.text.strip())  # trimmed (docs/bandwidth.md §2.1)
         case _:
             return Unsimulated(verb.line, verb.name)
 

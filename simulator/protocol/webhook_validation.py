@@ -23,7 +23,7 @@ from simulator.protocol.webhook_bodies import (
     check_cause,
 )
 
-__all__ = ["validate_body"]
+__all__ = ["always_sent", "validate_body"]
 
 
 # --------------------------------------------------------------------------------------
@@ -150,6 +150,15 @@ def _check_media_stream(event_type: str, body: Mapping[str, Any]) -> None:
         raise InvalidWebhookBody(event_type, "errorMessage must be a string")
 
 
+def always_sent(event_type: str) -> tuple[str, ...]:
+    """The fields Bandwidth sends with every ``event_type`` webhook (docs/bandwidth.md §2)."""
+    schema = _SCHEMAS.get(event_type)
+    if schema is None:
+        msg = f"bwsim has no schema for this event type; known: {sorted(_SCHEMAS)}"
+        raise InvalidWebhookBody(event_type, msg)
+    return (*_COMMON_REQUIRED, *schema.required)
+
+
 def validate_body(event_type: str, body: Mapping[str, Any] | bytes | str) -> Any:
     """Check a webhook body against the bandwidth-sdk model for ``event_type``; return it.
 
@@ -177,7 +186,7 @@ def validate_body(event_type: str, body: Mapping[str, Any] | bytes | str) -> Any
     if body.get("eventType") != event_type:
         msg = f"eventType is {body.get('eventType')!r}, expected {event_type!r}"
         raise InvalidWebhookBody(event_type, msg)
-    missing = [k for k in (*_COMMON_REQUIRED, *schema.required) if body.get(k) is None]
+    missing = [k for k in always_sent(event_type) if body.get(k) is None]
     if missing:
         msg = f"missing field(s) {missing} that Bandwidth always sends with this event"
         raise InvalidWebhookBody(event_type, msg)

@@ -94,6 +94,7 @@ def call_options(scenario: Scenario, templates: Mapping[str, str]) -> CallOption
         from_=spec.from_,
         to=spec.to,
         webhook_path=spec.webhook_path,
+        disconnect_path=spec.disconnect_path,
         auth_mode=spec.auth,  # type: ignore[arg-type]  # checked against AUTH_MODES on load
         initiate_overrides=fill_templates(spec.body, templates) if spec.body is not None else None,
         initiate_raw=spec.raw_body.encode("utf-8") if spec.raw_body is not None else None,
