@@ -39,7 +39,7 @@ from simulator.protocol.verbs import Step
 from simulator.protocol.webhook_bodies import CallInfo, gather_body, redirect_body
 from simulator.rest.fake import FakeBandwidth
 from simulator.rest.journal import MAX_VIOLATIONS_PER_RULE, JournalEntry, Violation
-from simulator.rest.registry import CallEvent, CallPhase
+from simulator.rest.registry import Call, CallEvent, CallPhase
 from simulator.rest.routes import Route
 
 __all__ = ["CallSession"]
@@ -62,6 +62,7 @@ class CallSession:
         caller: Caller | None = None,
         client: httpx.AsyncClient | None = None,
         account_id: str | None = None,
+        call: Call | None = None,
     ) -> None:
         self.fake = fake
         self.bot_base_url = bot_base_url.rstrip("/")
@@ -73,7 +74,7 @@ class CallSession:
         self.clock = CallClock()
         self.recorder = CallRecorder(self.clock)
         self._waiters = TimelineWaiters(self.recorder)
-        self.call = call = fake.registry.create_call(
+        self.call = call = call or fake.registry.create_call(
             account.account_id, from_=opts.from_, to=opts.to
         )
         self.call_id = call.call_id
@@ -85,6 +86,8 @@ class CallSession:
             from_=call.from_,
             to=call.to,
             start_time=call.start_time,
+            direction="outbound" if call.direction == "outbound" else "inbound",
+            tag=call.tag,
         )
         self.caller = CallerSource()
         self.ended = asyncio.Event()

@@ -24,8 +24,10 @@ from types import TracebackType
 
 from simulator.call.live import Caller
 from simulator.call.options import CallOptions
+from simulator.call.outbound import OutboundTrigger, run_outbound_call
 from simulator.call.result import CallResult
 from simulator.call.session import CallSession
+from simulator.protocol.create_call import CalleePlan
 from simulator.rest.fake import FakeBandwidth, FakeSettings
 from simulator.rest.intercept import Interceptor
 from simulator.rest.journal import Violation
@@ -157,6 +159,33 @@ class Harness:
             )
         session = CallSession(self.fake, self.bot.base_url, options=opts, caller=caller)
         result = await session.run()
+        for violation in self.collect_child_violations():
+            result.violations.append(violation)
+        return result
+
+    async def place_outbound_call(
+        self,
+        trigger: OutboundTrigger,
+        callee: CalleePlan | None = None,
+        caller: Caller | None = None,
+        *,
+        options: CallOptions | None = None,
+    ) -> CallResult:
+        """Make the bot dial out with ``trigger`` and play the callee (``callee``, answers).
+
+        ``caller`` is the callee's script, as for :meth:`place_call`. If the bot creates
+        no call within ``trigger.create_within_s``, the result says so in its errors.
+        """
+        if self.bot is None:
+            raise RuntimeError("no bot: create the Harness with a target to place calls")
+        result = await run_outbound_call(
+            self.fake,
+            self.bot.base_url,
+            trigger,
+            callee or CalleePlan(),
+            options=options,
+            caller=caller,
+        )
         for violation in self.collect_child_violations():
             result.violations.append(violation)
         return result
