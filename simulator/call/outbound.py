@@ -260,11 +260,14 @@ async def run_outbound_call(
     options: CallOptions | None = None,
     caller: Caller | None = None,
     client: httpx.AsyncClient | None = None,
+    dial_lock: asyncio.Lock | None = None,
 ) -> CallResult:
     """Ask the bot to dial with ``trigger``, then play the callee of the call it creates.
 
     If the bot creates no call within ``trigger.create_within_s`` the result carries one
     error naming the budget (and what the trigger request got); nothing waits longer.
+    ``dial_lock``, shared by the calls on one fake, keeps their triggers one at a time, so
+    that each created call is paired with the call that asked for it.
     """
     loop = asyncio.get_running_loop()
     placed: asyncio.Future[PlacedCall] = loop.create_future()
@@ -277,14 +280,21 @@ async def run_outbound_call(
         loop.call_soon_threadsafe(settle, call)
 
     since = fake.journal.last_seq
-    withdraw = fake.outbound.expect(take)
     own_client = client is None
     http = client or httpx.AsyncClient(trust_env=False)
     url = bot_base_url.rstrip("/") + trigger.path
-    trigger_task = asyncio.create_task(_trigger(http, url, trigger), name="bwsim-trigger")
+    trigger_task: asyncio.Task[str | None] | None = None
     try:
-        done, _ = await asyncio.wait({placed}, timeout=trigger.create_within_s)
-        withdraw()
+        # One trigger at a time per fake: each created call goes to the call that asked.
+        async with dial_lock or contextlib.nullcontext():
+            withdraw = fake.outbound.expect(take)
+            try:
+                trigger_task = asyncio.create_task(
+                    _trigger(http, url, trigger), name="bwsim-trigger"
+                )
+                done, _ = await asyncio.wait({placed}, timeout=trigger.create_within_s)
+            finally:
+                withdraw()
         if not done:
             trigger_problem = trigger_task.result() if trigger_task.done() else None
             message = (
@@ -304,8 +314,7 @@ async def run_outbound_call(
             result.errors.append(trigger_problem)
         return result
     finally:
-        withdraw()
-        if not trigger_task.done():
+        if trigger_task is not None and not trigger_task.done():
             trigger_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await trigger_task

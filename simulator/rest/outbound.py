@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from simulator.protocol.create_call import (
     CreateCall,
@@ -22,10 +22,8 @@ from simulator.protocol.create_call import (
     create_call_response,
     parse_create_call,
 )
-from simulator.rest.registry import Call
-
-if TYPE_CHECKING:
-    from simulator.rest.fake import FakeBandwidth
+from simulator.rest.journal import Journal
+from simulator.rest.registry import Call, Registry
 
 __all__ = ["OutboundDesk", "PlacedCall", "create_outbound_call"]
 
@@ -81,33 +79,33 @@ class OutboundDesk:
             self._takers.clear()
 
 
-def create_outbound_call(fake: FakeBandwidth, account_id: str, body: Any) -> dict[str, Any] | str:
+def create_outbound_call(
+    registry: Registry, journal: Journal, desk: OutboundDesk, account_id: str, body: Any
+) -> dict[str, Any] | str:
     """Create Call's work once the request is authenticated (docs/bandwidth.md §4.7).
 
     Returns the 201 body (``createCallResponse``), or the 400 description naming the bad
     field. The call is registered as an outbound call in ``initiated`` and offered to
-    :attr:`FakeBandwidth.outbound`; a call nobody expected is a violation
+    ``desk`` (the fake's ``outbound``); a call nobody expected is a violation
     (``unexpected-outbound-call``) and ends at once with cause ``timeout``: nobody answers.
     """
     try:
         wanted = parse_create_call(body)
     except CreateCallInvalid as err:
         return f"Invalid createCall request: {err}"
-    account = fake.registry.accounts[account_id]
+    account = registry.accounts[account_id]
     if wanted.application_id != account.application_id:
         return (
             f"Invalid createCall request: applicationId: {wanted.application_id!r} is not "
             f"an application of account {account_id} (use $BANDWIDTH_APPLICATION_ID)"
         )
-    call = fake.registry.create_call(
-        account_id, from_=wanted.from_, to=wanted.to, direction="outbound"
-    )
+    call = registry.create_call(account_id, from_=wanted.from_, to=wanted.to, direction="outbound")
     call.tag = wanted.tag
     payload = create_call_response(
         wanted, account_id=account_id, call_id=call.call_id, enqueued_time=call.start_time
     )
-    if not fake.outbound.offer(PlacedCall(call, wanted)):
-        fake.journal.violation(
+    if not desk.offer(PlacedCall(call, wanted)):
+        journal.violation(
             "unexpected-outbound-call",
             f"the bot created an outbound call to {wanted.to} but none was expected: "
             "nobody answers it (a scenario expects one with call.direction: outbound)",
@@ -115,7 +113,7 @@ def create_outbound_call(fake: FakeBandwidth, account_id: str, body: Any) -> dic
             url=f"/api/v2/accounts/{account_id}/calls",
             call_id=call.call_id,
         )
-        fake.registry.end(
+        registry.end(
             call.call_id, "timeout", "bwsim: no outbound call was expected, nobody answered"
         )
     return payload

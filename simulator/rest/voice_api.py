@@ -517,7 +517,10 @@ class VoiceApiApp:
         except ValueError:
             return _Response.error(400, "Request body is not valid JSON")
         assert request.account_id is not None
-        created = create_outbound_call(self.fake, request.account_id, body)
+        fake = self.fake
+        created = create_outbound_call(
+            fake.registry, fake.journal, fake.outbound, request.account_id, body
+        )
         if isinstance(created, str):
             return _Response.error(400, created)
         request.entry.call_id = created["callId"]

@@ -13,6 +13,7 @@ folder removed.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import shutil
@@ -66,12 +67,22 @@ class Harness:
         self.startup_timeout_s = startup_timeout_s
         account = self.fake.default_account
         if credentials is not None:
-            # A bot started by hand keeps its own secrets: the fake adopts them.
+            # A bot started by hand keeps its own secrets and ids: the fake adopts them.
             account.client_id = credentials.client_id
             account.client_secret = credentials.client_secret
-            self.credentials = credentials
+            self._adopt_ids(credentials.account_id, credentials.application_id)
+            self.credentials = replace(
+                credentials,
+                account_id=account.account_id,
+                application_id=account.application_id,
+            )
         else:
-            self.credentials = BotCredentials.generate(account.client_id, account.client_secret)
+            self.credentials = BotCredentials.generate(
+                account.client_id,
+                account.client_secret,
+                account_id=account.account_id,
+                application_id=account.application_id,
+            )
         self.app.control_token = self.credentials.control_token  # what its bots are given
         self.api: RunningServer | None = None
         self.bot: RunningBot | None = None
@@ -79,6 +90,18 @@ class Harness:
         self._stack = contextlib.AsyncExitStack()
         self._tmp: Path | None = None
         self._child_violations_read = 0
+        self._dial_lock = asyncio.Lock()
+
+    def _adopt_ids(self, account_id: str, application_id: str) -> None:
+        """Give the fake's account the ids a bot started by hand already has (if any)."""
+        account = self.fake.default_account
+        registry = self.fake.registry
+        if account_id and account_id != account.account_id:
+            registry.accounts.pop(account.account_id, None)
+            account.account_id = account_id
+            registry.accounts[account_id] = account
+        if application_id:
+            account.application_id = application_id
 
     @property
     def violations_file(self) -> Path:
@@ -185,6 +208,7 @@ class Harness:
             callee or CalleePlan(),
             options=options,
             caller=caller,
+            dial_lock=self._dial_lock,
         )
         for violation in self.collect_child_violations():
             result.violations.append(violation)

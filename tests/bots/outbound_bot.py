@@ -1,21 +1,27 @@
 """A bot without Pipecat that dials out, for outbound calls (docs/bandwidth.md §4.7, §2.4).
 
-- ``POST /dial`` fetches an OAuth token and creates a call through the Voice API at
-  :data:`CONFIG` ``api_base``, with ``answerUrl`` and ``disconnectUrl`` on its own public
-  host (``https://bot.example``), which bwsim maps back to it on loopback;
+- ``POST /dial`` fetches an OAuth token and creates a call through the Voice API, with
+  ``answerUrl`` and ``disconnectUrl`` on its own public host (``https://bot.example``),
+  which bwsim maps back to it on loopback. Its settings come from :data:`CONFIG` when
+  filled (a test serving it in-process), else from the variables bwsim gives the bots it
+  starts (``BANDWIDTH_ACCOUNT_ID`` …), against Bandwidth's own hosts, which bwsim routes
+  to its fake;
 - ``POST /answer`` answers with a bidirectional ``<StartStream>`` and a long ``<Pause>``;
 - on its socket, when the callee first speaks it plays one second of a 1 kHz tone
-  (:data:`TONE_ULAW`); when the callee speaks again it hangs up through the Voice API;
+  (:data:`TONE_ULAW`); when the callee speaks again, after a pause of at least
+  :data:`GAP_FRAMES` silent frames, it hangs up through the Voice API;
 - ``POST /disconnect`` keeps the body.
 
 Everything it receives is kept in :data:`SEEN`. Serve in-process
-(``simulator.runner.servers.serve(outbound_bot.app)``) after filling :data:`CONFIG`.
+(``simulator.runner.servers.serve(outbound_bot.app)``) after filling :data:`CONFIG`, or
+let bwsim start it (``--app tests.bots.outbound_bot:app``).
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import os
 from typing import Any
 
 import httpx
@@ -28,6 +34,13 @@ from simulator.protocol.media import SILENT_FRAME
 
 CONFIG: dict[str, str] = {}
 """``api_base``, ``client_id``, ``client_secret``, ``account_id``, ``application_id``."""
+_FROM_ENV = {
+    "client_id": "BANDWIDTH_CLIENT_ID",
+    "client_secret": "BANDWIDTH_CLIENT_SECRET",
+    "account_id": "BANDWIDTH_ACCOUNT_ID",
+    "application_id": "BANDWIDTH_APPLICATION_ID",
+    "phone_number": "BANDWIDTH_PHONE_NUMBER",
+}
 SEEN: dict[str, Any] = {"webhooks": [], "socket": [], "created": [], "hangups": []}
 _SILENT_PAYLOAD = base64.b64encode(SILENT_FRAME).decode()
 TONE_ULAW = ulaw_encode(
@@ -35,6 +48,8 @@ TONE_ULAW = ulaw_encode(
 )
 """What the bot says: 1 s of a 1 kHz tone, μ-law."""
 PUBLIC = "https://bot.example"
+GAP_FRAMES = 25
+"""Silent frames (20 ms each, 500 ms) that separate two utterances of the callee."""
 
 app = FastAPI()
 
@@ -47,10 +62,23 @@ def reset(**config: str) -> None:
     CONFIG.update(config)
 
 
+def _conf(key: str) -> str:
+    if key in CONFIG:
+        return CONFIG[key]
+    if key == "api_base":
+        return ""
+    return os.environ.get(_FROM_ENV[key], "+15555550111" if key == "phone_number" else "")
+
+
+def _voice(path: str) -> str:
+    base = _conf("api_base") or "https://voice.bandwidth.com"
+    return f"{base}/api/v2/accounts/{_conf('account_id')}{path}"
+
+
 async def _token(client: httpx.AsyncClient) -> str:
     response = await client.post(
-        CONFIG["api_base"] + "/api/v1/oauth2/token",
-        auth=(CONFIG["client_id"], CONFIG["client_secret"]),
+        (_conf("api_base") or "https://api.bandwidth.com") + "/api/v1/oauth2/token",
+        auth=(_conf("client_id"), _conf("client_secret")),
         data={"grant_type": "client_credentials"},
     )
     response.raise_for_status()
@@ -63,12 +91,12 @@ async def dial(request: Request) -> Response:
     async with httpx.AsyncClient(trust_env=False) as client:
         token = await _token(client)
         response = await client.post(
-            f"{CONFIG['api_base']}/api/v2/accounts/{CONFIG['account_id']}/calls",
+            _voice("/calls"),
             headers={"authorization": f"Bearer {token}"},
             json={
-                "from": "+15555550111",
+                "from": _conf("phone_number"),
                 "to": wanted["to"],
-                "applicationId": CONFIG["application_id"],
+                "applicationId": _conf("application_id"),
                 "answerUrl": PUBLIC + "/answer",
                 "disconnectUrl": PUBLIC + "/disconnect",
             },
@@ -104,7 +132,7 @@ async def _hang_up(call_id: str) -> None:
     async with httpx.AsyncClient(trust_env=False) as client:
         token = await _token(client)
         response = await client.post(
-            f"{CONFIG['api_base']}/api/v2/accounts/{CONFIG['account_id']}/calls/{call_id}",
+            _voice(f"/calls/{call_id}"),
             headers={"authorization": f"Bearer {token}"},
             json={"state": "completed"},
         )
@@ -114,8 +142,8 @@ async def _hang_up(call_id: str) -> None:
 @app.websocket("/ws")
 async def ws(websocket: WebSocket) -> None:
     await websocket.accept()
-    speaking = False
     utterances = 0
+    quiet_frames = GAP_FRAMES  # the call starts in silence
     call_id = ""
     try:
         while True:
@@ -129,8 +157,10 @@ async def ws(websocket: WebSocket) -> None:
                 return
             if kind != "media" or message.get("track") != "inbound":
                 continue
-            voiced = message.get("payload") != _SILENT_PAYLOAD
-            if voiced and not speaking:
+            if message.get("payload") == _SILENT_PAYLOAD:
+                quiet_frames += 1
+                continue
+            if quiet_frames >= GAP_FRAMES:  # a new utterance
                 utterances += 1
                 if utterances == 1:
                     media = {
@@ -142,6 +172,6 @@ async def ws(websocket: WebSocket) -> None:
                     )
                 elif utterances == 2:
                     await _hang_up(call_id)
-            speaking = voiced
+            quiet_frames = 0
     except WebSocketDisconnect:
         return

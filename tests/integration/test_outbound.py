@@ -60,6 +60,7 @@ async def test_the_bot_dials_and_bwsim_plays_the_callee_end_to_end(harness: Harn
         await live.wait_for("stream-accepted", timeout_ms=10_000)
         await live.say(UTTERANCE, "hello")
         await live.wait_for("bot-speech-end", timeout_ms=10_000)
+        await live.pause(1000)  # a pause longer than the bot's GAP_FRAMES
         await live.say(UTTERANCE, "bye")  # the bot hangs up when the callee speaks again
         await live.pause(10_000)
 
