@@ -30,7 +30,7 @@ from simulator.call.session import CallSession
 from simulator.call.webhook_sender import WebhookExchange, send_webhook
 from simulator.protocol import bxml_runner as bx
 from simulator.protocol.bxml import BxmlError, parse_bxml
-from simulator.protocol.create_call import CalleePlan, CreateCall
+from simulator.protocol.create_call import CalleePlan, CreateCall, detection_mode
 from simulator.protocol.urls import http_url
 from simulator.protocol.verbs import Step, plan
 from simulator.protocol.webhook_auth import WebhookAuth
@@ -82,6 +82,7 @@ class OutboundSession(CallSession):
         )
         self.request: CreateCall = placed.request
         self.callee = callee
+        self._detection: asyncio.Task[None] | None = None
 
     async def _initiate(self, client: httpx.AsyncClient) -> list[Step] | None:
         """Ring, then answer and fetch the bot's BXML from ``answerUrl``, or end the call."""
@@ -116,6 +117,8 @@ class OutboundSession(CallSession):
         """Send ``answer`` (then ``answerFallbackUrl`` if it fails) and plan its BXML."""
         req = self.request
         body = answer_body(replace(self.info, answer_time=self.call.answer_time), datetime.now(UTC))
+        if detection_mode(req) == "sync":  # the answer waits for the result and carries it
+            body["machineDetectionResult"] = self.callee.machine_detection_result()
         tries = [(req.answer_url, req.answer_method, req.username, req.password)]
         if req.answer_fallback_url:
             tries.append(
@@ -159,7 +162,38 @@ class OutboundSession(CallSession):
             outcome=exchange.outcome,
             attempts=len(exchange.attempts),
         )
+        if detection_mode(req) == "async":
+            self._detection = asyncio.create_task(
+                self._detection_complete(client), name="bwsim-machine-detection"
+            )
         return self._plan_answer(exchange, req.answer_url)
+
+    async def _detection_complete(self, client: httpx.AsyncClient) -> None:
+        """Send ``machineDetectionComplete`` (async mode) to the detection's ``callbackUrl``.
+
+        Without a ``callbackUrl`` it goes to ``answerUrl``; its answer is not run as BXML
+        (docs/bandwidth.md §4.7 lists both as bwsim's choices).
+        """
+        req = self.request
+        detection = req.machine_detection or {}
+        body = answer_body(replace(self.info, answer_time=self.call.answer_time), datetime.now(UTC))
+        body["eventType"] = "machineDetectionComplete"
+        body.pop("sipCallId", None)
+        body["machineDetectionResult"] = self.callee.machine_detection_result()
+        url = http_url(str(detection.get("callbackUrl") or req.answer_url), self.bot_base_url)
+        username = detection.get("username", req.username)
+        password = detection.get("password", req.password)
+        method = str(detection.get("callbackMethod") or "POST").upper()
+        exchange = await send_webhook(
+            client,
+            url,
+            body,
+            auth=WebhookAuth("challenge", username, password),
+            method="GET" if method == "GET" else "POST",
+            timeout_s=req.callback_timeout_s,
+            sync=False,
+        )
+        self.webhooks.log(exchange)
 
     def _plan_answer(
         self, exchange: WebhookExchange, base_url: str
@@ -187,6 +221,8 @@ class OutboundSession(CallSession):
         self, client: httpx.AsyncClient, caller_task: asyncio.Task[None] | None
     ) -> None:
         await super()._wind_down(client, caller_task)
+        if self._detection is not None:  # sent before disconnect; its own timeout bounds it
+            await self._detection
         req = self.request
         if req.disconnect_url is None or self.call.phase is not CallPhase.DISCONNECTED:
             return

@@ -13,23 +13,27 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from simulator.protocol.webhook_bodies import call_url, iso_timestamp
+from simulator.protocol.webhook_bodies import call_url, iso_duration, iso_timestamp
 
 __all__ = [
     "CALLBACK_METHODS",
     "CALLEE_ANSWERS",
     "DEFAULT_RING_MS",
+    "DETECTION_MODES",
     "CalleePlan",
     "CreateCall",
     "CreateCallInvalid",
     "create_call_response",
+    "detection_mode",
     "parse_create_call",
 ]
 
+DETECTION_MODES = ("sync", "async")
+"""``machineDetectionModeEnum``; ``async`` when absent (the spec's default)."""
 CALLBACK_METHODS = ("GET", "POST")
 """``callbackMethodEnum``: how a callback is delivered; POST when null or absent."""
 _E164 = re.compile(r"^\+[1-9]\d{1,14}$")
@@ -37,6 +41,8 @@ _URL_FIELDS = ("answerUrl", "answerFallbackUrl", "disconnectUrl")
 _METHOD_FIELDS = ("answerMethod", "answerFallbackMethod", "disconnectMethod")
 _MAX_LENGTHS = {
     "answerUrl": 2048,
+    "callbackUrl": 2048,
+    "fallbackUrl": 2048,
     "answerFallbackUrl": 2048,
     "disconnectUrl": 2048,
     "username": 1024,
@@ -138,6 +144,32 @@ def _check_to(value: str) -> None:
     )
 
 
+def _machine_detection(value: Any) -> Mapping[str, Any] | None:
+    """Check ``machineDetection`` (schema ``machineDetectionConfiguration``)."""
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise CreateCallInvalid("machineDetection", "must be an object")
+    mode = value.get("mode")
+    if mode is not None and mode not in DETECTION_MODES:
+        raise CreateCallInvalid("machineDetection.mode", f"must be sync or async, got {mode!r}")
+    for name in ("callbackUrl", "fallbackUrl"):
+        try:
+            _url(value, name)
+        except CreateCallInvalid as err:
+            raise CreateCallInvalid(
+                f"machineDetection.{name}", str(err).split(": ", 1)[1]
+            ) from None
+    for name in ("callbackMethod", "fallbackMethod"):
+        try:
+            _method(value, name)
+        except CreateCallInvalid as err:
+            raise CreateCallInvalid(
+                f"machineDetection.{name}", str(err).split(": ", 1)[1]
+            ) from None
+    return dict(value)
+
+
 def parse_create_call(body: Any) -> CreateCall:
     """Check a Create Call body (spec schema ``createCall``) and return what it asks for."""
     if not isinstance(body, Mapping):
@@ -174,9 +206,7 @@ def parse_create_call(body: Any) -> CreateCall:
         isinstance(priority, bool) or not isinstance(priority, int) or not 1 <= priority <= 5
     ):
         raise CreateCallInvalid("priority", f"must be an integer from 1 to 5, got {priority!r}")
-    detection = body.get("machineDetection")
-    if detection is not None and not isinstance(detection, Mapping):
-        raise CreateCallInvalid("machineDetection", "must be an object")
+    detection = _machine_detection(body.get("machineDetection"))
     return CreateCall(
         to=to,
         from_=from_,
@@ -270,3 +300,18 @@ class CalleePlan:
     def end_cause(self) -> str | None:
         """The disconnect cause when the callee never answers; None when it answers."""
         return _END_CAUSES.get(self.answer)
+
+    def machine_detection_result(self) -> dict[str, str]:
+        """The ``machineDetectionResult`` for this callee: a machine, or a person.
+
+        Bandwidth reports how long detection took; bwsim decides at once (``PT0.000S``).
+        """
+        value = "answering-machine" if self.answer == "machine" else "human"
+        return {"value": value, "duration": iso_duration(timedelta(0))}
+
+
+def detection_mode(request: CreateCall) -> str | None:
+    """How the request asked for machine detection: ``sync``, ``async``, or None (not asked)."""
+    if request.machine_detection is None:
+        return None
+    return str(request.machine_detection.get("mode") or "async")

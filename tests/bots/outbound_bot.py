@@ -10,7 +10,8 @@
 - on its socket, when the callee first speaks it plays one second of a 1 kHz tone
   (:data:`TONE_ULAW`); when the callee speaks again, after a pause of at least
   :data:`GAP_FRAMES` silent frames, it hangs up through the Voice API;
-- ``POST /disconnect`` keeps the body.
+- ``POST /disconnect`` and ``POST /machine`` (a ``machineDetection.callbackUrl``) keep the
+  body; ``/dial`` passes a ``machineDetection`` of its request on to Create Call.
 
 Everything it receives is kept in :data:`SEEN`. Serve in-process
 (``simulator.runner.servers.serve(outbound_bot.app)``) after filling :data:`CONFIG`, or
@@ -99,6 +100,11 @@ async def dial(request: Request) -> Response:
                 "applicationId": _conf("application_id"),
                 "answerUrl": PUBLIC + "/answer",
                 "disconnectUrl": PUBLIC + "/disconnect",
+                **(
+                    {"machineDetection": wanted["machineDetection"]}
+                    if "machineDetection" in wanted
+                    else {}
+                ),
             },
         )
     SEEN["created"].append({"status": response.status_code, "body": response.json()})
@@ -120,6 +126,12 @@ async def answer(request: Request) -> Response:
         '<Pause duration="600"/></Response>'
     )
     return Response(xml, media_type="application/xml")
+
+
+@app.post("/machine")
+async def machine(request: Request) -> Response:
+    SEEN["webhooks"].append(await request.json())
+    return Response(status_code=204)
 
 
 @app.post("/disconnect")

@@ -163,3 +163,38 @@ async def test_create_call_refuses_bad_requests_as_the_other_routes_do(harness: 
     assert foreign.status_code == 400
     assert "applicationId" in foreign.json()["description"]
     assert harness.fake.registry.calls == {}
+
+
+async def test_a_machine_is_reported_by_machine_detection_complete(harness: Harness) -> None:
+    """Async detection: machineDetectionComplete says answering-machine, then disconnect."""
+    detection = {"mode": "async", "callbackUrl": "https://bot.example/machine"}
+    trigger = OutboundTrigger(json={"to": "+15555550123", "machineDetection": detection})
+
+    async def callee(live: LiveCall) -> None:
+        await live.wait_for("stream-accepted", timeout_ms=10_000)
+
+    result = await harness.place_outbound_call(trigger, CalleePlan("machine", ring_ms=50), callee)
+
+    assert result.errors == []
+    [complete] = webhooks("machineDetectionComplete")
+    assert complete["machineDetectionResult"]["value"] == "answering-machine"
+    assert complete["callId"] == result.call_id
+    [answer] = webhooks("answer")
+    assert "machineDetectionResult" not in answer  # async: the result comes on its own
+    events = [b["eventType"] for b in bot.SEEN["webhooks"]]
+    assert events.index("machineDetectionComplete") < events.index("disconnect")
+
+
+async def test_sync_detection_puts_the_result_in_the_answer(harness: Harness) -> None:
+    """Sync detection: the answer webhook carries machineDetectionResult (a person here)."""
+    trigger = OutboundTrigger(json={"to": "+15555550123", "machineDetection": {"mode": "sync"}})
+
+    async def callee(live: LiveCall) -> None:
+        await live.wait_for("stream-accepted", timeout_ms=10_000)
+
+    await harness.place_outbound_call(trigger, CalleePlan("answered", ring_ms=50), callee)
+
+    [answer] = webhooks("answer")
+    assert answer["machineDetectionResult"]["value"] == "human"
+    validate_body("answer", answer)
+    assert webhooks("machineDetectionComplete") == []

@@ -11,6 +11,7 @@ from simulator.protocol.create_call import (
     CalleePlan,
     CreateCallInvalid,
     create_call_response,
+    detection_mode,
     parse_create_call,
 )
 
@@ -118,3 +119,27 @@ def test_a_bad_plan_is_refused(answer: str, ring_ms: float | None) -> None:
     """An unknown answer or a negative ring time is refused, naming the value."""
     with pytest.raises(ValueError, match=r"answer must be one of|ring_ms must be"):
         CalleePlan(answer, ring_ms)
+
+
+@pytest.mark.parametrize(
+    ("detection", "field"),
+    [
+        ({"mode": "maybe"}, "machineDetection.mode"),
+        ({"callbackUrl": "machine"}, "machineDetection.callbackUrl"),
+        ({"callbackMethod": "PATCH"}, "machineDetection.callbackMethod"),
+    ],
+)
+def test_a_bad_machine_detection_is_named(detection: dict[str, Any], field: str) -> None:
+    """The mode, URLs and methods of machineDetection are checked, naming the nested field."""
+    assert bad_field(machineDetection=detection) == field
+
+
+def test_machine_detection_defaults_to_async_and_reports_the_callee() -> None:
+    """Without a mode detection is async (the spec's default); a machine is reported as such."""
+    assert detection_mode(parse_create_call(GOOD)) is None
+    assert detection_mode(parse_create_call(GOOD | {"machineDetection": {}})) == "async"
+    assert CalleePlan("machine").machine_detection_result()["value"] == "answering-machine"
+    assert CalleePlan("answered").machine_detection_result() == {
+        "value": "human",
+        "duration": "PT0.000S",
+    }
