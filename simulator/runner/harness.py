@@ -181,10 +181,21 @@ class Harness:
                 webhook_password=self.credentials.webhook_password,
             )
         session = CallSession(self.fake, self.bot.base_url, options=opts, caller=caller)
+        before = self._unexpected_calls()
         result = await session.run()
         for violation in self.collect_child_violations():
             result.violations.append(violation)
+        result.violations.extend(v for k, v in self._unexpected_calls().items() if k not in before)
         return result
+
+    def _unexpected_calls(self) -> dict[int, Violation]:
+        """The ``unexpected-outbound-call`` violations so far, by identity.
+
+        Such a call belongs to no call session (nobody expected it); the calls running
+        while the bot created it report it, so that it fails them and is never lost.
+        """
+        kind = "unexpected-outbound-call"
+        return {id(v): v for v in self.fake.journal.violations if v.kind == kind}
 
     async def place_outbound_call(
         self,
@@ -201,6 +212,7 @@ class Harness:
         """
         if self.bot is None:
             raise RuntimeError("no bot: create the Harness with a target to place calls")
+        before = self._unexpected_calls()
         result = await run_outbound_call(
             self.fake,
             self.bot.base_url,
@@ -212,6 +224,7 @@ class Harness:
         )
         for violation in self.collect_child_violations():
             result.violations.append(violation)
+        result.violations.extend(v for k, v in self._unexpected_calls().items() if k not in before)
         return result
 
     async def __aexit__(

@@ -111,6 +111,26 @@ async def dial(request: Request) -> Response:
     return JSONResponse(response.json(), status_code=response.status_code)
 
 
+@app.post("/dials-on-initiate")
+async def dials_on_initiate(request: Request) -> Response:
+    """An inbound call's initiate that dials out as well: a call nobody expects."""
+    caller = (await request.json())["from"]
+    async with httpx.AsyncClient(trust_env=False) as client:
+        token = await _token(client)
+        await client.post(
+            _voice("/calls"),
+            headers={"authorization": f"Bearer {token}"},
+            json={
+                "from": _conf("phone_number"),
+                "to": caller,
+                "applicationId": _conf("application_id"),
+                "answerUrl": PUBLIC + "/answer",
+            },
+        )
+    xml = '<?xml version="1.0" encoding="UTF-8"?><Response><Hangup/></Response>'
+    return Response(xml, media_type="application/xml")
+
+
 @app.post("/nodial")
 async def nodial() -> Response:
     """Says yes and dials nobody: a bot that never creates the call."""

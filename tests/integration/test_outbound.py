@@ -198,3 +198,11 @@ async def test_sync_detection_puts_the_result_in_the_answer(harness: Harness) ->
     assert answer["machineDetectionResult"]["value"] == "human"
     validate_body("answer", answer)
     assert webhooks("machineDetectionComplete") == []
+
+
+async def test_a_call_created_during_an_inbound_call_fails_that_call(harness: Harness) -> None:
+    """A bot that dials out unasked during an inbound call: the call reports the violation."""
+    options = CallOptions(webhook_path="/dials-on-initiate", auth_mode="none")
+    result = await harness.place_call(options=options)
+    [violation] = [v for v in result.violations if v.kind == "unexpected-outbound-call"]
+    assert "none was expected" in violation.detail
