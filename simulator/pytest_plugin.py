@@ -191,6 +191,42 @@ class BwsimSession:
         self.results.append(result)
         return result
 
+    async def dial(
+        self,
+        caller: Caller | None = None,
+        *,
+        path: str = "/dial",
+        method: str = "POST",
+        json: Any = None,
+        answer: str = "answered",
+        ring_ms: float | None = None,
+        create_within_s: float = 10.0,
+        **options: Any,
+    ) -> CallResult:
+        """Make the bot dial out with ``method path`` (body ``json``) and play the callee.
+
+        The bot must create the call within ``create_within_s``; the callee answers
+        (``answer``: ``answered``, ``busy``, ``no-answer``, ``rejected``, ``machine``) after
+        ``ring_ms``, and ``caller`` is the callee's script (see :class:`LiveCall`).
+        """
+        from simulator.call.outbound import OutboundTrigger
+        from simulator.protocol.create_call import CalleePlan
+
+        if self._simulator.harness.bot is None:
+            msg = (
+                "bwsim has no bot to ask to dial: pass --bwsim-app/--bwsim-cmd/--bwsim-url, "
+                "or override the bwsim_target fixture in your conftest.py"
+            )
+            raise RuntimeError(msg)
+        trigger = OutboundTrigger(
+            method=method.upper(), path=path, json=json, create_within_s=create_within_s
+        )
+        result = await self._simulator.place_outbound_call(
+            trigger, CalleePlan(answer, ring_ms), caller, self.options(**options)
+        )
+        self.results.append(result)
+        return result
+
     def expect(
         self, result: CallResult, *expectations: str | Mapping[str, Any], ordered: bool = False
     ) -> list[Verdict]:

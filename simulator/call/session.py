@@ -46,7 +46,7 @@ from simulator.rest.journal import (
     JournalEntry,
     Violation,
 )
-from simulator.rest.registry import CallEvent, CallPhase
+from simulator.rest.registry import Call, CallEvent, CallPhase
 from simulator.rest.routes import Route
 
 __all__ = ["CallSession"]
@@ -69,6 +69,7 @@ class CallSession:
         caller: Caller | None = None,
         client: httpx.AsyncClient | None = None,
         account_id: str | None = None,
+        call: Call | None = None,
     ) -> None:
         self.fake = fake
         self.bot_base_url = bot_base_url.rstrip("/")
@@ -80,7 +81,7 @@ class CallSession:
         self.clock = CallClock()
         self.recorder = CallRecorder(self.clock)
         self._waiters = TimelineWaiters(self.recorder)
-        self.call = call = fake.registry.create_call(
+        self.call = call = call or fake.registry.create_call(
             account.account_id, from_=opts.from_, to=opts.to
         )
         self.call_id = call.call_id
@@ -92,10 +93,12 @@ class CallSession:
             from_=call.from_,
             to=call.to,
             start_time=call.start_time,
+            direction="outbound" if call.direction == "outbound" else "inbound",
+            tag=call.tag,
         )
-        self.tag: str | None = None
-        """The call's tag (``<Tag>``, a verb's ``tag``, Update Call's ``tag``), sent with
-        every later webhook that has the field."""
+        self.tag: str | None = call.tag
+        """The call's tag (Create Call's ``tag``, then ``<Tag>``, a verb's ``tag``, Update
+        Call's ``tag``), sent with every later webhook that has the field."""
         self.caller = CallerSource()
         self.ended = asyncio.Event()
         self.errors: list[str] = []

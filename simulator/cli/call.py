@@ -16,6 +16,7 @@ from simulator.call.audio_files import load_caller_audio
 from simulator.call.callers import linger_caller
 from simulator.call.live import DTMF_GAP_MS
 from simulator.call.options import DEFAULT_MAX_CALL_S, CallOptions
+from simulator.call.outbound import DEFAULT_CREATE_WITHIN_S, OutboundTrigger
 from simulator.call.pacer import quiet_gc
 from simulator.call.result import CallResult
 from simulator.cli.options import (
@@ -26,8 +27,11 @@ from simulator.cli.options import (
     add_target,
     note_allow_hosts,
 )
+from simulator.errors import ConfigError
+from simulator.judge.scenario_model import TRIGGER_METHODS
 from simulator.judge.verdicts import call_problems
 from simulator.protocol.codec import Pcm
+from simulator.protocol.create_call import CALLEE_ANSWERS, CalleePlan
 from simulator.protocol.gather import check_digits
 from simulator.runner.harness import Harness
 from simulator.runner.lifetime import interrupt_on_termination
@@ -39,7 +43,7 @@ from simulator.runner.targets import (
     parse_target,
 )
 
-__all__ = ["add_parser", "run"]
+__all__ = ["add_parser", "outbound_trigger", "run"]
 
 
 def add_parser(sub: Subparsers) -> None:
@@ -96,6 +100,34 @@ def add_parser(sub: Subparsers) -> None:
         default=DTMF_GAP_MS,
         help=f"time from one key to the next (default {DTMF_GAP_MS:g})",
     )
+    outbound = call.add_argument_group(
+        "outbound calls",
+        "the bot dials out and bwsim is the callee; --audio is what the callee says",
+    )
+    outbound.add_argument(
+        "--outbound-trigger",
+        default=None,
+        metavar="'[METHOD] PATH'",
+        help="make the bot dial with this request (e.g. 'POST /dial'; the method defaults to POST)",
+    )
+    outbound.add_argument(
+        "--outbound-json", default=None, metavar="JSON", help="the trigger request's JSON body"
+    )
+    outbound.add_argument(
+        "--answer",
+        default="answered",
+        choices=list(CALLEE_ANSWERS),
+        help="what the callee does once its phone has rung (default: answered)",
+    )
+    outbound.add_argument(
+        "--ring-ms", type=float, default=None, help="how long the callee's phone rings first"
+    )
+    outbound.add_argument(
+        "--create-within-s",
+        type=float,
+        default=DEFAULT_CREATE_WITHIN_S,
+        help="how long the bot has to create the call after the trigger (default: 10)",
+    )
 
 
 def _dtmf_keys(text: str) -> str:
@@ -111,6 +143,45 @@ def _path(value: str) -> str:
         msg = f"must be a path starting with '/', got {value!r}"
         raise argparse.ArgumentTypeError(msg)
     return value
+
+
+def outbound_trigger(args: argparse.Namespace) -> tuple[OutboundTrigger, CalleePlan] | None:
+    """The trigger and callee ``--outbound-*`` ask for; None for an inbound call.
+
+    Raises :class:`ConfigError` (exit 2) naming the option that is wrong.
+    """
+    if args.outbound_trigger is None:
+        for flag, given in (("--outbound-json", args.outbound_json), ("--ring-ms", args.ring_ms)):
+            if given is not None:
+                raise ConfigError(f"{flag} is for outbound calls: add --outbound-trigger")
+        return None
+    words = args.outbound_trigger.split()
+    method, path = ("POST", *words) if len(words) == 1 else [*words, "", ""][:2]
+    if (
+        len(words) not in (1, 2)
+        or not path.startswith("/")
+        or method.upper() not in TRIGGER_METHODS
+    ):
+        raise ConfigError(
+            f"--outbound-trigger takes '[METHOD] /PATH' (e.g. 'POST /dial'), got "
+            f"{args.outbound_trigger!r}"
+        )
+    body = None
+    if args.outbound_json is not None:
+        try:
+            body = json.loads(args.outbound_json)
+        except ValueError as exc:
+            raise ConfigError(f"--outbound-json is not valid JSON: {exc}") from None
+    if args.create_within_s <= 0:
+        raise ConfigError(f"--create-within-s must be > 0, got {args.create_within_s:g}")
+    try:
+        callee = CalleePlan(args.answer, args.ring_ms)
+    except ValueError as exc:
+        raise ConfigError(f"--ring-ms: {exc}") from None
+    trigger = OutboundTrigger(
+        method=method.upper(), path=path, json=body, create_within_s=args.create_within_s
+    )
+    return trigger, callee
 
 
 async def _place(args: argparse.Namespace, voice: Pcm) -> CallResult:
@@ -142,7 +213,11 @@ async def _place(args: argparse.Namespace, voice: Pcm) -> CallResult:
             print(f"bwsim: fake Voice API at {h.api_base} (account {account})", flush=True)
         quiet_gc()  # no 30-70 ms full collection in the middle of the call's 20 ms clock
         caller = linger_caller(voice, args.linger_ms, dtmf=args.dtmf, dtmf_gap_ms=args.dtmf_gap_ms)
-        result = await h.place_call(caller, options=options)
+        outbound = outbound_trigger(args)
+        if outbound is None:
+            result = await h.place_call(caller, options=options)
+        else:
+            result = await h.place_outbound_call(*outbound, caller, options=options)
         if h.bot is not None and h.bot.log_path is not None:
             print(f"bwsim: bot log {h.bot.log_path}", flush=True)
         return result
@@ -167,8 +242,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     voice = load_caller_audio(args.audio)  # before anything starts: a bad file is exit 2
+    outbound_trigger(args)  # a bad --outbound-* option is exit 2 before anything starts
     result = asyncio.run(_place(args, voice))
-    out = Path(args.out) if args.out else Path("bwsim-out") / result.call_id
+    out = Path(args.out) if args.out else Path("bwsim-out") / (result.call_id or "not-created")
     paths = result.write(out)
     metrics = result.metrics
     if args.json:

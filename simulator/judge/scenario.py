@@ -67,6 +67,7 @@ from simulator.judge.scenario_model import (
     Expectation,
     Scenario,
 )
+from simulator.judge.scenario_outbound import parse_outbound
 from simulator.judge.scenario_yaml import (
     LineLoader,
     LineMap,
@@ -161,6 +162,7 @@ def _parse_call(raw: Any, line: int | None) -> CallSpec:
         sequence_start=check_integer(
             raw.get("sequence_start", 1), "call.sequence_start", at("sequence_start"), "call"
         ),
+        outbound=parse_outbound(raw, at),
     )
 
 

@@ -25,17 +25,24 @@ __all__ = [
     "CALL_START",
     "CALL_TARGETS",
     "CLOSERS",
+    "DEFAULT_CREATE_WITHIN_MS",
+    "DIRECTIONS",
     "ENCODINGS",
     "EVENTS",
     "EXPECTATIONS",
     "EXPECT_COMMON_KEYS",
+    "INBOUND_ONLY_KEYS",
+    "OUTBOUND_KEYS",
     "SCENARIO_KEYS",
+    "TRIGGER_KEYS",
+    "TRIGGER_METHODS",
     "UNTIMED_KINDS",
     "VICTIMS",
     "Action",
     "Anchor",
     "CallSpec",
     "Expectation",
+    "OutboundSpec",
     "Scenario",
 ]
 
@@ -96,6 +103,7 @@ CALL_KEYS = frozenset(
         "max_call_s",
         "orphan_grace_s",
         "sequence_start",
+        *("direction", "trigger", "answer", "ring_ms"),
     }
 )
 VICTIMS = ("same_account", "other_account")
@@ -161,6 +169,28 @@ CALL_TARGETS = ("this", "victim")
 CLOSERS = ("simulator", "bot", "dropped")
 UNTIMED_KINDS = frozenset({"webhook_response", "call_state"})
 """Kinds judged once, on the whole call: the timing and counting keys do not apply."""
+
+
+DIRECTIONS = ("inbound", "outbound")
+OUTBOUND_KEYS = frozenset({"direction", "trigger", "answer", "ring_ms"})
+"""Keys of ``call`` for outbound calls (``direction`` is for both)."""
+TRIGGER_KEYS = frozenset({"method", "path", "json", "create_within_ms"})
+INBOUND_ONLY_KEYS = frozenset({"webhook_path", "body", "raw_body"})
+"""Keys about the ``initiate`` webhook, which an outbound call never sends."""
+TRIGGER_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+DEFAULT_CREATE_WITHIN_MS = 10_000.0
+
+
+@dataclass(frozen=True)
+class OutboundSpec:
+    """An outbound call: the request that makes the bot dial, and what the callee does."""
+
+    method: str = "POST"
+    path: str = "/dial"
+    json: Any = None
+    create_within_ms: float = DEFAULT_CREATE_WITHIN_MS
+    answer: str = "answered"
+    ring_ms: float | None = None
 
 
 # -- the records -------------------------------------------------------------------------
@@ -260,6 +290,8 @@ class CallSpec:
     max_call_s: float = DEFAULT_MAX_CALL_S
     orphan_grace_s: float = 5.0
     sequence_start: int = 1
+    outbound: OutboundSpec | None = None
+    """Set for ``direction: outbound``: the bot dials, bwsim plays the callee."""
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from simulator.rest.faults import FaultInjector
 from simulator.rest.journal import Journal
+from simulator.rest.outbound import OutboundDesk
 from simulator.rest.registry import Account, Registry
 
 __all__ = ["FakeBandwidth", "FakeSettings", "IssuedToken"]
@@ -61,6 +62,8 @@ class FakeBandwidth:
     clock: Callable[[], float] = time.monotonic
     tokens: dict[str, IssuedToken] = field(default_factory=dict)
     caller_lines: dict[str, list[str]] = field(default_factory=dict)
+    outbound: OutboundDesk = field(default_factory=OutboundDesk)
+    """Who plays the callee of each call a bot creates (``POST …/calls``)."""
     default_account: Account = field(init=False)
 
     def __post_init__(self) -> None:
@@ -110,3 +113,4 @@ class FakeBandwidth:
         self.faults.clear()
         self.tokens.clear()
         self.caller_lines.clear()
+        self.outbound.clear()

@@ -392,11 +392,13 @@ class Registry:
     def request_hangup(self, call_id: str, *, source: str) -> Call:
         """The Voice API was asked to complete an active call: end it with cause ``hangup``.
 
-        An unanswered inbound call is rejected instead (``completed`` rejects it:
-        docs/bandwidth.md §4.4).
+        An unanswered call is rejected (inbound) or cancelled (outbound) instead
+        (``completed`` rejects or cancels it: docs/bandwidth.md §4.4).
         """
         call = self._require_active(call_id, "hang up")
-        cause = "rejected" if call.phase is CallPhase.INITIATED else "hangup"
+        cause = "hangup"
+        if call.phase is CallPhase.INITIATED:
+            cause = "cancel" if call.direction == "outbound" else "rejected"
         self._emit(HangupRequested(call, source))
         return self.end(call_id, cause)
 

@@ -11,6 +11,8 @@ Routes (docs/bandwidth.md §4):
   (``application/xml``, ``<Bxml>`` root, 64 KB) → 204; a ``<Transfer>`` hands the caller on.
 - ``GET /api/v2/accounts/{accountId}/calls/{callId}``: the ``callState`` object.
 - ``GET /api/v2/accounts/{accountId}/calls``: the account's calls.
+- ``POST /api/v2/accounts/{accountId}/calls``: create an outbound call → 201; the call
+  goes to whoever expects it (:class:`~simulator.rest.outbound.OutboundDesk`).
 - ``/_bwsim/…``: the simulator's own control API (health, journal, caller lines), for
   the run's own parts only: each request needs ``Authorization: Bearer`` with the run's
   :attr:`VoiceApiApp.control_token`, a loopback ``Host``, and JSON on a POST
@@ -40,6 +42,7 @@ from simulator.rest.control_guard import check_control_request, new_control_toke
 from simulator.rest.fake import FakeBandwidth, IssuedToken
 from simulator.rest.faults import default_error_body
 from simulator.rest.journal import JournalEntry
+from simulator.rest.outbound import create_outbound_call
 from simulator.rest.registry import InvalidTransition
 from simulator.rest.routes import Route
 
@@ -502,18 +505,26 @@ class VoiceApiApp:
         return _Response.json(200, calls)
 
     async def _create_call(self, request: _Request) -> _Response:
+        """Create Call (docs/bandwidth.md §4.7): 201 and the call goes to its callee."""
         auth = self._authenticate(request)
         if isinstance(auth, _Response):
             return auth
-        self.fake.journal.violation(
-            "unsupported-request",
-            "the bot tried to create an outbound call; bwsim simulates inbound calls only",
-            method=request.method,
-            url=request.path,
+        if request.content_type() != "application/json":
+            ct = request.headers.get("content-type", "(none)")
+            return _Response.error(415, f"Content type '{ct}' not supported")
+        try:
+            body = json.loads(request.body)
+        except ValueError:
+            return _Response.error(400, "Request body is not valid JSON")
+        assert request.account_id is not None
+        fake = self.fake
+        created = create_outbound_call(
+            fake.registry, fake.journal, fake.outbound, request.account_id, body
         )
-        return _Response.error(
-            501, "bwsim does not simulate Create Call (outbound calls)", kind="error"
-        )
+        if isinstance(created, str):
+            return _Response.error(400, created)
+        request.entry.call_id = created["callId"]
+        return _Response.json(201, created, {"location": created["callUrl"]})
 
     async def _method_not_allowed(self, request: _Request) -> _Response:
         self.fake.journal.violation(

@@ -17,8 +17,10 @@ from typing import Any, TypeVar
 
 from simulator.call.live import Caller
 from simulator.call.options import CallOptions
+from simulator.call.outbound import OutboundTrigger
 from simulator.call.result import CallResult
 from simulator.errors import TargetError
+from simulator.protocol.create_call import CalleePlan
 from simulator.runner.harness import Harness
 from simulator.runner.targets import Target
 
@@ -116,6 +118,22 @@ class BackgroundHarness:
             return await h.place_call(caller, options=options)
 
         limit = timeout_s if timeout_s is not None else options.max_call_s + 30
+        return await asyncio.wait_for(asyncio.wrap_future(self.submit(go)), limit)
+
+    async def place_outbound_call(
+        self,
+        trigger: OutboundTrigger,
+        callee: CalleePlan,
+        caller: Caller | None,
+        options: CallOptions,
+    ) -> CallResult:
+        """Make the bot dial out on the harness's loop and await the call from the caller's."""
+
+        async def go(h: Harness) -> CallResult:
+            return await h.place_outbound_call(trigger, callee, caller, options=options)
+
+        ring_s = 300.0 if callee.ring_ms is None else callee.ring_ms / 1000  # callTimeout ≤ 300 s
+        limit = trigger.create_within_s + ring_s + options.max_call_s + 30
         return await asyncio.wait_for(asyncio.wrap_future(self.submit(go)), limit)
 
     def reset(self) -> None:

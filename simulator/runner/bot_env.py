@@ -21,6 +21,7 @@ from simulator.rest.control_guard import TOKEN_VAR, new_control_token
 __all__ = [
     "ALLOWED_ENV",
     "ALLOWED_ENV_PREFIXES",
+    "DEFAULT_PHONE_NUMBER",
     "PASS_ENV_VAR",
     "PROXY_HOST",
     "STANDINS_VAR",
@@ -31,6 +32,8 @@ __all__ = [
     "passed_env_names",
 ]
 
+DEFAULT_PHONE_NUMBER = "+15555550199"
+"""The bot's own number: ``to`` of the inbound calls bwsim places, ``from`` of its own."""
 PROXY_HOST = "bot.bwsim.localhost"
 """``PROXY_HOST`` given to bots bwsim starts; ``.localhost`` names are loopback (RFC 6761)."""
 
@@ -101,14 +104,24 @@ class BotCredentials:
     webhook_username: str
     webhook_password: str
     human_agent_number: str = "+19195550123"
+    account_id: str = ""
+    """The fake's account, given as ``BANDWIDTH_ACCOUNT_ID`` (for Create Call's path)."""
+    application_id: str = ""
+    """Its Voice application, given as ``BANDWIDTH_APPLICATION_ID`` (Create Call's field)."""
+    phone_number: str = DEFAULT_PHONE_NUMBER
+    """The bot's own number, given as ``BANDWIDTH_PHONE_NUMBER`` (Create Call's ``from``)."""
     control_token: str = field(default_factory=new_control_token, repr=False, compare=False)
 
     @classmethod
-    def generate(cls, client_id: str, client_secret: str) -> BotCredentials:
-        """Fresh webhook credentials for the given OAuth client."""
+    def generate(
+        cls, client_id: str, client_secret: str, *, account_id: str = "", application_id: str = ""
+    ) -> BotCredentials:
+        """Fresh webhook credentials for the given OAuth client (and its account)."""
         return cls(
             client_id=client_id,
             client_secret=client_secret,
+            account_id=account_id,
+            application_id=application_id,
             webhook_username=f"bwsim-{secrets.token_hex(4)}",
             webhook_password=secrets.token_urlsafe(18),
         )
@@ -132,6 +145,9 @@ class BotCredentials:
             webhook_username=os.environ.get("BANDWIDTH_WEBHOOK_USERNAME", ""),
             webhook_password=os.environ.get("BANDWIDTH_WEBHOOK_PASSWORD", ""),
             control_token=os.environ.get(TOKEN_VAR) or new_control_token(),
+            account_id=os.environ.get("BANDWIDTH_ACCOUNT_ID", ""),
+            application_id=os.environ.get("BANDWIDTH_APPLICATION_ID", ""),
+            phone_number=os.environ.get("BANDWIDTH_PHONE_NUMBER") or DEFAULT_PHONE_NUMBER,
         )
 
     def environment(self, *, port: int | None, proxy_host: str = PROXY_HOST) -> dict[str, str]:
@@ -143,7 +159,12 @@ class BotCredentials:
             "BANDWIDTH_WEBHOOK_USERNAME": self.webhook_username,
             "BANDWIDTH_WEBHOOK_PASSWORD": self.webhook_password,
             "HUMAN_AGENT_NUMBER": self.human_agent_number,
+            "BANDWIDTH_PHONE_NUMBER": self.phone_number,
         }
+        if self.account_id:
+            env["BANDWIDTH_ACCOUNT_ID"] = self.account_id
+        if self.application_id:
+            env["BANDWIDTH_APPLICATION_ID"] = self.application_id
         if port is not None:
             env["PORT"] = str(port)
         return env

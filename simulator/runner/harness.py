@@ -13,6 +13,7 @@ folder removed.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import shutil
@@ -24,8 +25,10 @@ from types import TracebackType
 
 from simulator.call.live import Caller
 from simulator.call.options import CallOptions
+from simulator.call.outbound import OutboundTrigger, run_outbound_call
 from simulator.call.result import CallResult
 from simulator.call.session import CallSession
+from simulator.protocol.create_call import CalleePlan
 from simulator.rest.fake import FakeBandwidth, FakeSettings
 from simulator.rest.intercept import Interceptor
 from simulator.rest.journal import Violation
@@ -64,12 +67,22 @@ class Harness:
         self.startup_timeout_s = startup_timeout_s
         account = self.fake.default_account
         if credentials is not None:
-            # A bot started by hand keeps its own secrets: the fake adopts them.
+            # A bot started by hand keeps its own secrets and ids: the fake adopts them.
             account.client_id = credentials.client_id
             account.client_secret = credentials.client_secret
-            self.credentials = credentials
+            self._adopt_ids(credentials.account_id, credentials.application_id)
+            self.credentials = replace(
+                credentials,
+                account_id=account.account_id,
+                application_id=account.application_id,
+            )
         else:
-            self.credentials = BotCredentials.generate(account.client_id, account.client_secret)
+            self.credentials = BotCredentials.generate(
+                account.client_id,
+                account.client_secret,
+                account_id=account.account_id,
+                application_id=account.application_id,
+            )
         self.app.control_token = self.credentials.control_token  # what its bots are given
         self.api: RunningServer | None = None
         self.bot: RunningBot | None = None
@@ -77,6 +90,18 @@ class Harness:
         self._stack = contextlib.AsyncExitStack()
         self._tmp: Path | None = None
         self._child_violations_read = 0
+        self._dial_lock = asyncio.Lock()
+
+    def _adopt_ids(self, account_id: str, application_id: str) -> None:
+        """Give the fake's account the ids a bot started by hand already has (if any)."""
+        account = self.fake.default_account
+        registry = self.fake.registry
+        if account_id and account_id != account.account_id:
+            registry.accounts.pop(account.account_id, None)
+            account.account_id = account_id
+            registry.accounts[account_id] = account
+        if application_id:
+            account.application_id = application_id
 
     @property
     def violations_file(self) -> Path:
@@ -156,9 +181,50 @@ class Harness:
                 webhook_password=self.credentials.webhook_password,
             )
         session = CallSession(self.fake, self.bot.base_url, options=opts, caller=caller)
+        before = self._unexpected_calls()
         result = await session.run()
         for violation in self.collect_child_violations():
             result.violations.append(violation)
+        result.violations.extend(v for k, v in self._unexpected_calls().items() if k not in before)
+        return result
+
+    def _unexpected_calls(self) -> dict[int, Violation]:
+        """The ``unexpected-outbound-call`` violations so far, by identity.
+
+        Such a call belongs to no call session (nobody expected it); the calls running
+        while the bot created it report it, so that it fails them and is never lost.
+        """
+        kind = "unexpected-outbound-call"
+        return {id(v): v for v in self.fake.journal.violations if v.kind == kind}
+
+    async def place_outbound_call(
+        self,
+        trigger: OutboundTrigger,
+        callee: CalleePlan | None = None,
+        caller: Caller | None = None,
+        *,
+        options: CallOptions | None = None,
+    ) -> CallResult:
+        """Make the bot dial out with ``trigger`` and play the callee (``callee``, answers).
+
+        ``caller`` is the callee's script, as for :meth:`place_call`. If the bot creates
+        no call within ``trigger.create_within_s``, the result says so in its errors.
+        """
+        if self.bot is None:
+            raise RuntimeError("no bot: create the Harness with a target to place calls")
+        before = self._unexpected_calls()
+        result = await run_outbound_call(
+            self.fake,
+            self.bot.base_url,
+            trigger,
+            callee or CalleePlan(),
+            options=options,
+            caller=caller,
+            dial_lock=self._dial_lock,
+        )
+        for violation in self.collect_child_violations():
+            result.violations.append(violation)
+        result.violations.extend(v for k, v in self._unexpected_calls().items() if k not in before)
         return result
 
     async def __aexit__(

@@ -13,11 +13,20 @@ from typing import Any
 
 from simulator.call.live import CallEnded, LiveCall
 from simulator.call.options import CallOptions
+from simulator.call.outbound import OutboundTrigger
 from simulator.errors import CallTimeout
 from simulator.judge.scenario import EVENTS, Action, Scenario
 from simulator.judge.templates import fill_templates
+from simulator.protocol.create_call import CalleePlan
 
-__all__ = ["act", "call_options", "scenario_caller", "scenario_weight", "step_name"]
+__all__ = [
+    "act",
+    "call_options",
+    "outbound_call",
+    "scenario_caller",
+    "scenario_weight",
+    "step_name",
+]
 
 
 def step_name(n: int, action: Action) -> str:
@@ -114,3 +123,17 @@ def scenario_weight(s: Scenario) -> float:
     spoken = sum(len(a.samples) / 8000 for a in s.caller if a.samples is not None)
     waits = sum(3.0 for a in s.caller if a.kind == "wait_for" or a.send_after)
     return spoken + waits + (5.0 if s.caller else 0.0)
+
+
+def outbound_call(scenario: Scenario) -> tuple[OutboundTrigger, CalleePlan] | None:
+    """The trigger and the callee of an outbound ``scenario``; None for an inbound one."""
+    spec = scenario.call.outbound
+    if spec is None:
+        return None
+    trigger = OutboundTrigger(
+        method=spec.method,
+        path=spec.path,
+        json=spec.json,
+        create_within_s=spec.create_within_ms / 1000,
+    )
+    return trigger, CalleePlan(spec.answer, spec.ring_ms)

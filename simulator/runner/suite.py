@@ -57,7 +57,12 @@ from simulator.rest.journal import Violation
 from simulator.runner.harness import Harness
 from simulator.runner.lifetime import enter_all
 from simulator.runner.rerun import rerun_late
-from simulator.runner.scenario_call import call_options, scenario_caller, scenario_weight
+from simulator.runner.scenario_call import (
+    call_options,
+    outbound_call,
+    scenario_caller,
+    scenario_weight,
+)
 from simulator.runner.scenario_result import ScenarioResult, Status
 from simulator.runner.targets import RunningBot, Target, UrlTarget, bot_log_name, describe_exit
 
@@ -220,9 +225,12 @@ async def _run_one(h: Harness, scenario: Scenario, settle_ms: float) -> Scenario
         templates |= {"victim.callId": v_call.call_id, "victim.accountId": account.account_id}
     problems: list[str] = []
     first_seq = fake.journal.last_seq
-    result = await h.place_call(
-        scenario_caller(scenario, problems), options=call_options(scenario, templates)
-    )
+    caller, options = scenario_caller(scenario, problems), call_options(scenario, templates)
+    outbound = outbound_call(scenario)
+    if outbound is None:
+        result = await h.place_call(caller, options=options)
+    else:
+        result = await h.place_outbound_call(*outbound, caller, options=options)
     await asyncio.sleep(settle_ms / 1000)  # the bot's own late requests still count
     entries = fake.journal.since(first_seq)
     v_phase = v_cause = None
@@ -246,7 +254,8 @@ async def _run_one(h: Harness, scenario: Scenario, settle_ms: float) -> Scenario
     problems.extend(_implicit_problems(scenario, result))
     failed = [v for v in verdicts if not v.passed]
     if failed or problems:
-        first = failed[0].detail if failed else problems[0]
+        never_created = result.phase == "not-created" and problems  # its error says why
+        first = failed[0].detail if failed and not never_created else problems[0]
         more = len(failed) + len(problems) - 1
         detail = first + (f" (and {more} more)" if more > 0 else "")
         status: Status = "failed"
