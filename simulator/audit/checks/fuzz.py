@@ -193,8 +193,12 @@ def _ours(
                 out.append(e)
             continue
         if call in stats.lane_victims:
-            if stats.lane_victims[call] == run.lane:
+            # The lane's running example, if its frames name that victim; else a late
+            # request of an earlier example of the lane (a loaded machine): ambiguous.
+            if stats.lane_victims[call] == run.lane and call in text:
                 out.append(e)
+            elif stats.lane_victims[call] == run.lane:
+                _ambiguous(stats, e)
             continue
         # Every example names the same few accounts: only an id no one owns tells them apart.
         ids = [i for i in (e.call_id, e.account_id) if i and i not in stats.accounts]
@@ -202,17 +206,7 @@ def _ours(
         if (ids and any(i in text for i in ids)) or list(stats.running) == [run.number]:
             out.append(e)
         elif not carriers:
-            with stats.lock:
-                seen = {a["seq"] for a in stats.ambiguous}
-                if e.seq not in seen:
-                    stats.ambiguous.append(
-                        {
-                            "seq": e.seq,
-                            "request": f"{e.method} {e.path}"[:300],
-                            "status": e.status,
-                            "examples_running": sorted(stats.running),
-                        }
-                    )
+            _ambiguous(stats, e)
     return out
 
 
@@ -294,6 +288,20 @@ async def _example(ctx: AuditContext, run: _Run, stats: _Stats) -> None:
 async def _wait(event: asyncio.Event, seconds: float) -> None:
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(event.wait(), seconds)
+
+
+def _ambiguous(stats: _Stats, e: JournalEntry) -> None:
+    """Keep a foreign request no single example can be blamed for (the check fails on it)."""
+    with stats.lock:
+        if e.seq not in {a["seq"] for a in stats.ambiguous}:
+            stats.ambiguous.append(
+                {
+                    "seq": e.seq,
+                    "request": f"{e.method} {e.path}"[:300],
+                    "status": e.status,
+                    "examples_running": sorted(stats.running),
+                }
+            )
 
 
 def _send(
@@ -426,10 +434,18 @@ def _failure_evidence(run: _Run, ctx: AuditContext) -> dict[str, Any]:
     }
 
 
-def _headline_rank(run: _Run) -> tuple[bool, bool, int]:
-    """Which failure the verdict names: a request or hang-up over a crash, generated first."""
+def _headline_rank(run: _Run, targets: Any) -> tuple[bool, bool, bool, int]:
+    """Which failure the verdict names and writes out as a scenario.
+
+    A request or hang-up over a crash, a generated example over a pinned one, one the
+    scenario format replays whole (its forged ids in a ``start`` frame's metadata) over
+    one it can only come near (a garbled envelope), then the lowest number.
+    """
+    from simulator.audit.fuzzing import replay_scenario  # noqa: PLC0415
+
     crash_only = all(p.startswith(CRASHED) for p in run.problems)
-    return crash_only, run.source != "generated", run.number
+    _, notes = replay_scenario(run.frames, run.ending, targets, name="", description="")  # type: ignore[arg-type]
+    return crash_only, run.source != "generated", bool(notes), run.number
 
 
 def _lanes(ctx: AuditContext, stats: _Stats, seed: int, targets: Any, own_call: str) -> list[_Lane]:
@@ -496,7 +512,7 @@ async def start_metadata(ctx: AuditContext) -> Verdict:
         evidence["last_example_before_it_stopped"] = stats.previous
     problems: list[str] = []
     if stats.failures:
-        chosen = min(stats.failures, key=_headline_rank)
+        chosen = min(stats.failures, key=lambda r: _headline_rank(r, lanes[r.lane].targets))
         path, text, notes = _write_replay(ctx, chosen, seed, lanes[chosen.lane].targets)
         evidence["scenario"] = path
         evidence["scenario_yaml"] = text
