@@ -1,4 +1,4 @@
-"""The pure rules of ``fuzz.start_metadata``: what one example broke, and the run's seed.
+"""The pure rules of ``fuzz.start_metadata``: what an example broke, which one to name, the seed.
 
 Kept apart from the live check (:mod:`simulator.audit.checks.fuzz`) so they can be
 tested without a bot, and so the check itself stays about driving the examples.
@@ -9,13 +9,43 @@ from __future__ import annotations
 import hashlib
 import os
 import random
+from dataclasses import dataclass, field
+from typing import Any
 
 from simulator.rest.journal import JournalEntry
 
-__all__ = ["CRASHED", "choose_seed", "example_problems"]
+__all__ = ["CRASHED", "FuzzRun", "choose_seed", "example_problems", "headline_rank"]
 
 CRASHED = "the bot closed the socket with"
 """How an example's problem starts when the bot closed the socket 1011/1006 before ``stop``."""
+
+
+@dataclass
+class FuzzRun:
+    """One example as it ran: where it came from, what it sent, what it broke."""
+
+    number: int
+    lane: int
+    source: str
+    frames: list[Any]
+    ending: str
+    outcome: str = ""
+    problems: list[str] = field(default_factory=list)
+    foreign: list[JournalEntry] = field(default_factory=list)
+
+
+def headline_rank(run: FuzzRun, targets: Any) -> tuple[bool, bool, bool, int]:
+    """Which failure the verdict names and writes out as a scenario.
+
+    A request or hang-up over a crash, a generated example over a pinned one, one the
+    scenario format replays whole (its forged ids in a ``start`` frame's metadata) over
+    one it can only come near (a garbled envelope), then the lowest number.
+    """
+    from simulator.audit.fuzzing import replay_scenario  # noqa: PLC0415
+
+    crash_only = all(p.startswith(CRASHED) for p in run.problems)
+    _, notes = replay_scenario(run.frames, run.ending, targets, name="", description="")  # type: ignore[arg-type]
+    return crash_only, run.source != "generated", bool(notes), run.number
 
 
 def example_problems(

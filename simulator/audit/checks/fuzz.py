@@ -34,11 +34,18 @@ import asyncio
 import contextlib
 import hashlib
 import threading
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
 from simulator.audit.context import AuditContext, MintError
-from simulator.audit.fuzz_rules import CRASHED, choose_seed, example_problems
+from simulator.audit.fuzz_rules import (
+    CRASHED,
+    FuzzRun,
+    choose_seed,
+    example_problems,
+    headline_rank,
+)
 from simulator.audit.model import (
     Verdict,
     failed,
@@ -75,18 +82,6 @@ class _Broken(AssertionError):
 
 
 @dataclass
-class _Run:
-    number: int
-    lane: int
-    source: str
-    frames: list[Any]
-    ending: str
-    outcome: str = ""
-    problems: list[str] = field(default_factory=list)
-    foreign: list[JournalEntry] = field(default_factory=list)
-
-
-@dataclass
 class _Stats:
     examples: int = 0
     outcomes: dict[str, int] = field(default_factory=dict)
@@ -97,7 +92,7 @@ class _Stats:
     previous: dict[str, Any] | None = None
     """The last example sent before the bot stopped serving."""
     samples: list[dict[str, Any]] = field(default_factory=list)
-    failures: list[_Run] = field(default_factory=list)
+    failures: list[FuzzRun] = field(default_factory=list)
     own_calls: dict[str, tuple[str, int]] = field(default_factory=dict)
     """Every example's own call id → its account and example number."""
     running: dict[int, str] = field(default_factory=dict)
@@ -120,8 +115,8 @@ class _Lane:
     number: int
     targets: Any
     seed: int
-    known: dict[str, _Run] = field(default_factory=dict)
-    last_failure: _Run | None = None
+    known: dict[str, FuzzRun] = field(default_factory=dict)
+    last_failure: FuzzRun | None = None
     shrink_calls: int = 0
 
 
@@ -163,7 +158,7 @@ class _Watch:
 
 
 def _ours(
-    ctx: AuditContext, entries: list[JournalEntry], stats: _Stats, run: _Run
+    ctx: AuditContext, entries: list[JournalEntry], stats: _Stats, run: FuzzRun
 ) -> list[JournalEntry]:
     """The example's foreign requests: tied to it by the call they name.
 
@@ -210,7 +205,7 @@ def _ours(
     return out
 
 
-async def _example(ctx: AuditContext, run: _Run, stats: _Stats) -> None:
+async def _example(ctx: AuditContext, run: FuzzRun, stats: _Stats) -> None:
     from simulator.audit.fuzzing import OWN_CALL, encode  # noqa: PLC0415 - hypothesis is lazy
 
     call = ctx.new_call(CHECK)
@@ -313,11 +308,11 @@ def _send(
     frames: list[Any],
     ending: str,
     source: str,
-) -> _Run:
+) -> FuzzRun:
     with stats.lock:
         stats.examples += 1
         number = stats.examples
-    run = _Run(number, lane, source, frames, ending)
+    run = FuzzRun(number, lane, source, frames, ending)
     future = asyncio.run_coroutine_threadsafe(_example(ctx, run, stats), loop)
     future.result(timeout=EXAMPLE_TIMEOUT_S)
     return run
@@ -389,7 +384,7 @@ def _run_lane(
 
 
 def _write_replay(
-    ctx: AuditContext, run: _Run, seed: int, targets: Any
+    ctx: AuditContext, run: FuzzRun, seed: int, targets: Any
 ) -> tuple[str | None, str, list[str]]:
     """The replay scenario's file (None without ``fuzz_out``), its YAML, what it leaves out."""
     import yaml  # noqa: PLC0415
@@ -420,7 +415,7 @@ def _write_replay(
     return str(path), text, notes
 
 
-def _failure_evidence(run: _Run, ctx: AuditContext) -> dict[str, Any]:
+def _failure_evidence(run: FuzzRun, ctx: AuditContext) -> dict[str, Any]:
     return {
         "example": run.number,
         "source": run.source,
@@ -432,20 +427,6 @@ def _failure_evidence(run: _Run, ctx: AuditContext) -> dict[str, Any]:
             {**ctx.evidence([e])[0], "example": run.number} for e in run.foreign[:5]
         ],
     }
-
-
-def _headline_rank(run: _Run, targets: Any) -> tuple[bool, bool, bool, int]:
-    """Which failure the verdict names and writes out as a scenario.
-
-    A request or hang-up over a crash, a generated example over a pinned one, one the
-    scenario format replays whole (its forged ids in a ``start`` frame's metadata) over
-    one it can only come near (a garbled envelope), then the lowest number.
-    """
-    from simulator.audit.fuzzing import replay_scenario  # noqa: PLC0415
-
-    crash_only = all(p.startswith(CRASHED) for p in run.problems)
-    _, notes = replay_scenario(run.frames, run.ending, targets, name="", description="")  # type: ignore[arg-type]
-    return crash_only, run.source != "generated", bool(notes), run.number
 
 
 def _lanes(ctx: AuditContext, stats: _Stats, seed: int, targets: Any, own_call: str) -> list[_Lane]:
@@ -468,6 +449,24 @@ def _lanes(ctx: AuditContext, stats: _Stats, seed: int, targets: Any, own_call: 
     return lanes
 
 
+async def _run_lanes(ctx: AuditContext, stats: _Stats, lanes: list[_Lane], share: int) -> None:
+    """Every lane at once, each hypothesis run in a worker thread.
+
+    Hypothesis warns when it prints a large example (a 64 KB id); under a warnings-as-
+    errors filter (pytest's) that warning failed examples the bot had passed.
+    """
+    loop = asyncio.get_running_loop()
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Generating overly large repr")
+            await asyncio.gather(
+                *(asyncio.to_thread(_run_lane, ctx, loop, stats, lane, share) for lane in lanes)
+            )
+    except asyncio.CancelledError:
+        stats.stop.set()
+        raise
+
+
 async def start_metadata(ctx: AuditContext) -> Verdict:
     """Run the pinned and generated examples; each is checked as it ends."""
     try:
@@ -477,16 +476,8 @@ async def start_metadata(ctx: AuditContext) -> Verdict:
     stats = _Stats()
     seed = choose_seed(ctx.config.fuzz_seed)
     lanes = _lanes(ctx, stats, seed, Targets, OWN_CALL)
-    loop = asyncio.get_running_loop()
     count = ctx.config.fuzz_examples
-    share = -(-count // len(lanes))  # each lane's part, rounded up
-    try:
-        await asyncio.gather(
-            *(asyncio.to_thread(_run_lane, ctx, loop, stats, lane, share) for lane in lanes)
-        )
-    except asyncio.CancelledError:
-        stats.stop.set()
-        raise
+    await _run_lanes(ctx, stats, lanes, -(-count // len(lanes)))  # each lane's part
     alive = stats.down is None
     if alive:
         served, smoke = await ctx.smoke_call(CHECK)
@@ -512,7 +503,7 @@ async def start_metadata(ctx: AuditContext) -> Verdict:
         evidence["last_example_before_it_stopped"] = stats.previous
     problems: list[str] = []
     if stats.failures:
-        chosen = min(stats.failures, key=lambda r: _headline_rank(r, lanes[r.lane].targets))
+        chosen = min(stats.failures, key=lambda r: headline_rank(r, lanes[r.lane].targets))
         path, text, notes = _write_replay(ctx, chosen, seed, lanes[chosen.lane].targets)
         evidence["scenario"] = path
         evidence["scenario_yaml"] = text
