@@ -24,6 +24,7 @@ from typing import Any, Literal
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
+from simulator.call.tasks import reap
 from simulator.protocol.codec import FRAME_MS
 from simulator.protocol.media import (
     SILENT_FRAME,
@@ -255,6 +256,5 @@ class RawStream:
     async def _finish(self) -> None:
         for task in (self._pacer, self._receiver):
             if task is not None:
-                with contextlib.suppress(asyncio.CancelledError, TimeoutError):
-                    await asyncio.wait_for(task, 3)
+                await reap(task, grace_s=3)
         self.closed.set()

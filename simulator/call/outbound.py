@@ -27,6 +27,7 @@ from simulator.call.options import CallOptions
 from simulator.call.recorder import CallClock, CallRecorder
 from simulator.call.result import CallResult
 from simulator.call.session import CallSession
+from simulator.call.tasks import reap
 from simulator.call.webhook_sender import WebhookExchange, send_webhook
 from simulator.protocol import bxml_runner as bx
 from simulator.protocol.bxml import BxmlError, parse_bxml
@@ -351,9 +352,7 @@ async def run_outbound_call(
         return result
     finally:
         if trigger_task is not None and not trigger_task.done():
-            trigger_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await trigger_task
+            await reap(trigger_task)
         if own_client:
             await http.aclose()
 
@@ -363,4 +362,7 @@ async def _settled(task: asyncio.Task[str | None]) -> str | None:
     try:
         return await task
     except asyncio.CancelledError:
+        current = asyncio.current_task()
+        if current is not None and current.cancelling():
+            raise  # our own cancellation (Ctrl-C), not the trigger's
         return None

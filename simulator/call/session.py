@@ -13,7 +13,6 @@ bounded by ``max_call_s``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import threading
 from collections.abc import Callable
@@ -31,6 +30,7 @@ from simulator.call.recorder import CallClock, CallRecorder, TimelineEvent
 from simulator.call.result import CallResult
 from simulator.call.stream import StreamOutcome
 from simulator.call.streams import CallStreams
+from simulator.call.tasks import reap
 from simulator.call.waiters import TimelineWaiters
 from simulator.errors import CallTimeout
 from simulator.protocol import bxml_runner as bx
@@ -429,10 +429,7 @@ class CallSession:
         self._waiters.settle()
         if caller_task is not None:
             # The caller script may still act on the end (e.g. check a late hang-up's 404).
-            await asyncio.wait([caller_task], timeout=CALLER_GRACE_S)
-            caller_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await caller_task
+            await reap(caller_task, grace_s=CALLER_GRACE_S)
         if self.options.disconnect_path and self.call.phase is CallPhase.DISCONNECTED:
             url = self.bot_base_url + self.options.disconnect_path
             await self.webhooks.disconnect(client, url, self.current_info(), self.call)

@@ -30,6 +30,7 @@ from websockets.protocol import Event, State
 
 from simulator.call.pacer import Pacer
 from simulator.call.recorder import CallRecorder
+from simulator.call.tasks import reap
 from simulator.protocol.audio_level import is_audible
 from simulator.protocol.codec import FRAME_BYTES, FRAME_MS, Pcm, ulaw_encode
 from simulator.protocol.media import (
@@ -294,10 +295,7 @@ class StreamDriver:
         finally:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(asyncio.shield(receiver), self.close_timeout_s + 1)
-            if not receiver.done():
-                receiver.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await receiver
+            await reap(receiver)
             await ws.close()
             self._record_close(ws)
 

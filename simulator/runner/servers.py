@@ -17,6 +17,7 @@ from typing import Any
 
 import uvicorn
 
+from simulator.call.tasks import reap
 from simulator.errors import TargetError
 
 __all__ = ["ReadyServer", "RunningServer", "serve", "wait_started"]
@@ -109,6 +110,4 @@ async def serve(
         except TimeoutError:
             logging.getLogger(__name__).warning("uvicorn on %s did not stop in 5 s", host)
             server.force_exit = True
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await reap(task)
