@@ -108,6 +108,7 @@ def test_an_interrupted_run_reports_what_finished_and_exits_130(
         _, stderr = proc.communicate(timeout=CAP_S)
     finally:
         proc.kill()
+        proc.communicate()  # reap it and close its pipes, whatever the test found
     assert proc.returncode == 130, stderr
     assert "Traceback" not in stderr
     assert "interrupted: 1 of 2 scenarios finished" in stderr
@@ -147,6 +148,7 @@ def test_an_interrupted_audit_writes_its_report_and_exits_130(tmp_path: Path) ->
         stdout, stderr = proc.communicate(timeout=CAP_S)
     finally:
         proc.kill()
+        proc.communicate()  # reap it and close its pipes, whatever the test found
     assert proc.returncode == 130, stdout + stderr
     assert "Traceback" not in stderr
     assert "interrupted after 0 of 1 checks" in stderr
