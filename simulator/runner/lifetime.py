@@ -228,7 +228,7 @@ async def enter_all(
 
 @contextlib.contextmanager
 def interrupt_on_termination() -> Iterator[None]:
-    """While inside, SIGTERM and SIGHUP act as Ctrl-C (SIGINT) does.
+    """While inside, SIGTERM and SIGHUP act as Ctrl-C (SIGINT) does, and SIGINT is heard.
 
     The handler calls whatever handles SIGINT at that moment: inside ``asyncio.run`` that
     is asyncio's, which cancels the main task (so every ``async with`` stops its bots)
@@ -248,6 +248,11 @@ def interrupt_on_termination() -> Iterator[None]:
     try:
         for sig in (signal.SIGTERM, signal.SIGHUP):
             previous[sig] = signal.signal(sig, handler)
+        if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+            # Inherited from a parent that ignores it (a `cmd &` in a script, a test
+            # runner's worker): Python then leaves SIGINT ignored and asyncio does not
+            # take it over, so `kill -INT` would be lost. bwsim stops on it all the same.
+            previous[signal.SIGINT] = signal.signal(signal.SIGINT, signal.default_int_handler)
     except ValueError:  # not the main thread
         pass
     try:

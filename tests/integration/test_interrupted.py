@@ -45,6 +45,11 @@ scenarios:
 """
 
 
+def _ignore_sigint() -> None:
+    """Start bwsim with SIGINT ignored, as under `cmd &` or a test runner's worker."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _start(args: list[str], cwd: Path) -> subprocess.Popen[str]:
     pythonpath = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
     return subprocess.Popen(
@@ -54,6 +59,9 @@ def _start(args: list[str], cwd: Path) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # An inherited "ignore SIGINT" must not make bwsim deaf to `kill -INT` (it did in
+        # CI, whose xdist workers pass it on): every run here starts that way.
+        preexec_fn=_ignore_sigint,  # noqa: PLW1509 - a signal disposition, no locks
     )
 
 
