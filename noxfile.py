@@ -76,7 +76,11 @@ def tests(session: nox.Session) -> None:
     # Two workers: most of these tests wait on real-time calls, not on the CPU, and two
     # halve the wall time on the 2-core CI machine (three starve bots of CPU at start-up).
     workers = ["-n", "2"] if not session.posargs else []
-    session.run("pytest", "-m", "not e2e and not fuzz", *workers, *session.posargs, env=env)
+    # The slowest tests are listed at the end: CI has a 15-minute budget to keep.
+    slowest = ["--durations=15"] if not session.posargs else []
+    session.run(
+        "pytest", "-m", "not e2e and not fuzz", *workers, *slowest, *session.posargs, env=env
+    )
 
 
 @nox.session(python=PYTHON)
