@@ -283,10 +283,16 @@ def pinned_examples(targets: Targets) -> list[tuple[list[Frame], Ending]]:
     # hangs up /accounts/OTHER/calls/OWN when the stream drops (random ids rarely hit it).
     own_call_elsewhere = _start(targets.other_account, targets.own_call, "s-00000004-fuzz")
     silence = [media_sample() for _ in range(3)]
+    # The plainest malformed starts, sent every run so that a bot crashing on them is
+    # found by every audit, not only by a seed that happens to generate them.
+    null_metadata = {**own, "metadata": None}
+    no_metadata = {k: v for k, v in own.items() if k != "metadata"}
     return [
         ([own, victim, *silence], "stop"),  # a duplicate start naming the victim
         ([media_sample(), victim, *silence], "close"),  # media before a forged start
         ([metachar, *silence], "drop"),
+        ([null_metadata, *silence], "stop"),
+        ([no_metadata, *silence], "stop"),
         ([own_call_elsewhere, *silence], "drop"),
     ]
 

@@ -50,7 +50,7 @@ def test_every_generated_frame_can_be_sent(frames: list[Frame]) -> None:
 
 def test_the_pinned_examples_cover_duplicate_start_and_media_first() -> None:
     """Every fuzz run sends a second start naming the victim, and media before a forged start."""
-    (duplicate, _), (media_first, _), (metachar, ending), _ = pinned_examples(TARGETS)
+    (duplicate, _), (media_first, _), (metachar, ending), *_ = pinned_examples(TARGETS)
     starts = [f for f in duplicate if isinstance(f, dict) and f["eventType"] == "start"]
     assert [s["metadata"]["callId"] for s in starts] == [OWN_CALL, "c-victim"]
     assert isinstance(media_first[0], dict) and media_first[0]["eventType"] == "media"
@@ -160,3 +160,10 @@ def test_a_pinned_example_names_the_own_call_under_another_account() -> None:
     assert start["metadata"]["accountId"] == TARGETS.other_account
     assert start["metadata"]["callId"] == TARGETS.own_call
     assert ending == "drop"
+
+
+def test_every_run_sends_a_start_with_null_and_with_no_metadata() -> None:
+    """The plainest malformed starts are pinned, so every audit finds a bot crashing on them."""
+    starts = [f for frames, _ in pinned_examples(TARGETS) if isinstance(f := frames[0], dict)]
+    assert any(f["eventType"] == "start" and f.get("metadata", 0) is None for f in starts)
+    assert any(f["eventType"] == "start" and "metadata" not in f for f in starts)
