@@ -52,6 +52,7 @@ EVENTS: Mapping[str, str] = {
     "call_answered": "call-answered",
     "stream_accepted": "stream-accepted",
     "stream_refused": "stream-refused",
+    "stream_rejected": "stream-rejected",
     "caller_audio_start": "caller-audio-start",
     "caller_audio_end": "caller-audio-end",
     "bot_audio_first": "bot-audio-first",
@@ -70,7 +71,9 @@ EVENTS: Mapping[str, str] = {
     "dtmf_webhook": "dtmf-webhook",
 }
 """Event names a scenario may wait for or anchor on, and the timeline kind of each.
-``call_start`` is time zero (the ``initiate`` webhook going out). ``gather_start`` is a
+``call_start`` is time zero (the ``initiate`` webhook going out). ``stream_rejected`` is a
+``<StartStream>`` bwsim did not open (a duplicate name, past the track limit, or a socket
+it could not connect: the event's ``cause``). ``gather_start`` is a
 ``<Gather>`` beginning (its prompts, then the wait for keys), ``gather`` one ending,
 ``dtmf`` a key the caller pressed, ``dtmf_webhook`` a ``dtmf`` webhook sent to the bot."""
 

@@ -267,3 +267,11 @@ def test_a_violation_answers_to_its_kind_its_rule_and_the_media_prefix() -> None
         "frame": "{",
         "at_ms": 12.3,
     }
+
+
+def test_a_rejected_stream_is_an_anchor() -> None:
+    """A scenario can time what follows a stream bwsim rejected (a duplicate name)."""
+    seen = obs(ev("stream-rejected", 500, cause="duplicate"), ev("bot-speech-start", 900))
+    v = judge(seen, one("play_audio: {after: stream_rejected, within_ms: 1000}"))
+    assert v.passed, v.detail
+    assert "400 ms after stream_rejected" in v.detail
