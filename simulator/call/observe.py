@@ -87,7 +87,6 @@ def record_call_event(
             transfer = event.call.transfer
             b_leg = transfer.b_leg_call_id if transfer else None
             recorder.event("transfer", targets=list(targets), b_leg=b_leg)
-            return bx.Transferred()
         case Ended(cause=cause):
             recorder.event("call-ended", cause=cause)
             return bx.Ended()

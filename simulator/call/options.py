@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
+from simulator.protocol.transfer import TransferParty, TransferStream
 from simulator.protocol.webhook_auth import AuthMode
 
 __all__ = ["DEFAULT_MAX_CALL_S", "FALLBACK_ON", "CallOptions", "FallbackOn"]
@@ -57,3 +58,9 @@ class CallOptions:
     strict_root: bool = False
     caller_lines: list[str] = field(default_factory=list)
     """What the caller says, as text, for a bot's scripted speech-to-text."""
+    transfer: TransferParty = field(default_factory=TransferParty)
+    """What the people a ``<Transfer>`` dials do: answer after a short ring and talk for
+    a few seconds, or be busy, not answer, reject (docs/bandwidth.md §2.7)."""
+    transfer_stream: TransferStream = "ends"
+    """What a transfer does to the A-leg's stream and API control: ``ends`` (the Pipecat
+    guide's account, the default) or ``stays`` (the API reference's; docs/bandwidth.md §5.5)."""

@@ -31,14 +31,22 @@ from simulator.call.result import CallResult
 from simulator.call.stream import StreamOutcome
 from simulator.call.streams import CallStreams
 from simulator.call.tasks import reap
+from simulator.call.transfer import BRIDGED_DROP_DETAIL, CallTransfer
 from simulator.call.waiters import TimelineWaiters
 from simulator.errors import CallTimeout
 from simulator.protocol import bxml_runner as bx
 from simulator.protocol.media import CallerSource
+from simulator.protocol.transfer import TransferOutcome
 from simulator.protocol.urls import http_url
-from simulator.protocol.verbs import Gather, StartGather, Step
+from simulator.protocol.verbs import Gather, StartGather, Step, Transfer
 from simulator.protocol.webhook_auth import WebhookAuth
-from simulator.protocol.webhook_bodies import CallInfo, dtmf_body, gather_body, redirect_body
+from simulator.protocol.webhook_bodies import (
+    CallInfo,
+    dtmf_body,
+    gather_body,
+    redirect_body,
+    transfer_complete_body,
+)
 from simulator.rest.fake import FakeBandwidth
 from simulator.rest.journal import (
     MAX_REQUESTS_PER_ROUTE,
@@ -46,7 +54,7 @@ from simulator.rest.journal import (
     JournalEntry,
     Violation,
 )
-from simulator.rest.registry import Call, CallEvent, CallPhase
+from simulator.rest.registry import Call, CallEvent, CallPhase, HangupRequested, Transferred
 from simulator.rest.routes import Route
 
 __all__ = ["CallSession"]
@@ -84,6 +92,7 @@ class CallSession:
         self.call = call = call or fake.registry.create_call(
             account.account_id, from_=opts.from_, to=opts.to
         )
+        call.transfer_stream = opts.transfer_stream
         self.call_id = call.call_id
         self.account_id = call.account_id
         self.info = CallInfo(
@@ -108,6 +117,14 @@ class CallSession:
         self._events: asyncio.Queue[bx.Event] = asyncio.Queue()
         self._dtmf_sent: asyncio.Task[None] | None = None
         """The last ``dtmf`` webhook in flight; each waits for the one before (in order)."""
+        self._transfer: tuple[CallTransfer, asyncio.Task[None]] | None = None
+        """The ``<Transfer>`` running, and the task that plays its B-legs."""
+        self._transfer_outcome: TransferOutcome | None = None
+        self._transfer_step: Transfer | None = None
+        self._left_to_transfer = False
+        """A transfer took the caller and the bot's BXML never ran again after it."""
+        self._api_hangup = False
+        """The Voice API was asked to hang the call up (the bot, not the caller)."""
         self.streams = CallStreams(
             registry=fake.registry,
             info=self.info,
@@ -164,8 +181,12 @@ class CallSession:
 
     def _handle_registry(self, event: CallEvent) -> None:
         update = functools.partial(planned_update, base_url=self._document_url)
+        if isinstance(event, HangupRequested):
+            self._api_hangup = True
+        elif isinstance(event, Transferred) and self.call.transfer_stream == "ends":
+            self.streams.stop_all()  # the guide's account (docs/bandwidth.md §5.5)
         match record_call_event(self.recorder, event, update):
-            case bx.Ended() | bx.Transferred() as end:
+            case bx.Ended() as end:
                 self._finish_call(end)
             case None:
                 pass
@@ -244,7 +265,8 @@ class CallSession:
             bxml_error=self.webhooks.bxml_error,
             streams=self.streams.outcomes,
             recorder=self.recorder,
-            phase=self.call.phase.value,
+            # A caller a transfer took, and the bot never took back, ended "transferred".
+            phase="transferred" if self._left_to_transfer else self.call.phase.value,
             disconnect_cause=self.call.disconnect_cause,
             api_requests=requests,
             violations=self.violations,
@@ -256,7 +278,7 @@ class CallSession:
         )
 
     def _end_if_active(self, cause: str, message: str | None = None) -> None:
-        if self.call.phase not in (CallPhase.DISCONNECTED, CallPhase.TRANSFERRED):
+        if self.call.phase is not CallPhase.DISCONNECTED:
             self.fake.registry.end(self.call_id, cause, message)
         else:
             self._finish_call()
@@ -325,9 +347,9 @@ class CallSession:
                     event = await asyncio.wait_for(self._events.get(), timeout)
                 except TimeoutError:
                     timer, event = None, bx.TimerFired()
-            if self.ended.is_set() or not self.call.active:
+            if self.ended.is_set() or self.call.phase is CallPhase.DISCONNECTED:
                 # The end goes before anything still queued (the Voice API, in another
-                # thread, may have ended or transferred the call before we hear of it).
+                # thread, may have ended the call before we hear of it).
                 event = bx.Ended()
             for command in self._runner.handle(event, loop.time()):
                 if isinstance(command, bx.SetTimer):
@@ -342,6 +364,7 @@ class CallSession:
         rec = self.recorder
         match command:
             case bx.VerbStarted(step=step):
+                self._left_to_transfer = False  # the bot's BXML runs again
                 rec.event("verb", verb=type(step).__name__, line=step.line)
                 if isinstance(step, Gather):
                     rec.event("gather-start", line=step.line, url=step.url)
@@ -373,12 +396,53 @@ class CallSession:
                 self._set_tag(value)
             case bx.HangUp(cause=cause, message=message):
                 self._end_if_active(cause, message)
-            case bx.TransferCall(step=step) if self.call.active:
-                self.fake.registry.transfer(self.call_id, step.targets, step.attributes)
+            case bx.TransferCall(step=step):
+                self._start_transfer(client, step)
+            case bx.EndTransfer():
+                if self._transfer is not None:
+                    self._transfer[0].end()
             case bx.ReportOrphanedLeg(detail=detail):
                 self._violation("orphaned-leg", detail)
             case _:
                 pass  # timers and webhooks are the loop's; Done needs nothing
+
+    def _start_transfer(self, client: httpx.AsyncClient, step: Transfer) -> None:
+        """Dial the targets of ``step``; the runner hears :class:`bx.TransferEnded` after."""
+        if self.call.phase is CallPhase.DISCONNECTED:
+            return
+        if not self.call.transferring:  # a PUT …/bxml <Transfer> is recorded already
+            self.fake.registry.transfer(self.call_id, step.targets, step.attributes)
+        record = self.call.transfer
+        assert record is not None
+        transfer = CallTransfer(
+            registry=self.fake.registry,
+            a_leg=self.current_info(),
+            step=step,
+            party=self.options.transfer,
+            webhooks=self.webhooks,
+            recorder=self.recorder,
+            a_leg_ended=self.ended,
+            hung_up_by_bot=lambda: self._api_hangup,
+            bot_base_url=self.bot_base_url,
+        )
+        self._transfer_step = step
+        self._left_to_transfer = True
+
+        async def run() -> None:
+            outcome = await transfer.run(client, record.b_leg_call_id)
+            self.fake.registry.transfer_ended(self.call_id)
+            self._transfer_outcome = outcome
+            if transfer.dropped_to is not None:
+                self._violation(
+                    "bridged-caller-dropped", BRIDGED_DROP_DETAIL.format(to=transfer.dropped_to)
+                )
+            self.recorder.event(
+                "transfer-ended", cause=outcome.cause, bridged=outcome.bridged, to=outcome.to
+            )
+            if not self.ended.is_set():
+                self._events.put_nowait(bx.TransferEnded())
+
+        self._transfer = transfer, asyncio.create_task(run(), name="bwsim-transfer")
 
     def _send_dtmf(self, client: httpx.AsyncClient, step: StartGather, digit: str) -> None:
         """Send the ``dtmf`` webhook of one key without holding the call, after the last."""
@@ -405,6 +469,18 @@ class CallSession:
         now = datetime.now(UTC)
         if command.event == "redirect":
             body = redirect_body(info, now)
+        elif command.event == "transferComplete":
+            self._left_to_transfer = False  # the bot's transferComplete BXML decides
+            outcome = self._transfer_outcome
+            assert outcome is not None
+            body = transfer_complete_body(
+                info,
+                outcome.to,
+                outcome.cause,
+                now,
+                transfer_caller_id=self._transfer_step.caller_id if self._transfer_step else None,
+                error_message=outcome.error_message,
+            )
         else:
             body = gather_body(info, command.digits, command.terminating_digit, now)
         return await self.webhooks.fetch_bxml(
@@ -423,6 +499,8 @@ class CallSession:
         self, client: httpx.AsyncClient, caller_task: asyncio.Task[None] | None
     ) -> None:
         self._finish_call()
+        if self._transfer is not None:  # the B-legs end with the A-leg; their webhooks go out
+            await reap(self._transfer[1], grace_s=STREAM_CLOSE_S)
         if self._dtmf_sent is not None:  # its webhooks go out in order, bounded by the timeout
             await asyncio.wait([self._dtmf_sent])
         self.errors.extend(await self.streams.wind_down(STREAM_CLOSE_S))

@@ -27,6 +27,7 @@ __all__ = [
     "CloseStream",
     "Command",
     "Done",
+    "EndTransfer",
     "Ended",
     "Event",
     "HangUp",
@@ -43,7 +44,7 @@ __all__ = [
     "TimerFired",
     "Trace",
     "TransferCall",
-    "Transferred",
+    "TransferEnded",
     "VerbStarted",
     "WebhookAnswered",
     "WebhookFailed",
@@ -104,8 +105,12 @@ class BxmlReplaced:
 
 
 @dataclass(frozen=True)
-class Transferred:
-    """The call was transferred: it has left the bot's control."""
+class TransferEnded:
+    """The transfer the runner asked for is over and the A-leg is still up.
+
+    The runner then sends ``transferComplete`` (when the verb has a
+    ``transferCompleteUrl``) or runs the verbs after ``<Transfer>`` (docs/bandwidth.md §2.7).
+    """
 
 
 @dataclass(frozen=True)
@@ -125,7 +130,7 @@ Event = (
     | StreamClosed
     | Redirected
     | BxmlReplaced
-    | Transferred
+    | TransferEnded
     | Ended
     | TimerFired
     | DigitPressed
@@ -201,11 +206,14 @@ class SetTimer:
     at: float
 
 
+WebhookEvent = Literal["redirect", "gather", "transferComplete"]
+
+
 @dataclass(frozen=True)
 class SendWebhook:
-    """Send a ``redirect``/``gather`` webhook (``method``, ``fallback``, the verb's ``tag``)."""
+    """Send a webhook whose answer is BXML (``method``, ``fallback``, the verb's ``tag``)."""
 
-    event: Literal["redirect", "gather"]
+    event: WebhookEvent
     url: str
     username: str | None = None
     password: str | None = field(default=None, repr=False)
@@ -217,12 +225,12 @@ class SendWebhook:
 
 
 def webhook_for(
-    event: Literal["redirect", "gather"],
-    src: Redirect | Gather | Redirected,
+    event: WebhookEvent,
+    src: Redirect | Gather | Redirected | Transfer,
     digits: str = "",
     terminator: str = "",
 ) -> SendWebhook:
-    """The webhook a ``<Redirect>``, ``<Gather>`` or API redirect asks for, as its verb says."""
+    """The webhook a ``<Redirect>``, ``<Gather>``, API redirect or ``<Transfer>`` asks for."""
     return SendWebhook(
         event,
         src.url or "",
@@ -259,6 +267,11 @@ class TransferCall:
 
 
 @dataclass(frozen=True)
+class EndTransfer:
+    """Hang up the transfer's B-leg: the A-leg was given other BXML while bridged."""
+
+
+@dataclass(frozen=True)
 class ReportOrphanedLeg:
     """Report the ``orphaned-leg`` violation with this detail."""
 
@@ -285,6 +298,7 @@ Command = (
     | SetTag
     | HangUp
     | TransferCall
+    | EndTransfer
     | ReportOrphanedLeg
     | Done
 )

@@ -21,12 +21,17 @@ keeps:
   returns; a webhook that fails ends the call;
 - after ``<StartGather>`` each key pressed outside a ``<Gather>`` is sent as a ``dtmf``
   webhook (:class:`SendDtmf`) until ``<StopGather>``; a key nothing collects is noted;
-- ``<Hangup>`` ends the call and ``<Transfer>`` hands it on; verbs bwsim does not
-  simulate are noted and skipped; a document that runs out hangs up (implicit hang-up);
+- ``<Hangup>`` ends the call; verbs bwsim does not simulate are noted and skipped; a
+  document that runs out hangs up (implicit hang-up);
+- ``<Transfer>`` asks the shell to dial its targets (:class:`TransferCall`) and holds the
+  document until :class:`TransferEnded`: then ``transferComplete`` goes to its
+  ``transferCompleteUrl`` and the BXML it answers runs, or, without one, the verbs after
+  ``<Transfer>`` run (docs/bandwidth.md §2.7); BXML the Voice API gives the call while it
+  is bridged ends the bridge (:class:`EndTransfer`) and runs instead;
 - a redirect or a BXML replacement through the Voice API interrupts the running verb
   (a hold, a wait) and runs the new document; one that comes while a webhook is in
   flight runs instead of that webhook's answer;
-- the call ending (any hang-up, or a transfer) ends execution;
+- the call ending (any hang-up) ends execution;
 - an **orphaned leg**: when every stream has closed while a ``<Pause>`` (or ``<Ring>``)
   holds the call and one of them had been accepted, the bot has ``orphan_grace_s``
   (bounded by the end of the pause) to hang up; if it does not, the runner reports the
@@ -50,6 +55,7 @@ from simulator.protocol.bxml_events import (
     Command,
     Done,
     Ended,
+    EndTransfer,
     Event,
     HangUp,
     Note,
@@ -65,7 +71,7 @@ from simulator.protocol.bxml_events import (
     TimerFired,
     Trace,
     TransferCall,
-    Transferred,
+    TransferEnded,
     VerbStarted,
     WebhookAnswered,
     WebhookFailed,
@@ -107,6 +113,7 @@ __all__ = [
     "Command",
     "DigitPressed",
     "Done",
+    "EndTransfer",
     "Ended",
     "Event",
     "GatherEnded",
@@ -125,7 +132,7 @@ __all__ = [
     "TimerFired",
     "Trace",
     "TransferCall",
-    "Transferred",
+    "TransferEnded",
     "VerbStarted",
     "WebhookAnswered",
     "WebhookFailed",
@@ -165,10 +172,11 @@ class BxmlRunner:
         self.orphan_grace_s = orphan_grace_s
         self._stream_ids = stream_ids
         self._state: Literal[
-            "idle", "ready", "holding", "stop-wait", "webhook", "gathering", "done"
+            "idle", "ready", "holding", "stop-wait", "webhook", "gathering", "transferring", "done"
         ] = "idle"
         self._queue: deque[Step] = deque()
         self._gather: tuple[Gather, DigitCollector] | None = None
+        self._transfer: Transfer | None = None
         self._dtmf: StartGather | None = None
         self._streams: dict[str, _Stream] = {}
         self._pending: Redirected | BxmlReplaced | None = None
@@ -188,8 +196,10 @@ class BxmlRunner:
         if self._state == "done":
             return []
         match event:
-            case Ended() | Transferred():
+            case Ended():
                 return self._finish([])
+            case TransferEnded():
+                return self._transfer_ended(now)
             case Started(steps=steps):
                 if self._state != "idle":
                     return []
@@ -286,10 +296,24 @@ class BxmlRunner:
         self._queue.clear()
         self._deadline = None
         self._gather = self._dtmf = None
+        self._transfer = None
         return [*commands, Done()]
+
+    def _transfer_ended(self, now: float) -> list[Command]:
+        if self._state != "transferring" or self._transfer is None:
+            return []
+        step, self._transfer = self._transfer, None
+        if step.complete_url is None:
+            return self._advance(now)  # the verbs after <Transfer> run
+        self._state = "webhook"
+        return [webhook_for("transferComplete", step)]
 
     def _take_pending(self, now: float) -> list[Command]:
         """Interrupt whatever runs and run what the Voice API asked for instead."""
+        out: list[Command] = []
+        if self._state == "transferring":
+            out.append(EndTransfer())  # new BXML takes the caller back from the bridge
+            self._transfer = None
         pending, self._pending = self._pending, None
         self._queue.clear()
         self._deadline = None
@@ -298,9 +322,9 @@ class BxmlRunner:
         self._gather = None
         if isinstance(pending, Redirected):
             self._state = "webhook"
-            return [webhook_for("redirect", pending)]
+            return [*out, webhook_for("redirect", pending)]
         steps = () if pending is None or pending.steps is None else pending.steps
-        return self._run(steps, now)  # invalid BXML runs nothing: the call hangs up
+        return [*out, *self._run(steps, now)]  # invalid BXML runs nothing: the call hangs up
 
     def _run(self, steps: Iterable[Step], now: float) -> list[Command]:
         self._queue = deque(steps)
@@ -337,7 +361,8 @@ class BxmlRunner:
                 out.extend(self._finish([HangUp("hangup")]))
                 return True
             case Transfer():
-                out.extend(self._finish([Answer(), TransferCall(item)]))
+                out.extend([Answer(), TransferCall(item)])
+                self._state, self._transfer = "transferring", item
                 return True
             case Redirect():
                 self._state = "webhook"

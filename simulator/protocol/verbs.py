@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from urllib.parse import urljoin
 
-from simulator.protocol.bxml import BxmlDocument, Verb
+from simulator.protocol.bxml import BxmlDocument, TransferTarget, Verb
 
 __all__ = [
     "Fallback",
@@ -39,6 +39,7 @@ __all__ = [
     "StreamHold",
     "Tag",
     "Transfer",
+    "TransferLeg",
     "Unsimulated",
     "gather_prompt_seconds",
     "plan",
@@ -125,13 +126,46 @@ class SpeakSentence:
 
 
 @dataclass(frozen=True)
+class TransferLeg:
+    """One ``<PhoneNumber>``/``<SipUri>`` of a ``<Transfer>``: who is dialled, its webhooks."""
+
+    to: str
+    answer_url: str | None = None
+    answer_method: str = "POST"
+    answer_fallback: Fallback | None = None
+    disconnect_url: str | None = None
+    disconnect_method: str = "POST"
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    tag: str | None = None
+
+
+@dataclass(frozen=True)
 class Transfer:
-    """Hand the caller to one of ``targets`` (rung simultaneously)."""
+    """Hand the caller to one of ``targets`` (rung simultaneously; docs/bandwidth.md §2.7).
+
+    ``complete_url`` is ``transferCompleteUrl``, with its method, credentials and
+    fallback; ``legs`` describe each target's own webhooks.
+    """
 
     line: int | None
     targets: tuple[str, ...]
     attributes: dict[str, str]
     complete_url: str | None
+    legs: tuple[TransferLeg, ...] = ()
+    caller_id: str | None = None
+    """``transferCallerId``: the B-legs' ``from`` (default: the A-leg's ``from``)."""
+    call_timeout_s: float = 30.0
+    method: str = "POST"
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    fallback: Fallback | None = None
+    tag: str | None = None
+
+    @property
+    def url(self) -> str | None:
+        """Where ``transferComplete`` goes (None: the verbs after ``<Transfer>`` run)."""
+        return self.complete_url
 
 
 @dataclass(frozen=True)
@@ -263,6 +297,30 @@ def _fallback(verb: Verb, base: str, prefix: str) -> Fallback | None:
     )
 
 
+def _transfer_leg(target: TransferTarget, base: str) -> TransferLeg:
+    a = target.attributes
+    fallback_url = _url(base, a.get("transferAnswerFallbackUrl"))
+    fallback = None
+    if fallback_url is not None:
+        fallback = Fallback(
+            fallback_url,
+            a.get("transferAnswerFallbackMethod", "POST").upper(),
+            a.get("fallbackUsername"),
+            a.get("fallbackPassword"),
+        )
+    return TransferLeg(
+        to=target.value.strip(),
+        answer_url=_url(base, a.get("transferAnswerUrl")),
+        answer_method=a.get("transferAnswerMethod", "POST").upper(),
+        answer_fallback=fallback,
+        disconnect_url=_url(base, a.get("transferDisconnectUrl")),
+        disconnect_method=a.get("transferDisconnectMethod", "POST").upper(),
+        username=a.get("username"),
+        password=a.get("password"),
+        tag=a.get("tag"),
+    )
+
+
 def _speak(verb: Verb) -> SpeakSentence:
     return SpeakSentence(verb.line, verb.text, verb.attributes.get("voice"))
 
@@ -306,6 +364,14 @@ def _step(verb: Verb, base: str) -> Step:
                 targets=tuple(t.value for t in verb.targets),
                 attributes=dict(a),
                 complete_url=_url(base, a.get("transferCompleteUrl")),
+                legs=tuple(_transfer_leg(t, base) for t in verb.targets),
+                caller_id=a.get("transferCallerId"),
+                call_timeout_s=_float(verb, "callTimeout", 30.0),
+                method=_method(verb, "transferCompleteMethod"),
+                username=a.get("username"),
+                password=a.get("password"),
+                fallback=_fallback(verb, base, "transferComplete"),
+                tag=a.get("tag"),
             )
         case "Redirect":
             return Redirect(

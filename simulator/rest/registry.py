@@ -13,17 +13,21 @@ Lifecycle of a call (``CallPhase``)::
         │                   │  └──────stream_ended───────┤
         │                   ▼                            ▼
         └──────────▶ disconnected (cause) ◀──── transferred (A-leg handed on)
+                                                      │ ▲
+                                  transfer_ended ─────┘ └──── transfer (stream "ends")
 
-``transferred`` and ``disconnected`` are final for the Voice API: the call can no longer
-be modified (docs/bandwidth.md §4.4, §5.5; the Pipecat guide: a hang-up after a
-transfer gets 404).
+While ``transferred`` the call is the transfer's, not the application's: the Voice API
+cannot modify it (docs/bandwidth.md §5.5; the Pipecat guide: a hang-up after a transfer
+gets 404). When the transfer is over and the A-leg is still up it is ``answered`` again.
+Under the ``stays`` account (``Call.transfer_stream``) a transfer leaves the phase as it
+is. ``disconnected`` is final.
 """
 
 from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, ClassVar
@@ -103,6 +107,8 @@ class TransferRecord:
     at: datetime
     b_leg_call_id: str
     attributes: dict[str, str] = field(default_factory=dict)
+    over: bool = False
+    """Whether the transfer is over (every B-leg has ended)."""
 
 
 @dataclass
@@ -128,6 +134,14 @@ class Call:
     bxml_updates: list[str] = field(default_factory=list)
     parent_call_id: str | None = None
     tag: str | None = None
+    transfer_stream: str = "ends"
+    """What a transfer does to the call's stream and API control (``ends`` or ``stays``;
+    docs/bandwidth.md §5.5)."""
+
+    @property
+    def transferring(self) -> bool:
+        """Whether a transfer of this call has started and is not over."""
+        return self.transfer is not None and not self.transfer.over
 
     @property
     def active(self) -> bool:
@@ -419,7 +433,7 @@ class Registry:
     def transfer(
         self, call_id: str, targets: tuple[str, ...], attributes: dict[str, str] | None = None
     ) -> Call:
-        """Hand the caller to ``targets``: the stream ends and the call leaves the bot's control."""
+        """Hand the caller to ``targets``; under ``ends`` the call leaves the bot's control."""
         call = self._require_active(call_id, "transfer")
         call.transfer = TransferRecord(
             targets=targets,
@@ -427,8 +441,18 @@ class Registry:
             b_leg_call_id=new_call_id(),
             attributes=dict(attributes or {}),
         )
-        call.phase = CallPhase.TRANSFERRED
+        if call.transfer_stream == "ends":
+            call.phase = CallPhase.TRANSFERRED
         self._emit(Transferred(call, targets))
+        return call
+
+    def transfer_ended(self, call_id: str) -> Call:
+        """The transfer is over; a call it held is the application's again (``answered``)."""
+        call = self._require(call_id)
+        if call.transfer is not None:
+            call.transfer = replace(call.transfer, over=True)
+        if call.phase is CallPhase.TRANSFERRED:
+            call.phase = CallPhase.ANSWERED
         return call
 
     def end(self, call_id: str, cause: str, error_message: str | None = None) -> Call:

@@ -21,6 +21,7 @@ from simulator.protocol.bxml_runner import (
     DigitPressed,
     Done,
     Ended,
+    EndTransfer,
     Event,
     GatherEnded,
     HangUp,
@@ -37,7 +38,7 @@ from simulator.protocol.bxml_runner import (
     TimerFired,
     Trace,
     TransferCall,
-    Transferred,
+    TransferEnded,
     VerbStarted,
     WebhookAnswered,
     WebhookFailed,
@@ -222,13 +223,62 @@ def test_hangup_ends_the_call_and_the_document() -> None:
     assert plain(out) == [HangUp("hangup"), Done()]
 
 
-def test_transfer_hands_the_call_on() -> None:
-    """<Transfer> answers and transfers the call; execution ends."""
+def test_transfer_dials_and_holds_the_document() -> None:
+    """<Transfer> answers, asks for the targets to be dialled, and runs nothing more yet."""
     body = "<Transfer><PhoneNumber>+15555550123</PhoneNumber></Transfer><Pause/>"
-    out = start(make_runner(), body)
+    runner = make_runner()
+    out = start(runner, body)
     transfer = steps(body)[0]
     assert isinstance(transfer, Transfer)
-    assert plain(out) == [Answer(), TransferCall(transfer), Done()]
+    assert plain(out) == [Answer(), TransferCall(transfer)]
+    assert not runner.done
+
+
+def test_without_a_complete_url_the_verbs_after_transfer_run() -> None:
+    """Once the transfer is over, the verbs after <Transfer> run (docs/bandwidth.md §2.7)."""
+    runner = make_runner()
+    start(runner, '<Transfer><PhoneNumber>+1</PhoneNumber></Transfer><Pause duration="2"/>')
+    out = runner.handle(TransferEnded(), 5.0)
+    assert verbs(out) == ["Pause"]
+    assert plain(out) == [Answer(), SetTimer(7.0)]
+
+
+def test_with_a_complete_url_transfer_complete_is_sent_and_its_bxml_runs() -> None:
+    """With transferCompleteUrl, transferComplete is asked for; the verbs after are ignored."""
+    runner = make_runner()
+    start(
+        runner,
+        '<Transfer transferCompleteUrl="/done" transferCompleteMethod="GET" tag="t">'
+        '<PhoneNumber>+1</PhoneNumber></Transfer><Pause duration="2"/>',
+    )
+    out = runner.handle(TransferEnded(), 5.0)
+    assert len(out) == 1 and isinstance(out[0], SendWebhook)
+    assert (out[0].event, out[0].url, out[0].method, out[0].tag) == (
+        "transferComplete",
+        "https://bot.example/done",
+        "GET",
+        "t",
+    )
+    out = runner.handle(WebhookAnswered(steps("<Hangup/>")), 6.0)
+    assert verbs(out) == ["Hangup"]
+
+
+def test_new_bxml_while_bridged_ends_the_bridge_and_runs() -> None:
+    """BXML put while the caller is bridged hangs the B-leg up and runs instead."""
+    runner = make_runner()
+    start(runner, "<Transfer><PhoneNumber>+1</PhoneNumber></Transfer>")
+    out = runner.handle(BxmlReplaced(steps('<Pause duration="1"/>')), 2.0)
+    assert out[0] == EndTransfer()
+    assert verbs(out) == ["Pause"]
+    assert runner.handle(TransferEnded(), 2.5) == []  # the ended bridge runs nothing more
+
+
+def test_the_caller_hanging_up_during_a_transfer_ends_execution() -> None:
+    """The A-leg ending while its transfer runs ends execution; no transferComplete."""
+    runner = make_runner()
+    start(runner, '<Transfer transferCompleteUrl="/done"><PhoneNumber>+1</PhoneNumber></Transfer>')
+    assert runner.handle(Ended(), 1.0) == [Done()]
+    assert runner.handle(TransferEnded(), 2.0) == []
 
 
 def test_unsimulated_verbs_are_noted_and_skipped() -> None:
@@ -418,13 +468,6 @@ def test_hangup_during_pause_ends_execution() -> None:
     assert runner.done
 
 
-def test_transfer_through_the_api_ends_execution() -> None:
-    """A transfer through the Voice API ends execution."""
-    runner = make_runner()
-    start(runner, STREAM + '<Pause duration="60"/>')
-    assert runner.handle(Transferred(), 2.0) == [Done()]
-
-
 # -- the orphaned leg --------------------------------------------------------------------
 
 
@@ -516,7 +559,7 @@ def test_non_blocking_verbs_then_running_out_hang_up_once(picks: list[str], salt
 EVENTS: list[Event] = [
     TimerFired(),
     Ended(),
-    Transferred(),
+    TransferEnded(),
     StreamClosed("a", accepted=True),
     StreamClosed("a", accepted=False),
     Redirected("https://bot.example/r"),
