@@ -102,7 +102,9 @@ class CallTransfer:
         """Let ``seconds`` pass; False when the A-leg ended or was taken back first."""
         stops = [asyncio.ensure_future(e.wait()) for e in (self._a_ended, self._taken_back)]
         try:
-            done, _ = await asyncio.wait(stops, timeout=max(0.0, seconds))
+            done, _ = await asyncio.wait(
+                stops, timeout=max(0.0, seconds), return_when=asyncio.FIRST_COMPLETED
+            )
         finally:
             for task in stops:
                 task.cancel()

@@ -43,7 +43,7 @@ from simulator.rest.fake import FakeBandwidth, IssuedToken
 from simulator.rest.faults import default_error_body
 from simulator.rest.journal import JournalEntry
 from simulator.rest.outbound import create_outbound_call
-from simulator.rest.registry import InvalidTransition
+from simulator.rest.registry import CallPhase, InvalidTransition
 from simulator.rest.routes import Route
 
 __all__ = ["VoiceApiApp", "classify"]
@@ -491,6 +491,10 @@ class VoiceApiApp:
         call = self._call_or_404(request)
         if isinstance(call, _Response):
             return call
+        if call.phase is CallPhase.TRANSFERRED:
+            # The transfer holds the call (docs/bandwidth.md §5.5): GET answers as a
+            # modification would, so the two never disagree about it.
+            return self._ended(request)
         return _Response.json(200, call.state_object())
 
     async def _list_calls(self, request: _Request) -> _Response:
