@@ -68,18 +68,17 @@ def test_a_packaged_name_that_does_not_exist_lists_the_packaged_ones() -> None:
 
 def test_extends_runs_the_base_scenarios_under_the_users_defaults(tmp_path: Path) -> None:
     """The user's ``call`` keys go over the base file's; the scenario's own keys still win."""
-    write(tmp_path, "base.yaml", BASE)
-    mine = write(
-        tmp_path / "..",
-        "mybot.yaml",
-        f"extends: {tmp_path.name}/base.yaml\ncall: {{disconnect_path: /hangup, max_call_s: 5}}\n",
-    )
+    (tmp_path / "shared").mkdir()
+    (tmp_path / "mine").mkdir()
+    write(tmp_path / "shared", "base.yaml", BASE)
+    text = "extends: ../shared/base.yaml\ncall: {disconnect_path: /hangup, max_call_s: 5}\n"
+    mine = write(tmp_path / "mine", "mybot.yaml", text)
     (s,) = load_scenarios([mine])
     assert s.call.disconnect_path == "/hangup"
     assert s.call.webhook_path == "/voice"  # the base file's, not overridden
     assert s.call.max_call_s == 10  # the scenario's own value wins over any default
     assert s.id == "mybot/hang-up"  # two files can extend one base for two bots
-    assert s.path == (tmp_path / "base.yaml").resolve()  # reports point at the scenario
+    assert s.path == (tmp_path / "shared" / "base.yaml").resolve()  # reports point at the scenario
 
 
 def test_extends_a_packaged_file_by_name(tmp_path: Path) -> None:
