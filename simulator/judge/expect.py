@@ -276,9 +276,9 @@ _FINDERS: Mapping[str, Finder] = {
 
 def _anchor_time(obs: Observation, anchor: Anchor) -> float | None:
     if anchor == CALL_START or anchor.kind == "call-start":
-        return 0.0
+        return anchor.delay_ms
     times = sorted(obs.times(anchor.kind))
-    return times[anchor.nth - 1] if len(times) >= anchor.nth else None
+    return times[anchor.nth - 1] + anchor.delay_ms if len(times) >= anchor.nth else None
 
 
 def judge(obs: Observation, e: Expectation) -> Verdict:

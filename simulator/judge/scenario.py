@@ -36,7 +36,6 @@ This module parses; the vocabulary and the records are in
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
@@ -47,6 +46,7 @@ import yaml
 
 from simulator.call.audio_files import load_caller_audio
 from simulator.errors import AudioFileError, ScenarioError
+from simulator.judge.scenario_extends import EXTENDS, extend
 from simulator.judge.scenario_model import (
     ACTION_COMMON_KEYS,
     ACTIONS,
@@ -82,13 +82,15 @@ from simulator.judge.scenario_yaml import (
     check_number,
     check_string,
     check_templates,
+    merged,
     refuse_unknown,
+    split_kind,
 )
 from simulator.protocol.codec import Pcm
 from simulator.protocol.webhook_auth import AUTH_MODES
 from simulator.protocol.webhook_bodies import ASYNC_EVENTS, SYNC_EVENTS
 from simulator.rest.hosts import check_allow_host
-from simulator.suite import resolve_audio_dir, transcript
+from simulator.suite import PACKAGED_PREFIX, resolve_audio_dir, resolve_packaged, transcript
 
 __all__ = [
     "ACTIONS",
@@ -162,29 +164,9 @@ def _parse_call(raw: Any, line: int | None) -> CallSpec:
         sequence_start=check_integer(
             raw.get("sequence_start", 1), "call.sequence_start", at("sequence_start"), "call"
         ),
+        linger_ms=check_number(raw.get("linger_ms", 0), "call.linger_ms", at("linger_ms"), "call"),
         outbound=parse_outbound(raw, at),
     )
-
-
-def _split_kind(item: Any, line: int, known: Mapping[str, frozenset[str]], what: str) -> str:
-    """The one key of ``item`` that names its kind."""
-    if isinstance(item, str) and item in known:
-        return item
-    if not isinstance(item, LineMap):
-        raise Problem(f"each {what} must be a mapping such as {{{next(iter(known))}: …}}", line)
-    kinds = [k for k in item if k in known]
-    if len(kinds) != 1:
-        others = [k for k in item if k not in known]
-        if not kinds and others:
-            close = difflib.get_close_matches(others[0], list(known), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise Problem(
-                f"unknown {what} {others[0]!r}{hint} known: {sorted(known)}",
-                item.key_lines.get(others[0], line),
-                others[0],
-            )
-        raise Problem(f"each {what} names exactly one of {sorted(known)}; got {kinds}", line)
-    return kinds[0]
 
 
 Loader = Callable[[Path, int | None], Pcm]
@@ -225,7 +207,7 @@ def _event_form(
 
 
 def _parse_action(item: Any, line: int, audio_dir: Path, load_audio: Loader) -> Action:
-    kind = _split_kind(item, line, ACTIONS, "caller action")
+    kind = split_kind(item, line, ACTIONS, "caller action")
     raw: LineMap = item if isinstance(item, LineMap) else LineMap({kind: True})
     if not isinstance(item, LineMap):
         raw.line, raw.key_lines = line, {kind: line}
@@ -339,7 +321,7 @@ def _expect_value(kind: str, key: str, value: Any, line: int | None) -> Any:
 
 
 def _parse_expectation(item: Any, line: int) -> Expectation:
-    kind = _split_kind(item, line, EXPECTATIONS, "expectation")
+    kind = split_kind(item, line, EXPECTATIONS, "expectation")
     body = item.get(kind) if isinstance(item, LineMap) else None
     if isinstance(item, LineMap) and len(item) > 1:
         extra = [k for k in item if k != kind]
@@ -402,23 +384,6 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "scenario"
 
 
-def _merged(defaults: LineMap, raw: LineMap) -> LineMap:
-    """The scenario's keys over the file's defaults (mappings merged key by key)."""
-    out = LineMap()
-    out.line, out.key_lines = raw.line, {}
-    for source in (defaults, raw):
-        for key, value in source.items():
-            if key in out and isinstance(out[key], LineMap) and isinstance(value, LineMap):
-                merged = LineMap({**out[key], **value})
-                merged.line = value.line
-                merged.key_lines = {**out[key].key_lines, **value.key_lines}
-                out[key] = merged
-            else:
-                out[key] = value
-            out.key_lines[key] = source.key_lines.get(key, source.line)
-    return out
-
-
 def _parse_scenario(raw: LineMap, path: Path, stem: str, load_audio: Loader) -> Scenario:
     refuse_unknown((k for k in raw if k not in SCENARIO_KEYS), SCENARIO_KEYS, raw, "a scenario")
 
@@ -429,7 +394,10 @@ def _parse_scenario(raw: LineMap, path: Path, stem: str, load_audio: Loader) -> 
     audio_dir = path.parent
     if "audio_dir" in raw:
         folder = check_string(raw["audio_dir"], "audio_dir", at("audio_dir"), "audio_dir")
-        audio_dir = resolve_audio_dir(folder, path.parent)
+        try:
+            audio_dir = resolve_audio_dir(folder, path.parent)
+        except ValueError as exc:
+            raise Problem(str(exc), at("audio_dir"), "audio_dir") from None
         if not audio_dir.is_dir():
             raise Problem(f"audio_dir {str(audio_dir)!r} is not a folder", at("audio_dir"))
     env = raw.get("bot_env") or {}
@@ -504,8 +472,16 @@ def _parse_file(text: str, path: Path, loader: Loader) -> list[Scenario]:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         raise Problem(f"not valid YAML: {exc.problem}", mark.line + 1 if mark else None) from None
+    stem = path.stem
+    if isinstance(data, LineMap) and EXTENDS in data:
+        data, path = extend(data, path, lambda t, p: parse_scenarios(t, p, load_audio=loader))
     if not isinstance(data, LineMap) or "scenarios" not in data:
-        raise Problem("a scenario file is a mapping with a `scenarios:` list", 1, "scenarios")
+        raise Problem(
+            "a scenario file is a mapping with a `scenarios:` list (or `extends: FILE`, to "
+            "run that file's scenarios with your defaults)",
+            1,
+            "scenarios",
+        )
     defaults = LineMap({k: v for k, v in data.items() if k != "scenarios"})
     defaults.line = data.line
     defaults.key_lines = {k: v for k, v in data.key_lines.items() if k != "scenarios"}
@@ -519,7 +495,7 @@ def _parse_file(text: str, path: Path, loader: Loader) -> list[Scenario]:
     for item, line in items:
         if not isinstance(item, LineMap):
             raise Problem("each scenario must be a mapping with a name", line)
-        s = _parse_scenario(_merged(defaults, item), path, path.stem, loader)
+        s = _parse_scenario(merged(defaults, item), path, stem, loader)
         if s.id in seen:
             raise Problem(
                 f"two scenarios are named {s.name!r} (the other at line {seen[s.id].line})",
@@ -556,9 +532,18 @@ def _no_audio() -> Pcm:
     raise Problem("expectations take no audio")
 
 
-def _files(paths: Iterable[Path]) -> list[Path]:
+def _packaged(given: Path | str) -> Path:
+    """``given``, or the packaged file or folder a ``bwsim:NAME`` names."""
+    try:
+        return resolve_packaged(str(given)) or Path(given)
+    except ValueError as exc:
+        raise ScenarioError(str(exc), path=Path(given)) from None
+
+
+def _files(paths: Iterable[Path | str]) -> list[Path]:
     out: list[Path] = []
-    for p in paths:
+    for given in paths:
+        p = _packaged(given)
         if p.is_dir():
             found = sorted([*p.glob("*.yaml"), *p.glob("*.yml")])
             if not found:
@@ -566,6 +551,12 @@ def _files(paths: Iterable[Path]) -> list[Path]:
             out.extend(found)
         elif p.is_file():
             out.append(p)
+        elif str(given).startswith(PACKAGED_PREFIX):
+            raise ScenarioError(
+                f"no such packaged file or folder ({p}); the packaged scenarios are "
+                "bwsim:scenarios and bwsim:paths (disconnect.yaml, outbound.yaml, dtmf.yaml)",
+                path=Path(given),
+            )
         else:
             raise ScenarioError("no such file or folder", path=p)
     return out
@@ -574,12 +565,14 @@ def _files(paths: Iterable[Path]) -> list[Path]:
 def load_scenarios(paths: Iterable[Path | str]) -> list[Scenario]:
     """Read and check every scenario file in ``paths`` (files or folders of ``*.yaml``).
 
+    ``bwsim:NAME`` names a packaged file or folder (``bwsim:paths/outbound.yaml``).
+
     All files are checked, and their audio read, before anything runs; the first fault
     raises :class:`ScenarioError` with file, line and key. Ids must be unique across files.
     """
     scenarios: list[Scenario] = []
     load_audio = _audio_loader()
-    for path in _files(Path(p) for p in paths):
+    for path in _files(paths):
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:

@@ -106,6 +106,7 @@ CALL_KEYS = frozenset(
         "max_call_s",
         "orphan_grace_s",
         "sequence_start",
+        "linger_ms",
         *("direction", "trigger", "answer", "ring_ms"),
     }
 )
@@ -201,15 +202,18 @@ class OutboundSpec:
 
 @dataclass(frozen=True)
 class Anchor:
-    """A point on a call's timeline: the ``nth`` event of ``kind`` (``call-start`` is 0)."""
+    """A point on a call's timeline: ``delay_ms`` after the ``nth`` event of ``kind``."""
 
     kind: str
     nth: int = 1
     name: str = "call_start"
+    delay_ms: float = 0.0
+    """How long after the event the point is (``after: {event: call_ended, delay_ms: 1500}``)."""
 
     def describe(self) -> str:
-        """As written in the scenario (``bot_speech_start#2``)."""
-        return self.name if self.nth == 1 else f"{self.name}#{self.nth}"
+        """As written in the scenario (``bot_speech_start#2``, ``call_ended + 1500 ms``)."""
+        text = self.name if self.nth == 1 else f"{self.name}#{self.nth}"
+        return f"{text} + {self.delay_ms:g} ms" if self.delay_ms else text
 
 
 CALL_START = Anchor("call-start")
@@ -293,6 +297,9 @@ class CallSpec:
     max_call_s: float = DEFAULT_MAX_CALL_S
     orphan_grace_s: float = 5.0
     sequence_start: int = 1
+    linger_ms: float = 0.0
+    """How long after the call ends bwsim still records the bot's requests, at least (the
+    runner's own settle time applies when it is longer): a bot's late work on the ended call."""
     outbound: OutboundSpec | None = None
     """Set for ``direction: outbound``: the bot dials, bwsim plays the callee."""
 

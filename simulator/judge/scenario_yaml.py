@@ -33,7 +33,9 @@ __all__ = [
     "check_string",
     "check_templates",
     "line_of",
+    "merged",
     "refuse_unknown",
+    "split_kind",
 ]
 
 
@@ -115,6 +117,44 @@ def refuse_unknown(keys: Iterable[str], known: Iterable[str], where: LineMap, pa
         raise Problem(f"unknown key {key!r} in {path}; {hint}known keys: {known}", line, key)
 
 
+def merged(defaults: LineMap, raw: LineMap) -> LineMap:
+    """``raw``'s keys over ``defaults``, mappings merged key by key (a scenario over its file)."""
+    out = LineMap()
+    out.line, out.key_lines = raw.line, {}
+    for source in (defaults, raw):
+        for key, value in source.items():
+            if key in out and isinstance(out[key], LineMap) and isinstance(value, LineMap):
+                both = LineMap({**out[key], **value})
+                both.line = value.line
+                both.key_lines = {**out[key].key_lines, **value.key_lines}
+                out[key] = both
+            else:
+                out[key] = value
+            out.key_lines[key] = source.key_lines.get(key, source.line)
+    return out
+
+
+def split_kind(item: Any, line: int, known: Mapping[str, frozenset[str]], what: str) -> str:
+    """The one key of ``item`` that names its kind."""
+    if isinstance(item, str) and item in known:
+        return item
+    if not isinstance(item, LineMap):
+        raise Problem(f"each {what} must be a mapping such as {{{next(iter(known))}: …}}", line)
+    kinds = [k for k in item if k in known]
+    if len(kinds) != 1:
+        others = [k for k in item if k not in known]
+        if not kinds and others:
+            close = difflib.get_close_matches(others[0], list(known), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise Problem(
+                f"unknown {what} {others[0]!r}{hint} known: {sorted(known)}",
+                item.key_lines.get(others[0], line),
+                others[0],
+            )
+        raise Problem(f"each {what} names exactly one of {sorted(known)}; got {kinds}", line)
+    return kinds[0]
+
+
 # -- checking values ---------------------------------------------------------------------
 
 
@@ -160,7 +200,20 @@ def check_event(value: Any, what: str, line: int | None, key: str) -> str:
 
 
 def check_anchor(value: Any, line: int | None, key: str) -> Anchor:
-    """Turn ``EVENT`` or ``EVENT#N`` into an :class:`Anchor`."""
+    """Turn ``EVENT``, ``EVENT#N`` or ``{event: EVENT, delay_ms: MS}`` into an :class:`Anchor`.
+
+    The mapping is the form ``send_after`` takes too: the point ``delay_ms`` after the event.
+    """
+    delay = 0.0
+    if isinstance(value, LineMap):
+        known = {"event", "delay_ms"}
+        refuse_unknown((k for k in value if k not in known), known, value, key)
+        if "event" not in value:
+            raise Problem(f"{key} takes EVENT or {{event: EVENT, delay_ms: MS}}", line, key)
+        if "delay_ms" in value:
+            where = value.key_lines["delay_ms"]
+            delay = check_number(value["delay_ms"], f"{key}.delay_ms", where, "delay_ms")
+        line, value = value.key_lines["event"], value["event"]
     text = str(value)
     name, _, nth = text.partition("#")
     check_event(name, "after", line, key)
@@ -169,7 +222,7 @@ def check_anchor(value: Any, line: int | None, key: str) -> Anchor:
     number = int(nth) if nth else 1
     if number < 1:
         raise Problem(f"after takes EVENT#N with N ≥ 1, got {value!r}", line, key)
-    return Anchor(EVENTS[name], number, name)
+    return Anchor(EVENTS[name], number, name, delay)
 
 
 def check_templates(value: Any, line: int | None, key: str) -> None:

@@ -231,7 +231,8 @@ async def _run_one(h: Harness, scenario: Scenario, settle_ms: float) -> Scenario
         result = await h.place_call(caller, options=options)
     else:
         result = await h.place_outbound_call(*outbound, caller, options=options)
-    await asyncio.sleep(settle_ms / 1000)  # the bot's own late requests still count
+    linger_ms = max(settle_ms, scenario.call.linger_ms)
+    await asyncio.sleep(linger_ms / 1000)  # the bot's own late requests still count
     entries = fake.journal.since(first_seq)
     v_phase = v_cause = None
     if victim is not None:

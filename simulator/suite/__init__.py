@@ -10,6 +10,15 @@ Both ship in the wheel as package data, so ``bwsim run --app mybot:app`` with no
   ``transcripts.yaml`` saying what each one says (``fixtures/README.md`` lists how each
   was made). A scenario file names this folder as ``audio_dir: bwsim:audio``
   (:data:`AUDIO_DIR_NAME`), wherever the file itself lives.
+- :data:`PATHS_DIR` holds opt-in scenario files for the paths a bot takes less often
+  (cleanup on ``disconnect``, an outbound call answered after a long ring, a ``<Gather>``
+  menu the caller does not answer). They are not in the default run; a user runs them by
+  name, ``bwsim run --app mybot:app bwsim:paths/outbound.yaml``, and points them at the
+  bot's own paths with a file of theirs that says ``extends: bwsim:paths/outbound.yaml``.
+
+Any ``bwsim:NAME`` (``bwsim:audio``, ``bwsim:paths/dtmf.yaml``, ``bwsim:scenarios``)
+names a file or folder of this package: :func:`resolve_packaged` is the one place that
+turns it into a path.
 """
 
 from __future__ import annotations
@@ -22,9 +31,12 @@ import yaml
 __all__ = [
     "AUDIO_DIR",
     "AUDIO_DIR_NAME",
+    "PACKAGED_PREFIX",
+    "PATHS_DIR",
     "SCENARIOS_DIR",
     "resolve_audio_dir",
     "resolve_audio_file",
+    "resolve_packaged",
     "transcript",
 ]
 
@@ -33,15 +45,32 @@ SCENARIOS_DIR: Final = _HERE / "scenarios"
 """The packaged scenario files."""
 AUDIO_DIR: Final = _HERE / "audio"
 """The packaged caller recordings and their ``transcripts.yaml``."""
-AUDIO_DIR_NAME: Final = "bwsim:audio"
+PATHS_DIR: Final = _HERE / "paths"
+"""The opt-in scenario files for disconnect cleanup, outbound calls and DTMF menus."""
+PACKAGED_PREFIX: Final = "bwsim:"
+"""How a path names a file or folder of this package: ``bwsim:paths/outbound.yaml``."""
+AUDIO_DIR_NAME: Final = PACKAGED_PREFIX + "audio"
 """What a scenario file writes as ``audio_dir`` to use :data:`AUDIO_DIR`."""
+
+
+def resolve_packaged(value: str) -> Path | None:
+    """The file or folder of this package that ``bwsim:NAME`` names; None for other paths.
+
+    Raises ``ValueError`` for a name that leads outside the package (``bwsim:../x``).
+    Whether the file exists is the caller's to check, so its message can name the key.
+    """
+    if not value.startswith(PACKAGED_PREFIX):
+        return None
+    name = value.removeprefix(PACKAGED_PREFIX).strip("/")
+    path = (_HERE / name).resolve()
+    if not path.is_relative_to(_HERE):
+        raise ValueError(f"{value!r} leads outside bwsim's packaged files")
+    return path
 
 
 def resolve_audio_dir(value: str, base: Path) -> Path:
     """The folder an ``audio_dir`` value names: :data:`AUDIO_DIR`, or a path from ``base``."""
-    if value == AUDIO_DIR_NAME:
-        return AUDIO_DIR
-    return (base / value).resolve()
+    return resolve_packaged(value) or (base / value).resolve()
 
 
 def resolve_audio_file(value: str, base: Path | None = None) -> Path:
@@ -49,9 +78,10 @@ def resolve_audio_file(value: str, base: Path | None = None) -> Path:
 
     A relative path is taken from ``base`` (default: the current folder).
     """
-    prefix = AUDIO_DIR_NAME + "/"
-    if value.startswith(prefix):
-        return AUDIO_DIR / value.removeprefix(prefix)
+    if value.startswith(AUDIO_DIR_NAME + "/"):
+        packaged = resolve_packaged(value)
+        assert packaged is not None  # it starts with the prefix
+        return packaged
     path = Path(value)
     return path if base is None or path.is_absolute() else base / path
 

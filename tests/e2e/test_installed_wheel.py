@@ -164,3 +164,28 @@ def test_the_audit_runs_from_the_users_folder(installed: tuple[Path, dict[str, s
     assert code in (0, 1), out
     assert "Traceback" not in out
     assert json.loads((project / "audit.json").read_text())["schema"] == 1
+
+
+def test_the_packaged_path_scenarios_run_by_name_and_extend(
+    installed: tuple[Path, dict[str, str]],
+) -> None:
+    """`bwsim:paths` ships in the wheel; a user's file extends one and changes the trigger."""
+    project, env = installed
+    (project / "calls.yaml").write_text(
+        "extends: bwsim:paths/outbound.yaml\ncall: {trigger: {path: /call-me}}\n",
+        encoding="utf-8",
+    )
+    code, out = _run(
+        ["bwsim", "run", "--app", "theirbot:app", "--list", "bwsim:paths", "calls.yaml"],
+        project,
+        env,
+        120,
+    )
+    assert code == 0, out
+    for scenario_id in (
+        "disconnect/the-caller-hangs-up-mid-call",
+        "dtmf/the-caller-presses-nothing",
+        "outbound/the-callee-answers-after-a-long-ring",
+        "calls/the-callee-answers-after-a-long-ring",
+    ):
+        assert scenario_id in out, out
