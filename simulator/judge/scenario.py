@@ -68,6 +68,7 @@ from simulator.judge.scenario_model import (
     Scenario,
 )
 from simulator.judge.scenario_outbound import parse_outbound
+from simulator.judge.scenario_transfer import parse_transfer
 from simulator.judge.scenario_yaml import (
     LineLoader,
     LineMap,
@@ -140,6 +141,7 @@ def _parse_call(raw: Any, line: int | None) -> CallSpec:
         if not isinstance(value, str) or not value.startswith("/"):
             why = f"call.{key} must be a path starting with '/', got {value!r}"
             raise Problem(why, at(key), key)
+    transfer, transfer_stream = parse_transfer(raw, at)
     return CallSpec(
         auth=str(auth),
         from_=str(raw.get("from", CallSpec.from_)),
@@ -166,6 +168,8 @@ def _parse_call(raw: Any, line: int | None) -> CallSpec:
         ),
         linger_ms=check_number(raw.get("linger_ms", 0), "call.linger_ms", at("linger_ms"), "call"),
         outbound=parse_outbound(raw, at),
+        transfer=transfer,
+        transfer_stream=transfer_stream,
     )
 
 

@@ -17,6 +17,7 @@ from typing import Any
 from simulator.call.live import DTMF_GAP_MS
 from simulator.call.options import DEFAULT_MAX_CALL_S
 from simulator.protocol.codec import Pcm
+from simulator.protocol.transfer import TransferParty, TransferStream
 
 __all__ = [
     "ACTIONS",
@@ -107,6 +108,7 @@ CALL_KEYS = frozenset(
         "orphan_grace_s",
         "sequence_start",
         "linger_ms",
+        "transfer",
         *("direction", "trigger", "answer", "ring_ms"),
     }
 )
@@ -302,6 +304,10 @@ class CallSpec:
     runner's own settle time applies when it is longer): a bot's late work on the ended call."""
     outbound: OutboundSpec | None = None
     """Set for ``direction: outbound``: the bot dials, bwsim plays the callee."""
+    transfer: TransferParty = field(default_factory=TransferParty)
+    """What the people the bot's ``<Transfer>`` dials do (``call.transfer``)."""
+    transfer_stream: TransferStream = "ends"
+    """What the A-leg's stream does during a transfer (``call.transfer.stream``)."""
 
 
 @dataclass(frozen=True)

@@ -115,6 +115,8 @@ def call_options(scenario: Scenario, templates: Mapping[str, str]) -> CallOption
         max_call_s=spec.max_call_s,
         orphan_grace_s=spec.orphan_grace_s,
         caller_lines=scenario.caller_lines,
+        transfer=spec.transfer,
+        transfer_stream=spec.transfer_stream,
     )
 
 

@@ -9,7 +9,8 @@ import pytest
 from simulator.errors import ScenarioError
 from simulator.judge.scenario import parse_scenarios
 from simulator.judge.scenario_model import OutboundSpec, Scenario
-from simulator.runner.scenario_call import outbound_call
+from simulator.protocol.transfer import TransferParty
+from simulator.runner.scenario_call import call_options, outbound_call
 
 
 def parse(call: str) -> list[Scenario]:
@@ -70,3 +71,29 @@ def test_a_bad_outbound_key_is_named(call: str, named: str) -> None:
     message = error(call)
     assert named in message
     assert "out.yaml:" in message
+
+
+def test_call_transfer_sets_what_the_transfer_targets_do() -> None:
+    """call.transfer becomes the call's TransferParty and stream account; absent, the defaults."""
+    [s] = parse("{transfer: {answer: busy, ring_ms: 200, talk_ms: 900, stream: stays}}")
+    assert s.call.transfer == TransferParty("busy", 200.0, 900.0)
+    assert s.call.transfer_stream == "stays"
+    options = call_options(s, {})
+    assert (options.transfer, options.transfer_stream) == (s.call.transfer, "stays")
+    [plain] = parse("{}")
+    assert (plain.call.transfer, plain.call.transfer_stream) == (TransferParty(), "ends")
+
+
+@pytest.mark.parametrize(
+    ("call", "named"),
+    [
+        ("{transfer: busy}", "call.transfer must be a mapping"),
+        ("{transfer: {answer: voicemail}}", "call.transfer.answer must be one of"),
+        ("{transfer: {stream: kept}}", "call.transfer.stream must be one of"),
+        ("{transfer: {talk_ms: -1}}", "call.transfer.talk_ms must be a number"),
+        ("{transfer: {ring: 5}}", "unknown key 'ring' in call.transfer"),
+    ],
+)
+def test_a_bad_transfer_key_is_named(call: str, named: str) -> None:
+    """Each bad call.transfer value is refused with a message naming the key."""
+    assert named in error(call)
