@@ -31,7 +31,7 @@ from simulator.call.result import CallResult
 from simulator.call.stream import StreamOutcome
 from simulator.call.streams import CallStreams
 from simulator.call.tasks import reap
-from simulator.call.transfer import BRIDGED_DROP_DETAIL, CallTransfer
+from simulator.call.transfer import DROPPED_DETAIL, CallTransfer
 from simulator.call.waiters import TimelineWaiters
 from simulator.errors import CallTimeout
 from simulator.protocol import bxml_runner as bx
@@ -432,10 +432,9 @@ class CallSession:
             outcome = await transfer.run(client, record.b_leg_call_id)
             self.fake.registry.transfer_ended(self.call_id)
             self._transfer_outcome = outcome
-            if transfer.dropped_to is not None:
-                self._violation(
-                    "bridged-caller-dropped", BRIDGED_DROP_DETAIL.format(to=transfer.dropped_to)
-                )
+            if transfer.dropped is not None:
+                detail = DROPPED_DETAIL.format(when=transfer.dropped)
+                self._violation("transferred-caller-dropped", detail)
             self.recorder.event(
                 "transfer-ended", cause=outcome.cause, bridged=outcome.bridged, to=outcome.to
             )

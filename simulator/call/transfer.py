@@ -42,16 +42,16 @@ from simulator.protocol.webhook_bodies import (
 )
 from simulator.rest.registry import Call, Registry
 
-__all__ = ["BRIDGED_DROP_DETAIL", "CallTransfer"]
+__all__ = ["DROPPED_DETAIL", "CallTransfer"]
 
-BRIDGED_DROP_DETAIL = (
-    "the bot hung the call up through the Voice API while the caller was bridged to "
-    "{to}: on Bandwidth (the API reference's account, where the call stays the "
-    "application's during a transfer) that drops the caller from the person they were "
-    "handed to. Once <Transfer> has run, leave the call alone: Bandwidth ends it when "
-    "the transfer is over."
+DROPPED_DETAIL = (
+    "the bot hung the call up through the Voice API {when}: on Bandwidth (the API "
+    "reference's account, where the call stays the application's during a transfer) that "
+    "drops the caller from the person they were being handed to. Once <Transfer> has run, "
+    "leave the call alone: Bandwidth ends it when the transfer is over, or sends "
+    "transferComplete if the transfer fails."
 )
-"""The ``bridged-caller-dropped`` violation's detail (``{to}``: the target)."""
+"""The ``transferred-caller-dropped`` violation's detail (``{when}``: ringing or bridged)."""
 
 
 @dataclass
@@ -91,8 +91,8 @@ class CallTransfer:
         self._taken_back = asyncio.Event()
         self.bridged = False
         """Whether a target answered and was bridged with the caller."""
-        self.dropped_to: str | None = None
-        """The target the bot dropped the bridged caller from, if it did."""
+        self.dropped: str | None = None
+        """When the bot hung the caller up during the transfer (``while … rang``), if it did."""
 
     def end(self) -> None:
         """New BXML takes the caller back: the bridge (or the ringing) ends now."""
@@ -122,6 +122,8 @@ class CallTransfer:
             then=self.party.answer,
         )
         if not await self._wait(ring_s):
+            if self._a_ended.is_set() and self._hung_up_by_bot():
+                self.dropped = f"while {legs[0].leg.to} was ringing for the caller"
             await self._end_legs(client, legs, "cancel")
             cancelled = transfer_error_message("cancel")
             return TransferOutcome("cancel", False, legs[0].leg.to, cancelled)
@@ -185,7 +187,7 @@ class CallTransfer:
         self.recorder.event("transfer-bridged", to=leg.leg.to, b_leg=leg.call.call_id)
         talked = await self._wait(self.party.talk_ms / 1000)
         if not talked and self._a_ended.is_set() and self._hung_up_by_bot():
-            self.dropped_to = leg.leg.to
+            self.dropped = f"while the caller was bridged to {leg.leg.to}"
         await self._end_legs(client, [leg], "hangup")
         return TransferOutcome("hangup", True, leg.leg.to)
 

@@ -30,6 +30,8 @@ _EVENT_SOURCES: Mapping[str, tuple[str, ...]] = {
     "gather": ("gather",),
     "dtmf_webhook": ("dtmf-webhook",),
     "callback": ("callback",),
+    "transfer": ("transfer-ended",),
+    "caller_hears": ("bot-speech-start", "verb", "gather-start"),
 }
 """The timeline kinds each timed expectation reads."""
 

@@ -287,7 +287,7 @@ def _expect_value(kind: str, key: str, value: Any, line: int | None) -> Any:
         if not isinstance(value, list) or not value:
             raise Problem(f"{kind}.statuses must be a list such as [401, 200]", line, key)
         return [check_integer(v, f"{kind}.statuses", line, key, minimum=100) for v in value]
-    if key in ("delivered", "keeps_call_up", "bot_was_speaking", "fallback"):
+    if key in ("delivered", "keeps_call_up", "bot_was_speaking", "fallback", "bridged"):
         return check_bool(value, f"{kind}.{key}", line, key)
     if key == "method":
         text = check_string(value, f"{kind}.method", line, key).upper()

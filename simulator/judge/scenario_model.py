@@ -70,13 +70,19 @@ EVENTS: Mapping[str, str] = {
     "gather": "gather",
     "dtmf": "dtmf",
     "dtmf_webhook": "dtmf-webhook",
+    "transfer_ringing": "transfer-ringing",
+    "transfer_answered": "transfer-answered",
+    "transfer_bridged": "transfer-bridged",
+    "transfer_ended": "transfer-ended",
 }
 """Event names a scenario may wait for or anchor on, and the timeline kind of each.
 ``call_start`` is time zero (the ``initiate`` webhook going out). ``stream_rejected`` is a
 ``<StartStream>`` bwsim did not open (a duplicate name, past the track limit, or a socket
 it could not connect: the event's ``cause``). ``gather_start`` is a
 ``<Gather>`` beginning (its prompts, then the wait for keys), ``gather`` one ending,
-``dtmf`` a key the caller pressed, ``dtmf_webhook`` a ``dtmf`` webhook sent to the bot."""
+``dtmf`` a key the caller pressed, ``dtmf_webhook`` a ``dtmf`` webhook sent to the bot.
+``transfer_ringing`` … ``transfer_ended`` are a ``<Transfer>``'s targets ringing, one
+answering, the caller bridged to it, and the transfer over (every B-leg ended)."""
 
 SCENARIO_KEYS = frozenset(
     {
@@ -158,6 +164,8 @@ EXPECTATIONS: Mapping[str, frozenset[str]] = {
     "call_state": frozenset({"call", "state", "cause"}),
     "gather": frozenset({"digits", "terminating_digit", "reason"}),
     "dtmf_webhook": frozenset({"digit"}),
+    "transfer": frozenset({"cause", "bridged", "to"}),
+    "caller_hears": frozenset(),
 }
 """What a scenario can expect, each with the keys it takes besides the common ones:
 ``absent`` (must not happen), ``within_ms`` (from ``after``, default the call's start),

@@ -271,3 +271,74 @@ async def gathered(kind: str, request: Request) -> Response:
     if _kind(kind) == "good" and (body.get("digits") or _tries[call_id] >= MENU_TRIES):
         return _bxml("<SpeakSentence>Goodbye.</SpeakSentence><Hangup/>")
     return _menu(kind)
+
+
+# -- transfer ----------------------------------------------------------------------------
+
+AGENT = "+15555550123"
+"""The person the transfer bots hand the caller to."""
+_transferred: set[str] = set()
+
+
+@app.post("/{kind}/agent")
+async def agent(kind: str, request: Request) -> Response:
+    if not _authorized(request):
+        return _CHALLENGE
+    return _stream(_kind(kind), "agent-ws")
+
+
+async def _transfer(kind: str, account_id: str, call_id: str) -> None:
+    """Hand the caller to :data:`AGENT`; the broken bot then ends its session: it hangs up."""
+    complete = f' transferCompleteUrl="{PUBLIC}/{kind}/agent/complete"' if kind == "good" else ""
+    xml = f"<Bxml><Transfer{complete}><PhoneNumber>{AGENT}</PhoneNumber></Transfer></Bxml>"
+    async with httpx.AsyncClient(trust_env=False) as client:
+        token = await client.post(
+            "https://api.bandwidth.com/api/v1/oauth2/token",
+            auth=(_env("BANDWIDTH_CLIENT_ID"), _env("BANDWIDTH_CLIENT_SECRET")),
+            data={"grant_type": "client_credentials"},
+        )
+        await client.put(
+            f"https://voice.bandwidth.com/api/v2/accounts/{account_id}/calls/{call_id}/bxml",
+            headers={
+                "authorization": f"Bearer {token.json()['access_token']}",
+                "content-type": "application/xml",
+            },
+            content=xml,
+        )
+    if kind == "broken":
+        await _voice_api("POST", f"{account_id}/calls/{call_id}", {"state": "completed"})
+
+
+@app.websocket("/{kind}/agent-ws")
+async def agent_ws(websocket: WebSocket, kind: str) -> None:
+    """Greet; the first time the caller speaks in the call, hand them to :data:`AGENT`."""
+    await websocket.accept()
+    with contextlib.suppress(WebSocketDisconnect):
+        while True:
+            message = json.loads(await websocket.receive_text())
+            event = message.get("eventType")
+            if event == "start":
+                meta = message["metadata"]
+                await _play(websocket, _TONE[:8000])
+            elif event == "media" and message.get("payload") != _SILENT_PAYLOAD:
+                if meta["callId"] not in _transferred:  # once a call: not again when back
+                    _transferred.add(meta["callId"])
+                    _spawn(_transfer(kind, meta["accountId"], meta["callId"]))
+            elif event == "stop":
+                return
+
+
+@app.post("/{kind}/agent/complete")
+async def agent_complete(kind: str, request: Request) -> Response:
+    """transferComplete (the good bot only): a failed transfer brings the caller back.
+
+    Bandwidth sends it with the ``<Transfer>``'s own credentials, and the bot gave none.
+    """
+    _kind(kind)
+    if (await request.json()).get("cause") == "hangup":
+        return _bxml("<Hangup/>")  # the person talked with the caller and hung up
+    return _bxml(
+        "<SpeakSentence>Sorry, nobody is free right now.</SpeakSentence>"
+        f'<StartStream name="bot" mode="bidirectional" destination="wss://bot.example/{kind}/'
+        'agent-ws"/><Pause duration="600"/>'
+    )

@@ -20,6 +20,7 @@ POINTERS = {
     "outbound": 'call: {{trigger: {{path: /{kind}/dial, json: {{to: "+15555550123"}}}}}}',
     # the broken menu holds the caller until bwsim ends the call: end it sooner
     "dtmf": "call: {{webhook_path: /{kind}/menu, max_call_s: 12}}",
+    "transfer": "call: {{webhook_path: /{kind}/agent}}",
 }
 
 
@@ -45,7 +46,7 @@ async def test_each_packaged_path_scenario_passes_the_good_bot_and_fails_the_bro
     results = {r.scenario.id: r for r in suite.results}
 
     good = {i: r for i, r in results.items() if i.startswith("good_")}
-    assert len(good) == 4
+    assert len(good) == 6
     for scenario_id, result in good.items():
         assert result.status == "passed", f"{scenario_id}: {result.detail}"
 
@@ -71,3 +72,16 @@ async def test_each_packaged_path_scenario_passes_the_good_bot_and_fails_the_bro
     assert verdict.expectation.kind == "gather"
     assert "expected at most 3" in verdict.detail
     assert any("max_call_s" in p for p in stuck.problems)
+
+    # no transferCompleteUrl and nothing after <Transfer>: a busy person ends the call unheard
+    ignored = results["broken_transfer/the-person-is-busy"]
+    assert ignored.status == "failed"
+    (verdict,) = failed_verdicts(ignored)
+    assert verdict.expectation.kind == "caller_hears"
+    assert "no caller hears within 5,000 ms after transfer_ended" in verdict.detail
+
+    # the bot hangs up once it has transferred: with the stream up, that drops the caller
+    dropped = results["broken_transfer/the-person-answers-while-the-stream-stays-up"]
+    assert dropped.status == "failed"
+    kinds = {v.expectation.kind: v.detail for v in failed_verdicts(dropped)}
+    assert "transferred-caller-dropped" in kinds["violation"]

@@ -125,7 +125,7 @@ async def test_under_the_guides_account_get_and_post_agree_during_the_bridge(
 async def test_under_the_api_references_account_hanging_up_a_bridged_caller_is_reported(
     harness: Harness,
 ) -> None:
-    """Stream stays: GET says answered, the hang-up works, and it is the bridged-caller drop."""
+    """Stream stays: GET says answered, the hang-up works, and it drops the bridged caller."""
     got: list[object] = []
 
     async def caller(call: LiveCall) -> None:
@@ -143,7 +143,7 @@ async def test_under_the_api_references_account_hanging_up_a_bridged_caller_is_r
     options = _opts("/listen", transfer_stream="stays", party={"talk_ms": 60_000})
     result = await harness.place_call(caller, options=options)
     assert got == ["answered", 200]
-    assert [v.kind for v in result.violations] == ["bridged-caller-dropped"]
-    assert transfer_bot.AGENT in result.violations[0].detail
+    assert [v.kind for v in result.violations] == ["transferred-caller-dropped"]
+    assert f"while the caller was bridged to {transfer_bot.AGENT}" in result.violations[0].detail
     bridged = result.events("transfer-bridged")[0].at_ms
     assert not [e for e in result.events("stop-sent") if e.at_ms < bridged]  # the stream stayed
