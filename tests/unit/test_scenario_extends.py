@@ -52,9 +52,10 @@ def test_bwsim_names_resolve_to_packaged_files_and_stay_inside_the_package() -> 
 
 
 def test_the_packaged_path_files_load_by_name_and_are_not_in_the_default_run() -> None:
-    """``bwsim:paths`` loads the three opt-in files; the default suite holds none of them."""
+    """``bwsim:paths`` loads the opt-in files; the default suite holds none of them."""
     by_name = load_scenarios(["bwsim:paths"])
-    assert {s.path.name for s in by_name} == {"disconnect.yaml", "outbound.yaml", "dtmf.yaml"}
+    names = {s.path.name for s in by_name}
+    assert names == {"disconnect.yaml", "outbound.yaml", "dtmf.yaml", "transfer.yaml"}
     assert all(s.path.parent == PATHS_DIR for s in by_name)
     assert not [s for s in load_scenarios([SCENARIOS_DIR]) if s.path.parent == PATHS_DIR]
 
@@ -68,17 +69,17 @@ def test_a_packaged_name_that_does_not_exist_lists_the_packaged_ones() -> None:
 
 def test_extends_runs_the_base_scenarios_under_the_users_defaults(tmp_path: Path) -> None:
     """The user's ``call`` keys go over the base file's; the scenario's own keys still win."""
-    (tmp_path / "shared").mkdir()
+    (tmp_path / "common").mkdir()
     (tmp_path / "mine").mkdir()
-    write(tmp_path / "shared", "base.yaml", BASE)
-    text = "extends: ../shared/base.yaml\ncall: {disconnect_path: /hangup, max_call_s: 5}\n"
+    write(tmp_path / "common", "base.yaml", BASE)
+    text = "extends: ../common/base.yaml\ncall: {disconnect_path: /hangup, max_call_s: 5}\n"
     mine = write(tmp_path / "mine", "mybot.yaml", text)
     (s,) = load_scenarios([mine])
     assert s.call.disconnect_path == "/hangup"
     assert s.call.webhook_path == "/voice"  # the base file's, not overridden
     assert s.call.max_call_s == 10  # the scenario's own value wins over any default
     assert s.id == "mybot/hang-up"  # two files can extend one base for two bots
-    assert s.path == (tmp_path / "shared" / "base.yaml").resolve()  # reports point at the scenario
+    assert s.path == (tmp_path / "common" / "base.yaml").resolve()  # reports point at the scenario
 
 
 def test_extends_a_packaged_file_by_name(tmp_path: Path) -> None:
