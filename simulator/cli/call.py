@@ -33,6 +33,12 @@ from simulator.judge.verdicts import call_problems
 from simulator.protocol.codec import Pcm
 from simulator.protocol.create_call import CALLEE_ANSWERS, CalleePlan
 from simulator.protocol.gather import check_digits
+from simulator.protocol.transfer import (
+    DEFAULT_TALK_MS,
+    TRANSFER_ANSWERS,
+    TRANSFER_STREAMS,
+    TransferParty,
+)
 from simulator.runner.harness import Harness
 from simulator.runner.lifetime import interrupt_on_termination
 from simulator.runner.targets import (
@@ -99,6 +105,32 @@ def add_parser(sub: Subparsers) -> None:
         type=float,
         default=DTMF_GAP_MS,
         help=f"time from one key to the next (default {DTMF_GAP_MS:g})",
+    )
+    transfer = call.add_argument_group(
+        "transfers",
+        "what the people the bot's <Transfer> dials do (docs/bandwidth.md §2.7, §5.5)",
+    )
+    transfer.add_argument(
+        "--transfer-answer",
+        default="answered",
+        choices=list(TRANSFER_ANSWERS),
+        help="what each transfer target does once it has rung (default: answered)",
+    )
+    transfer.add_argument(
+        "--transfer-ring-ms", type=float, default=None, help="how long the targets ring first"
+    )
+    transfer.add_argument(
+        "--transfer-talk-ms",
+        type=float,
+        default=DEFAULT_TALK_MS,
+        help=f"how long an answered target talks, then hangs up (default {DEFAULT_TALK_MS:g})",
+    )
+    transfer.add_argument(
+        "--transfer-stream",
+        default="ends",
+        choices=list(TRANSFER_STREAMS),
+        help="the caller's stream during a transfer: ends (the Pipecat guide's account, the "
+        "default) or stays (the API reference's)",
     )
     outbound = call.add_argument_group(
         "outbound calls",
@@ -184,6 +216,14 @@ def outbound_trigger(args: argparse.Namespace) -> tuple[OutboundTrigger, CalleeP
     return trigger, callee
 
 
+def transfer_party(args: argparse.Namespace) -> TransferParty:
+    """What ``--transfer-*`` say the transfer targets do; ConfigError (exit 2) when wrong."""
+    try:
+        return TransferParty(args.transfer_answer, args.transfer_ring_ms, args.transfer_talk_ms)
+    except ValueError as exc:
+        raise ConfigError(f"--transfer-ring-ms/--transfer-talk-ms: {exc}") from None
+
+
 async def _place(args: argparse.Namespace, voice: Pcm) -> CallResult:
     target = parse_target(args.app, args.cmd, args.url)
     note_allow_hosts(args)
@@ -193,6 +233,8 @@ async def _place(args: argparse.Namespace, voice: Pcm) -> CallResult:
         webhook_path=args.webhook_path,
         disconnect_path=args.disconnect_path,
         max_call_s=args.max_seconds,
+        transfer=transfer_party(args),
+        transfer_stream=args.transfer_stream,
     )
     if credentials is not None and not credentials.webhook_username:
         print(
@@ -241,8 +283,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    voice = load_caller_audio(args.audio)  # before anything starts: a bad file is exit 2
     outbound_trigger(args)  # a bad --outbound-* option is exit 2 before anything starts
+    transfer_party(args)  # and so is a bad --transfer-* one
+    voice = load_caller_audio(args.audio)  # before anything starts: a bad file is exit 2
     result = asyncio.run(_place(args, voice))
     out = Path(args.out) if args.out else Path("bwsim-out") / (result.call_id or "not-created")
     paths = result.write(out)

@@ -13,7 +13,9 @@ Each transfer webhook is kept in :data:`SEEN` as ``(path, body)`` in arrival ord
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 from typing import Any
 
 from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
@@ -35,9 +37,27 @@ async def _keep(path: str, request: Request) -> None:
     SEEN.append((path, json.loads(await request.body())))
 
 
+def _refused(request: Request) -> Response | None:
+    """A Basic challenge unless the webhook carries the credentials bwsim gave the bot.
+
+    A bot bwsim starts gets ``BANDWIDTH_WEBHOOK_USERNAME``/``PASSWORD``; served in a
+    test's own process it has none and checks nothing.
+    """
+    user, password = (os.environ.get(f"BANDWIDTH_WEBHOOK_{k}") for k in ("USERNAME", "PASSWORD"))
+    if user is None or password is None:
+        return None
+    expected = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+    if request.headers.get("authorization") == expected:
+        return None
+    return Response(status_code=401, headers={"WWW-Authenticate": 'Basic realm="bot"'})
+
+
 @app.post("/transfer")
-async def transfer() -> Response:
+async def transfer(request: Request) -> Response:
     """Answer the call with a transfer whose every webhook comes back here."""
+    refused = _refused(request)
+    if refused is not None:
+        return refused
     return _bxml(
         '<Transfer transferCompleteUrl="/complete" transferCallerId="+15555550100">'
         f'<PhoneNumber transferAnswerUrl="/answer" transferDisconnectUrl="/disconnect">{AGENT}'
