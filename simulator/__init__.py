@@ -34,6 +34,7 @@ if typing.TYPE_CHECKING:
     from simulator.judge.expect import Verdict, check_call
     from simulator.judge.scenario import Expectation, Scenario, load_scenarios, parse_expectations
     from simulator.protocol.bxml import BxmlDocument, BxmlError, parse_bxml
+    from simulator.protocol.transfer import TransferParty
     from simulator.protocol.webhook_auth import WebhookAuth
     from simulator.rest.fake import FakeBandwidth, FakeSettings
     from simulator.rest.faults import FaultRule
@@ -84,6 +85,7 @@ _HOMES: dict[str, str] = {
     "Target": "simulator.runner.targets",
     "TargetError": "simulator.errors",
     "TimelineEvent": "simulator.call.recorder",
+    "TransferParty": "simulator.protocol.transfer",
     "UnexpectedApiRequest": "simulator.errors",
     "UrlTarget": "simulator.runner.targets",
     "Verdict": "simulator.judge.expect",
@@ -139,6 +141,7 @@ __all__ = [
     "Target",
     "TargetError",
     "TimelineEvent",
+    "TransferParty",
     "UnexpectedApiRequest",
     "UrlTarget",
     "Verdict",
