@@ -558,7 +558,8 @@ def _files(paths: Iterable[Path | str]) -> list[Path]:
         elif str(given).startswith(PACKAGED_PREFIX):
             raise ScenarioError(
                 f"no such packaged file or folder ({p}); the packaged scenarios are "
-                "bwsim:scenarios and bwsim:paths (disconnect, outbound, dtmf, transfer)",
+                "bwsim:scenarios and bwsim:paths (disconnect.yaml, outbound.yaml, dtmf.yaml, "
+                "transfer.yaml)",
                 path=Path(given),
             )
         else:
