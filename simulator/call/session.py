@@ -364,7 +364,7 @@ class CallSession:
         rec = self.recorder
         match command:
             case bx.VerbStarted(step=step):
-                self._left_to_transfer = False  # the bot's BXML runs again
+                self._take_back()
                 rec.event("verb", verb=type(step).__name__, line=step.line)
                 if isinstance(step, Gather):
                     rec.event("gather-start", line=step.line, url=step.url)
@@ -405,6 +405,12 @@ class CallSession:
                 self._violation("orphaned-leg", detail)
             case _:
                 pass  # timers and webhooks are the loop's; Done needs nothing
+
+    def _take_back(self) -> None:
+        """The bot's BXML runs on the call again: a transfer no longer holds it."""
+        if self._left_to_transfer:
+            self._left_to_transfer = False
+            self.fake.registry.take_back(self.call_id)
 
     def _start_transfer(self, client: httpx.AsyncClient, step: Transfer) -> None:
         """Dial the targets of ``step``; the runner hears :class:`bx.TransferEnded` after."""
@@ -469,7 +475,7 @@ class CallSession:
         if command.event == "redirect":
             body = redirect_body(info, now)
         elif command.event == "transferComplete":
-            self._left_to_transfer = False  # the bot's transferComplete BXML decides
+            self._take_back()  # the bot's transferComplete BXML decides
             outcome = self._transfer_outcome
             assert outcome is not None
             body = transfer_complete_body(

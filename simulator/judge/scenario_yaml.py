@@ -69,7 +69,10 @@ def _construct_map(loader: LineLoader, node: yaml.MappingNode) -> LineMap:
         key = loader.construct_object(key_node, deep=True)
         line = key_node.start_mark.line + 1
         if not isinstance(key, str):
-            raise Problem(f"keys must be strings, got {key!r}", line)
+            why = f"keys must be strings, got {key!r}"
+            if isinstance(key, bool) or key is None:  # YAML 1.1 reads on/off/yes/no so
+                why += " (YAML reads an unquoted on, off, yes, no or null so: quote the key)"
+            raise Problem(why, line)
         if key in out:
             raise Problem(f"duplicate key {key!r} (first at line {out.key_lines[key]})", line, key)
         out[key] = loader.construct_object(value_node, deep=True)

@@ -14,11 +14,12 @@ Lifecycle of a call (``CallPhase``)::
         │                   ▼                            ▼
         └──────────▶ disconnected (cause) ◀──── transferred (A-leg handed on)
                                                       │ ▲
-                                  transfer_ended ─────┘ └──── transfer (stream "ends")
+                                       take_back ─────┘ └──── transfer (stream "ends")
 
 While ``transferred`` the call is the transfer's, not the application's: the Voice API
 cannot modify it (docs/bandwidth.md §5.5; the Pipecat guide: a hang-up after a transfer
-gets 404). When the transfer is over and the A-leg is still up it is ``answered`` again.
+gets 404). When the transfer is over and the application's BXML runs on the A-leg again
+(``transferComplete``, or verbs after ``<Transfer>``), it is ``answered`` again.
 Under the ``stays`` account (``Call.transfer_stream``) a transfer leaves the phase as it
 is. ``disconnected`` is final.
 """
@@ -447,10 +448,19 @@ class Registry:
         return call
 
     def transfer_ended(self, call_id: str) -> Call:
-        """The transfer is over; a call it held is the application's again (``answered``)."""
+        """The transfer is over (every B-leg has ended); the call's phase is left as it is."""
         call = self._require(call_id)
         if call.transfer is not None:
             call.transfer = replace(call.transfer, over=True)
+        return call
+
+    def take_back(self, call_id: str) -> Call:
+        """The application's BXML runs on the call again: a call a transfer held is ``answered``.
+
+        Until then (for instance while the call hangs up because nothing follows
+        ``<Transfer>``) the Voice API keeps answering for it as for a transferred call.
+        """
+        call = self._require(call_id)
         if call.phase is CallPhase.TRANSFERRED:
             call.phase = CallPhase.ANSWERED
         return call

@@ -258,13 +258,27 @@ def test_ids_must_be_unique_across_files(tmp_path: Path) -> None:
 
 
 KNOWN = SCENARIO_KEYS | set(ACTIONS) | set(EXPECTATIONS)
+YAML_WORDS = {"yes", "no", "on", "off", "true", "false", "null"}
+"""Words YAML reads as booleans or null, not as keys (the next test covers them)."""
 
 
-@given(st.from_regex(r"[a-z][a-z_]{2,12}", fullmatch=True).filter(lambda k: k not in KNOWN))
+@given(
+    st.from_regex(r"[a-z][a-z_]{2,12}", fullmatch=True).filter(
+        lambda k: k not in KNOWN and k not in YAML_WORDS
+    )
+)
 def test_any_unknown_scenario_key_is_refused_by_name(key: str) -> None:
     """No key outside the format is ever silently ignored."""
     exc = error(f"scenarios:\n  - name: a\n    expect: [clear]\n    {key}: 1\n")
     assert (exc.line, exc.key) == (4, key)
+
+
+@pytest.mark.parametrize("word", sorted(YAML_WORDS))
+def test_a_key_yaml_reads_as_a_boolean_says_to_quote_it(word: str) -> None:
+    """``off: 1`` is refused at its line, saying YAML did not read it as a key."""
+    exc = error(f"scenarios:\n  - name: a\n    expect: [clear]\n    {word}: 1\n")
+    assert exc.line == 4
+    assert "quote the key" in str(exc)
 
 
 EVALS_FORM = """\
