@@ -12,6 +12,10 @@ This is the ``bandwidth-chatbot`` of Bandwidth's Pipecat guide, hardened:
   the ids the token is bound to. When the stream ends for any reason the bot hangs its
   call up itself (with Pipecat 1.14 the serializer does not once the socket is closed),
   unless it transferred the call.
+- ``POST /transfer-complete`` (the transfer's ``transferCompleteUrl``, with the webhook
+  credentials): after a bridge the call ends; when the agent was busy, did not answer or
+  rejected, the caller hears so and is back with the bot on a new stream, never left
+  unheard.
 
 ``create_app`` takes the settings, the token store and two seams (``authenticate``,
 ``resolve_ids``) so tests can build deliberately broken copies; the shipped ``app`` uses
@@ -41,7 +45,7 @@ from bot.config import Settings
 from bot.pipeline import run_pipeline, warm_up
 from bot.services import load_bot_script
 from bot.tokens import TOKEN_RE, Binding, MemoryTokenStore, RedisTokenStore, TokenStore
-from bot.voice_api import VoiceApi
+from bot.voice_api import TRANSFER_COMPLETE_PATH, VoiceApi
 from simulator.standins import Script, espeak
 
 ID_RE = re.compile(r"[A-Za-z0-9._~-]{1,128}")
@@ -51,6 +55,9 @@ START_TIMEOUT_S = 10.0
 """How long the media socket may take to send ``start`` after it is accepted."""
 MAX_WEBHOOK_BYTES = 64 * 1024
 STREAM_EVENTS = frozenset({"initiate", "answer"})
+HANGUP_BXML = '<?xml version="1.0" encoding="UTF-8"?><Response><Hangup/></Response>'
+BACK = "Sorry, nobody can take your call right now. I am still here to help."
+"""What a caller hears when the transfer failed, before the bot takes the call back."""
 
 Authenticate = Callable[[Settings, str | None], bool]
 ResolveIds = Callable[[Binding, dict[str, Any]], Binding]
@@ -77,15 +84,18 @@ def trusted_ids(binding: Binding, start: dict[str, Any]) -> Binding:
     return binding
 
 
-def bxml_answer(settings: Settings, token: str) -> str:
-    """The ``<StartStream>`` answer to a call webhook, with the keep-alive verb."""
+def bxml_answer(settings: Settings, token: str, *, first: str = "") -> str:
+    """The ``<StartStream>`` answer to a call webhook, with the keep-alive verb.
+
+    ``first`` is BXML that runs before the stream opens (a sentence to the caller).
+    """
     keepalive = (
         '<Pause duration="86400"/>'
         if settings.keepalive == "pause"
         else '<StopStream name="bot" wait="true"/>'
     )
     return (
-        '<?xml version="1.0" encoding="UTF-8"?><Response>'
+        f'<?xml version="1.0" encoding="UTF-8"?><Response>{first}'
         f'<StartStream name="bot" destination="wss://{settings.proxy_host}/ws/{token}" '
         f'mode="bidirectional" tracks="inbound"/>{keepalive}</Response>'
     )
@@ -148,8 +158,10 @@ async def _read_start(websocket: WebSocket) -> dict[str, Any] | None:
     return start if isinstance(start, dict) else None
 
 
-async def handle_webhook(bot: BotState, request: Request, authenticate: Authenticate) -> Response:
-    """``POST /``: authenticate, validate, mint a token, answer ``<StartStream>``."""
+async def _call_webhook(
+    bot: BotState, request: Request, authenticate: Authenticate
+) -> tuple[dict[str, Any], str, str] | Response:
+    """An authenticated webhook's body and its call and account ids, or the refusal."""
     if not bot.settings.webhook_configured:
         return Response("webhook credentials are not configured", status_code=503)
     if not authenticate(bot.settings, request.headers.get("authorization")):
@@ -168,11 +180,41 @@ async def handle_webhook(bot: BotState, request: Request, authenticate: Authenti
         return Response("missing or invalid callId", status_code=400)
     if not (isinstance(account_id, str) and ID_RE.fullmatch(account_id)):
         return Response("missing or invalid accountId", status_code=400)
+    return body, call_id, account_id
+
+
+async def handle_webhook(bot: BotState, request: Request, authenticate: Authenticate) -> Response:
+    """``POST /``: authenticate, validate, mint a token, answer ``<StartStream>``."""
+    read = await _call_webhook(bot, request, authenticate)
+    if isinstance(read, Response):
+        return read
+    body, call_id, account_id = read
     if body.get("eventType") not in STREAM_EVENTS:
         return Response(status_code=204)
     token = await bot.tokens.mint(call_id, account_id)
     logger.info(f"call {call_id}: {body.get('eventType')} webhook, stream token minted")
     return Response(bxml_answer(bot.settings, token), media_type="application/xml")
+
+
+async def handle_transfer_complete(
+    bot: BotState, request: Request, authenticate: Authenticate
+) -> Response:
+    """``POST /transfer-complete``: the transfer is over; one that failed brings the caller back.
+
+    After a bridge the agent hung up (cause ``hangup``): the call ends. A busy, unanswered
+    or rejected agent: the caller hears why and is back with the bot on a new stream.
+    """
+    read = await _call_webhook(bot, request, authenticate)
+    if isinstance(read, Response):
+        return read
+    body, call_id, account_id = read
+    cause = body.get("cause")
+    if body.get("eventType") != "transferComplete" or cause == "hangup":
+        return Response(HANGUP_BXML, media_type="application/xml")
+    token = await bot.tokens.mint(call_id, account_id)
+    logger.info(f"call {call_id}: the transfer ended {cause!r}; the caller is back")
+    answer = bxml_answer(bot.settings, token, first=f"<SpeakSentence>{BACK}</SpeakSentence>")
+    return Response(answer, media_type="application/xml")
 
 
 async def handle_media(
@@ -251,6 +293,10 @@ def create_app(
     @app.post("/")
     async def webhook(request: Request) -> Response:
         return await handle_webhook(state(), request, authenticate)
+
+    @app.post(TRANSFER_COMPLETE_PATH)
+    async def transfer_complete(request: Request) -> Response:
+        return await handle_transfer_complete(state(), request, authenticate)
 
     @app.websocket("/ws/{token}")
     async def media(websocket: WebSocket, token: str) -> None:

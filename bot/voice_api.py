@@ -20,8 +20,13 @@ from bot.tokens import Binding
 
 TRANSFER_BXML = (
     '<?xml version="1.0" encoding="UTF-8"?>'
-    "<Bxml><Transfer><PhoneNumber>{number}</PhoneNumber></Transfer></Bxml>"
+    '<Bxml><Transfer transferCompleteUrl="{complete}" username="{user}" password="{password}">'
+    "<PhoneNumber>{number}</PhoneNumber></Transfer></Bxml>"
 )
+"""The transfer: to the agent, with ``transferCompleteUrl`` so a busy or unanswered agent
+brings the caller back to the bot (``POST /transfer-complete``, Basic-authenticated with
+the webhook credentials) instead of ending the call unheard."""
+TRANSFER_COMPLETE_PATH = "/transfer-complete"
 TOKEN_EARLY_S = 60.0
 """A cached token is renewed this long before it expires."""
 
@@ -92,13 +97,20 @@ class VoiceApi:
 
     async def transfer(self, call: Binding) -> int | None:
         """Hand the caller to ``HUMAN_AGENT_NUMBER`` with ``PUT …/calls/{callId}/bxml``."""
-        number = escape(self.settings.human_agent_number)
+        settings = self.settings
+        attribute = {'"': "&quot;"}
+        body = TRANSFER_BXML.format(
+            number=escape(settings.human_agent_number),
+            complete=escape(f"https://{settings.proxy_host}{TRANSFER_COMPLETE_PATH}", attribute),
+            user=escape(settings.webhook_username, attribute),
+            password=escape(settings.webhook_password, attribute),
+        )
         r = await self._request(
             "transfer",
             call,
             "PUT",
             self._call_url(call) + "/bxml",
-            body=TRANSFER_BXML.format(number=number),
+            body=body,
             content_type="application/xml",
         )
         if r is None:

@@ -33,8 +33,8 @@ def _no_keepalive() -> FastAPI:
     """Answers <StartStream> alone: Bandwidth hangs the call up as the stream opens."""
     original = bot.app.bxml_answer
 
-    def answer(settings: Settings, token: str) -> str:
-        return original(settings, token).replace('<Pause duration="86400"/>', "")
+    def answer(settings: Settings, token: str, *, first: str = "") -> str:
+        return original(settings, token, first=first).replace('<Pause duration="86400"/>', "")
 
     bot.app.bxml_answer = answer
     return create_app()

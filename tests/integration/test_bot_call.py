@@ -62,7 +62,7 @@ async def test_caller_barges_in_says_goodbye_and_the_bot_hangs_up(tmp_path: Path
 
 
 async def test_caller_asks_for_a_person_and_is_transferred(tmp_path: Path) -> None:
-    """Asking for a person: the bot announces it, PUTs <Transfer>, and never hangs up."""
+    """Asking for a person: the bot announces it, PUTs <Transfer>, never hangs up; bridged."""
     line = "Can I talk to a person?"
     announcement = "Of course, let me connect you to a person."
     script = short_script(tmp_path, line, transfer_line=announcement)
@@ -80,9 +80,10 @@ async def test_caller_asks_for_a_person_and_is_transferred(tmp_path: Path) -> No
         hangups = h.fake.journal.hangups(result.call_id)
         number = h.credentials.human_agent_number
 
-    assert result.phase == "transferred"
+    (ended,) = result.events("transfer-ended")
+    assert (ended.detail["bridged"], ended.detail["to"]) == (True, number)
     assert [t.status for t in transfers] == [204]
-    assert f"<Transfer><PhoneNumber>{number}</PhoneNumber></Transfer>" in transfers[0].body
+    assert f"<PhoneNumber>{number}</PhoneNumber></Transfer>" in transfers[0].body
     speech = result.events("bot-speech-start")
     assert len(speech) == 2  # the greeting, then the announcement, played before the transfer
     assert result.events("transfer")[0].at_ms > speech[1].at_ms + 1000

@@ -67,15 +67,16 @@ async def test_hang_up_completes_the_call_and_a_second_one_gets_404() -> None:
 
 
 async def test_transfer_puts_bxml_with_the_human_agent_number() -> None:
-    """A transfer PUTs <Bxml><Transfer> for HUMAN_AGENT_NUMBER as application/xml."""
+    """A transfer PUTs <Bxml><Transfer> for HUMAN_AGENT_NUMBER, coming back on failure."""
     async with voice_api() as api:
         assert await api.client.transfer(api.call) == 204
         (put,) = api.fake.journal.find(route="update_bxml")
     assert put.call_id == api.call.call_id
     assert put.headers["content-type"] == "application/xml"
-    assert put.body == (
+    assert put.body == (  # the journal masks the password
         '<?xml version="1.0" encoding="UTF-8"?>'
-        "<Bxml><Transfer><PhoneNumber>+19195550123</PhoneNumber></Transfer></Bxml>"
+        '<Bxml><Transfer transferCompleteUrl="https://bot.example/transfer-complete" '
+        'username="u" password="***"><PhoneNumber>+19195550123</PhoneNumber></Transfer></Bxml>'
     )
 
 
