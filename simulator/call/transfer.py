@@ -40,7 +40,7 @@ from simulator.protocol.webhook_bodies import (
     transfer_answer_body,
     transfer_disconnect_body,
 )
-from simulator.rest.registry import Call, Registry
+from simulator.rest.registry import Call, CallEvent, Ended, Registry
 
 __all__ = ["DROPPED_DETAIL", "CallTransfer"]
 
@@ -89,6 +89,9 @@ class CallTransfer:
         self._hung_up_by_bot = hung_up_by_bot
         self._bot = bot_base_url
         self._taken_back = asyncio.Event()
+        self._leg_gone = asyncio.Event()
+        """A B-leg was ended from outside (a hang-up of it through the Voice API)."""
+        self._leg_ids: set[str] = set()
         self.bridged = False
         """Whether a target answered and was bridged with the caller."""
         self.dropped: str | None = None
@@ -100,7 +103,8 @@ class CallTransfer:
 
     async def _wait(self, seconds: float) -> bool:
         """Let ``seconds`` pass; False when the A-leg ended or was taken back first."""
-        stops = [asyncio.ensure_future(e.wait()) for e in (self._a_ended, self._taken_back)]
+        events = (self._a_ended, self._taken_back, self._leg_gone)
+        stops = [asyncio.ensure_future(e.wait()) for e in events]
         try:
             done, _ = await asyncio.wait(
                 stops, timeout=max(0.0, seconds), return_when=asyncio.FIRST_COMPLETED
@@ -112,7 +116,21 @@ class CallTransfer:
 
     async def run(self, client: httpx.AsyncClient, first_leg_id: str) -> TransferOutcome:
         """Run the transfer to its end; the outcome names the cause the B-leg ended with."""
+        loop = asyncio.get_running_loop()
+
+        def on_registry(event: CallEvent) -> None:  # the Voice API may run in another thread
+            if isinstance(event, Ended) and event.call.call_id in self._leg_ids:
+                loop.call_soon_threadsafe(self._leg_gone.set)
+
+        unsubscribe = self.registry.subscribe(on_registry)
+        try:
+            return await self._run(client, first_leg_id)
+        finally:
+            unsubscribe()
+
+    async def _run(self, client: httpx.AsyncClient, first_leg_id: str) -> TransferOutcome:
         legs = self._dial(first_leg_id)
+        self._leg_ids = {leg.call.call_id for leg in legs}
         ring_s = self.party.ring_s(self.step)
         self.recorder.event(
             "transfer-ringing",
@@ -188,8 +206,9 @@ class CallTransfer:
         talked = await self._wait(self.party.talk_ms / 1000)
         if not talked and self._a_ended.is_set() and self._hung_up_by_bot():
             self.dropped = f"while the caller was bridged to {leg.leg.to}"
-        await self._end_legs(client, [leg], "hangup")
-        return TransferOutcome("hangup", True, leg.leg.to)
+        cause = leg.call.disconnect_cause or "hangup"  # the leg may have been hung up already
+        await self._end_legs(client, [leg], cause)
+        return TransferOutcome(cause, True, leg.leg.to)
 
     async def _end_legs(
         self,
