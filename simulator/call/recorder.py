@@ -93,6 +93,8 @@ EVENT_KINDS = frozenset(
         "gather",
         "dtmf",
         "dtmf-webhook",
+        "verb-audio-start",
+        "verb-audio-end",
     }
 )
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from simulator.protocol.gather import DigitPressed, GatherEnded, SendDtmf
+from simulator.protocol.verb_audio import AudioFetched, FetchAudio, PlayVerbAudio
 from simulator.protocol.verbs import (
     Fallback,
     Gather,
@@ -129,6 +130,7 @@ Event = (
     | Ended
     | TimerFired
     | DigitPressed
+    | AudioFetched
 )
 
 
@@ -286,5 +288,7 @@ Command = (
     | HangUp
     | TransferCall
     | ReportOrphanedLeg
+    | FetchAudio
+    | PlayVerbAudio
     | Done
 )
