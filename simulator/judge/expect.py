@@ -23,6 +23,7 @@ from simulator.call.recorder import TimelineEvent
 from simulator.call.result import CallResult
 from simulator.errors import ExpectationFailed
 from simulator.judge.expect_dtmf import dtmf_webhook_occurrences, gather_occurrences
+from simulator.judge.expect_verbs import verb_audio_occurrences
 from simulator.judge.gaps import Gap, Gaps, request_gaps
 from simulator.judge.observation import Observation, Occurrence, Verdict
 from simulator.judge.scenario import CALL_START, Anchor, Expectation
@@ -268,6 +269,7 @@ _FINDERS: Mapping[str, Finder] = {
     "orphaned_leg": _orphaned_leg,
     "gather": gather_occurrences,
     "dtmf_webhook": dtmf_webhook_occurrences,
+    "verb_audio": verb_audio_occurrences,
 }
 
 

@@ -29,6 +29,7 @@ _EVENT_SOURCES: Mapping[str, tuple[str, ...]] = {
     "clear": ("clear",),
     "gather": ("gather",),
     "dtmf_webhook": ("dtmf-webhook",),
+    "verb_audio": ("verb-audio-start", "verb-audio-end"),
     "callback": ("callback",),
 }
 """The timeline kinds each timed expectation reads."""

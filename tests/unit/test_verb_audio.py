@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import re
+import textwrap
+from pathlib import Path
+
 import httpx
 import numpy as np
 import pytest
 
 from simulator.call.options import CallOptions
-from simulator.call.recorder import CallClock, CallRecorder
+from simulator.call.recorder import CallClock, CallRecorder, TimelineEvent
 from simulator.call.verb_audio import VerbAudio
+from simulator.errors import ScenarioError
+from simulator.judge.expect import Observation, judge
+from simulator.judge.scenario import Expectation, parse_scenarios
 from simulator.protocol.audio_level import is_audible
 from simulator.protocol.bxml import parse_bxml
 from simulator.protocol.bxml_runner import (
@@ -206,3 +213,63 @@ def test_a_verb_heard_to_its_end_is_recorded_at_its_end() -> None:
     ]
     assert recorder.timeline[0].detail["sound"] == "silence"
     assert len(recorder.bot_track()) == 0  # a silent ring adds nothing to the recording
+
+
+# -- the verb_audio expectation --------------------------------------------------------------
+
+
+def expectations(expect: str) -> list[Expectation]:
+    """The expectations of one scenario with these YAML list items."""
+    text = f"scenarios:\n  - name: t\n    expect:\n{textwrap.indent(expect, '      ')}\n"
+    (scenario,) = parse_scenarios(text, Path("t.yaml"))
+    return list(scenario.expect)
+
+
+HEARD = Observation(
+    call_id="c-1",
+    timeline=[
+        TimelineEvent("verb-audio-start", 10.0, {"verb": "SpeakSentence", "sound": "tone"}),
+        TimelineEvent("verb-audio-end", 1010.0, {"verb": "SpeakSentence"}),
+        TimelineEvent("verb-audio-start", 1010.0, {"verb": "PlayAudio", "sound": "tone"}),
+        TimelineEvent("verb-audio-end", 1500.0, {"verb": "PlayAudio", "interrupted": True}),
+    ],
+    exchange=None,
+    streams=[],
+    requests=[],
+    phase="disconnected",
+    cause="hangup",
+)
+"""A call that spoke a sentence, then played a file it could not fetch, cut off by a hang-up."""
+
+
+def test_verb_audio_passes_on_the_verb_and_sound_heard() -> None:
+    """verb_audio finds the verb by its verb, sound and whether it was cut off."""
+    speak, cut = expectations(
+        "- verb_audio: {verb: SpeakSentence, sound: tone, interrupted: false}\n"
+        "- verb_audio: {verb: PlayAudio, interrupted: true}"
+    )
+    assert judge(HEARD, speak).at_ms == 10.0
+    assert judge(HEARD, cut).at_ms == 1010.0
+
+
+def test_verb_audio_fails_when_the_file_was_not_heard_and_says_what_was() -> None:
+    """Expecting a <PlayAudio> file fails on the fallback tone, naming the sound heard."""
+    (e,) = expectations("- verb_audio: {verb: PlayAudio, sound: file}")
+    verdict = judge(HEARD, e)
+    assert not verdict.passed
+    assert "its sound was 'tone', not 'file'" in verdict.detail
+
+
+@pytest.mark.parametrize(
+    ("expect", "says"),
+    [
+        ("- verb_audio: {verb: Speak}", "verb_audio.verb must be one of"),
+        ("- verb_audio: {sound: music}", "verb_audio.sound must be one of"),
+        ("- verb_audio: {interrupted: yes please}", "verb_audio.interrupted must be true or"),
+        ("- verb_audio: {url: /a.wav}", "url"),
+    ],
+)
+def test_a_bad_verb_audio_expectation_is_refused(expect: str, says: str) -> None:
+    """An unknown verb or sound, a non-boolean interrupted, an unknown key: each named."""
+    with pytest.raises(ScenarioError, match=re.escape(says)):
+        expectations(expect)
