@@ -15,6 +15,7 @@ from simulator.call.recorder import CallClock, CallRecorder, TimelineEvent
 from simulator.call.verb_audio import VerbAudio
 from simulator.errors import ScenarioError
 from simulator.judge.expect import Observation, judge
+from simulator.judge.metrics import measure_tracks
 from simulator.judge.scenario import Expectation, parse_scenarios
 from simulator.protocol.audio_level import is_audible
 from simulator.protocol.bxml import parse_bxml
@@ -273,3 +274,13 @@ def test_a_bad_verb_audio_expectation_is_refused(expect: str, says: str) -> None
     """An unknown verb or sound, a non-boolean interrupted, an unknown key: each named."""
     with pytest.raises(ScenarioError, match=re.escape(says)):
         expectations(expect)
+
+
+def test_time_to_first_audio_counts_from_the_stream_not_a_sentence_before_it() -> None:
+    """A <SpeakSentence> tone before <StartStream> does not make time to first audio negative."""
+    before = placeholder_tone(1.0)  # heard from 0 s; the stream opens at 1.2 s
+    bot = np.concatenate([before, np.zeros(PHONE_RATE, np.int16), placeholder_tone(1.0)])
+    m = measure_tracks(
+        np.zeros(len(bot), np.int16), bot, stream_opened_at_ms=1200, call_end_ms=3000
+    )
+    assert m.first_audio_ms == pytest.approx(800, abs=25)  # the tone from 2 s on
