@@ -53,7 +53,8 @@ def decode_audio(data: bytes) -> Pcm:
     try:
         samples, rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
-        raise ValueError(f"libsndfile cannot read it ({exc})") from None
+        why = getattr(exc, "error_string", None) or str(exc)
+        raise ValueError(f"libsndfile cannot read it ({why})") from None
     if len(samples) == 0 or not np.isfinite(samples).all():
         raise ValueError("it holds no audio")
     return to_phone_pcm(samples, int(rate))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 import textwrap
 from pathlib import Path
@@ -9,10 +10,11 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
+import soundfile as sf
 
 from simulator.call.options import CallOptions
 from simulator.call.recorder import CallClock, CallRecorder, TimelineEvent
-from simulator.call.verb_audio import VerbAudio
+from simulator.call.verb_audio import VerbAudio, decode_audio
 from simulator.errors import ScenarioError
 from simulator.judge.expect import Observation, judge
 from simulator.judge.metrics import measure_tracks
@@ -284,3 +286,25 @@ def test_time_to_first_audio_counts_from_the_stream_not_a_sentence_before_it() -
         np.zeros(len(bot), np.int16), bot, stream_opened_at_ms=1200, call_end_ms=3000
     )
     assert m.first_audio_ms == pytest.approx(800, abs=25)  # the tone from 2 s on
+
+
+@pytest.mark.parametrize(
+    ("fmt", "subtype", "rate"),
+    [("MP3", "MPEG_LAYER_III", 22050), ("WAV", "ULAW", 8000), ("WAV", "PCM_16", 44100)],
+)
+def test_wav_and_mp3_files_decode_to_their_length_at_8_khz(
+    fmt: str, subtype: str, rate: int
+) -> None:
+    """An MP3, a μ-law WAV and a 44.1 kHz WAV each play for their own length."""
+    buffer = io.BytesIO()
+    wave = 0.3 * np.sin(2 * np.pi * 440 * np.arange(rate) / rate)
+    sf.write(buffer, wave.astype(np.float32), rate, format=fmt, subtype=subtype)
+    samples = decode_audio(buffer.getvalue())
+    assert len(samples) == pytest.approx(PHONE_RATE, abs=PHONE_RATE // 100)
+    assert peak_hz(samples) == pytest.approx(440, abs=2)
+
+
+def test_a_file_that_is_not_audio_is_refused_with_the_reason() -> None:
+    """Bytes libsndfile cannot read raise ValueError saying so (the note then quotes it)."""
+    with pytest.raises(ValueError, match=r"libsndfile cannot read it \(Format not recognised"):
+        decode_audio(b"<html>not found</html>")
