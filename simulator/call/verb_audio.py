@@ -16,6 +16,7 @@ call's end cuts it off where the caller stopped hearing it. The timeline gets
 from __future__ import annotations
 
 import io
+import math
 from urllib.parse import urlsplit
 
 import httpx
@@ -138,7 +139,9 @@ class VerbAudio:
         """Put the sound of ``command``'s verb on the outbound track, from now."""
         step, seconds = command.step, command.seconds
         now_ms = self.recorder.clock.ms()
-        self.settle(now_ms)
+        # The runner moved on, so the verb before has ended (its last sample may lie a
+        # fraction of a millisecond ahead of this clock reading).
+        self.settle(math.inf)
         detail: dict[str, object] = {"verb": type(step).__name__, "seconds": round(seconds, 3)}
         samples: Pcm | None
         if isinstance(step, PlayAudio):
@@ -166,7 +169,7 @@ class VerbAudio:
     def settle(self, now_ms: float | None = None) -> None:
         """Record the end of a verb's sound once it has been heard to the end."""
         now = self.recorder.clock.ms() if now_ms is None else now_ms
-        if self._playing is not None and self._playing[1] <= round(now * SAMPLES_PER_MS):
+        if self._playing is not None and self._playing[1] <= now * SAMPLES_PER_MS:
             verb, end = self._playing
             self._playing = None
             self.recorder.event("verb-audio-end", at_ms=end / SAMPLES_PER_MS, verb=verb)

@@ -308,3 +308,18 @@ def test_a_file_that_is_not_audio_is_refused_with_the_reason() -> None:
     """Bytes libsndfile cannot read raise ValueError saying so (the note then quotes it)."""
     with pytest.raises(ValueError, match=r"libsndfile cannot read it \(Format not recognised"):
         decode_audio(b"<html>not found</html>")
+
+
+def test_the_next_verb_ends_the_one_before_on_the_timeline() -> None:
+    """A verb that starts as the one before ends (to the sample) records that one's end first."""
+    now = [0.0]
+    recorder = CallRecorder(CallClock(lambda: now[0]))
+    audio = VerbAudio(recorder, CallOptions(), "http://127.0.0.1:9")
+    audio.play(PlayVerbAudio(timed("<SpeakSentence>hi</SpeakSentence>"), 1.0))
+    now[0] = 0.9999  # the hold's timer, a hair before the last sample on this clock
+    audio.play(PlayVerbAudio(timed('<Ring duration="1"/>'), 1.0))
+    assert [(e.kind, e.at_ms, e.detail["verb"]) for e in recorder.timeline] == [
+        ("verb-audio-start", 0.0, "SpeakSentence"),
+        ("verb-audio-end", 1000.0, "SpeakSentence"),
+        ("verb-audio-start", 1000.0, "Ring"),
+    ]
