@@ -93,6 +93,8 @@ class VerbAudio:
         return AudioFetched(step, len(samples) / PHONE_RATE)
 
     async def _get(self, client: httpx.AsyncClient, step: PlayAudio) -> Pcm:
+        if not step.url:
+            raise _Unplayable("the verb names no file (its text is the file's URL)")
         if urlsplit(step.url).scheme.lower() not in ("http", "https"):
             raise _Unplayable("not an http(s) URL")
         url = http_url(step.url, self.bot_base_url)

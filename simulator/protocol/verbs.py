@@ -322,7 +322,7 @@ def _step(verb: Verb, base: str) -> Step:
         case "SpeakSentence":
             return _speak(verb)
         case "PlayAudio":
-            url = _url(base, verb.text.strip()) or base
+            url = _url(base, verb.text.strip()) or ""  # none: the shell says so
             return PlayAudio(verb.line, url, a.get("username"), a.get("password"))
         case "Transfer":
             return Transfer(

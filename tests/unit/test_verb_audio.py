@@ -168,6 +168,17 @@ def test_play_audio_plays_only_wav_and_mp3_content_types(header: str | None, pla
 # -- the shell's fallback and the outbound track ---------------------------------------------
 
 
+async def test_a_play_audio_without_a_url_lasts_the_default_with_a_note() -> None:
+    """<PlayAudio/> names no file: it lasts play_audio_s, and the note says it has no URL."""
+    recorder = CallRecorder(CallClock())
+    audio = VerbAudio(recorder, CallOptions(play_audio_s=0.7), "http://127.0.0.1:9")
+    step = played("<PlayAudio/>")
+    async with httpx.AsyncClient() as client:
+        assert await audio.fetch(client, step) == AudioFetched(step, 0.7)
+    [note] = [e.detail["detail"] for e in recorder.timeline if e.kind == "note"]
+    assert "the verb names no file" in note
+
+
 async def test_a_url_bwsim_cannot_fetch_lasts_the_default_with_a_note() -> None:
     """A URL that is not http(s) is not fetched: play_audio_s of tone, and a note says why."""
     recorder = CallRecorder(CallClock())
