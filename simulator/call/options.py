@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
 from simulator.protocol.transfer import TransferParty, TransferStream
+from simulator.protocol.verbs import PLAY_AUDIO_S
 from simulator.protocol.webhook_auth import AuthMode
 
-__all__ = ["DEFAULT_MAX_CALL_S", "FALLBACK_ON", "CallOptions", "FallbackOn"]
+__all__ = ["DEFAULT_MAX_CALL_S", "FALLBACK_ON", "CallOptions", "FallbackOn", "RingSound"]
 
 
 DEFAULT_MAX_CALL_S: Final = 60.0
@@ -21,6 +22,9 @@ scenario files, ``--max-seconds``); bwsim then ends the call and says so."""
 FallbackOn = Literal["failure", "no-answer"]
 FALLBACK_ON: Final[tuple[FallbackOn, ...]] = ("failure", "no-answer")
 """When a webhook goes to the verb's fallback URL (docs/bandwidth.md §2.1, §6)."""
+
+RingSound = Literal["ringback", "silence"]
+"""What the caller hears during ``<Ring>`` (docs/bandwidth.md §3.5, §6)."""
 
 
 @dataclass
@@ -56,6 +60,12 @@ class CallOptions:
     max_call_s: float = DEFAULT_MAX_CALL_S
     orphan_grace_s: float = 5.0
     strict_root: bool = False
+    play_audio_s: float = PLAY_AUDIO_S
+    """How long a ``<PlayAudio>`` lasts when bwsim cannot get or read its file from the bot
+    (it then plays a tone that long and notes why; docs/bandwidth.md §6)."""
+    ring_sound: RingSound = "ringback"
+    """What the caller hears during ``<Ring>``: the North American ringback tone, or
+    silence. Bandwidth says "ringing audio" without saying which (docs/bandwidth.md §6)."""
     caller_lines: list[str] = field(default_factory=list)
     """What the caller says, as text, for a bot's scripted speech-to-text."""
     transfer: TransferParty = field(default_factory=TransferParty)

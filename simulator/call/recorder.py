@@ -98,6 +98,8 @@ EVENT_KINDS = frozenset(
         "gather",
         "dtmf",
         "dtmf-webhook",
+        "verb-audio-start",
+        "verb-audio-end",
     }
 )
 

@@ -32,12 +32,14 @@ from simulator.call.stream import StreamOutcome
 from simulator.call.streams import CallStreams
 from simulator.call.tasks import reap
 from simulator.call.transfer import DROPPED_DETAIL, CallTransfer
+from simulator.call.verb_audio import VerbAudio
 from simulator.call.waiters import TimelineWaiters
 from simulator.errors import CallTimeout
 from simulator.protocol import bxml_runner as bx
 from simulator.protocol.media import CallerSource
 from simulator.protocol.transfer import TransferOutcome
 from simulator.protocol.urls import http_url
+from simulator.protocol.verb_audio import FetchAudio, PlayVerbAudio
 from simulator.protocol.verbs import Gather, StartGather, Step, Transfer
 from simulator.protocol.webhook_auth import WebhookAuth
 from simulator.protocol.webhook_bodies import (
@@ -114,6 +116,8 @@ class CallSession:
         self.violations: list[Violation] = []
         self.webhooks = BotWebhooks(self.recorder, opts, self._violation, self.bot_base_url)
         self._runner = bx.BxmlRunner(orphan_grace_s=opts.orphan_grace_s)
+        self.verb_audio = VerbAudio(self.recorder, opts, self.bot_base_url)
+        """What the caller hears during <SpeakSentence>, <PlayAudio> and <Ring>."""
         self._events: asyncio.Queue[bx.Event] = asyncio.Queue()
         self._dtmf_sent: asyncio.Task[None] | None = None
         """The last ``dtmf`` webhook in flight; each waits for the one before (in order)."""
@@ -194,6 +198,7 @@ class CallSession:
                 self._events.put_nowait(interrupt)
 
     def _finish_call(self, event: bx.Event | None = None) -> None:
+        self.verb_audio.cut()
         self.ended.set()
         self._events.put_nowait(event or bx.Ended())
         self.streams.stop_all()
@@ -351,12 +356,19 @@ class CallSession:
                 # The end goes before anything still queued (the Voice API, in another
                 # thread, may have ended the call before we hear of it).
                 event = bx.Ended()
+            if isinstance(event, bx.Redirected | bx.BxmlReplaced):
+                self.verb_audio.cut()  # the running verb ends (docs/bandwidth.md §3.1)
+            self.verb_audio.settle()
             for command in self._runner.handle(event, loop.time()):
                 if isinstance(command, bx.SetTimer):
                     timer = command.at
                 elif isinstance(command, bx.SendWebhook):
                     # Events that come while it is in flight are queued before its answer.
                     self._events.put_nowait(await self._fetch(client, command))
+                elif isinstance(command, FetchAudio):
+                    self._events.put_nowait(await self.verb_audio.fetch(client, command.step))
+                elif isinstance(command, PlayVerbAudio):
+                    self.verb_audio.play(command)
                 else:
                     self._carry_out(client, command)
 

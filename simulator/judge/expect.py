@@ -24,6 +24,7 @@ from simulator.call.result import CallResult
 from simulator.errors import ExpectationFailed
 from simulator.judge.expect_dtmf import dtmf_webhook_occurrences, gather_occurrences
 from simulator.judge.expect_transfer import caller_hears_occurrences, transfer_occurrences
+from simulator.judge.expect_verbs import verb_audio_occurrences
 from simulator.judge.gaps import Gap, Gaps, request_gaps
 from simulator.judge.observation import Observation, Occurrence, Verdict
 from simulator.judge.scenario import CALL_START, Anchor, Expectation
@@ -271,6 +272,7 @@ _FINDERS: Mapping[str, Finder] = {
     "dtmf_webhook": dtmf_webhook_occurrences,
     "transfer": transfer_occurrences,
     "caller_hears": caller_hears_occurrences,
+    "verb_audio": verb_audio_occurrences,
 }
 
 

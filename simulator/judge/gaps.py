@@ -29,6 +29,7 @@ _EVENT_SOURCES: Mapping[str, tuple[str, ...]] = {
     "clear": ("clear",),
     "gather": ("gather",),
     "dtmf_webhook": ("dtmf-webhook",),
+    "verb_audio": ("verb-audio-start", "verb-audio-end"),
     "callback": ("callback",),
     "transfer": ("transfer-ended",),
     "caller_hears": ("bot-speech-start", "verb", "gather-start"),

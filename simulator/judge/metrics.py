@@ -357,7 +357,11 @@ def measure_tracks(
     cfg = config or MetricsConfig()
     caller = speech_spans(caller_track, cfg.caller_threshold_dbfs, cfg)
     bot = speech_spans(bot_track, cfg.bot_threshold_dbfs, cfg)
-    first_at = bot[0].start_ms if bot else None
+    # Audio heard before the stream opened (a <SpeakSentence> or <PlayAudio> before the
+    # <StartStream>) is not the bot answering on its stream: the count starts at the opening.
+    opened = stream_opened_at_ms or 0.0
+    on_stream = [b for b in bot if b.end_ms > opened]
+    first_at = max(on_stream[0].start_ms, opened) if on_stream else None
     metrics = CallMetrics(
         stream_opened_at_ms=stream_opened_at_ms,
         first_audio_at_ms=first_at,

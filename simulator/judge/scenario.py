@@ -279,7 +279,7 @@ def _expect_value(kind: str, key: str, value: Any, line: int | None) -> Any:
     """Check one parameter of an expectation; returns the normalized value."""
     if key == "min_audio_ms":
         return check_number(value, f"{kind}.{key}", line, key)
-    if kind in ("gather", "dtmf_webhook"):
+    if kind in ("gather", "dtmf_webhook", "verb_audio"):
         return check_dtmf_value(kind, key, value, line)
     if key in ("status", "code"):
         return check_integer(value, f"{kind}.{key}", line, key, minimum=100)

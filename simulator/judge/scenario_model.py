@@ -38,6 +38,7 @@ __all__ = [
     "TRIGGER_KEYS",
     "TRIGGER_METHODS",
     "UNTIMED_KINDS",
+    "VERB_AUDIO_CHOICES",
     "VICTIMS",
     "Action",
     "Anchor",
@@ -74,15 +75,19 @@ EVENTS: Mapping[str, str] = {
     "transfer_answered": "transfer-answered",
     "transfer_bridged": "transfer-bridged",
     "transfer_ended": "transfer-ended",
+    "verb_audio_start": "verb-audio-start",
+    "verb_audio_end": "verb-audio-end",
 }
 """Event names a scenario may wait for or anchor on, and the timeline kind of each.
 ``call_start`` is time zero (the ``initiate`` webhook going out). ``stream_rejected`` is a
 ``<StartStream>`` bwsim did not open (a duplicate name, past the track limit, or a socket
 it could not connect: the event's ``cause``). ``gather_start`` is a
 ``<Gather>`` beginning (its prompts, then the wait for keys), ``gather`` one ending,
-``dtmf`` a key the caller pressed, ``dtmf_webhook`` a ``dtmf`` webhook sent to the bot.
-``transfer_ringing`` … ``transfer_ended`` are a ``<Transfer>``'s targets ringing, one
-answering, the caller bridged to it, and the transfer over (every B-leg ended)."""
+``dtmf`` a key the caller pressed, ``dtmf_webhook`` a ``dtmf`` webhook sent to the bot,
+``verb_audio_start``/``verb_audio_end`` a ``<SpeakSentence>``, ``<PlayAudio>`` or ``<Ring>``
+beginning and ending to be heard. ``transfer_ringing`` … ``transfer_ended`` are a
+``<Transfer>``'s targets ringing, one answering, the caller bridged to it, and the
+transfer over (every B-leg ended)."""
 
 SCENARIO_KEYS = frozenset(
     {
@@ -166,10 +171,18 @@ EXPECTATIONS: Mapping[str, frozenset[str]] = {
     "dtmf_webhook": frozenset({"digit"}),
     "transfer": frozenset({"cause", "bridged", "to"}),
     "caller_hears": frozenset(),
+    "verb_audio": frozenset({"verb", "sound", "interrupted"}),
 }
 """What a scenario can expect, each with the keys it takes besides the common ones:
 ``absent`` (must not happen), ``within_ms`` (from ``after``, default the call's start),
 ``after`` (an event name, ``name#N`` for the N-th), ``count``/``min_count``/``max_count``."""
+
+VERB_AUDIO_CHOICES: Mapping[str, tuple[str, ...]] = {
+    "verb": ("SpeakSentence", "PlayAudio", "Ring"),
+    "sound": ("file", "tone", "ringback", "silence"),
+}
+"""The values of ``verb_audio.verb`` and ``verb_audio.sound`` (what bwsim played: the
+fetched file, the placeholder tone, ringback, or nothing; docs/bandwidth.md §3.5)."""
 
 ENCODINGS: Mapping[str, str] = {
     "pcmu": "audio/pcmu",

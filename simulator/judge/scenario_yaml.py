@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from simulator.judge.scenario_model import EVENTS, Anchor
+from simulator.judge.scenario_model import EVENTS, VERB_AUDIO_CHOICES, Anchor
 from simulator.judge.templates import TEMPLATE, TEMPLATE_NAMES
 from simulator.protocol.gather import check_digits
 
@@ -244,6 +244,16 @@ def check_templates(value: Any, line: int | None, key: str) -> None:
             check_templates(v, line, key)
 
 
+def _check_verb_audio_value(key: str, value: Any, line: int | None) -> Any:
+    """Check ``verb_audio``'s ``verb``, ``sound`` (one of their choices) or ``interrupted``."""
+    if key == "interrupted":
+        return check_bool(value, "verb_audio.interrupted", line, key)
+    choices = VERB_AUDIO_CHOICES[key]
+    if value not in choices:
+        raise Problem(f"verb_audio.{key} must be one of {list(choices)}, got {value!r}", line, key)
+    return value
+
+
 _REASONS = ("terminating-digit", "max-digits", "inter-digit-timeout", "first-digit-timeout")
 _DTMF_KEYS = frozenset({"digits", "gap_ms"})
 
@@ -270,12 +280,14 @@ def check_dtmf(value: Any, line: int | None) -> tuple[str, float | None]:
         raise Problem(str(exc), line, "dtmf") from None
 
 
-def check_dtmf_value(kind: str, key: str, value: Any, line: int | None) -> str:
+def check_dtmf_value(kind: str, key: str, value: Any, line: int | None) -> Any:
     """Check a ``digits``, ``digit``, ``terminating_digit`` or ``reason`` of an expectation.
 
     ``terminating_digit: ""`` is allowed: it is what Bandwidth sends when no terminating
-    digit ended the gather.
+    digit ended the gather. The values of ``verb_audio`` are checked here too.
     """
+    if kind == "verb_audio":
+        return _check_verb_audio_value(key, value, line)
     if not isinstance(value, str):
         raise Problem(
             f'{kind}.{key} must be a quoted string such as "1234", got {value!r}', line, key

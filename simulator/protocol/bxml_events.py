@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from simulator.protocol.gather import DigitPressed, GatherEnded, SendDtmf
+from simulator.protocol.verb_audio import AudioFetched, FetchAudio, PlayVerbAudio
 from simulator.protocol.verbs import (
     Fallback,
     Gather,
@@ -134,6 +135,7 @@ Event = (
     | Ended
     | TimerFired
     | DigitPressed
+    | AudioFetched
 )
 
 
@@ -300,5 +302,7 @@ Command = (
     | TransferCall
     | EndTransfer
     | ReportOrphanedLeg
+    | FetchAudio
+    | PlayVerbAudio
     | Done
 )

@@ -12,7 +12,9 @@ keeps:
   :func:`~simulator.protocol.stream_rules.admit_stream`);
 - ``<Pause>`` and ``<Ring>`` hold the call for their duration (``<Ring>`` answers it
   unless ``answerCall`` is false); ``<SpeakSentence>`` holds it as long as speaking the
-  text takes (:func:`~simulator.protocol.verbs.speech_seconds`);
+  text takes (:func:`~simulator.protocol.verbs.speech_seconds`); ``<PlayAudio>`` asks for
+  its file (:class:`FetchAudio`) and holds as long as the file lasts (:class:`AudioFetched`);
+  what the caller hears during these three is announced with :class:`PlayVerbAudio`;
 - ``<StopStream>`` stops the stream and goes on; with ``wait`` it holds the call until
   the stream's socket has closed;
 - ``<Gather>`` collects the keys the caller presses (:class:`DigitPressed`) by the rules
@@ -87,10 +89,12 @@ from simulator.protocol.gather import (
 )
 from simulator.protocol.ids import new_stream_id
 from simulator.protocol.stream_rules import admit_stream
+from simulator.protocol.verb_audio import AudioFetched, FetchAudio, PlayVerbAudio, TimedVerb
 from simulator.protocol.verbs import (
     Gather,
     Hangup,
     Pause,
+    PlayAudio,
     Redirect,
     Ring,
     SpeakSentence,
@@ -172,7 +176,15 @@ class BxmlRunner:
         self.orphan_grace_s = orphan_grace_s
         self._stream_ids = stream_ids
         self._state: Literal[
-            "idle", "ready", "holding", "stop-wait", "webhook", "gathering", "transferring", "done"
+            "idle",
+            "ready",
+            "holding",
+            "stop-wait",
+            "webhook",
+            "gathering",
+            "fetching",
+            "transferring",
+            "done",
         ] = "idle"
         self._queue: deque[Step] = deque()
         self._gather: tuple[Gather, DigitCollector] | None = None
@@ -185,6 +197,7 @@ class BxmlRunner:
         self._watch_orphan = False
         self._orphan_clock = False
         self._waiting_for: str | None = None
+        self._fetching: PlayAudio | None = None
 
     @property
     def done(self) -> bool:
@@ -227,6 +240,12 @@ class BxmlRunner:
                 return self._timer(now)
             case DigitPressed(digit=digit):
                 return self._digit(digit, now)
+            case AudioFetched(step=step, seconds=seconds):
+                if self._state != "fetching" or step is not self._fetching:
+                    return []  # the verb was interrupted while its file was fetched
+                self._fetching = None
+                out: list[Command] = []
+                return out if self._play(step, seconds, now, out) else [*out, *self._advance(now)]
 
     # -- events -----------------------------------------------------------------------
 
@@ -348,15 +367,22 @@ class BxmlRunner:
             case StartStream():
                 out.append(Answer())
                 self._start_stream(item, out)
-            case Pause() | Ring():
-                if not isinstance(item, Ring) or item.answer:
-                    out.append(Answer())
+            case Pause():
+                out.append(Answer())
                 return self._hold(item.seconds, now, out, watch_orphan=True)
+            case Ring():
+                if item.answer:
+                    out.append(Answer())
+                return self._play(item, item.seconds, now, out)
             case StopStream():
                 return self._stop_stream(item, out)
             case SpeakSentence():
                 out.extend([Answer(), Trace("speak", {"text": item.text[:500]})])
-                return self._hold(speech_seconds(item.text), now, out)
+                return self._play(item, speech_seconds(item.text), now, out)
+            case PlayAudio():
+                out.extend([Answer(), FetchAudio(item)])
+                self._state, self._fetching = "fetching", item
+                return True
             case Hangup():
                 out.extend(self._finish([HangUp("hangup")]))
                 return True
@@ -414,6 +440,12 @@ class BxmlRunner:
         # wait="true": the document holds here until the socket is closed.
         self._state, self._waiting_for = "stop-wait", step.name
         return True
+
+    def _play(self, item: TimedVerb, seconds: float, now: float, out: list[Command]) -> bool:
+        """Hold while ``item`` is heard for ``seconds`` (a ``<Ring>`` like a ``<Pause>``)."""
+        if seconds > 0:
+            out.append(PlayVerbAudio(item, seconds))
+        return self._hold(seconds, now, out, watch_orphan=isinstance(item, Ring))
 
     def _hold(
         self, seconds: float, now: float, out: list[Command], *, watch_orphan: bool = False

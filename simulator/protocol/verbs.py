@@ -8,7 +8,8 @@ streaming bot (docs/bandwidth.md §1.4, §3.2):
 - ``<StartStream>`` does not block: execution goes on to the next verb at once.
 - ``<StopStream wait="true">`` blocks until the stream's socket is closed (by the app,
   or a timeout); without ``wait`` it stops the stream and goes on.
-- ``<Pause>`` holds the call for ``duration`` seconds.
+- ``<Pause>`` holds the call for ``duration`` seconds; ``<Ring>``, ``<SpeakSentence>`` and
+  ``<PlayAudio>`` hold it as long as they play (docs/bandwidth.md §3.5).
 - A document that runs out without handing control to another webhook hangs up
   (implicit ``<Hangup>``); so ``<Redirect>``, and ``<Gather>`` with a ``gatherUrl``, end
   the current document.
@@ -28,6 +29,7 @@ __all__ = [
     "Gather",
     "Hangup",
     "Pause",
+    "PlayAudio",
     "Redirect",
     "Ring",
     "SpeakSentence",
@@ -53,6 +55,11 @@ WORDS_PER_SECOND = 2.6
 PLAY_AUDIO_PROMPT_S = 2.0
 """How long bwsim takes a ``<PlayAudio>`` prompt inside ``<Gather>`` to play (it fetches no
 audio file, so it cannot know; docs/bandwidth.md §6)."""
+
+PLAY_AUDIO_S = 2.0
+"""How long a top-level ``<PlayAudio>`` lasts when bwsim cannot read its file (the default
+of ``CallOptions.play_audio_s``), and what :func:`stream_hold` counts for one, since it
+fetches nothing (docs/bandwidth.md §6)."""
 
 
 @dataclass(frozen=True)
@@ -138,6 +145,19 @@ class TransferLeg:
     username: str | None = None
     password: str | None = field(default=None, repr=False)
     tag: str | None = None
+
+
+@dataclass(frozen=True)
+class PlayAudio:
+    """Play the audio file at ``url`` to the caller (WAV or MP3); it holds while it plays.
+
+    ``username``/``password`` go with the request for the file.
+    """
+
+    line: int | None
+    url: str
+    username: str | None
+    password: str | None = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -245,6 +265,7 @@ Step = (
     | Ring
     | Hangup
     | SpeakSentence
+    | PlayAudio
     | Transfer
     | Redirect
     | Gather
@@ -358,6 +379,9 @@ def _step(verb: Verb, base: str) -> Step:
             return Hangup(verb.line)
         case "SpeakSentence":
             return _speak(verb)
+        case "PlayAudio":
+            url = _url(base, verb.text.strip()) or ""  # none: the shell says so
+            return PlayAudio(verb.line, url, a.get("username"), a.get("password"))
         case "Transfer":
             return Transfer(
                 line=verb.line,
@@ -456,8 +480,9 @@ def stream_hold(steps: list[Step]) -> StreamHold:
     """Read what holds the call after the first ``<StartStream>`` of ``steps``.
 
     ``<Pause>`` and ``<Ring>`` hold for their duration, ``<SpeakSentence>`` for its speech
-    time, ``<StopStream wait="true">`` on that stream until its socket closes. Stopping
-    the stream, or a verb that hands control away or ends the call, ends the count.
+    time, ``<PlayAudio>`` for :data:`PLAY_AUDIO_S`, ``<StopStream wait="true">`` on that
+    stream until its socket closes. Stopping the stream, or a verb that hands control
+    away or ends the call, ends the count.
     """
     index = next((i for i, s in enumerate(steps) if isinstance(s, StartStream)), None)
     if index is None:
@@ -476,6 +501,8 @@ def stream_hold(steps: list[Step]) -> StreamHold:
             held += step.seconds
         elif isinstance(step, SpeakSentence):
             held += speech_seconds(step.text)
+        elif isinstance(step, PlayAudio):
+            held += PLAY_AUDIO_S
         elif isinstance(step, Redirect | Gather | Transfer | Hangup):
             break  # control leaves the document, or the call ends, here
     return StreamHold(stream, tuple(verbs), held)

@@ -46,6 +46,7 @@ from simulator.protocol.bxml_runner import (
 )
 from simulator.protocol.gather import GatherResult
 from simulator.protocol.urls import stream_url
+from simulator.protocol.verb_audio import AudioFetched, FetchAudio, PlayVerbAudio, TimedVerb
 from simulator.protocol.verbs import (
     StartStream,
     Step,
@@ -63,6 +64,13 @@ IMPLICIT_HANGUP = [Note("BXML ran out: implicit hang-up"), HangUp("hangup"), Don
 def steps(body: str) -> tuple[Step, ...]:
     """The planned steps of ``<Response>{body}</Response>``."""
     return tuple(plan(parse_bxml(f"<Response>{body}</Response>", context="webhook"), BASE))
+
+
+def timed(body: str) -> TimedVerb:
+    """The one verb of ``<Response>{body}</Response>``, a verb the caller hears."""
+    [step] = steps(body)
+    assert isinstance(step, TimedVerb)
+    return step
 
 
 def make_runner(*, grace: float = 5.0) -> BxmlRunner:
@@ -163,10 +171,13 @@ def test_pause_holds_for_its_duration() -> None:
 
 
 def test_ring_answers_unless_told_not_to() -> None:
-    """<Ring> holds for its duration and answers, except with answerCall="false"."""
-    assert plain(start(make_runner(), '<Ring duration="3"/>')) == [Answer(), SetTimer(3.0)]
+    """<Ring> rings for its duration and answers, except with answerCall="false"."""
+    ring = timed('<Ring duration="3"/>')
+    out = plain(start(make_runner(), '<Ring duration="3"/>'))
+    assert out == [Answer(), PlayVerbAudio(ring, 3.0), SetTimer(3.0)]
+    quiet_ring = timed('<Ring duration="3" answerCall="false"/>')
     quiet = start(make_runner(), '<Ring duration="3" answerCall="false"/>')
-    assert plain(quiet) == [SetTimer(3.0)]
+    assert plain(quiet) == [PlayVerbAudio(quiet_ring, 3.0), SetTimer(3.0)]
 
 
 def test_speak_sentence_takes_speech_time() -> None:
@@ -177,6 +188,7 @@ def test_speak_sentence_takes_speech_time() -> None:
     assert plain(out) == [
         Answer(),
         Trace("speak", {"text": text}),
+        PlayVerbAudio(timed(f"<SpeakSentence>{text}</SpeakSentence>"), speech_seconds(text)),
         SetTimer(1.0 + speech_seconds(text)),
     ]
     assert runner.handle(TimerFired(), 1.0 + speech_seconds(text)) == IMPLICIT_HANGUP
@@ -547,16 +559,24 @@ def test_non_blocking_verbs_then_running_out_hang_up_once(picks: list[str], salt
     body = "".join(p.format(n=f"s{i % (salt + 1)}") for i, p in enumerate(picks))
     runner = make_runner()
     out = start(runner, body)
-    now = 0.0
+    now, fetched = 0.0, 0
     while not runner.done:
         now += 0.1
-        out += runner.handle(TimerFired(), now)
+        fetches = [c.step for c in out if isinstance(c, FetchAudio)]
+        if len(fetches) > fetched:  # a <PlayAudio> waits for its file
+            fetched += 1
+            out += runner.handle(AudioFetched(fetches[-1], 0.1), now)
+        else:
+            out += runner.handle(TimerFired(), now)
     assert sum(isinstance(c, HangUp) for c in out) == 1
     assert out[-1] == Done()
     assert sum(isinstance(c, Done) for c in out) == 1
 
 
+PLAYED = steps('<PlayAudio>/a.wav</PlayAudio><Pause duration="3"/>')
 EVENTS: list[Event] = [
+    Started(PLAYED),
+    AudioFetched(PLAYED[0], 2.0),  # type: ignore[arg-type]  # a PlayAudio step
     TimerFired(),
     Ended(),
     TransferEnded(),
