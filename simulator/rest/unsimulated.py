@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
-__all__ = ["UNSIMULATED_OPERATIONS", "unsimulated_operation"]
+__all__ = ["UNSIMULATED_OPERATIONS", "not_simulated_detail", "unsimulated_operation"]
 
 UNSIMULATED_OPERATIONS: Final[tuple[tuple[str, str, str], ...]] = (
     ("GET", "/accounts/{accountId}/conferences", "listConferences"),
@@ -111,3 +111,15 @@ def unsimulated_operation(method: str, path: str) -> tuple[str, str] | None:
         if known == method.upper() and pattern.match(path):
             return operation, f"{known} {template}"
     return None
+
+
+def not_simulated_detail(method: str, path: str) -> str | None:
+    """The error description for an unmodelled operation, or None for any other request."""
+    found = unsimulated_operation(method, path)
+    if found is None:
+        return None
+    operation, request = found
+    return (
+        f"bwsim does not simulate Bandwidth's {operation} operation ({request}); "
+        "docs/parity.md lists what the fake models"
+    )

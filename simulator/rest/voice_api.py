@@ -48,7 +48,7 @@ from simulator.rest.journal import JournalEntry
 from simulator.rest.outbound import create_outbound_call
 from simulator.rest.registry import CallPhase, InvalidTransition
 from simulator.rest.routes import Route
-from simulator.rest.unsimulated import unsimulated_operation
+from simulator.rest.unsimulated import not_simulated_detail
 
 __all__ = ["VoiceApiApp", "classify"]
 
@@ -544,9 +544,12 @@ class VoiceApiApp:
         return _Response.error(405, "Method Not Allowed")
 
     async def _unrouted(self, request: _Request) -> _Response:
-        unsimulated = unsimulated_operation(request.method, request.path)
-        if unsimulated is not None:
-            return self._not_simulated(request, *unsimulated)
+        detail = not_simulated_detail(request.method, request.path)
+        if detail is not None:  # documented by Bandwidth, not modelled here
+            self.fake.journal.violation(
+                "not-simulated", detail, method=request.method, url=request.path
+            )
+            return _Response.error(501, detail, "not-simulated")
         self.fake.journal.violation(
             "unrouted-request",
             f"the fake Bandwidth has no route for {request.method} {request.path}: "
@@ -555,17 +558,6 @@ class VoiceApiApp:
             url=request.path,
         )
         return _Response.error(404, f"No route for {request.method} {request.path}")
-
-    def _not_simulated(self, request: _Request, operation: str, template: str) -> _Response:
-        """Answer a documented Voice operation bwsim does not model: 501, naming it."""
-        detail = (
-            f"bwsim does not simulate Bandwidth's {operation} operation ({template}); "
-            "docs/parity.md lists what the fake models"
-        )
-        self.fake.journal.violation(
-            "not-simulated", detail, method=request.method, url=request.path
-        )
-        return _Response.error(501, detail, "not-simulated")
 
     # -- the simulator's own control API -------------------------------------------
 
