@@ -38,7 +38,7 @@ OPERATION_NOTES: Final[dict[str, tuple[Served, str]]] = {
         "partly",
         "Answers every call of the account; the `to`, `from`, `minStartTime`, "
         "`maxStartTime`, `disconnectCause`, `pageSize` and `pageToken` filters are ignored "
-        "and there is no paging (`Link` header).",
+        "and there is no paging.",
     ),
     "getCallState": (
         "simulated",

@@ -15,7 +15,9 @@ import pytest
 
 from scripts import parity
 from scripts.parity_notes import OPERATION_NOTES
+from simulator.rest.routes import Route
 from simulator.rest.unsimulated import UNSIMULATED_OPERATIONS
+from simulator.rest.voice_api import classify
 
 
 @pytest.fixture(scope="module")
@@ -61,6 +63,21 @@ def test_a_served_operation_is_read_from_the_fake_router(spec: dict[str, Any]) -
     assert "| `listConferences` | `GET /accounts/{accountId}/conferences` | Conferences | not " in (
         page
     )
+
+
+def test_a_route_the_fake_drops_is_refused(
+    spec: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If the fake's router stopped serving GET …/calls/{callId}, the notes would be refused."""
+    real = classify
+
+    def without_get_call(method: str, path: str) -> tuple[str, str | None, str | None]:
+        route = real(method, path)
+        return (Route.UNROUTED, None, None) if route[0] == Route.GET_CALL else route
+
+    monkeypatch.setattr(parity, "classify", without_get_call)
+    with pytest.raises(parity.ParityError, match="calls getCallState served, but the fake"):
+        parity.render(spec)
 
 
 def test_an_operation_neither_served_nor_listed_is_refused(spec: dict[str, Any]) -> None:
