@@ -13,6 +13,9 @@ Routes (docs/bandwidth.md §4):
 - ``GET /api/v2/accounts/{accountId}/calls``: the account's calls.
 - ``POST /api/v2/accounts/{accountId}/calls``: create an outbound call → 201; the call
   goes to whoever expects it (:class:`~simulator.rest.outbound.OutboundDesk`).
+- Every other Voice operation Bandwidth documents (conferences, recordings,
+  transcriptions, statistics): ``501`` with a ``not-simulated`` error naming it
+  (:mod:`simulator.rest.unsimulated`).
 - ``/_bwsim/…``: the simulator's own control API (health, journal, caller lines), for
   the run's own parts only: each request needs ``Authorization: Bearer`` with the run's
   :attr:`VoiceApiApp.control_token`, a loopback ``Host``, and JSON on a POST
@@ -45,6 +48,7 @@ from simulator.rest.journal import JournalEntry
 from simulator.rest.outbound import create_outbound_call
 from simulator.rest.registry import CallPhase, InvalidTransition
 from simulator.rest.routes import Route
+from simulator.rest.unsimulated import not_simulated_detail
 
 __all__ = ["VoiceApiApp", "classify"]
 
@@ -540,6 +544,12 @@ class VoiceApiApp:
         return _Response.error(405, "Method Not Allowed")
 
     async def _unrouted(self, request: _Request) -> _Response:
+        detail = not_simulated_detail(request.method, request.path)
+        if detail is not None:  # documented by Bandwidth, not modelled here
+            self.fake.journal.violation(
+                "not-simulated", detail, method=request.method, url=request.path
+            )
+            return _Response.error(501, detail, "not-simulated")
         self.fake.journal.violation(
             "unrouted-request",
             f"the fake Bandwidth has no route for {request.method} {request.path}: "
