@@ -116,14 +116,19 @@ VERB_NOTES: Final[dict[str, str]] = {
     ),
     "StopStream": '`wait="true"` blocks until the bot closes the socket.',
     "Pause": "Holds the call for `duration`.",
-    "Ring": 'Holds the call for `duration`; answers it unless `answerCall="false"`.',
+    "Ring": (
+        "Holds the call for `duration`, ringback on the outbound track (a setting); answers it "
+        'unless `answerCall="false"`.'
+    ),
     "Hangup": "Ends the call (cause `hangup`).",
     "SpeakSentence": (
         "No speech is synthesised: the call is held as long as speaking the words would "
-        "take (2.6 words a second, at least 1 s) and the text is in the trace."
+        "take (2.6 words a second, at least 1 s), a tone is heard meanwhile, and the text "
+        "is in the trace."
     ),
     "Transfer": (
-        "Dials the targets as B-legs whose behaviour a setting chooses (docs/bandwidth.md §5.5)."
+        "Dials the targets as B-legs whose behaviour a setting chooses; the transfer "
+        "webhooks follow (docs/bandwidth.md §2.7, §5.5)."
     ),
     "Redirect": "Sends the `redirect` webhook and runs its answer.",
     "Gather": (
@@ -133,7 +138,10 @@ VERB_NOTES: Final[dict[str, str]] = {
     "StartGather": "Sends a `dtmf` webhook for each key.",
     "StopGather": "Stops `<StartGather>`.",
     "Tag": "Sets the tag of later webhooks.",
-    "PlayAudio": "No audio is fetched or played.",
+    "PlayAudio": (
+        "The file is fetched from the bot on loopback and played for its length (WAV or "
+        "MP3); one bwsim cannot get or decode is 2 s of tone (a setting), noted."
+    ),
     "SendDtmf": "No tones are sent to the caller.",
 }
 """What differs in each BXML verb, by name; a verb without a note gets none."""
