@@ -46,6 +46,7 @@ import yaml
 
 from simulator.call.audio_files import load_caller_audio
 from simulator.errors import AudioFileError, ScenarioError
+from simulator.judge.scenario_call import parse_call
 from simulator.judge.scenario_extends import EXTENDS, extend
 from simulator.judge.scenario_model import (
     ACTION_COMMON_KEYS,
@@ -67,8 +68,6 @@ from simulator.judge.scenario_model import (
     Expectation,
     Scenario,
 )
-from simulator.judge.scenario_outbound import parse_outbound
-from simulator.judge.scenario_transfer import parse_transfer
 from simulator.judge.scenario_yaml import (
     LineLoader,
     LineMap,
@@ -88,7 +87,6 @@ from simulator.judge.scenario_yaml import (
     split_kind,
 )
 from simulator.protocol.codec import Pcm
-from simulator.protocol.webhook_auth import AUTH_MODES
 from simulator.protocol.webhook_bodies import ASYNC_EVENTS, SYNC_EVENTS
 from simulator.rest.hosts import check_allow_host
 from simulator.suite import PACKAGED_PREFIX, resolve_audio_dir, resolve_packaged, transcript
@@ -111,66 +109,6 @@ __all__ = [
 ]
 
 # -- scenario parts ----------------------------------------------------------------------
-
-
-def _parse_call(raw: Any, line: int | None) -> CallSpec:
-    if raw is None:
-        return CallSpec()
-    if not isinstance(raw, LineMap):
-        raise Problem(f"call must be a mapping of {sorted(CALL_KEYS)}", line, "call")
-    refuse_unknown((k for k in raw if k not in CALL_KEYS), CALL_KEYS, raw, "call")
-
-    def at(key: str) -> int | None:
-        return raw.key_lines.get(key, raw.line)
-
-    auth = raw.get("auth", "challenge")
-    if auth not in AUTH_MODES:
-        raise Problem(f"call.auth must be one of {list(AUTH_MODES)}, got {auth!r}", at("auth"))
-    for key in ("body", "start_metadata"):
-        value = raw.get(key)
-        if value is not None and not isinstance(value, Mapping):
-            raise Problem(f"call.{key} must be a mapping of fields to replace", at(key), key)
-        check_templates(value, at(key), key)
-    raw_body = raw.get("raw_body")
-    if raw_body is not None and not isinstance(raw_body, str):
-        raise Problem("call.raw_body must be a string (sent as it is)", at("raw_body"))
-    if raw_body is not None and raw.get("body") is not None:
-        raise Problem("give call.body or call.raw_body, not both", at("raw_body"), "raw_body")
-    for key in ("webhook_path", "disconnect_path"):  # paths on the bot
-        value = raw.get(key, "/")
-        if not isinstance(value, str) or not value.startswith("/"):
-            why = f"call.{key} must be a path starting with '/', got {value!r}"
-            raise Problem(why, at(key), key)
-    transfer, transfer_stream = parse_transfer(raw, at)
-    return CallSpec(
-        auth=str(auth),
-        from_=str(raw.get("from", CallSpec.from_)),
-        to=str(raw.get("to", CallSpec.to)),
-        webhook_path=raw.get("webhook_path", "/"),
-        disconnect_path=raw.get("disconnect_path"),
-        body=dict(raw["body"]) if raw.get("body") is not None else None,
-        raw_body=raw_body,
-        start_metadata=dict(raw["start_metadata"]) if raw.get("start_metadata") else None,
-        stream_delay_ms=check_number(
-            raw.get("stream_delay_ms", 0), "call.stream_delay_ms", at("stream_delay_ms"), "call"
-        ),
-        max_call_s=check_number(
-            raw.get("max_call_s", CallSpec.max_call_s), "call.max_call_s", at("max_call_s"), "call"
-        ),
-        orphan_grace_s=check_number(
-            raw.get("orphan_grace_s", CallSpec.orphan_grace_s),
-            "call.orphan_grace_s",
-            at("orphan_grace_s"),
-            "call",
-        ),
-        sequence_start=check_integer(
-            raw.get("sequence_start", 1), "call.sequence_start", at("sequence_start"), "call"
-        ),
-        linger_ms=check_number(raw.get("linger_ms", 0), "call.linger_ms", at("linger_ms"), "call"),
-        outbound=parse_outbound(raw, at),
-        transfer=transfer,
-        transfer_stream=transfer_stream,
-    )
 
 
 Loader = Callable[[Path, int | None], Pcm]
@@ -447,7 +385,7 @@ def _parse_scenario(raw: LineMap, path: Path, stem: str, load_audio: Loader) -> 
         description=str(raw.get("description") or ""),
         bot_env=tuple(sorted((str(k), str(v)) for k, v in env.items())),
         allow_hosts=allow_hosts,
-        call=_parse_call(raw.get("call"), at("call")),
+        call=parse_call(raw.get("call"), at("call")),
         victim=victim,
         caller=caller,
         expect=expect,

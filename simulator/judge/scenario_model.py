@@ -18,6 +18,7 @@ from simulator.call.live import DTMF_GAP_MS
 from simulator.call.options import DEFAULT_MAX_CALL_S
 from simulator.protocol.codec import Pcm
 from simulator.protocol.transfer import TransferParty, TransferStream
+from simulator.protocol.verbs import PLAY_AUDIO_S
 
 __all__ = [
     "ACTIONS",
@@ -120,6 +121,8 @@ CALL_KEYS = frozenset(
         "sequence_start",
         "linger_ms",
         "transfer",
+        "play_audio_s",
+        "ring_sound",
         *("direction", "trigger", "answer", "ring_ms"),
     }
 )
@@ -329,6 +332,10 @@ class CallSpec:
     """What the people the bot's ``<Transfer>`` dials do (``call.transfer``)."""
     transfer_stream: TransferStream = "ends"
     """What the A-leg's stream does during a transfer (``call.transfer.stream``)."""
+    play_audio_s: float = PLAY_AUDIO_S
+    """How long a ``<PlayAudio>`` whose file bwsim cannot get or play lasts."""
+    ring_sound: str = "ringback"
+    """What the caller hears during ``<Ring>``: ``ringback`` or ``silence``."""
 
 
 @dataclass(frozen=True)

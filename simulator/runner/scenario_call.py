@@ -117,6 +117,8 @@ def call_options(scenario: Scenario, templates: Mapping[str, str]) -> CallOption
         caller_lines=scenario.caller_lines,
         transfer=spec.transfer,
         transfer_stream=spec.transfer_stream,
+        play_audio_s=spec.play_audio_s,
+        ring_sound=spec.ring_sound,  # type: ignore[arg-type]  # checked against RING_SOUNDS
     )
 
 

@@ -1,4 +1,4 @@
-"""The outbound keys of a scenario's call section: direction, trigger, answer, ring_ms."""
+"""The `call` section of scenario files: outbound calls, transfers, verb sounds, each bad key named."""
 
 from __future__ import annotations
 
@@ -97,3 +97,11 @@ def test_call_transfer_sets_what_the_transfer_targets_do() -> None:
 def test_a_bad_transfer_key_is_named(call: str, named: str) -> None:
     """Each bad call.transfer value is refused with a message naming the key."""
     assert named in error(call)
+
+
+def test_call_sets_the_play_audio_fallback_and_the_ring_sound() -> None:
+    """call.play_audio_s and call.ring_sound reach CallOptions; a bad ring_sound is named."""
+    [s] = parse("{play_audio_s: 0.5, ring_sound: silence}")
+    options = call_options(s, {})
+    assert (options.play_audio_s, options.ring_sound) == (0.5, "silence")
+    assert "call.ring_sound must be one of" in error("{ring_sound: bells}")
