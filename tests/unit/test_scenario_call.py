@@ -1,4 +1,4 @@
-"""The `call` section of scenario files: outbound calls, transfers, verb sounds, each bad key named."""
+"""The call section of scenario files: outbound calls, transfers, verb sounds, bad keys named."""
 
 from __future__ import annotations
 
