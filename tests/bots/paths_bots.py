@@ -105,8 +105,13 @@ def _env(name: str, default: str = "") -> str:
     return os.environ.get(name, default)
 
 
-async def _voice_api(method: str, path: str, body: dict[str, Any]) -> httpx.Response:
-    """A Voice API request with a fresh OAuth token (Bandwidth's hosts, routed to bwsim)."""
+async def _voice_api(
+    method: str, path: str, body: dict[str, Any] | None = None, *, bxml: str | None = None
+) -> httpx.Response:
+    """A Voice API request (JSON ``body``, or ``bxml``) with a fresh OAuth token.
+
+    Bandwidth's hosts are routed to bwsim.
+    """
     async with httpx.AsyncClient(trust_env=False) as client:
         token = await client.post(
             "https://api.bandwidth.com/api/v1/oauth2/token",
@@ -114,11 +119,15 @@ async def _voice_api(method: str, path: str, body: dict[str, Any]) -> httpx.Resp
             data={"grant_type": "client_credentials"},
         )
         token.raise_for_status()
+        headers = {"authorization": f"Bearer {token.json()['access_token']}"}
+        if bxml is not None:
+            headers["content-type"] = "application/xml"
         return await client.request(
             method,
             f"https://voice.bandwidth.com/api/v2/accounts/{path}",
-            headers={"authorization": f"Bearer {token.json()['access_token']}"},
+            headers=headers,
             json=body,
+            content=bxml,
         )
 
 
@@ -291,20 +300,7 @@ async def _transfer(kind: str, account_id: str, call_id: str) -> None:
     """Hand the caller to :data:`AGENT`; the broken bot then ends its session: it hangs up."""
     complete = f' transferCompleteUrl="{PUBLIC}/{kind}/agent/complete"' if kind == "good" else ""
     xml = f"<Bxml><Transfer{complete}><PhoneNumber>{AGENT}</PhoneNumber></Transfer></Bxml>"
-    async with httpx.AsyncClient(trust_env=False) as client:
-        token = await client.post(
-            "https://api.bandwidth.com/api/v1/oauth2/token",
-            auth=(_env("BANDWIDTH_CLIENT_ID"), _env("BANDWIDTH_CLIENT_SECRET")),
-            data={"grant_type": "client_credentials"},
-        )
-        await client.put(
-            f"https://voice.bandwidth.com/api/v2/accounts/{account_id}/calls/{call_id}/bxml",
-            headers={
-                "authorization": f"Bearer {token.json()['access_token']}",
-                "content-type": "application/xml",
-            },
-            content=xml,
-        )
+    await _voice_api("PUT", f"{account_id}/calls/{call_id}/bxml", bxml=xml)
     if kind == "broken":
         await _voice_api("POST", f"{account_id}/calls/{call_id}", {"state": "completed"})
 

@@ -10,7 +10,6 @@ import base64
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import httpx
 import numpy as np
 import pytest
 
@@ -21,6 +20,7 @@ from simulator.runner.harness import Harness
 from simulator.runner.servers import serve
 from simulator.runner.targets import UrlTarget
 from tests.bots import raw_bot
+from tests.integration.voice_api_client import bot_api
 
 pytestmark = pytest.mark.usefixtures("calls_that_time_out_fail")
 
@@ -151,7 +151,7 @@ async def test_hanging_up_after_the_stream_drops_is_not_an_orphan(harness: Harne
 
     async def caller(call: LiveCall) -> None:
         await call.wait_for("ws-closed", timeout_ms=5000)
-        client, auth = await _api(harness)
+        client, auth = await bot_api(harness)
         async with client:
             path = f"/api/v2/accounts/{call.account_id}/calls/{call.call_id}"
             await client.post(path, json={"state": "completed"}, headers=auth)
@@ -259,24 +259,12 @@ async def test_401_without_challenge_loses_the_callback(harness: Harness) -> Non
     assert result.streams == []
 
 
-async def _api(harness: Harness) -> tuple[httpx.AsyncClient, dict[str, str]]:
-    account = harness.fake.default_account
-    async with httpx.AsyncClient(base_url=harness.api_base) as client:
-        token = await client.post(
-            "/api/v1/oauth2/token",
-            auth=(account.client_id, account.client_secret),
-            data={"grant_type": "client_credentials"},
-        )
-    bearer = {"Authorization": f"Bearer {token.json()['access_token']}"}
-    return httpx.AsyncClient(base_url=harness.api_base), bearer
-
-
 async def test_api_hangup_stops_the_stream(harness: Harness) -> None:
     """POST {state: completed} through the Voice API: stop, close 1000, call disconnected."""
 
     async def caller(call: LiveCall) -> None:
         await call.wait_for("stream-accepted", timeout_ms=5000)
-        client, auth = await _api(harness)
+        client, auth = await bot_api(harness)
         async with client:
             path = f"/api/v2/accounts/{call.account_id}/calls/{call.call_id}"
             r = await client.post(path, json={"state": "completed"}, headers=auth)
@@ -299,7 +287,7 @@ async def test_transfer_through_put_bxml_closes_stream_and_later_hangup_gets_404
 
     async def caller(call: LiveCall) -> None:
         await call.wait_for("stream-accepted", timeout_ms=5000)
-        client, auth = await _api(harness)
+        client, auth = await bot_api(harness)
         async with client:
             path = f"/api/v2/accounts/{call.account_id}/calls/{call.call_id}"
             xml = "<Bxml><Transfer><PhoneNumber>+15555550123</PhoneNumber></Transfer></Bxml>"
@@ -323,7 +311,7 @@ async def test_redirect_fetches_new_bxml(harness: Harness) -> None:
 
     async def caller(call: LiveCall) -> None:
         await call.wait_for("stream-accepted", timeout_ms=5000)
-        client, auth = await _api(harness)
+        client, auth = await bot_api(harness)
         async with client:
             path = f"/api/v2/accounts/{call.account_id}/calls/{call.call_id}"
             await client.post(

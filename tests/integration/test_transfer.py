@@ -8,8 +8,8 @@ how long it took.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
-import httpx
 import pytest
 
 from simulator.call.live import LiveCall
@@ -19,6 +19,7 @@ from simulator.runner.harness import Harness
 from simulator.runner.servers import serve
 from simulator.runner.targets import UrlTarget
 from tests.bots import transfer_bot
+from tests.integration.voice_api_client import bot_api
 from tests.unit.test_webhook_schemas import check_against_spec
 
 pytestmark = pytest.mark.usefixtures("calls_that_time_out_fail")
@@ -45,18 +46,6 @@ def _opts(path: str, **kw: object) -> CallOptions:
 async def _until_the_end(call: LiveCall) -> None:
     """The caller stays on the line until the call ends."""
     await call.wait_for("call-ended", timeout_ms=20_000)
-
-
-async def _api(harness: Harness) -> tuple[httpx.AsyncClient, dict[str, str]]:
-    account = harness.fake.default_account
-    async with httpx.AsyncClient(base_url=harness.api_base) as client:
-        token = await client.post(
-            "/api/v1/oauth2/token",
-            auth=(account.client_id, account.client_secret),
-            data={"grant_type": "client_credentials"},
-        )
-    bearer = {"Authorization": f"Bearer {token.json()['access_token']}"}
-    return httpx.AsyncClient(base_url=harness.api_base), bearer
 
 
 async def test_answer_disconnect_and_complete_come_in_order_and_fit_the_spec(
@@ -98,26 +87,30 @@ async def test_a_busy_target_gets_no_answer_and_complete_carries_busy(harness: H
     assert complete["errorMessage"]
 
 
-async def test_under_the_guides_account_get_and_post_agree_during_the_bridge(
-    harness: Harness,
-) -> None:
-    """Stream ends: while bridged, GET and POST on the A-leg both answer 404."""
-    statuses: list[int] = []
+async def _transfer_then_probe(harness: Harness, options: CallOptions) -> tuple[list[Any], Any]:
+    """Put a <Transfer>, then once bridged GET the call and hang it up: what each answered."""
+    got: list[Any] = []
 
     async def caller(call: LiveCall) -> None:
         await call.wait_for("stream-accepted", timeout_ms=5000)
-        client, auth = await _api(harness)
+        client, auth = await bot_api(harness)
         path = f"/api/v2/accounts/{call.account_id}/calls/{call.call_id}"
         headers = {**auth, "Content-Type": "application/xml"}
         async with client:
             await client.put(path + "/bxml", content=PUT_TRANSFER, headers=headers)
             await call.wait_for("transfer-bridged", timeout_ms=10_000)
-            statuses.append((await client.get(path, headers=auth)).status_code)
-            r = await client.post(path, json={"state": "completed"}, headers=auth)
-            statuses.append(r.status_code)
+            got.append(await client.get(path, headers=auth))
+            got.append(await client.post(path, json={"state": "completed"}, headers=auth))
 
-    result = await harness.place_call(caller, options=_opts("/listen", party={"talk_ms": 500}))
-    assert statuses == [404, 404]
+    return got, await harness.place_call(caller, options=options)
+
+
+async def test_under_the_guides_account_get_and_post_agree_during_the_bridge(
+    harness: Harness,
+) -> None:
+    """Stream ends: while bridged, GET and POST on the A-leg both answer 404."""
+    got, result = await _transfer_then_probe(harness, _opts("/listen", party={"talk_ms": 500}))
+    assert [r.status_code for r in got] == [404, 404]
     assert result.streams[0].stop_sent
     assert not result.violations
 
@@ -126,23 +119,9 @@ async def test_under_the_api_references_account_hanging_up_a_bridged_caller_is_r
     harness: Harness,
 ) -> None:
     """Stream stays: GET says answered, the hang-up works, and it drops the bridged caller."""
-    got: list[object] = []
-
-    async def caller(call: LiveCall) -> None:
-        await call.wait_for("stream-accepted", timeout_ms=5000)
-        client, auth = await _api(harness)
-        path = f"/api/v2/accounts/{call.account_id}/calls/{call.call_id}"
-        headers = {**auth, "Content-Type": "application/xml"}
-        async with client:
-            await client.put(path + "/bxml", content=PUT_TRANSFER, headers=headers)
-            await call.wait_for("transfer-bridged", timeout_ms=10_000)
-            got.append((await client.get(path, headers=auth)).json()["state"])
-            r = await client.post(path, json={"state": "completed"}, headers=auth)
-            got.append(r.status_code)
-
     options = _opts("/listen", transfer_stream="stays", party={"talk_ms": 60_000})
-    result = await harness.place_call(caller, options=options)
-    assert got == ["answered", 200]
+    got, result = await _transfer_then_probe(harness, options)
+    assert (got[0].json()["state"], got[1].status_code) == ("answered", 200)
     assert [v.kind for v in result.violations] == ["transferred-caller-dropped"]
     assert f"while the caller was bridged to {transfer_bot.AGENT}" in result.violations[0].detail
     bridged = result.events("transfer-bridged")[0].at_ms
