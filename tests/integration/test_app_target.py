@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,6 +18,7 @@ from simulator.errors import TargetError
 from simulator.runner.harness import Harness
 from simulator.runner.serve_app import EXPECTED
 from simulator.runner.targets import AppTarget
+from tests.integration.cli import bwsim
 
 pytest_plugins = ["pytester"]
 
@@ -27,14 +27,7 @@ SUITE = "scenarios:\n  - name: a\n    expect: [clear]\n"
 
 
 def _bwsim(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "simulator.cli.main", *args],
-        capture_output=True,
-        text=True,
-        timeout=100,
-        check=False,
-        cwd=ROOT,
-    )
+    return bwsim(*args, cwd=ROOT)
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ import pytest
 import soundfile as sf
 
 from tests.integration.bot_process import free_port, uvicorn_app
+from tests.integration.cli import bwsim
 
 BOT = "tests.bots.media_bot:app"
 
@@ -27,14 +28,7 @@ def audio(tmp_path: Path) -> Path:
 
 
 def _bwsim(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "simulator.cli.main", *args],
-        capture_output=True,
-        text=True,
-        timeout=90,
-        env=env,
-        check=False,
-    )
+    return bwsim(*args, env=env)
 
 
 @pytest.mark.parametrize(

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from tests.bots.raw_bot import LATE_TONE_S
+from tests.integration.cli import bwsim
 
 BOT = ["--app", "tests.bots.raw_bot:app"]
 
@@ -39,14 +39,7 @@ scenarios:
 
 
 def _bwsim(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "simulator.cli.main", "run", *args],
-        capture_output=True,
-        text=True,
-        timeout=100,
-        check=False,
-        cwd=cwd,
-    )
+    return bwsim("run", *args, cwd=cwd)
 
 
 def test_a_run_reports_each_scenario_and_fails_when_one_fails(tmp_path: Path) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -22,18 +21,13 @@ from simulator.cli.main import main
 from simulator.judge.expect import judge_all as real_judge_all
 from simulator.rest.journal import MAX_REQUESTS_PER_ROUTE, MAX_VIOLATIONS_PER_RULE
 from tests.bots.hostile_bot import API_FLOOD, CLEAR_FLOOD, FLOOD_SECONDS, GARBAGE_FRAMES
+from tests.integration.cli import bwsim
 
 HOSTILE = ["--app", "tests.bots.hostile_bot:app"]
 
 
 def _bwsim(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "simulator.cli.main", "run", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return bwsim("run", *args)
 
 
 def _scenario(report_path: Path) -> dict[str, Any]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,7 @@ from simulator.runner.scenario_call import call_options, scenario_caller
 from simulator.runner.servers import serve
 from simulator.runner.targets import UrlTarget
 from tests.bots import raw_bot
+from tests.integration.cli import bwsim
 
 pytest_plugins = ["pytester"]
 pytestmark = pytest.mark.usefixtures("calls_that_time_out_fail")
@@ -215,13 +215,7 @@ async def test_linger_caller_presses_its_keys_after_the_greeting(harness: Harnes
 
 
 def _bwsim(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "simulator.cli.main", *args],
-        capture_output=True,
-        text=True,
-        timeout=90,
-        check=False,
-    )
+    return bwsim(*args)
 
 
 def test_bwsim_call_dtmf_answers_a_gather(tmp_path: Path) -> None:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
+
+from tests.integration.cli import bwsim
 
 BOT = ["--app", "tests.bots.outbound_bot:app"]
 DIAL = ["--outbound-trigger", "POST /dial", "--outbound-json", '{"to": "+15555550123"}']
@@ -25,13 +26,7 @@ def audio(tmp_path: Path) -> Path:
 
 
 def _bwsim(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "simulator.cli.main", *args],
-        capture_output=True,
-        text=True,
-        timeout=90,
-        check=False,
-    )
+    return bwsim(*args)
 
 
 def test_call_dials_out_and_the_callee_talks(audio: Path, tmp_path: Path) -> None:

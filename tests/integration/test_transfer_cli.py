@@ -4,23 +4,18 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 
+from tests.integration.cli import bwsim
+
 BOT = ["--app", "tests.bots.transfer_bot:app", "--webhook-path", "/transfer"]
 
 
 def _bwsim(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "simulator.cli.main", *args],
-        capture_output=True,
-        text=True,
-        timeout=90,
-        check=False,
-    )
+    return bwsim(*args)
 
 
 def test_a_busy_transfer_target_ends_the_transfer_busy(tmp_path: Path) -> None:
