@@ -7,11 +7,11 @@ the rule it breaks and the line at fault::
     line 3: <Pause>: duration must be between 0.1 and 86400 seconds (rule attribute-range)
 
 Rules enforced here: the 64 KB size limit; a ``<Response>`` or ``<Bxml>`` root (only
-``<Bxml>`` for ``PUT …/calls/{id}/bxml``); verbs from Bandwidth's documented list;
-``<Transfer>`` with 1 to 8 ``<PhoneNumber>``/``<SipUri>`` targets; ``<StartStream>`` with a
-``ws://``/``wss://`` destination, a known ``mode`` and ``tracks``, at most 12
-``<StreamParam>``; ``<Pause>`` duration within 0.1-86400 s; elements nested at most
-:data:`MAX_DEPTH` deep.
+``<Bxml>`` for ``PUT …/calls/{id}/bxml``); elements nested at most :data:`MAX_DEPTH`
+deep. Each verb, its attributes, what it nests and the values it takes are checked by
+:mod:`simulator.protocol.bxml_rules` (verbs from Bandwidth's documented list, no unknown
+attribute, 1 to 8 ``<Transfer>`` targets with E.164 numbers, ``<StartStream>`` with a
+``ws://``/``wss://`` destination and at most 12 ``<StreamParam>`` …).
 
 :func:`parse_bxml` raises nothing but :class:`BxmlError`, whatever the text: a bot can
 answer anything, and the harness judging it must not fall over on it.
@@ -25,6 +25,8 @@ from typing import Literal
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import DefusedXMLParser
+
+from simulator.protocol.bxml_rules import DOCUMENTED_VERBS, BxmlError, check_verb
 
 __all__ = [
     "DOCUMENTED_VERBS",
@@ -49,27 +51,6 @@ tags inside ``<SpeakSentence>``, well under ten levels. 32 leaves room for any r
 document while keeping the tree walk far from Python's recursion limit: 64 KB of
 ``<a>`` tags could otherwise nest about 9,000 deep and crash the parser's caller.
 """
-
-DOCUMENTED_VERBS = frozenset(
-    {
-        "Bridge", "Conference", "Connect", "Forward", "Gather", "Hangup", "Pause",
-        "PauseRecording", "PlayAudio", "Record", "Redirect", "Refer", "ResumeRecording",
-        "Ring", "SendDtmf", "SpeakSentence", "StartGather", "StartRecording", "StartStream",
-        "StartTranscription", "StopGather", "StopRecording", "StopStream",
-        "StopTranscription", "Tag", "Transfer",
-    }
-)  # fmt: skip
-
-
-class BxmlError(ValueError):
-    """A BXML document Bandwidth would refuse; names the rule and the line at fault."""
-
-    def __init__(self, rule: str, detail: str, line: int | None = None) -> None:
-        self.rule = rule
-        self.detail = detail
-        self.line = line
-        where = f"line {line}: " if line is not None else ""
-        super().__init__(f"{where}{detail} (rule {rule})")
 
 
 @dataclass(frozen=True)
@@ -156,88 +137,6 @@ def _to_verb(element: ET.Element, lines: dict[int, int]) -> Verb:
     )
 
 
-def _check_range(verb: Verb, attribute: str, low: float, high: float, default: float) -> None:
-    raw = verb.attributes.get(attribute)
-    try:
-        value = default if raw is None else float(raw)
-    except ValueError:
-        raise BxmlError(
-            "attribute-type", f"<{verb.name}>: {attribute}={raw!r} is not a number", verb.line
-        ) from None
-    if not low <= value <= high:
-        raise BxmlError(
-            "attribute-range",
-            f"<{verb.name}>: {attribute} must be between {low:g} and {high:g}, got {raw}",
-            verb.line,
-        )
-
-
-def _check_verb(verb: Verb) -> None:
-    if verb.name not in DOCUMENTED_VERBS:
-        raise BxmlError(
-            "unknown-verb", f"<{verb.name}> is not a BXML verb Bandwidth documents", verb.line
-        )
-    a = verb.attributes
-    if verb.name == "StartStream":
-        destination = a.get("destination", "")
-        if not destination.startswith(("ws://", "wss://")):
-            raise BxmlError(
-                "missing-attribute" if not destination else "attribute-value",
-                f"<StartStream>: destination must be a ws:// or wss:// URI, got {destination!r}",
-                verb.line,
-            )
-        if a.get("mode", "unidirectional") not in ("unidirectional", "bidirectional"):
-            raise BxmlError(
-                "attribute-value",
-                f"<StartStream>: mode must be unidirectional or bidirectional, got {a['mode']!r}",
-                verb.line,
-            )
-        if a.get("tracks", "inbound") not in ("inbound", "outbound", "both"):
-            raise BxmlError(
-                "attribute-value",
-                f"<StartStream>: tracks must be inbound, outbound or both, got {a['tracks']!r}",
-                verb.line,
-            )
-        params = [c for c in verb.children if c.name == "StreamParam"]
-        if len(params) > 12:
-            raise BxmlError(
-                "attribute-range", "<StartStream>: at most 12 <StreamParam> allowed", verb.line
-            )
-    elif verb.name in ("Pause", "Ring"):
-        _check_range(verb, "duration", 0.1, 86400, 1 if verb.name == "Pause" else 5)
-    elif verb.name == "StopStream":
-        if not a.get("name"):
-            raise BxmlError("missing-attribute", "<StopStream>: name is required", verb.line)
-    elif verb.name == "Redirect":
-        if not a.get("redirectUrl"):
-            raise BxmlError("missing-attribute", "<Redirect>: redirectUrl is required", verb.line)
-    elif verb.name == "Gather":
-        _check_range(verb, "maxDigits", 1, 50, 50)
-        _check_range(verb, "interDigitTimeout", 1, 60, 5)
-        _check_range(verb, "firstDigitTimeout", 0, 60, 5)
-        _check_range(verb, "repeatCount", 1, 25, 1)
-        prompts = [c for c in verb.children if c.name in ("SpeakSentence", "PlayAudio")]
-        if float(a.get("repeatCount", 1)) * len(prompts) > 20:
-            raise BxmlError(
-                "attribute-range",
-                "<Gather>: repeatCount times the number of nested prompts must be at most 20",
-                verb.line,
-            )
-    elif verb.name == "StartGather":
-        if not a.get("dtmfUrl"):
-            raise BxmlError("missing-attribute", "<StartGather>: dtmfUrl is required", verb.line)
-    elif verb.name == "Transfer":
-        count = len(verb.targets)
-        if not 1 <= count <= 8:
-            raise BxmlError(
-                "transfer-targets",
-                f"<Transfer> needs 1 to 8 <PhoneNumber>/<SipUri> targets, got {count}",
-                verb.line,
-            )
-        if "callTimeout" in a:
-            _check_range(verb, "callTimeout", 1, 300, 30)
-
-
 def parse_bxml(
     text: str | bytes,
     *,
@@ -292,5 +191,5 @@ def parse_bxml(
         )
     verbs = tuple(_to_verb(child, lines) for child in root)
     for verb in verbs:
-        _check_verb(verb)
+        check_verb(verb)
     return BxmlDocument(root=root.tag, verbs=verbs)  # type: ignore[arg-type]

@@ -468,6 +468,11 @@ class VoiceApiApp:
         call = self._modifiable_call(request)
         if isinstance(call, _Response):
             return call
+        if call.phase is CallPhase.INITIATED:
+            # Not answered yet: "unable to be modified" (docs/bandwidth.md §4.5).
+            return _Response.error(
+                409, f"Call [{request.call_id}] cannot be modified in its current state"
+            )
         try:
             doc = parse_bxml(
                 request.body,

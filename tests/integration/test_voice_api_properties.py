@@ -71,7 +71,7 @@ def test_api_invariants(actions: list[tuple[str, str, int]], threaded_fake: Thre
             elif action == "bxml":
                 r = client.put(
                     url + "/bxml",
-                    content="<Bxml><Transfer><PhoneNumber>+1</PhoneNumber></Transfer></Bxml>",
+                    content="<Bxml><Transfer><PhoneNumber>+15550100</PhoneNumber></Transfer></Bxml>",
                     headers={**headers, "Content-Type": "application/xml"},
                 )
             else:

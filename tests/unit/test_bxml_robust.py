@@ -12,9 +12,17 @@ DEEP = "<Response>\n" + "<a>" * 9_000 + "</a>" * 9_000 + "</Response>"
 
 
 def nested(depth: int, root: str = "Bxml") -> str:
-    """A document whose innermost element sits ``depth`` levels down (root is level 1)."""
-    inner = depth - 2
-    return f"<{root}><Gather>" + "<b>" * inner + "</b>" * inner + f"</Gather></{root}>"
+    """A document whose innermost element sits ``depth`` levels down (root is level 1).
+
+    The levels below ``<SpeakSentence>`` are SSML-like tags, the one place BXML nests freely.
+    """
+    inner = depth - 3
+    return (
+        f"<{root}><Gather><SpeakSentence>"
+        + "<b>" * inner
+        + "</b>" * inner
+        + f"</SpeakSentence></Gather></{root}>"
+    )
 
 
 def test_nine_thousand_deep_is_a_named_error() -> None:

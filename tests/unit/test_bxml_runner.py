@@ -249,7 +249,7 @@ def test_transfer_dials_and_holds_the_document() -> None:
 def test_without_a_complete_url_the_verbs_after_transfer_run() -> None:
     """Once the transfer is over, the verbs after <Transfer> run (docs/bandwidth.md §2.7)."""
     runner = make_runner()
-    start(runner, '<Transfer><PhoneNumber>+1</PhoneNumber></Transfer><Pause duration="2"/>')
+    start(runner, '<Transfer><PhoneNumber>+15550100</PhoneNumber></Transfer><Pause duration="2"/>')
     out = runner.handle(TransferEnded(), 5.0)
     assert verbs(out) == ["Pause"]
     assert plain(out) == [Answer(), SetTimer(7.0)]
@@ -261,7 +261,7 @@ def test_with_a_complete_url_transfer_complete_is_sent_and_its_bxml_runs() -> No
     start(
         runner,
         '<Transfer transferCompleteUrl="/done" transferCompleteMethod="GET" tag="t">'
-        '<PhoneNumber>+1</PhoneNumber></Transfer><Pause duration="2"/>',
+        '<PhoneNumber>+15550100</PhoneNumber></Transfer><Pause duration="2"/>',
     )
     out = runner.handle(TransferEnded(), 5.0)
     assert len(out) == 1 and isinstance(out[0], SendWebhook)
@@ -278,7 +278,7 @@ def test_with_a_complete_url_transfer_complete_is_sent_and_its_bxml_runs() -> No
 def test_new_bxml_while_bridged_ends_the_bridge_and_runs() -> None:
     """BXML put while the caller is bridged hangs the B-leg up and runs instead."""
     runner = make_runner()
-    start(runner, "<Transfer><PhoneNumber>+1</PhoneNumber></Transfer>")
+    start(runner, "<Transfer><PhoneNumber>+15550100</PhoneNumber></Transfer>")
     out = runner.handle(BxmlReplaced(steps('<Pause duration="1"/>')), 2.0)
     assert out[0] == EndTransfer()
     assert verbs(out) == ["Pause"]
@@ -288,7 +288,10 @@ def test_new_bxml_while_bridged_ends_the_bridge_and_runs() -> None:
 def test_the_caller_hanging_up_during_a_transfer_ends_execution() -> None:
     """The A-leg ending while its transfer runs ends execution; no transferComplete."""
     runner = make_runner()
-    start(runner, '<Transfer transferCompleteUrl="/done"><PhoneNumber>+1</PhoneNumber></Transfer>')
+    start(
+        runner,
+        '<Transfer transferCompleteUrl="/done"><PhoneNumber>+15550100</PhoneNumber></Transfer>',
+    )
     assert runner.handle(Ended(), 1.0) == [Done()]
     assert runner.handle(TransferEnded(), 2.0) == []
 
