@@ -276,6 +276,9 @@ _FINDERS: Mapping[str, Finder] = {
 }
 
 
+_LABELS: Mapping[str, str] = {"caller_hears": "bot sound heard by the caller"}
+"""How a verdict names a kind whose name does not read as a noun."""
+
 # -- judging -----------------------------------------------------------------------------
 
 
@@ -320,7 +323,7 @@ def _judge(obs: Observation, e: Expectation) -> Verdict:
     if e.kind == "call_state":
         return call_state(obs, e)
     t0 = _anchor_time(obs, e.after)
-    label = e.kind.replace("_", " ")
+    label = _LABELS.get(e.kind, e.kind.replace("_", " "))
     if e.kind in _REQUEST_KINDS:
         label += " for the victim call" if e.params.get("call") == "victim" else " for this call"
     if t0 is None:

@@ -78,7 +78,7 @@ async def test_each_packaged_path_scenario_passes_the_good_bot_and_fails_the_bro
     assert ignored.status == "failed"
     (verdict,) = failed_verdicts(ignored)
     assert verdict.expectation.kind == "caller_hears"
-    assert "no caller hears within 5,000 ms after transfer_ended" in verdict.detail
+    assert "no bot sound heard by the caller within 5,000 ms after transfer_ended" in verdict.detail
 
     # the bot hangs up once it has transferred: with the stream up, that drops the caller
     dropped = results["broken_transfer/the-person-answers-while-the-stream-stays-up"]
