@@ -264,12 +264,18 @@ class BotWebhooks:
         return exchange
 
     async def disconnect(
-        self, client: httpx.AsyncClient, url: str, info: CallInfo, call: Call
+        self,
+        client: httpx.AsyncClient,
+        url: str,
+        info: CallInfo,
+        call: Call,
+        target: Delivery | None = None,
     ) -> None:
         """Send the ``disconnect`` webhook of the ended ``call`` to ``url``.
 
         Its ``cause`` is how the call ended; it goes with the application's webhook
-        credentials (``CallbackCreds``, docs/bandwidth.md §2.2).
+        credentials (``CallbackCreds``, docs/bandwidth.md §2.2), or as ``target`` says (an
+        outbound call's ``disconnectMethod`` and the request's credentials).
         """
         body = disconnect_body(
             replace(info, answer_time=call.answer_time),
@@ -280,7 +286,7 @@ class BotWebhooks:
         opts = self.options
         # The application's credentials go as its webhooks' do; the probing modes are
         # about the initiate webhook, so the disconnect uses the documented challenge.
-        target = Delivery(
+        target = target or Delivery(
             url,
             "POST",
             opts.webhook_username,

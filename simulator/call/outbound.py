@@ -18,10 +18,11 @@ import asyncio
 import contextlib
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 
+from simulator.call.bot_webhooks import Delivery
 from simulator.call.live import Caller
 from simulator.call.options import CallOptions
 from simulator.call.recorder import CallClock, CallRecorder
@@ -35,7 +36,7 @@ from simulator.protocol.create_call import CalleePlan, CreateCall, detection_mod
 from simulator.protocol.urls import http_url
 from simulator.protocol.verbs import Step, plan
 from simulator.protocol.webhook_auth import WebhookAuth
-from simulator.protocol.webhook_bodies import answer_body, disconnect_body
+from simulator.protocol.webhook_bodies import answer_body
 from simulator.rest.fake import FakeBandwidth
 from simulator.rest.outbound import PlacedCall
 from simulator.rest.registry import CallPhase
@@ -77,7 +78,12 @@ class OutboundSession(CallSession):
         caller: Caller | None = None,
         client: httpx.AsyncClient | None = None,
     ) -> None:
-        opts = replace(options or CallOptions(), disconnect_path=None)  # the request's, below
+        # The request's disconnectUrl (below), and its callbackTimeout for every webhook.
+        opts = replace(
+            options or CallOptions(),
+            disconnect_path=None,
+            webhook_timeout_s=placed.request.callback_timeout_s,
+        )
         super().__init__(
             fake, bot_base_url, options=opts, caller=caller, client=client, call=placed.call
         )
@@ -227,29 +233,10 @@ class OutboundSession(CallSession):
         req = self.request
         if req.disconnect_url is None or self.call.phase is not CallPhase.DISCONNECTED:
             return
-        cause = self.call.disconnect_cause or "hangup"
-        body = disconnect_body(
-            replace(self.info, answer_time=self.call.answer_time),
-            cause,
-            self.call.end_time or datetime.now(UTC),
-            self.call.error_message if cause != "hangup" else None,
-        )
         url = http_url(req.disconnect_url, self.bot_base_url)
-        auth = WebhookAuth("challenge", req.username, req.password)
-        self.recorder.event("note", detail=f"disconnect ({cause}) sent to {url}")
-        for _ in range(2):  # retried once on a connection error, as Bandwidth does (§2.1)
-            exchange = await send_webhook(
-                client,
-                url,
-                body,
-                auth=auth,
-                method="GET" if req.disconnect_method == "GET" else "POST",
-                timeout_s=req.callback_timeout_s,
-                sync=False,
-            )
-            self.webhooks.log(exchange)
-            if exchange.outcome != "connection-error":
-                return
+        method: Literal["GET", "POST"] = "GET" if req.disconnect_method == "GET" else "POST"
+        target = Delivery(url, method, req.username, req.password)
+        await self.webhooks.disconnect(client, url, self.current_info(), self.call, target)
 
 
 def _not_placed(fake: FakeBandwidth, since: int, message: str) -> CallResult:
