@@ -142,6 +142,7 @@ class OutboundSession(CallSession):
                 auth=auth,
                 method="GET" if method == "GET" else "POST",
                 timeout_s=req.callback_timeout_s,
+                signing=self.webhooks.signing_for(method),
                 sync=True,
             )
             self.webhooks.exchange = exchange
@@ -192,6 +193,7 @@ class OutboundSession(CallSession):
             auth=WebhookAuth("challenge", username, password),
             method="GET" if method == "GET" else "POST",
             timeout_s=req.callback_timeout_s,
+            signing=self.webhooks.signing_for(method),
             sync=False,
         )
         self.webhooks.log(exchange)
@@ -245,6 +247,7 @@ class OutboundSession(CallSession):
                 auth=auth,
                 method="GET" if req.disconnect_method == "GET" else "POST",
                 timeout_s=req.callback_timeout_s,
+                signing=self.webhooks.signing_for(req.disconnect_method),
                 sync=False,
             )
             self.webhooks.log(exchange)
