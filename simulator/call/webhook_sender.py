@@ -379,6 +379,7 @@ def _classify(
     label: str,
     sync: bool | None,
     timeout_s: float,
+    signing: Signing | None = None,
 ) -> _Verdict:
     """Turn the last attempt into an outcome and a sentence saying what to do."""
     last = attempts[-1]
@@ -401,7 +402,13 @@ def _classify(
     sent = _SENT_PHRASE[last.auth_sent]
     if 200 <= status < 300:
         warning = None
-        if last.auth_sent != "basic" and (auth.has_credentials or auth.mode != "challenge"):
+        if signing is not None and signing.mode != "good":
+            warning = (
+                f"the bot accepted the {label} sent with a {signing.mode} signature "
+                f"(bwsim's signing extension, {signing.header}): check the signature and "
+                "refuse the webhook (401 or 403) when it is missing, wrong or too old."
+            )
+        elif last.auth_sent != "basic" and (auth.has_credentials or auth.mode != "challenge"):
             warning = (
                 f"the bot accepted the {label} sent {sent}: anyone who finds its URL can "
                 "drive it. Check Authorization against the webhook credentials and answer "
@@ -429,12 +436,32 @@ def _classify(
             f"the bot answered {status} to the {label}: fix the error in its webhook handler "
             f"(it answered {_snippet(last.response_body)!r}).{consequence}",
         )
-    return _Verdict("rejected", _rejection(last, auth=auth, label=label, sync=sync))
+    return _Verdict(
+        "rejected", _rejection(last, auth=auth, label=label, sync=sync, signing=signing)
+    )
 
 
-def _rejection(last: WebhookAttempt, *, auth: WebhookAuth, label: str, sync: bool | None) -> str:
+def _rejection(
+    last: WebhookAttempt,
+    *,
+    auth: WebhookAuth,
+    label: str,
+    sync: bool | None,
+    signing: Signing | None,
+) -> str:
     """Say why a 3xx/4xx answer (other than an unchallenged 401) happened."""
     status, consequence = last.status, _consequence(sync)
+    if status in (401, 403) and signing is not None and signing.mode != "good":
+        return (
+            f"the bot answered {status} to the {label} sent with a {signing.mode} signature "
+            f"(what a bot that checks signatures should do).{consequence}"
+        )
+    if status in (401, 403) and signing is not None and last.auth_sent == "basic":
+        return (
+            f"the bot answered {status} to the {label} sent with a good signature and the "
+            "configured credentials: make the bot's signing secret, header, algorithm and "
+            f"webhook credentials match the ones bwsim sends.{consequence}"
+        )
     if status in (401, 403) and last.auth_sent == "basic":
         return (
             f"the bot answered {status} to the {label} sent with the configured credentials "
@@ -485,11 +512,8 @@ async def send_webhook(
     - ``auth`` picks the authentication flow (see :class:`WebhookAuth`); the default
       ``challenge`` mode is Bandwidth's RFC 7235 flow and makes at most two requests.
     - Each request has ``timeout_s`` to be answered completely (Bandwidth: 15 s).
-    - ``signing`` turns on bwsim's signing **extension** (:class:`Signing`), NOT something
-      Bandwidth does for voice webhooks; POST only. ``signing_secret`` is the shortcut for
-      ``Signing(signing_secret)``: header ``x-bandwidth-signature-hmac-sha256`` with the
-      hex HMAC-SHA256 of the exact body bytes, as Bandwidth's Toll-Free-Verification
-      webhooks carry.
+    - ``signing`` turns on bwsim's signing **extension** (:class:`Signing`; NOT something
+      Bandwidth does for voice webhooks), POST only; ``signing_secret`` is its shortcut.
     - ``sync`` says whether a BXML reply is expected; by default it follows
       ``eventType`` (:data:`SYNC_EVENTS`, :data:`ASYNC_EVENTS`).
 
@@ -535,7 +559,9 @@ async def send_webhook(
     ):
         attempts.append(await attempt(2, "basic"))
 
-    verdict = _classify(attempts, auth=auth, label=label, sync=sync, timeout_s=timeout_s)
+    verdict = _classify(
+        attempts, auth=auth, label=label, sync=sync, timeout_s=timeout_s, signing=signing
+    )
     last = attempts[-1]
     media_type = last.content_type or ""
     is_xml = media_type in ("application/xml", "text/xml") or media_type.endswith("+xml")
