@@ -18,6 +18,7 @@ import pytest
 from simulator.call.options import CallOptions
 from simulator.call.webhook_sender import send_webhook
 from simulator.cli.call import signing_from_args
+from simulator.cli.main import main
 from simulator.errors import ConfigError, ScenarioError
 from simulator.judge.scenario import parse_scenarios
 from simulator.judge.scenario_model import Scenario
@@ -279,3 +280,16 @@ def test_bad_cli_signing_options_name_the_option(given: dict[str, str], named: s
     """A bad --signing-* option is a ConfigError (exit 2) naming the option."""
     with pytest.raises(ConfigError, match=named):
         signing_from_args(cli_args(**given))
+
+
+def test_bwsim_call_refuses_bad_signing_options_with_exit_2_before_anything(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A bad --signing-* is exit 2 naming the option, before the audio is read or a bot starts."""
+    argv = ["call", "--app", "no_such_module:app", "--audio", "no-such.wav"]
+    with pytest.raises(SystemExit) as info:  # argparse's usage error
+        main([*argv, "--signing-secret", SECRET, "--signing-mode", "late"])
+    assert info.value.code == 2
+    assert "--signing-mode: invalid choice: 'late'" in capsys.readouterr().err
+    assert main([*argv, "--signing-algorithm", "sha1"]) == 2
+    assert "--signing-algorithm needs --signing-secret" in capsys.readouterr().err
