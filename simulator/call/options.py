@@ -9,7 +9,7 @@ from typing import Any, Final, Literal
 from simulator.errors import ConfigError
 from simulator.protocol.transfer import TransferParty, TransferStream
 from simulator.protocol.verbs import PLAY_AUDIO_S
-from simulator.protocol.webhook_auth import AuthMode
+from simulator.protocol.webhook_auth import AuthMode, check_signing_secret
 from simulator.protocol.webhook_signing import Signing
 
 __all__ = ["DEFAULT_MAX_CALL_S", "FALLBACK_ON", "CallOptions", "FallbackOn", "RingSound"]
@@ -85,6 +85,8 @@ class CallOptions:
         if self.signing is not None and self.signing_secret is not None:
             msg = "give CallOptions signing or signing_secret (its shortcut), not both"
             raise ConfigError(msg)
+        if self.signing_secret is not None:
+            check_signing_secret(self.signing_secret)  # refused here, not mid-call
 
     @property
     def webhook_signing(self) -> Signing | None:

@@ -197,11 +197,13 @@ async def test_an_unsigned_webhook_carries_and_reports_nothing_about_signatures(
 
 
 def test_signing_secret_is_the_shortcut_for_a_good_sha256_signing() -> None:
-    """CallOptions(signing_secret=s) signs as Signing(s); both at once is refused."""
+    """CallOptions(signing_secret=s) signs as Signing(s); both at once, or a bad one, is refused."""
     assert CallOptions(signing_secret=SECRET).webhook_signing == Signing(SECRET)
     assert CallOptions().webhook_signing is None
     with pytest.raises(ConfigError, match="not both"):
         CallOptions(signing=Signing(SECRET), signing_secret=SECRET)
+    with pytest.raises(ConfigError, match="16-64 printable ASCII"):
+        CallOptions(signing_secret="short")
 
 
 def scenario(signing: str) -> Scenario:
