@@ -36,6 +36,7 @@ if typing.TYPE_CHECKING:
     from simulator.protocol.bxml import BxmlDocument, BxmlError, parse_bxml
     from simulator.protocol.transfer import TransferParty
     from simulator.protocol.webhook_auth import WebhookAuth
+    from simulator.protocol.webhook_signing import Signing
     from simulator.rest.fake import FakeBandwidth, FakeSettings
     from simulator.rest.faults import FaultRule
     from simulator.rest.intercept import Interceptor
@@ -79,6 +80,7 @@ _HOMES: dict[str, str] = {
     "Scenario": "simulator.judge.scenario",
     "ScenarioError": "simulator.errors",
     "ScenarioResult": "simulator.runner.suite",
+    "Signing": "simulator.protocol.webhook_signing",
     "SimulatorError": "simulator.errors",
     "StreamOutcome": "simulator.call.stream",
     "SuiteResult": "simulator.runner.suite",
@@ -135,6 +137,7 @@ __all__ = [
     "Scenario",
     "ScenarioError",
     "ScenarioResult",
+    "Signing",
     "SimulatorError",
     "StreamOutcome",
     "SuiteResult",

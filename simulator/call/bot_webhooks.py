@@ -25,6 +25,7 @@ from simulator.protocol.urls import http_url
 from simulator.protocol.verbs import Fallback, plan
 from simulator.protocol.webhook_auth import WebhookAuth
 from simulator.protocol.webhook_bodies import CallInfo, disconnect_body, initiate_body
+from simulator.protocol.webhook_signing import Signing
 from simulator.rest.registry import Call
 
 __all__ = ["BotWebhooks", "Delivery"]
@@ -89,14 +90,20 @@ class BotWebhooks:
             fields = {k: v for k, v in fields.items() if v is not None}
         body: dict[str, Any] | bytes = fields if opts.initiate_raw is None else opts.initiate_raw
         auth = WebhookAuth(opts.auth_mode, opts.webhook_username, opts.webhook_password)
-        self.recorder.event("webhook-sent", url=url, auth=opts.auth_mode)
+        signing = self.signing_for("POST")
+        if signing is None:
+            self.recorder.event("webhook-sent", url=url, auth=opts.auth_mode)
+        else:  # the extension is on the timeline only when it is used
+            self.recorder.event(
+                "webhook-sent", url=url, auth=opts.auth_mode, signing=signing.describe()
+            )
         exchange = await send_webhook(
             client,
             url,
             body,
             auth=auth,
             timeout_s=opts.webhook_timeout_s,
-            signing_secret=opts.signing_secret,
+            signing=signing,
             sync=True,
         )
         self.exchange = exchange
@@ -256,6 +263,7 @@ class BotWebhooks:
                 auth=auth,
                 method=target.method,
                 timeout_s=self.options.webhook_timeout_s,
+                signing=self.signing_for(target.method),
                 sync=sync,
             )
             self.log(exchange)
@@ -324,6 +332,10 @@ class BotWebhooks:
                 line=err.line,
             )
             return WebhookFailed("invalid-bxml", str(err))
+
+    def signing_for(self, method: str) -> Signing | None:
+        """The signing extension for a webhook sent with ``method``: bodies (not GET) only."""
+        return None if method == "GET" else self.options.webhook_signing
 
     def log(self, exchange: WebhookExchange) -> None:
         """Write each attempt of ``exchange`` to the call's trace."""

@@ -6,9 +6,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
+from simulator.errors import ConfigError
 from simulator.protocol.transfer import TransferParty, TransferStream
 from simulator.protocol.verbs import PLAY_AUDIO_S
-from simulator.protocol.webhook_auth import AuthMode
+from simulator.protocol.webhook_auth import AuthMode, check_signing_secret
+from simulator.protocol.webhook_signing import Signing
 
 __all__ = ["DEFAULT_MAX_CALL_S", "FALLBACK_ON", "CallOptions", "FallbackOn", "RingSound"]
 
@@ -38,7 +40,11 @@ class CallOptions:
     webhook_username: str | None = None
     webhook_password: str | None = field(default=None, repr=False)
     webhook_timeout_s: float = 15.0
+    signing: Signing | None = None
+    """bwsim's opt-in signing *extension* for the webhooks it sends (Bandwidth signs no voice
+    webhook; docs/bandwidth.md §2.8): secret, header, algorithm and mode. None signs nothing."""
     signing_secret: str | None = field(default=None, repr=False)
+    """The shortcut for ``signing=Signing(signing_secret)`` (good HMAC-SHA256 signatures)."""
     initiate_overrides: Mapping[str, Any] | None = None
     """Keys replaced in the ``initiate`` body (a malformed-webhook scenario); None removes."""
     initiate_raw: bytes | None = None
@@ -74,3 +80,17 @@ class CallOptions:
     transfer_stream: TransferStream = "ends"
     """What a transfer does to the A-leg's stream and API control: ``ends`` (the Pipecat
     guide's account, the default) or ``stays`` (the API reference's; docs/bandwidth.md §5.5)."""
+
+    def __post_init__(self) -> None:
+        if self.signing is not None and self.signing_secret is not None:
+            msg = "give CallOptions signing or signing_secret (its shortcut), not both"
+            raise ConfigError(msg)
+        if self.signing_secret is not None:
+            check_signing_secret(self.signing_secret)  # refused here, not mid-call
+
+    @property
+    def webhook_signing(self) -> Signing | None:
+        """How webhooks are signed: ``signing``, or ``Signing(signing_secret)``, or None."""
+        if self.signing_secret is not None:
+            return Signing(self.signing_secret)
+        return self.signing

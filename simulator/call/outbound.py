@@ -148,6 +148,7 @@ class OutboundSession(CallSession):
                 auth=auth,
                 method="GET" if method == "GET" else "POST",
                 timeout_s=req.callback_timeout_s,
+                signing=self.webhooks.signing_for(method),
                 sync=True,
             )
             self.webhooks.exchange = exchange
@@ -198,6 +199,7 @@ class OutboundSession(CallSession):
             auth=WebhookAuth("challenge", username, password),
             method="GET" if method == "GET" else "POST",
             timeout_s=req.callback_timeout_s,
+            signing=self.webhooks.signing_for(method),
             sync=False,
         )
         self.webhooks.log(exchange)

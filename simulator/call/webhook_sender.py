@@ -6,8 +6,8 @@ connection, a timeout or a bad answer is an *outcome*, never an exception. The b
 come from :mod:`simulator.protocol.webhook_bodies`.
 
 Authentication and the signing extension are pure logic and live in
-:mod:`simulator.protocol.webhook_auth` (:class:`WebhookAuth`, :func:`basic_authorization`,
-:func:`extension_signature`); import them from there.
+:mod:`simulator.protocol.webhook_auth` (:class:`WebhookAuth`, :func:`basic_authorization`)
+and :mod:`simulator.protocol.webhook_signing` (:class:`Signing`); import them from there.
 """
 
 from __future__ import annotations
@@ -25,16 +25,9 @@ from urllib.parse import urlsplit
 import httpx
 
 from simulator.errors import ConfigError
-from simulator.protocol.webhook_auth import (
-    EXTENSION_SIGNATURE_HEADER,
-    AuthMode,
-    AuthSent,
-    WebhookAuth,
-    check_signing_secret,
-    extension_signature,
-    names_basic,
-)
+from simulator.protocol.webhook_auth import AuthMode, AuthSent, WebhookAuth, names_basic
 from simulator.protocol.webhook_bodies import ASYNC_EVENTS, SYNC_EVENTS, InvalidWebhookBody
+from simulator.protocol.webhook_signing import Signing
 from simulator.rest.journal import redact_headers
 
 __all__ = [
@@ -251,7 +244,7 @@ def _snippet(text: str) -> str:
     return text if len(text) <= _SNIPPET else text[:_SNIPPET] + "…"
 
 
-def _check_send_args(url: str, method: str, timeout_s: float, signing_secret: str | None) -> None:
+def _check_send_args(url: str, method: str, timeout_s: float, signing: Signing | None) -> None:
     _check_url(url)
     if method not in ("POST", "GET"):
         msg = f"method {method!r} is not one Bandwidth uses for webhooks; use 'POST' or 'GET'"
@@ -259,15 +252,12 @@ def _check_send_args(url: str, method: str, timeout_s: float, signing_secret: st
     if not timeout_s > 0:
         msg = f"timeout_s must be positive, got {timeout_s!r} (Bandwidth allows 1-25 s)"
         raise ConfigError(msg)
-    if signing_secret is None:
-        return
-    if method == "GET":
+    if signing is not None and method == "GET":
         msg = (
             "the signing extension signs the request body and a GET webhook has none: "
-            "use method='POST' or drop signing_secret"
+            "use method='POST' or drop the signing"
         )
         raise ConfigError(msg)
-    check_signing_secret(signing_secret)
 
 
 @dataclass(frozen=True)
@@ -282,7 +272,7 @@ def _encode(
     *,
     method: str,
     event_type: str | None,
-    signing_secret: str | None,
+    signing: Signing | None,
 ) -> _Encoded:
     """Put ``body`` on the wire: JSON (or raw bytes) for POST, a query string for GET."""
     if method == "GET":
@@ -302,8 +292,8 @@ def _encode(
             raise InvalidWebhookBody(event_type, f"cannot encode as JSON: {exc}") from None
         content = text.encode("utf-8")
     headers = {"content-type": "application/json"}
-    if signing_secret is not None:
-        headers[EXTENSION_SIGNATURE_HEADER] = extension_signature(signing_secret, content)
+    if signing is not None:
+        headers.update(signing.headers(content, time.time()))
     return _Encoded(content, None, headers)
 
 
@@ -389,6 +379,7 @@ def _classify(
     label: str,
     sync: bool | None,
     timeout_s: float,
+    signing: Signing | None = None,
 ) -> _Verdict:
     """Turn the last attempt into an outcome and a sentence saying what to do."""
     last = attempts[-1]
@@ -411,7 +402,13 @@ def _classify(
     sent = _SENT_PHRASE[last.auth_sent]
     if 200 <= status < 300:
         warning = None
-        if last.auth_sent != "basic" and (auth.has_credentials or auth.mode != "challenge"):
+        if signing is not None and signing.mode != "good":
+            warning = (
+                f"the bot accepted the {label} sent with a {signing.mode} signature "
+                f"(bwsim's signing extension, {signing.header}): check the signature and "
+                "refuse the webhook (401 or 403) when it is missing, wrong or too old."
+            )
+        elif last.auth_sent != "basic" and (auth.has_credentials or auth.mode != "challenge"):
             warning = (
                 f"the bot accepted the {label} sent {sent}: anyone who finds its URL can "
                 "drive it. Check Authorization against the webhook credentials and answer "
@@ -439,12 +436,32 @@ def _classify(
             f"the bot answered {status} to the {label}: fix the error in its webhook handler "
             f"(it answered {_snippet(last.response_body)!r}).{consequence}",
         )
-    return _Verdict("rejected", _rejection(last, auth=auth, label=label, sync=sync))
+    return _Verdict(
+        "rejected", _rejection(last, auth=auth, label=label, sync=sync, signing=signing)
+    )
 
 
-def _rejection(last: WebhookAttempt, *, auth: WebhookAuth, label: str, sync: bool | None) -> str:
+def _rejection(
+    last: WebhookAttempt,
+    *,
+    auth: WebhookAuth,
+    label: str,
+    sync: bool | None,
+    signing: Signing | None,
+) -> str:
     """Say why a 3xx/4xx answer (other than an unchallenged 401) happened."""
     status, consequence = last.status, _consequence(sync)
+    if status in (401, 403) and signing is not None and signing.mode != "good":
+        return (
+            f"the bot answered {status} to the {label} sent with a {signing.mode} signature "
+            f"(what a bot that checks signatures should do).{consequence}"
+        )
+    if status in (401, 403) and signing is not None and last.auth_sent == "basic":
+        return (
+            f"the bot answered {status} to the {label} sent with a good signature and the "
+            "configured credentials: make the bot's signing secret, header, algorithm and "
+            f"webhook credentials match the ones bwsim sends.{consequence}"
+        )
     if status in (401, 403) and last.auth_sent == "basic":
         return (
             f"the bot answered {status} to the {label} sent with the configured credentials "
@@ -482,6 +499,7 @@ async def send_webhook(
     auth: WebhookAuth,
     method: Literal["POST", "GET"] = "POST",
     timeout_s: float = DEFAULT_TIMEOUT_S,
+    signing: Signing | None = None,
     signing_secret: str | None = None,
     sync: bool | None = None,
 ) -> WebhookExchange:
@@ -494,11 +512,8 @@ async def send_webhook(
     - ``auth`` picks the authentication flow (see :class:`WebhookAuth`); the default
       ``challenge`` mode is Bandwidth's RFC 7235 flow and makes at most two requests.
     - Each request has ``timeout_s`` to be answered completely (Bandwidth: 15 s).
-    - ``signing_secret`` turns on bwsim's signing **extension**, modelled on Bandwidth's
-      Toll-Free-Verification webhook signature and NOT something Bandwidth does for
-      voice webhooks: header ``x-bandwidth-signature-hmac-sha256`` with the hex
-      HMAC-SHA256 of the exact body bytes. The secret must be 16-64 printable ASCII
-      characters, as Bandwidth's TFV ``sharedSecretKey``. POST only.
+    - ``signing`` turns on bwsim's signing **extension** (:class:`Signing`; NOT something
+      Bandwidth does for voice webhooks), POST only; ``signing_secret`` is its shortcut.
     - ``sync`` says whether a BXML reply is expected; by default it follows
       ``eventType`` (:data:`SYNC_EVENTS`, :data:`ASYNC_EVENTS`).
 
@@ -508,14 +523,19 @@ async def send_webhook(
     Retrying async webhooks on connection errors and fallback URLs are left to the
     caller, which owns the call's settings.
     """
-    _check_send_args(url, method, timeout_s, signing_secret)
+    if signing_secret is not None:
+        if signing is not None:
+            msg = "pass signing or signing_secret (its shortcut), not both"
+            raise ConfigError(msg)
+        signing = Signing(signing_secret)
+    _check_send_args(url, method, timeout_s, signing)
     event_type = _event_of(body)
     if sync is None and event_type in SYNC_EVENTS:
         sync = True
     elif sync is None and event_type in ASYNC_EVENTS:
         sync = False
     label = f"{event_type!r} webhook" if event_type else "webhook"
-    wire = _encode(body, method=method, event_type=event_type, signing_secret=signing_secret)
+    wire = _encode(body, method=method, event_type=event_type, signing=signing)
 
     async def attempt(number: int, sent: AuthSent) -> WebhookAttempt:
         return await _attempt(
@@ -539,7 +559,9 @@ async def send_webhook(
     ):
         attempts.append(await attempt(2, "basic"))
 
-    verdict = _classify(attempts, auth=auth, label=label, sync=sync, timeout_s=timeout_s)
+    verdict = _classify(
+        attempts, auth=auth, label=label, sync=sync, timeout_s=timeout_s, signing=signing
+    )
     last = attempts[-1]
     media_type = last.content_type or ""
     is_xml = media_type in ("application/xml", "text/xml") or media_type.endswith("+xml")
@@ -562,7 +584,7 @@ async def send_webhook(
         event_type=event_type,
         sync=sync,
         auth_mode=auth.mode,
-        extension_signed=signing_secret is not None,
+        extension_signed=signing is not None,
         timeout_s=timeout_s,
         attempts=attempts,
         outcome=verdict.outcome,

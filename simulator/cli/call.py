@@ -39,6 +39,8 @@ from simulator.protocol.transfer import (
     TRANSFER_STREAMS,
     TransferParty,
 )
+from simulator.protocol.webhook_auth import EXTENSION_SIGNATURE_HEADER
+from simulator.protocol.webhook_signing import SIGNING_ALGORITHMS, SIGNING_MODES, Signing
 from simulator.runner.harness import Harness
 from simulator.runner.lifetime import interrupt_on_termination
 from simulator.runner.targets import (
@@ -49,7 +51,7 @@ from simulator.runner.targets import (
     parse_target,
 )
 
-__all__ = ["add_parser", "outbound_trigger", "run"]
+__all__ = ["add_parser", "outbound_trigger", "run", "signing_from_args"]
 
 
 def add_parser(sub: Subparsers) -> None:
@@ -132,6 +134,7 @@ def add_parser(sub: Subparsers) -> None:
         help="the caller's stream during a transfer: ends (the Pipecat guide's account, the "
         "default) or stays (the API reference's)",
     )
+    _add_signing(call)
     outbound = call.add_argument_group(
         "outbound calls",
         "the bot dials out and bwsim is the callee; --audio is what the callee says",
@@ -160,6 +163,81 @@ def add_parser(sub: Subparsers) -> None:
         default=DEFAULT_CREATE_WITHIN_S,
         help="how long the bot has to create the call after the trigger (default: 10)",
     )
+
+
+def _add_signing(call: argparse.ArgumentParser) -> None:
+    signing = call.add_argument_group(
+        "webhook signing (bwsim's extension: Bandwidth signs no voice webhook)",
+        "sign every POST webhook with an HMAC, for a bot behind a signing gateway "
+        "(docs/bandwidth.md §2.8)",
+    )
+    signing.add_argument(
+        "--signing-secret",
+        default=None,
+        metavar="SECRET",
+        help="turn signing on with this key (16-64 printable ASCII characters)",
+    )
+    signing.add_argument(
+        "--signing-header",
+        default=None,
+        metavar="NAME",
+        help=f"the signature header (default {EXTENSION_SIGNATURE_HEADER})",
+    )
+    signing.add_argument(
+        "--signing-algorithm",
+        default=None,
+        choices=list(SIGNING_ALGORITHMS),
+        help="the HMAC's hash (default: sha256)",
+    )
+    signing.add_argument(
+        "--signing-mode",
+        default=None,
+        choices=list(SIGNING_MODES),
+        help="good (default), wrong (another key), missing (no signature), stale (a "
+        "timestamp 10 minutes old)",
+    )
+    signing.add_argument(
+        "--signing-timestamp-header",
+        default=None,
+        metavar="NAME",
+        help="send the Unix time in this header and sign f'{timestamp}.{body}' "
+        "(stale mode uses x-bwsim-signature-timestamp without it)",
+    )
+
+
+_SIGNING_FLAGS = (
+    ("secret", "--signing-secret"),
+    ("timestamp_header", "--signing-timestamp-header"),
+    ("header", "--signing-header"),
+    ("", "--signing-*"),
+)
+
+
+def signing_from_args(args: argparse.Namespace) -> Signing | None:
+    """The signing ``--signing-*`` ask for; None without them; ConfigError (exit 2) when wrong."""
+    others = {
+        "--signing-header": args.signing_header,
+        "--signing-algorithm": args.signing_algorithm,
+        "--signing-mode": args.signing_mode,
+        "--signing-timestamp-header": args.signing_timestamp_header,
+    }
+    if args.signing_secret is None:
+        for flag, given in others.items():
+            if given is not None:
+                raise ConfigError(f"{flag} needs --signing-secret (the key the bot checks with)")
+        return None
+    try:
+        return Signing(
+            args.signing_secret,
+            header=args.signing_header or EXTENSION_SIGNATURE_HEADER,
+            algorithm=args.signing_algorithm or "sha256",
+            mode=args.signing_mode or "good",
+            timestamp_header=args.signing_timestamp_header,
+        )
+    except ConfigError as exc:
+        text = str(exc)
+        flag = next(f for w, f in _SIGNING_FLAGS if w in text)
+        raise ConfigError(f"{flag}: {text}") from None
 
 
 def _dtmf_keys(text: str) -> str:
@@ -235,6 +313,7 @@ async def _place(args: argparse.Namespace, voice: Pcm) -> CallResult:
         max_call_s=args.max_seconds,
         transfer=transfer_party(args),
         transfer_stream=args.transfer_stream,
+        signing=signing_from_args(args),
     )
     if credentials is not None and not credentials.webhook_username:
         print(
@@ -285,6 +364,7 @@ def run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     outbound_trigger(args)  # a bad --outbound-* option is exit 2 before anything starts
     transfer_party(args)  # and so is a bad --transfer-* one
+    signing_from_args(args)  # and a bad --signing-* one
     voice = load_caller_audio(args.audio)  # before anything starts: a bad file is exit 2
     result = asyncio.run(_place(args, voice))
     out = Path(args.out) if args.out else Path("bwsim-out") / (result.call_id or "not-created")

@@ -2,7 +2,8 @@
 
 :func:`parse_call` checks every key and names a bad one with its line; the outbound keys
 are :mod:`simulator.judge.scenario_outbound`'s, ``call.transfer``
-:mod:`simulator.judge.scenario_transfer`'s.
+:mod:`simulator.judge.scenario_transfer`'s, ``call.signing``
+:mod:`simulator.judge.scenario_signing`'s.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 
 from simulator.judge.scenario_model import CALL_KEYS, CallSpec
 from simulator.judge.scenario_outbound import parse_outbound
+from simulator.judge.scenario_signing import parse_signing
 from simulator.judge.scenario_transfer import parse_transfer
 from simulator.judge.scenario_yaml import (
     LineMap,
@@ -96,4 +98,5 @@ def parse_call(raw: Any, line: int | None) -> CallSpec:
             raw.get("play_audio_s", PLAY_AUDIO_S), "call.play_audio_s", at("play_audio_s"), "call"
         ),
         ring_sound=ring_sound,
+        signing=parse_signing(raw, at),
     )

@@ -19,6 +19,7 @@ from simulator.call.options import DEFAULT_MAX_CALL_S
 from simulator.protocol.codec import Pcm
 from simulator.protocol.transfer import TransferParty, TransferStream
 from simulator.protocol.verbs import PLAY_AUDIO_S
+from simulator.protocol.webhook_signing import Signing
 
 __all__ = [
     "ACTIONS",
@@ -123,6 +124,7 @@ CALL_KEYS = frozenset(
         "transfer",
         "play_audio_s",
         "ring_sound",
+        "signing",
         *("direction", "trigger", "answer", "ring_ms"),
     }
 )
@@ -336,6 +338,8 @@ class CallSpec:
     """How long a ``<PlayAudio>`` whose file bwsim cannot get or play lasts."""
     ring_sound: str = "ringback"
     """What the caller hears during ``<Ring>``: ``ringback`` or ``silence``."""
+    signing: Signing | None = None
+    """bwsim's webhook-signing extension for this call (``call.signing``); None signs nothing."""
 
 
 @dataclass(frozen=True)

@@ -119,6 +119,7 @@ def call_options(scenario: Scenario, templates: Mapping[str, str]) -> CallOption
         transfer_stream=spec.transfer_stream,
         play_audio_s=spec.play_audio_s,
         ring_sound=spec.ring_sound,  # type: ignore[arg-type]  # checked against RING_SOUNDS
+        signing=spec.signing,
     )
 
 
