@@ -9,6 +9,7 @@ from typing import Any, Final, Literal
 from simulator.protocol.transfer import TransferParty, TransferStream
 from simulator.protocol.verbs import PLAY_AUDIO_S
 from simulator.protocol.webhook_auth import AuthMode
+from simulator.protocol.wire import DEFAULT_WIRE, WireName, wire_profile
 
 __all__ = ["DEFAULT_MAX_CALL_S", "FALLBACK_ON", "CallOptions", "FallbackOn", "RingSound"]
 
@@ -54,6 +55,11 @@ class CallOptions:
     metadata_overrides: Mapping[str, Any] | None = None
     """Keys replaced in the ``start`` frame's metadata: forged ids for spoofing checks."""
     sequence_start: int = 1
+    wire: WireName = DEFAULT_WIRE
+    """The form of the media-stream frames (docs/bandwidth.md §1.5): ``observed`` (what a
+    live Bandwidth stream carried, the default), ``documented`` (Bandwidth's 2023 page:
+    ``eventType`` first, encoding ``audio/PCMU``) or ``numeric-account`` (``accountId`` a
+    JSON number)."""
     stream_delay_s: float = 0.0
     """How long Bandwidth waits before opening the media socket (an expired-token check)."""
     stream_open_timeout_s: float = 10.0
@@ -74,3 +80,6 @@ class CallOptions:
     transfer_stream: TransferStream = "ends"
     """What a transfer does to the A-leg's stream and API control: ``ends`` (the Pipecat
     guide's account, the default) or ``stays`` (the API reference's; docs/bandwidth.md §5.5)."""
+
+    def __post_init__(self) -> None:
+        wire_profile(self.wire)  # a ValueError naming the choices, before any call starts

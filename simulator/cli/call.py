@@ -39,6 +39,7 @@ from simulator.protocol.transfer import (
     TRANSFER_STREAMS,
     TransferParty,
 )
+from simulator.protocol.wire import DEFAULT_WIRE, WIRES
 from simulator.runner.harness import Harness
 from simulator.runner.lifetime import interrupt_on_termination
 from simulator.runner.targets import (
@@ -85,6 +86,14 @@ def add_parser(sub: Subparsers) -> None:
         help="how the webhook authenticates (default: Bandwidth's challenge flow)",
     )
     call.add_argument("--webhook-path", default="/", help="the bot's call webhook path")
+    call.add_argument(
+        "--wire",
+        default=DEFAULT_WIRE,
+        choices=list(WIRES),
+        help="the form of the media-stream frames: observed (what a live Bandwidth stream "
+        "carried: eventType last, encoding PCMU; the default), documented (Bandwidth's 2023 "
+        "page: eventType first, encoding audio/PCMU) or numeric-account (accountId a number)",
+    )
     call.add_argument(
         "--disconnect-path",
         default=None,
@@ -235,6 +244,7 @@ async def _place(args: argparse.Namespace, voice: Pcm) -> CallResult:
         max_call_s=args.max_seconds,
         transfer=transfer_party(args),
         transfer_stream=args.transfer_stream,
+        wire=args.wire,
     )
     if credentials is not None and not credentials.webhook_username:
         print(
