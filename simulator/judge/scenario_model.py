@@ -19,6 +19,7 @@ from simulator.call.options import DEFAULT_MAX_CALL_S
 from simulator.protocol.codec import Pcm
 from simulator.protocol.transfer import TransferParty, TransferStream
 from simulator.protocol.verbs import PLAY_AUDIO_S
+from simulator.protocol.wire import DEFAULT_WIRE
 
 __all__ = [
     "ACTIONS",
@@ -324,7 +325,7 @@ class CallSpec:
     max_call_s: float = DEFAULT_MAX_CALL_S
     orphan_grace_s: float = 5.0
     sequence_start: int = 1
-    wire: str = "observed"
+    wire: str = DEFAULT_WIRE
     """The form of the media-stream frames (``CallOptions.wire``): a name of ``WIRES``."""
     linger_ms: float = 0.0
     """How long after the call ends bwsim still records the bot's requests, at least (the
