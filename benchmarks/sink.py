@@ -34,7 +34,8 @@ import numpy as np
 from simulator.protocol.codec import ulaw_encode
 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-MEDIA_HEAD = b'{"eventType": "media"'
+MEDIA_HEADS = (b'{"eventType": "media"', b'{"track": ')
+"""How a media frame begins: ``eventType`` first (the documented wire) or last (observed)."""
 
 
 def _unmask(data: bytes | bytearray | memoryview, mask: bytes) -> bytes:
@@ -122,7 +123,7 @@ class Sink(asyncio.Protocol):
             mask = bytes(buf[i : i + 4])
             i += 4
             if opcode == 1:
-                if _unmask(buf[i : i + 21], mask) == MEDIA_HEAD:
+                if _unmask(buf[i : i + 21], mask).startswith(MEDIA_HEADS):
                     self.arrivals.append(now)
                     k = self.media
                     self.media = k + 1

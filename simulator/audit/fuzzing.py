@@ -5,7 +5,10 @@ genuine token, and how the connection ends. The frames cover what the issue asks
 ``start`` frames with missing and extra fields, wrong types, huge and unicode strings,
 URL metacharacters, ids of live calls that are not the socket's (:class:`Targets`),
 duplicate ``start`` frames, ``media`` before ``start``, ``stop`` first, non-JSON text and
-binary frames. :func:`pinned_examples` are the shapes every run tries first, whatever
+binary frames. Well-formed frames come in every wire profile
+(:mod:`simulator.protocol.wire`: ``eventType`` first or last, ``PCMU`` or ``audio/PCMU``,
+``accountId`` a string or a number), so a bot that parses only one form is caught.
+:func:`pinned_examples` are the shapes every run tries first, whatever
 the example budget (a duplicate ``start`` naming the victim, ``media`` then a forged
 ``start``).
 
@@ -19,7 +22,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final, Literal
 
 from hypothesis import strategies as st
@@ -32,6 +35,7 @@ from simulator.protocol.media import (
     stop_event,
     track_list,
 )
+from simulator.protocol.wire import DEFAULT_WIRE, PROFILES, WireProfile, wire_of
 
 __all__ = [
     "OWN_CALL",
@@ -128,9 +132,16 @@ def _stream_ids() -> st.SearchStrategy[Any]:
     return st.one_of(valid, valid, valid, nasty_text(), json_values(3))
 
 
+def _profiles() -> st.SearchStrategy[WireProfile]:
+    """Every wire profile: the forms of the frames Bandwidth is known to send."""
+    return st.sampled_from(list(PROFILES.values()))
+
+
 def _tracks() -> st.SearchStrategy[Any]:
     return st.one_of(
-        st.just(track_list()), st.just(["inbound"]), st.lists(json_values(3), max_size=3)
+        _profiles().map(lambda wire: track_list(wire=wire)),
+        st.just(["inbound"]),
+        st.lists(json_values(3), max_size=3),
     )
 
 
@@ -178,10 +189,12 @@ def forged_starts(targets: Targets) -> st.SearchStrategy[dict[str, Any]]:
         max_size=2,
     )
 
-    def forge(account: Any, call: Any, stream: str, more: dict[str, Any]) -> dict[str, Any]:
-        # A genuine frame from the media protocol's builder, then the forged extra keys
-        # put in front of the real ones, as an attacker would add them.
-        frame = _start(account, call, stream)
+    def forge(
+        account: Any, call: Any, stream: str, more: dict[str, Any], wire: WireProfile
+    ) -> dict[str, Any]:
+        # A genuine frame from the media protocol's builder, in one of the wire profiles,
+        # then the forged extra keys put in front of the real ones, as an attacker would.
+        frame = _start(account, call, stream, wire)
         frame["metadata"] = {**more, **frame["metadata"]}
         return frame
 
@@ -191,6 +204,7 @@ def forged_starts(targets: Targets) -> st.SearchStrategy[dict[str, Any]]:
         _id_values(calls),
         st.builds(lambda u, h: f"s-{h:08x}-{u}", st.uuids(), st.integers(0, 2**32 - 1)),
         extra,
+        _profiles(),
     )
 
 
@@ -199,11 +213,12 @@ def mangled_starts(targets: Targets) -> st.SearchStrategy[dict[str, Any]]:
     start = st.just("start")
     event = st.one_of(start, start, start, st.sampled_from(["START", "Start", ""]), json_values(2))
     return st.builds(
-        lambda e, m, params, extra: {**extra, "eventType": e, "metadata": m, **params},
+        lambda e, m, params, extra, wire: {**extra, **wire.frame(e, {"metadata": m, **params})},
         event,
         metadata(targets),
         st.one_of(st.just({}), st.builds(lambda p: {"streamParams": p}, json_values(3))),
         st.dictionaries(st.text(max_size=8), json_values(2), max_size=2),
+        _profiles(),
     )
 
 
@@ -265,9 +280,12 @@ def endings() -> st.SearchStrategy[Ending]:
     return st.sampled_from(["stop", "close", "drop"])
 
 
-def _start(account: Any, call: Any, stream: str = "s-00000000-fuzz") -> dict[str, Any]:
+def _start(
+    account: Any, call: Any, stream: str = "s-00000000-fuzz", wire: WireProfile | None = None
+) -> dict[str, Any]:
     """A ``start`` frame from the media protocol's builder; the ids may be anything."""
-    return start_event(StreamConfig(account, call, stream, "bot"))
+    config = StreamConfig(account, call, stream, "bot")
+    return start_event(config if wire is None else replace(config, wire=wire))
 
 
 def pinned_examples(targets: Targets) -> list[tuple[list[Frame], Ending]]:
@@ -377,6 +395,9 @@ def replay_scenario(
     if ending == "close":
         notes.append("the bare close (no stop) is replayed as a lost connection")
     call: dict[str, Any] = {"start_metadata": override} if override else {}
+    wire = wire_of(start) if start is not None else None
+    if wire is not None and wire != DEFAULT_WIRE:
+        call["wire"] = wire  # the replay sends its start in the same form
     scenario: dict[str, Any] = {
         "name": name,
         "description": description + (" Not replayed: " + "; ".join(notes) if notes else ""),

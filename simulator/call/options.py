@@ -11,6 +11,7 @@ from simulator.protocol.transfer import TransferParty, TransferStream
 from simulator.protocol.verbs import PLAY_AUDIO_S
 from simulator.protocol.webhook_auth import AuthMode, check_signing_secret
 from simulator.protocol.webhook_signing import Signing
+from simulator.protocol.wire import DEFAULT_WIRE, WireName, wire_profile
 
 __all__ = ["DEFAULT_MAX_CALL_S", "FALLBACK_ON", "CallOptions", "FallbackOn", "RingSound"]
 
@@ -60,6 +61,11 @@ class CallOptions:
     metadata_overrides: Mapping[str, Any] | None = None
     """Keys replaced in the ``start`` frame's metadata: forged ids for spoofing checks."""
     sequence_start: int = 1
+    wire: WireName = DEFAULT_WIRE
+    """The form of the media-stream frames (docs/bandwidth.md §1.5): ``observed`` (what a
+    live Bandwidth stream carried, the default), ``documented`` (Bandwidth's 2023 page:
+    ``eventType`` first, encoding ``audio/PCMU``) or ``numeric-account`` (``accountId`` a
+    JSON number)."""
     stream_delay_s: float = 0.0
     """How long Bandwidth waits before opening the media socket (an expired-token check)."""
     stream_open_timeout_s: float = 10.0
@@ -87,6 +93,7 @@ class CallOptions:
             raise ConfigError(msg)
         if self.signing_secret is not None:
             check_signing_secret(self.signing_secret)  # refused here, not mid-call
+        wire_profile(self.wire)  # a ValueError naming the choices, before any call starts
 
     @property
     def webhook_signing(self) -> Signing | None:

@@ -35,6 +35,7 @@ from simulator.protocol.webhook_bodies import (
     media_stream_started_body,
     media_stream_stopped_body,
 )
+from simulator.protocol.wire import wire_profile
 from simulator.rest.registry import Registry
 
 __all__ = ["CallStreams"]
@@ -103,6 +104,7 @@ class CallStreams:
             stream_params=step.params or None,
             metadata_overrides=opts.metadata_overrides,
             sequence_start=opts.sequence_start,
+            wire=wire_profile(opts.wire),
         )
         headers = {}
         if step.username is not None and step.password is not None:

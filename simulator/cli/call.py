@@ -41,6 +41,7 @@ from simulator.protocol.transfer import (
 )
 from simulator.protocol.webhook_auth import EXTENSION_SIGNATURE_HEADER
 from simulator.protocol.webhook_signing import SIGNING_ALGORITHMS, SIGNING_MODES, Signing
+from simulator.protocol.wire import DEFAULT_WIRE, WIRES
 from simulator.runner.harness import Harness
 from simulator.runner.lifetime import interrupt_on_termination
 from simulator.runner.targets import (
@@ -87,6 +88,14 @@ def add_parser(sub: Subparsers) -> None:
         help="how the webhook authenticates (default: Bandwidth's challenge flow)",
     )
     call.add_argument("--webhook-path", default="/", help="the bot's call webhook path")
+    call.add_argument(
+        "--wire",
+        default=DEFAULT_WIRE,
+        choices=list(WIRES),
+        help="the form of the media-stream frames: observed (what a live Bandwidth stream "
+        "carried: eventType last, encoding PCMU; the default), documented (Bandwidth's 2023 "
+        "page: eventType first, encoding audio/PCMU) or numeric-account (accountId a number)",
+    )
     call.add_argument(
         "--disconnect-path",
         default=None,
@@ -314,6 +323,7 @@ async def _place(args: argparse.Namespace, voice: Pcm) -> CallResult:
         transfer=transfer_party(args),
         transfer_stream=args.transfer_stream,
         signing=signing_from_args(args),
+        wire=args.wire,
     )
     if credentials is not None and not credentials.webhook_username:
         print(

@@ -25,6 +25,7 @@ from simulator.judge.scenario_yaml import (
 )
 from simulator.protocol.verbs import PLAY_AUDIO_S
 from simulator.protocol.webhook_auth import AUTH_MODES
+from simulator.protocol.wire import DEFAULT_WIRE, WIRES
 
 __all__ = ["RING_SOUNDS", "parse_call"]
 
@@ -66,6 +67,10 @@ def parse_call(raw: Any, line: int | None) -> CallSpec:
     if ring_sound not in RING_SOUNDS:
         why = f"call.ring_sound must be one of {list(RING_SOUNDS)}, got {ring_sound!r}"
         raise Problem(why, at("ring_sound"), "ring_sound")
+    wire = raw.get("wire", DEFAULT_WIRE)
+    if wire not in WIRES:
+        why = f"call.wire must be one of {list(WIRES)}, got {wire!r}"
+        raise Problem(why, at("wire"), "wire")
     return CallSpec(
         auth=str(auth),
         from_=str(raw.get("from", CallSpec.from_)),
@@ -90,6 +95,7 @@ def parse_call(raw: Any, line: int | None) -> CallSpec:
         sequence_start=check_integer(
             raw.get("sequence_start", 1), "call.sequence_start", at("sequence_start"), "call"
         ),
+        wire=wire,
         linger_ms=check_number(raw.get("linger_ms", 0), "call.linger_ms", at("linger_ms"), "call"),
         outbound=parse_outbound(raw, at),
         transfer=transfer,

@@ -20,6 +20,7 @@ from simulator.protocol.codec import Pcm
 from simulator.protocol.transfer import TransferParty, TransferStream
 from simulator.protocol.verbs import PLAY_AUDIO_S
 from simulator.protocol.webhook_signing import Signing
+from simulator.protocol.wire import DEFAULT_WIRE
 
 __all__ = [
     "ACTIONS",
@@ -120,6 +121,7 @@ CALL_KEYS = frozenset(
         "max_call_s",
         "orphan_grace_s",
         "sequence_start",
+        "wire",
         "linger_ms",
         "transfer",
         "play_audio_s",
@@ -325,6 +327,8 @@ class CallSpec:
     max_call_s: float = DEFAULT_MAX_CALL_S
     orphan_grace_s: float = 5.0
     sequence_start: int = 1
+    wire: str = DEFAULT_WIRE
+    """The form of the media-stream frames (``CallOptions.wire``): a name of ``WIRES``."""
     linger_ms: float = 0.0
     """How long after the call ends bwsim still records the bot's requests, at least (the
     runner's own settle time applies when it is longer): a bot's late work on the ended call."""

@@ -34,6 +34,7 @@ from simulator.protocol.codec import (
     parse_content_type,
     ulaw_encode,
 )
+from simulator.protocol.wire import OBSERVED, WireProfile
 
 __all__ = [
     "MAX_KEPT_FRAMES",
@@ -64,10 +65,16 @@ _SILENT_PCM.setflags(write=False)  # handed out for every silent frame: never wr
 _QUOTED_TRACKS = {t: json.dumps(t) for t in ("inbound", "outbound")}
 
 
-def track_list(tracks: tuple[str, ...] = ("inbound",)) -> list[dict[str, Any]]:
-    """The ``tracks`` of ``start``/``stop`` metadata: each track is 8 kHz PCMU."""
+def track_list(
+    tracks: tuple[str, ...] = ("inbound",), wire: WireProfile = OBSERVED
+) -> list[dict[str, Any]]:
+    """The ``tracks`` of ``start``/``stop`` metadata: each track is 8 kHz μ-law.
+
+    The encoding is written as ``wire`` writes it (``PCMU`` or ``audio/PCMU``, §1.5).
+    """
     return [
-        {"name": t, "mediaFormat": {"encoding": "PCMU", "sampleRate": PHONE_RATE}} for t in tracks
+        {"name": t, "mediaFormat": {"encoding": wire.encoding, "sampleRate": PHONE_RATE}}
+        for t in tracks
     ]
 
 
@@ -77,7 +84,8 @@ class StreamConfig:
 
     ``metadata_overrides`` replaces keys of the ``start`` metadata: it is how a scenario
     forges ``callId``/``accountId`` to test that the bot ignores them. ``sequence_start``
-    is configurable because Bandwidth's first ``sequenceNumber`` is undocumented.
+    is configurable because Bandwidth's first ``sequenceNumber`` is undocumented. ``wire``
+    is the form of every frame (:mod:`simulator.protocol.wire`, §1.5).
     """
 
     account_id: str
@@ -89,47 +97,47 @@ class StreamConfig:
     stream_params: Mapping[str, str] | None = None
     metadata_overrides: Mapping[str, Any] | None = None
     sequence_start: int = 1
+    wire: WireProfile = OBSERVED
 
     def metadata(self) -> dict[str, Any]:
         """The ``metadata`` object of ``start`` and ``stop`` (before any override)."""
         return {
-            "accountId": self.account_id,
+            "accountId": self.wire.account(self.account_id),
             "callId": self.call_id,
             "streamId": self.stream_id,
             "streamName": self.stream_name,
-            "tracks": track_list(self.tracks),
+            "tracks": track_list(self.tracks, self.wire),
         }
 
 
 def start_event(config: StreamConfig) -> dict[str, Any]:
     """The ``start`` frame as an object: metadata (with overrides), ``streamParams`` if any.
 
-    Returned as a dict so that the audit's fuzzer can mutate a genuine frame.
+    In the form of ``config.wire``. Returned as a dict so that the audit's fuzzer can
+    mutate a genuine frame.
     """
     metadata = config.metadata()
     if config.metadata_overrides:
         metadata.update(config.metadata_overrides)
-    message: dict[str, Any] = {"eventType": "start", "metadata": metadata}
+    body: dict[str, Any] = {"metadata": metadata}
     if config.stream_params:
-        message["streamParams"] = dict(config.stream_params)
-    return message
+        body["streamParams"] = dict(config.stream_params)
+    return config.wire.frame("start", body)
 
 
-def media_event(ulaw: bytes, sequence: int, track: str = "inbound") -> dict[str, Any]:
+def media_event(
+    ulaw: bytes, sequence: int, track: str = "inbound", wire: WireProfile = OBSERVED
+) -> dict[str, Any]:
     """One ``media`` frame as an object: base64 μ-law, string ``sequenceNumber``."""
-    return {
-        "eventType": "media",
-        "track": track,
-        "sequenceNumber": str(sequence),
-        "payload": _SILENT_PAYLOAD
-        if ulaw == SILENT_FRAME
-        else base64.b64encode(ulaw).decode("ascii"),
-    }
+    payload = _SILENT_PAYLOAD if ulaw == SILENT_FRAME else base64.b64encode(ulaw).decode("ascii")
+    return wire.frame(
+        "media", {"track": track, "sequenceNumber": str(sequence), "payload": payload}
+    )
 
 
-def stop_event(metadata: Mapping[str, Any]) -> dict[str, Any]:
+def stop_event(metadata: Mapping[str, Any], wire: WireProfile = OBSERVED) -> dict[str, Any]:
     """The ``stop`` frame as an object (Bandwidth repeats the ``start`` metadata)."""
-    return {"eventType": "stop", "metadata": dict(metadata)}
+    return wire.frame("stop", {"metadata": dict(metadata)})
 
 
 @dataclass(frozen=True)
@@ -205,15 +213,12 @@ class MediaStream:
             _SILENT_PAYLOAD if ulaw == SILENT_FRAME else base64.b64encode(ulaw).decode("ascii")
         )
         quoted = _QUOTED_TRACKS.get(track) or json.dumps(track)
-        return (
-            f'{{"eventType": "media", "track": {quoted}, '
-            f'"sequenceNumber": "{number}", "payload": "{payload}"}}'
-        )
+        return self.config.wire.media_text(quoted, number, payload)
 
     def stop_message(self) -> str:
         """The ``stop`` frame (same metadata as ``start``, no ``streamParams``)."""
         self.stopped = True
-        return json.dumps(stop_event(self.config.metadata()))
+        return json.dumps(stop_event(self.config.metadata(), self.config.wire))
 
     # -- bot → Bandwidth -----------------------------------------------------------
 

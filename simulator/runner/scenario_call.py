@@ -111,6 +111,7 @@ def call_options(scenario: Scenario, templates: Mapping[str, str]) -> CallOption
         if spec.start_metadata
         else None,
         sequence_start=spec.sequence_start,
+        wire=spec.wire,  # type: ignore[arg-type]  # checked against WIRES on load
         stream_delay_s=spec.stream_delay_ms / 1000,
         max_call_s=spec.max_call_s,
         orphan_grace_s=spec.orphan_grace_s,

@@ -49,6 +49,8 @@ async def test_frames_follow_bandwidth_shape(harness: Harness) -> None:
     """Frames have Bandwidth's shape: ids, track objects, streamParams, string sequence numbers."""
     result = await harness.place_call(lambda c: _stay(c, 300), options=_opts("/listen"))
     start = raw_bot.SEEN["starts"][0]
+    # The observed form (docs/bandwidth.md §1.5): eventType last ("_authorization" is the bot's).
+    assert list(start) == ["metadata", "streamParams", "eventType", "_authorization"]
     assert start["eventType"] == "start"
     meta = start["metadata"]
     assert meta["callId"] == result.call_id
@@ -70,6 +72,15 @@ async def test_frames_follow_bandwidth_shape(harness: Harness) -> None:
     assert (outcome.closed_by, outcome.close_code) == ("simulator", 1000)
     assert result.phase == "disconnected"
     assert result.disconnect_cause == "hangup"
+
+
+async def test_the_documented_wire_reaches_the_bot(harness: Harness) -> None:
+    """Under wire=documented the bot gets eventType first and the encoding audio/PCMU."""
+    await harness.place_call(lambda c: _stay(c, 100), options=_opts("/listen", wire="documented"))
+    start = raw_bot.SEEN["starts"][0]
+    assert list(start)[:2] == ["eventType", "metadata"]
+    assert start["metadata"]["tracks"][0]["mediaFormat"]["encoding"] == "audio/PCMU"
+    assert next(iter(raw_bot.SEEN["media"][0])) == "eventType"
 
 
 async def test_destination_credentials_go_as_basic_on_the_upgrade(harness: Harness) -> None:

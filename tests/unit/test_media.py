@@ -39,6 +39,7 @@ from simulator.protocol.verbs import (
     Unsimulated,
     plan,
 )
+from simulator.protocol.wire import PROFILES, WireProfile
 
 PCM24 = "audio/pcm;rate=24000;channels=1;bit-depth=16;endian=little;encoding=signed"
 
@@ -112,21 +113,34 @@ def test_ulaw_encode_matches_the_table_for_every_sample() -> None:
     assert ulaw_encode(every) == bytes(_ENCODE[np.arange(65536)].tobytes())
 
 
-@given(st.binary(min_size=160, max_size=160), st.sampled_from(["inbound", "outbound"]))
-def test_media_frames_are_byte_for_byte_json_dumps(payload: bytes, track: str) -> None:
-    """The hand-formatted media frame is exactly json.dumps of the same object (media_event)."""
-    proto = _stream()
+@given(
+    st.binary(min_size=160, max_size=160),
+    st.sampled_from(["inbound", "outbound"]),
+    st.sampled_from(list(PROFILES.values())),
+)
+def test_media_frames_are_byte_for_byte_json_dumps(
+    payload: bytes, track: str, wire: WireProfile
+) -> None:
+    """The hand-formatted media frame is exactly json.dumps of the same object, per profile."""
+    proto = _stream(wire=wire)
     for frame in (payload, b"\xff" * 160):
         text = proto.media_message(frame, track)
         number = json.loads(text)["sequenceNumber"]
-        expected = {
-            "eventType": "media",
+        fields = {
             "track": track,
             "sequenceNumber": number,
             "payload": base64.b64encode(frame).decode("ascii"),
         }
-        assert text == json.dumps(expected)
-        assert text == json.dumps(media_event(frame, int(number), track))
+        ordered = (
+            {**fields, "eventType": "media"}
+            if wire.event_type_last
+            else {
+                "eventType": "media",
+                **fields,
+            }
+        )
+        assert text == json.dumps(ordered)
+        assert text == json.dumps(media_event(frame, int(number), track, wire))
 
 
 def test_start_stop_and_media_frames() -> None:

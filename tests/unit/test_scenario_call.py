@@ -105,3 +105,14 @@ def test_call_sets_the_play_audio_fallback_and_the_ring_sound() -> None:
     options = call_options(s, {})
     assert (options.play_audio_s, options.ring_sound) == (0.5, "silence")
     assert "call.ring_sound must be one of" in error("{ring_sound: bells}")
+
+
+def test_call_wire_chooses_the_frame_form_and_a_bad_one_is_named() -> None:
+    """call.wire reaches CallOptions (observed when absent); a bad value names call.wire."""
+    [s] = parse("{wire: documented}")
+    assert call_options(s, {}).wire == "documented"
+    [plain] = parse("{}")
+    assert call_options(plain, {}).wire == "observed"
+    message = error("{wire: twilio}")
+    assert "call.wire must be one of ['observed', 'documented', 'numeric-account']" in message
+    assert "out.yaml:3" in message
