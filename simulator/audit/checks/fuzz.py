@@ -25,7 +25,8 @@ is tied to the example that lane was running (the evidence names it), and a late
 hang-up of an earlier example's own call is recognised as such.
 
 Hypothesis runs in a worker thread and hands each example to the audit's event loop, so
-the other checks keep running. No example database is written.
+the other checks keep running; the lanes take turns inside hypothesis (it is not
+thread-safe) and overlap only in their live calls. No example database is written.
 """
 
 from __future__ import annotations
@@ -106,6 +107,10 @@ class _Stats:
     shrink_calls: int = 0
     stop: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    hypothesis: threading.Lock = field(default_factory=threading.Lock)
+    """Held by a lane while hypothesis itself runs: it is not thread-safe (two lanes at once
+    broke its internal caches: a ``KeyError``, a ``SystemError`` from ``ast.parse``). A lane
+    lets it go while its example's live call runs, so the calls still overlap."""
 
 
 @dataclass
@@ -351,9 +356,19 @@ def _run_lane(
                 lane.shrink_calls += 1
                 with stats.lock:
                     stats.shrink_calls += 1
-            run = _send(
-                ctx, loop, stats, lane=lane.number, frames=frames, ending=ending, source="generated"
-            )
+            stats.hypothesis.release()  # the live call: other lanes' hypothesis may run
+            try:
+                run = _send(
+                    ctx,
+                    loop,
+                    stats,
+                    lane=lane.number,
+                    frames=frames,
+                    ending=ending,
+                    source="generated",
+                )
+            finally:
+                stats.hypothesis.acquire()
             if run.problems:
                 lane.known[key] = run
         if run.problems:  # one raise site: hypothesis tells failures apart by where they raise
@@ -372,7 +387,8 @@ def _run_lane(
     )(test)
     test = with_seed(lane.seed)(test)
     try:
-        test()  # raises the shrunk example's _Broken, which is lane.last_failure
+        with stats.hypothesis:
+            test()  # raises the shrunk example's _Broken, which is lane.last_failure
     except Exception:
         # _Broken, or hypothesis's own complaint about a live bot answering a replayed
         # example differently: either way the failing example is already recorded.
