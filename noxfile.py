@@ -75,11 +75,8 @@ def tests(session: nox.Session) -> None:
     env = ensure_redis(session)
     # Two workers: most of these tests wait on real-time calls, not on the CPU, and two
     # halve the wall time on the 2-core CI machine (three starve bots of CPU at start-up).
-    # loadgroup hands each worker one test (or one xdist_group) at a time, so both end
-    # together: the default `load` queued the first eighth of the tests, every long audit
-    # among them, on one worker up front, which then ran 46 s after the other was done.
-    # A group keeps the tests sharing one costly run (an audit of many bots, module-scoped
-    # bots) on one worker, which would otherwise run it again.
+    # --dist loadgroup, as tests/xdist_scopes.py defines it: one test at a time (bar the
+    # modules sharing one costly run, each kept whole), so both workers end together.
     workers = ["-n", "2", "--dist", "loadgroup"] if not session.posargs else []
     # The slowest tests are listed at the end: CI has a 15-minute budget to keep.
     slowest = ["--durations=15"] if not session.posargs else []

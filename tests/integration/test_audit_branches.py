@@ -19,9 +19,7 @@ from tests.bots.branch_bots import FLAWS
 from tests.integration.audit_branches import BOTS, BRANCHES, CONTROLS, Bot, Branch
 from tests.integration.audit_helpers import audit, explain
 
-# One xdist worker runs the whole module (nox runs ``--dist loadgroup``): the first test
-# audits every bot for all of them, which a second worker would do again.
-pytestmark = [pytest.mark.timeout(300), pytest.mark.xdist_group("audit_branches")]
+pytestmark = pytest.mark.timeout(300)
 
 APP = "tests.bots.branch_bots:app"
 ROOT = Path(__file__).resolve().parents[2]

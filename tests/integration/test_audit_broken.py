@@ -10,10 +10,9 @@ detail sentence, not because the bot is broken everywhere.
 
 Cost: each case is its own harness and bot process. The cases of one ``group`` are
 audited side by side (the first selected case of a group runs them all, the others read
-their report), which keeps the module to about a minute on two cores; the cases of a
-group share an xdist group, so one worker runs them all (nox runs ``--dist loadgroup``)
-and a second worker never audits the group again. Cases that add a second bot for a
-check already covered are marked ``e2e``.
+their report), which keeps the module to about a minute on two cores; one xdist worker
+runs the whole module (``tests/xdist_scopes.py``), so a second never audits a group
+again. Cases that add a second bot for a check already covered are marked ``e2e``.
 """
 
 from __future__ import annotations
@@ -195,15 +194,7 @@ def test_every_check_has_a_broken_bot() -> None:
 
 @pytest.mark.parametrize(
     "case",
-    [
-        pytest.param(
-            c,
-            id=c.name,
-            marks=[pytest.mark.xdist_group(f"audit_broken_{c.group}")]
-            + ([pytest.mark.e2e] if c.e2e else []),
-        )
-        for c in CASES
-    ],
+    [pytest.param(c, id=c.name, marks=[pytest.mark.e2e] if c.e2e else []) for c in CASES],
 )
 async def test_the_check_catches_the_broken_bot(case: Case, request: pytest.FixtureRequest) -> None:
     """The flaw's check fails (or warns) with the reason it names; the control check passes."""

@@ -39,9 +39,7 @@ from simulator.runner.harness import Harness
 from simulator.runner.servers import serve
 from simulator.runner.targets import CmdTarget
 
-# One xdist worker runs the whole module (nox runs ``--dist loadgroup``): its bots are
-# module-scoped fixtures, which a second worker would start again.
-pytestmark = [pytest.mark.timeout(120), pytest.mark.xdist_group("intercept_clients")]
+pytestmark = pytest.mark.timeout(120)
 pytest_plugins = ["pytester"]
 
 ROOT = Path(__file__).resolve().parents[2]
