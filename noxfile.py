@@ -90,8 +90,12 @@ def e2e(session: nox.Session) -> None:
     """End-to-end: the bundled suite against the reference bot, then every flawed bot."""
     sync(session, "test")
     session.run("bwsim", "run", "--out", "bwsim-out/e2e")
+    # Two workers (tests/xdist_scopes.py deals the module-scoped runs whole): these tests
+    # wait on real-time calls, one worker kept half a core busy (CPU 135 s in 262 s), and
+    # the flawed bots' run (2 bots at a time) overlaps the wheel and the audits.
+    workers = ["-n", "2", "--dist", "loadgroup"] if not session.posargs else []
     # No success_codes=[5]: an e2e run that collects no test must fail, not pass.
-    session.run("pytest", "-m", "e2e", *session.posargs)
+    session.run("pytest", "-m", "e2e", *workers, *session.posargs)
 
 
 @nox.session(python=PYTHON, default=False)

@@ -6,7 +6,8 @@ long audit test is in it, and that worker ran 46 s after the other had finished 
 
 The modules of :data:`WHOLE_MODULES` share one costly run between their tests (a
 module-level cache or a module-scoped fixture): each goes to one worker whole, or the
-other worker would make the run again. xdist's own ``loadgroup`` reads ``xdist_group``
+other worker would make the run again; in those of :data:`WHOLE_FUNCTIONS`, each test
+function (all its cases) shares one. xdist's own ``loadgroup`` reads ``xdist_group``
 marks by renaming ``item._nodeid``, which pytest 9 no longer reads, so it groups
 nothing; this scheduler keys on the module's path instead.
 """
@@ -25,16 +26,22 @@ WHOLE_MODULES: Final = frozenset(
         "tests/integration/test_audit_broken.py",
         # One client bot per event loop, module-scoped.
         "tests/integration/test_intercept_clients.py",
-        # Module-scoped runs of every flawed bot and of the reference bot (nox -s e2e).
-        "tests/e2e/test_bundled_scenarios.py",
         # The wheel, built and installed once by a module-scoped fixture (nox -s e2e).
         "tests/e2e/test_installed_wheel.py",
     }
 )
 
+WHOLE_FUNCTIONS: Final = frozenset(
+    {
+        # Each test function reads its own module-scoped run: of every flawed bot, or of
+        # the reference bot (nox -s e2e); the two runs may go to different workers.
+        "tests/e2e/test_bundled_scenarios.py",
+    }
+)
+
 
 class OneTestOrWholeModule(LoadScopeScheduling):  # type: ignore[misc]  # xdist is untyped
-    """Each test is its own unit of work, except in :data:`WHOLE_MODULES`.
+    """Each test is its own unit of work, bar :data:`WHOLE_MODULES` and :data:`WHOLE_FUNCTIONS`.
 
     Units go out one at a time as a worker runs low, the largest first (xdist's
     ``--loadscope-reorder``, on by default): the whole modules, then single tests in
@@ -42,5 +49,9 @@ class OneTestOrWholeModule(LoadScopeScheduling):  # type: ignore[misc]  # xdist 
     """
 
     def _split_scope(self, nodeid: str) -> str:
-        module = nodeid.split("::", 1)[0]
-        return module if module in WHOLE_MODULES else nodeid
+        module, _, test = nodeid.partition("::")
+        if module in WHOLE_MODULES:
+            return module
+        if module in WHOLE_FUNCTIONS:
+            return f"{module}::{test.split('[', 1)[0]}"
+        return nodeid
