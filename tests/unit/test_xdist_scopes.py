@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.xdist_scopes import WHOLE_FUNCTIONS, WHOLE_MODULES, OneTestOrWholeModule
+from tests.xdist_scopes import UNITS, WHOLE_FUNCTIONS, OneTestOrWholeModule
 
 ROOT = Path(__file__).resolve().parents[2]
 split = OneTestOrWholeModule.__dict__["_split_scope"]
@@ -13,16 +13,23 @@ split = OneTestOrWholeModule.__dict__["_split_scope"]
 
 def test_every_listed_module_exists() -> None:
     """A renamed module would silently be split across workers again: each path must exist."""
-    missing = sorted(m for m in WHOLE_MODULES | WHOLE_FUNCTIONS if not (ROOT / m).is_file())
+    missing = sorted(m for m in UNITS.keys() | WHOLE_FUNCTIONS if not (ROOT / m).is_file())
     assert not missing, missing
 
 
 def test_a_whole_module_is_one_unit_and_any_other_test_its_own() -> None:
-    """Every test of a whole module shares its scope; two tests of another module do not."""
-    whole = sorted(WHOLE_MODULES)[0]
-    assert {split(None, f"{whole}::test_a[x]"), split(None, f"{whole}::test_b")} == {whole}
+    """Every test of a listed module shares its unit; two tests of another module do not."""
+    whole = "tests/integration/test_audit_branches.py"
+    assert {split(None, f"{whole}::test_a[x]"), split(None, f"{whole}::test_b")} == {"audits"}
     other = "tests/unit/test_layers.py"
     assert split(None, f"{other}::test_a") != split(None, f"{other}::test_b")
+
+
+def test_every_in_process_audit_module_is_in_the_audits_unit() -> None:
+    """A new test_audit*.py module joins the others, so that no two audits run at once."""
+    found = ROOT.glob("tests/integration/test_audit*.py")
+    modules = {p.relative_to(ROOT).as_posix() for p in found}
+    assert {m: UNITS.get(m) for m in modules} == dict.fromkeys(modules, "audits")
 
 
 def test_a_whole_function_keeps_its_cases_together_and_apart_from_other_functions() -> None:
