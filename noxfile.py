@@ -13,6 +13,8 @@ nox.options.sessions = ["lint", "tests", "e2e"]
 nox.options.error_on_missing_interpreters = True
 
 PYTHON = "3.11"
+DEAL = ["-n", "2", "--dist", "loadgroup", "--no-loadscope-reorder"]
+"""Two xdist workers, dealt tests as tests/xdist_scopes.py says, in collection order."""
 
 
 def sync(session: nox.Session, *groups: str) -> None:
@@ -75,7 +77,10 @@ def tests(session: nox.Session) -> None:
     env = ensure_redis(session)
     # Two workers: most of these tests wait on real-time calls, not on the CPU, and two
     # halve the wall time on the 2-core CI machine (three starve bots of CPU at start-up).
-    workers = ["-n", "2"] if not session.posargs else []
+    # --dist loadgroup, as tests/xdist_scopes.py defines it: one test at a time (bar the
+    # modules sharing one costly run, each kept whole), in collection order, so both
+    # workers end together.
+    workers = DEAL if not session.posargs else []
     # The slowest tests are listed at the end: CI has a 15-minute budget to keep.
     slowest = ["--durations=15"] if not session.posargs else []
     session.run(
@@ -88,8 +93,12 @@ def e2e(session: nox.Session) -> None:
     """End-to-end: the bundled suite against the reference bot, then every flawed bot."""
     sync(session, "test")
     session.run("bwsim", "run", "--out", "bwsim-out/e2e")
+    # Two workers (tests/xdist_scopes.py deals the module-scoped runs whole): these tests
+    # wait on real-time calls, one worker kept half a core busy (CPU 135 s in 262 s), and
+    # the flawed bots' run (2 bots at a time) overlaps the wheel and the audits.
+    workers = DEAL if not session.posargs else []
     # No success_codes=[5]: an e2e run that collects no test must fail, not pass.
-    session.run("pytest", "-m", "e2e", *session.posargs)
+    session.run("pytest", "-m", "e2e", *workers, *session.posargs)
 
 
 @nox.session(python=PYTHON, default=False)

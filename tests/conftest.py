@@ -119,3 +119,13 @@ def api_client(fake_api: ThreadedFake) -> Iterator[httpx.Client]:
     assert fake_api.server is not None
     with httpx.Client(base_url=fake_api.server.base_url, timeout=5) as client:
         yield client
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
+    """``--dist loadgroup`` deals one test at a time, bar whole modules (tests/xdist_scopes.py)."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from tests.xdist_scopes import OneTestOrWholeModule
+
+    return OneTestOrWholeModule(config, log)

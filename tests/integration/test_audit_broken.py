@@ -10,8 +10,9 @@ detail sentence, not because the bot is broken everywhere.
 
 Cost: each case is its own harness and bot process. The cases of one ``group`` are
 audited side by side (the first selected case of a group runs them all, the others read
-their report), which keeps the module to about a minute on two cores. Cases that add a
-second bot for a check already covered are marked ``e2e``.
+their report), which keeps the module to about a minute on two cores; one xdist worker
+runs the whole module (``tests/xdist_scopes.py``), so a second never audits a group
+again. Cases that add a second bot for a check already covered are marked ``e2e``.
 """
 
 from __future__ import annotations
