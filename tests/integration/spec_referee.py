@@ -23,6 +23,7 @@ from typing import Any
 import yaml
 from jsonschema_path import SchemaPath
 from openapi_core import V30ResponseValidator
+from openapi_core.templating.responses.exceptions import ResponseNotFound
 from openapi_core.testing import MockRequest, MockResponse
 from openapi_core.validation.request.validators import (
     V30RequestBodyValidator,
@@ -274,17 +275,17 @@ def _error_shape(exchange: Exchange) -> list[str]:
 
 
 def _explain(error: BaseException) -> str:
-    """openapi-core's error with the schema errors underneath it, in one line."""
-    parts = [str(error)]
-    cause = error.__cause__
-    while cause is not None:
-        inner = getattr(cause, "schema_errors", None)
-        if inner:
-            parts += [getattr(e, "message", str(e)) for e in inner]
-        else:
-            parts.append(str(cause))
-        cause = cause.__cause__
-    return ": ".join(dict.fromkeys(parts))
+    """openapi-core's error in one line: the schema's own messages where it has them."""
+    if isinstance(error, ResponseNotFound):
+        return f"status {error.http_status} is not documented for this operation"
+    messages: list[str] = []
+    node: BaseException | None = error
+    while node is not None:
+        messages += [getattr(e, "message", str(e)) for e in getattr(node, "schema_errors", ())]
+        node = node.__cause__
+    if not messages:
+        return str(error)
+    return f"{type(error).__name__}: " + "; ".join(dict.fromkeys(messages))
 
 
 @functools.cache

@@ -96,7 +96,7 @@ def judged(client: httpx.Client, method: str, path: str, **kwargs: Any) -> Excha
 def refused_if_spec_refuses(exchange: Exchange) -> None:
     """A request whose parameters or body the spec refuses must not succeed: 400."""
     errors = R.request_errors(exchange)
-    if errors and exchange.status < 500:
+    if errors:
         assert exchange.status == 400, (
             f"the spec refuses {exchange.method} {exchange.path} ({errors[0]}) "
             f"but the fake answered {exchange.status}"
@@ -360,9 +360,9 @@ def test_hand_picked_bad_requests_are_refused_as_documented(
     [
         (Route.CREATE_CALL, 201, {"callId": "c-1"}, "'accountId' is a required property"),
         (Route.GET_CALL, 200, {"callId": "c-1", "state": 3}, "3 is not of type 'string'"),
-        (Route.UPDATE_CALL, 202, None, "202"),
+        (Route.UPDATE_CALL, 202, None, "status 202 is not documented for this operation"),
         (Route.UPDATE_CALL, 200, {"ok": True}, "documented with no body"),
-        (Route.UPDATE_BXML, 200, None, "200"),
+        (Route.UPDATE_BXML, 200, None, "status 200 is not documented for this operation"),
         (Route.GET_CALL, 404, {"error": "gone"}, "the error body has no string 'type'"),
     ],
 )
