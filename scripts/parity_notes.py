@@ -38,7 +38,8 @@ OPERATION_NOTES: Final[dict[str, tuple[Served, str]]] = {
         "partly",
         "Filters by `to`, `from`, `disconnectCause`, `minStartTime` and `maxStartTime` and "
         "answers at most `pageSize` calls, oldest first (a bad `pageSize` or time is 400). "
-        "There is no paging: no `Link` header, and `pageToken` is ignored.",
+        "There is no paging: no `Link` header, and `pageToken` is ignored "
+        "(docs/bandwidth.md §4.8).",
     ),
     "getCallState": (
         "simulated",

@@ -1,6 +1,6 @@
 """List Calls (``GET /api/v2/accounts/{accountId}/calls``): its query, filters and page.
 
-The spec's parameters (docs/specs/bandwidth.yml ``listCalls``): ``to``, ``from``,
+The spec's parameters (docs/bandwidth.md §4.8): ``to``, ``from``,
 ``disconnectCause`` filter by equality, ``minStartTime``/``maxStartTime`` bound
 ``startTime`` (inclusive, ISO 8601), ``pageSize`` (1-10000, default 1000) caps the
 list, oldest first. A ``pageSize`` that is not such an integer, or a time that is not
