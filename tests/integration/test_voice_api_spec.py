@@ -8,6 +8,11 @@ the operation and a body valid against its schema. A request the spec refuses mu
 refused with 400. The answers the spec does not describe (413, 501) are listed with their
 reason in :data:`~tests.integration.spec_referee.NOT_IN_SPEC`.
 
+Where bwsim knowingly takes more than the schema: a null ``…Method`` (the spec's
+``nullable`` enums; the referee lets them take null, see ``_null_in_nullable_enums``) and a
+``…Method`` in lower case (docs/bandwidth.md §4.7, as BXML's §3.6); breakages here never
+draw either.
+
 The OAuth token endpoint is not checked against the spec: bandwidth.yml names only its
 ``tokenUrl`` (``securitySchemes.OAuth2``) and describes no request or response for it, so
 its RFC 6749 answers are checked in tests/integration/test_voice_api.py instead.
