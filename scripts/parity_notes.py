@@ -36,9 +36,10 @@ OPERATION_NOTES: Final[dict[str, tuple[Served, str]]] = {
     ),
     "listCalls": (
         "partly",
-        "Answers every call of the account; the `to`, `from`, `minStartTime`, "
-        "`maxStartTime`, `disconnectCause`, `pageSize` and `pageToken` filters are ignored "
-        "and there is no paging.",
+        "Filters by `to`, `from`, `disconnectCause`, `minStartTime` and `maxStartTime` and "
+        "answers at most `pageSize` calls, oldest first (a bad `pageSize` or time is 400). "
+        "There is no paging: no `Link` header, and `pageToken` is ignored "
+        "(docs/bandwidth.md §4.8).",
     ),
     "getCallState": (
         "simulated",
@@ -48,6 +49,7 @@ OPERATION_NOTES: Final[dict[str, tuple[Served, str]]] = {
     ),
     "updateCall": (
         "simulated",
+        "The request body is checked as `updateCall` describes it (400 names the field). "
         "`state: completed` hangs up (cancels a ringing outbound call); `state: active` "
         "with `redirectUrl` sends a `redirect` webhook. An ended call answers 404, or 409 "
         "with the `ended_call_status` setting.",

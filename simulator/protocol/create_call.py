@@ -51,7 +51,16 @@ _MAX_LENGTHS = {
     "fallbackPassword": 1024,
     "displayName": 256,
     "tag": 4096,
+    "uui": 350,
 }
+_DETECTION_NUMBERS = (
+    "detectionTimeout",
+    "silenceTimeout",
+    "speechThreshold",
+    "speechEndThreshold",
+    "machineSpeechEndThreshold",
+)
+"""``machineDetectionConfiguration``'s numbers (seconds; the spec gives no range)."""
 _RANGES = {"callTimeout": (1.0, 300.0), "callbackTimeout": (1.0, 25.0)}
 
 
@@ -136,6 +145,13 @@ def _number(body: Mapping[str, Any], name: str, default: float) -> float:
     return float(value)
 
 
+def _boolean(body: Mapping[str, Any], name: str) -> bool | None:
+    value = body.get(name)
+    if value is not None and not isinstance(value, bool):
+        raise CreateCallInvalid(name, f"must be true or false, got {value!r}")
+    return value
+
+
 def _check_to(value: str) -> None:
     if _E164.match(value) or (value.startswith("sip:") and "@" in value):
         return
@@ -167,6 +183,22 @@ def _machine_detection(value: Any) -> Mapping[str, Any] | None:
             raise CreateCallInvalid(
                 f"machineDetection.{name}", str(err).split(": ", 1)[1]
             ) from None
+    try:
+        for name in ("username", "password", "fallbackUsername", "fallbackPassword"):
+            _string(value, name)
+        _boolean(value, "delayResult")
+    except CreateCallInvalid as err:
+        raise CreateCallInvalid(
+            f"machineDetection.{err.field}", str(err).split(": ", 1)[1]
+        ) from None
+    for name in _DETECTION_NUMBERS:
+        number = value.get(name)
+        if number is not None and (
+            isinstance(number, bool)
+            or not isinstance(number, int | float)
+            or not math.isfinite(number)
+        ):
+            raise CreateCallInvalid(f"machineDetection.{name}", f"must be a number, got {number!r}")
     return dict(value)
 
 
@@ -201,6 +233,8 @@ def parse_create_call(body: Any) -> CreateCall:
             )
     tag = _string(body, "tag")
     _string(body, "displayName")
+    _string(body, "uui")
+    _boolean(body, "privacy")
     priority = body.get("priority")
     if priority is not None and (
         isinstance(priority, bool) or not isinstance(priority, int) or not 1 <= priority <= 5

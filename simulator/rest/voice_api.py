@@ -10,7 +10,8 @@ Routes (docs/bandwidth.md §4):
 - ``PUT /api/v2/accounts/{accountId}/calls/{callId}/bxml``: replace the call's BXML
   (``application/xml``, ``<Bxml>`` root, 64 KB) → 204; a ``<Transfer>`` hands the caller on.
 - ``GET /api/v2/accounts/{accountId}/calls/{callId}``: the ``callState`` object.
-- ``GET /api/v2/accounts/{accountId}/calls``: the account's calls.
+- ``GET /api/v2/accounts/{accountId}/calls``: the account's calls, filtered by the
+  spec's query (:mod:`simulator.rest.list_calls`).
 - ``POST /api/v2/accounts/{accountId}/calls``: create an outbound call → 201; the call
   goes to whoever expects it (:class:`~simulator.rest.outbound.OutboundDesk`).
 - Every other Voice operation Bandwidth documents (conferences, recordings,
@@ -40,11 +41,13 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from simulator.protocol.bxml import BxmlError, parse_bxml
+from simulator.protocol.update_call import UpdateCallInvalid, parse_update_call
 from simulator.rest.bodies import body_cap, read_body
 from simulator.rest.control_guard import check_control_request, new_control_token
 from simulator.rest.fake import FakeBandwidth, IssuedToken
 from simulator.rest.faults import default_error_body
 from simulator.rest.journal import JournalEntry
+from simulator.rest.list_calls import ListCallsInvalid, list_calls
 from simulator.rest.outbound import create_outbound_call
 from simulator.rest.registry import CallPhase, InvalidTransition
 from simulator.rest.routes import Route
@@ -431,19 +434,10 @@ class VoiceApiApp:
             body = json.loads(request.body)
         except ValueError:
             return _Response.error(400, "Request body is not valid JSON")
-        if not isinstance(body, dict):
-            return _Response.error(400, "Request body must be a JSON object (updateCall)")
-        state = body.get("state", "active")
-        if state not in ("active", "completed"):
-            return _Response.error(400, f"Invalid state {state!r}: must be active or completed")
-        if state == "completed":
-            extra = sorted(k for k in ("redirectUrl", "tag") if k in body)
-            if extra:
-                return _Response.error(
-                    400, f"{', '.join(extra)} not allowed when state is completed"
-                )
-        elif not isinstance(body.get("redirectUrl"), str) or not body["redirectUrl"]:
-            return _Response.error(400, "redirectUrl is required when state is active")
+        try:
+            state = parse_update_call(body)
+        except UpdateCallInvalid as err:
+            return _Response.error(400, str(err))
         call = self._modifiable_call(request)
         if isinstance(call, _Response):
             return call
@@ -510,11 +504,11 @@ class VoiceApiApp:
         auth = self._authenticate(request)
         if isinstance(auth, _Response):
             return auth
-        calls = [
-            c.state_object()
-            for c in self.fake.registry.calls.values()
-            if c.account_id == request.account_id
-        ]
+        assert request.account_id is not None
+        try:
+            calls = list_calls(self.fake.registry.calls.values(), request.account_id, request.query)
+        except ListCallsInvalid as err:
+            return _Response.error(400, str(err))
         return _Response.json(200, calls)
 
     async def _create_call(self, request: _Request) -> _Response:

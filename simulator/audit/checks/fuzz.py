@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import threading
 import warnings
@@ -356,17 +357,10 @@ def _run_lane(
                 lane.shrink_calls += 1
                 with stats.lock:
                     stats.shrink_calls += 1
+            send = functools.partial(_send, ctx, loop, stats, lane=lane.number, source="generated")
             stats.hypothesis.release()  # the live call: other lanes' hypothesis may run
             try:
-                run = _send(
-                    ctx,
-                    loop,
-                    stats,
-                    lane=lane.number,
-                    frames=frames,
-                    ending=ending,
-                    source="generated",
-                )
+                run = send(frames=frames, ending=ending)
             finally:
                 stats.hypothesis.acquire()
             if run.problems:
