@@ -119,6 +119,15 @@ CHECKS: Final = (
         severity=("fail: a token that never expires stays a key to the call"),
     ),
     CheckSpec(
+        "ws.wire_forms",
+        "the bot greets in every form of the frames Bandwidth's sources show",
+        ws.wire_forms,
+        severity=(
+            "warn: a bot that does not serve a call in the documented or numeric-accountId "
+            "form of the frames (the live wire shows the default form today)"
+        ),
+    ),
+    CheckSpec(
         "spoof.start_ids",
         "forged start ids never choose the call acted on",
         spoof.start_ids,

@@ -64,6 +64,7 @@ FLAWS = {
     "response-root-transfer": "transfer.request",
     "retries-404": "transfer.after",
     "adopts-second-start": "fuzz.start_metadata",
+    "one-wire-form": "ws.wire_forms",
 }
 """Each deliberate mistake, and the audit check that must catch it."""
 
@@ -129,6 +130,14 @@ class State:
     busy: bool = False  # the single-session flaw
     api_token: str | None = None
     api_expires: float = 0.0
+
+
+def _encoding(meta: object) -> object:
+    """The first track's ``mediaFormat.encoding`` of a ``start`` frame's metadata."""
+    tracks = meta.get("tracks") if isinstance(meta, dict) else None
+    track = tracks[0] if isinstance(tracks, list) and tracks else None
+    media = track.get("mediaFormat") if isinstance(track, dict) else None
+    return media.get("encoding") if isinstance(media, dict) else None
 
 
 def syllables(seconds: float, seed: int) -> bytes:
@@ -479,6 +488,9 @@ def create_app() -> FastAPI:
             stream_id = meta.get("streamId") if isinstance(meta, dict) else None
             if start.get("eventType") != "start" or not isinstance(stream_id, str):
                 await websocket.close(code=1008)
+                return
+            if state.config.flaw == "one-wire-form" and _encoding(meta) != "PCMU":
+                await websocket.close(code=1011)  # it knows one spelling of the encoding
                 return
         except (ValueError, TimeoutError, AttributeError, WebSocketDisconnect, KeyError):
             with suppress(RuntimeError):

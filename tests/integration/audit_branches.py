@@ -231,6 +231,12 @@ BRANCHES: tuple[Branch, ...] = (
     Branch("ws.token_expiry", _MINT, "no-start-stream"),
     Branch("ws.token_expiry", "was not refused", shown_by=f"{_BROKEN}[ref-eternal-tokens]"),
     Branch("ws.token_expiry", "the genuine token was refused as well", "refuses-streams"),
+    Branch(
+        "ws.wire_forms",
+        "Bandwidth's own sources show each of these forms",
+        status="warned",
+        shown_by=f"{_BROKEN}[one-wire-form]",
+    ),
     # spoof.start_ids / spoof.interleaved_webhooks
     Branch(
         "spoof.start_ids",

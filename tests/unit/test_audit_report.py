@@ -38,6 +38,7 @@ ISSUE_IDS = [
     "ws.unknown_token",
     "ws.token_reuse",
     "ws.token_expiry",
+    "ws.wire_forms",
     "spoof.start_ids",
     "spoof.interleaved_webhooks",
     "audio.greeting",

@@ -1,4 +1,4 @@
-"""Checks on the media socket's door: unknown, reused and expired tokens are refused.
+"""Checks on the media socket: tokens that must be refused, and the forms of the frames.
 
 The guide binds the socket to the authenticated webhook with a one-time, short-lived
 token in the destination; a socket presenting a token the bot never minted, one already
@@ -7,24 +7,34 @@ result. Through uvicorn a refusal before ``accept`` reaches the client as HTTP 4
 the upgrade; a close with 1008 right after ``accept`` is the other accepted form
 (docs/pipecat.md §4). Each check also opens a genuine socket, so a bot that refuses
 everything is not mistaken for one that checks tokens.
+
+``ws.wire_forms`` places one short call in each form of the media frames other than the
+default (docs/bandwidth.md §1.5: ``eventType`` first, ``audio/PCMU``, a numeric
+``accountId``) and asks whether the bot still greets: a bot that parses one form only is
+warned (the live wire shows the default form today).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from typing import Any
 
 from simulator.audit.context import AuditContext, Minted, MintError
-from simulator.audit.model import Verdict, error, failed, passed
+from simulator.audit.model import Verdict, error, failed, passed, skipped, warned
 from simulator.audit.probe import ProbeResult, RawStream, refusal, start_frame
 from simulator.audit.rules import sentence
+from simulator.audit.scenarios import await_greeting, conversation
 from simulator.audit.tokens import bot_stream_url, forge, replace_parts, varying_parts
+from simulator.call.live import LiveCall
+from simulator.errors import CallTimeout
 from simulator.protocol.ids import new_stream_id
+from simulator.protocol.wire import DEFAULT_WIRE, PROFILES, WIRES
 from simulator.rest.journal import JournalEntry
 from simulator.rest.registry import Call
 
-__all__ = ["token_expiry", "token_reuse", "unknown_token"]
+__all__ = ["token_expiry", "token_reuse", "unknown_token", "wire_forms"]
 
 LISTEN_S = 1.0
 """How long a probe listens after ``start`` for the bot to close or speak."""
@@ -261,3 +271,69 @@ async def token_expiry(ctx: AuditContext) -> Verdict:
     verdict.evidence["token_ttl_s"] = ctx.config.token_ttl_s
     verdict.evidence["presented_after_s"] = round(t0 - minted_at, 2)
     return verdict
+
+
+async def _greet_in(ctx: AuditContext, name: str) -> dict[str, Any]:
+    """One short call in wire form ``name``: whether the stream opened and the bot spoke."""
+    seen: dict[str, Any] = {}
+
+    async def caller(call: LiveCall) -> None:
+        with contextlib.suppress(CallTimeout):
+            await await_greeting(call, ctx.config.greeting_budget_ms, seen, until_done=False)
+        call.hangup()
+
+    options = ctx.options(wire=name, max_call_s=30)
+    result = await ctx.place_call(f"scenario:wire:{name}", caller, options)
+    stream = result.streams[0] if result.streams else None
+    return {
+        "call_id": result.call_id,
+        "stream_accepted": "accepted_ms" in seen,
+        "spoke": "speech_start_ms" in seen,
+        "close_code": None if stream is None else stream.close_code,
+        "closed_by": None if stream is None else stream.closed_by,
+    }
+
+
+def _wire_problem(name: str, call: dict[str, Any]) -> str | None:
+    """What went wrong in form ``name``, in words; None when the bot greeted."""
+    form = PROFILES[name]
+    how = (
+        f"with the {name} form of the frames (encoding {form.encoding!r}, eventType "
+        f"{'last' if form.event_type_last else 'first'}"
+        f"{', accountId a number' if form.numeric_account else ''}; {form.source})"
+    )
+    if not call["stream_accepted"]:
+        return f"{how} the bot's stream never opened"
+    if call["spoke"]:
+        return None
+    if call["closed_by"] == "bot":
+        return f"{how} the bot closed the socket ({call['close_code']}) without speaking"
+    return f"{how} the bot never spoke"
+
+
+async def wire_forms(ctx: AuditContext) -> Verdict:
+    """``ws.wire_forms``: the bot greets in every form Bandwidth's sources show (§1.5)."""
+    conv = await ctx.shared("conversation", lambda: conversation(ctx))
+    others = [name for name in WIRES if name != DEFAULT_WIRE]
+    if conv.accepted_ms is None or conv.result.recorder.first("bot-speech-start") is None:
+        return skipped(
+            f"the bot did not greet with the default ({DEFAULT_WIRE}) form either, so the "
+            "other forms prove nothing (see audio.greeting)",
+            call_id=conv.result.call_id,
+        )
+    results = await asyncio.gather(*(_greet_in(ctx, name) for name in others))
+    calls = dict(zip(others, results, strict=True))
+    problems = [p for name, call in calls.items() if (p := _wire_problem(name, call))]
+    evidence: dict[str, Any] = {"default_call_id": conv.result.call_id, "calls": calls}
+    if problems:
+        return warned(
+            sentence(
+                problems,
+                "Bandwidth's own sources show each of these forms (docs/bandwidth.md §1.5): "
+                "read a frame's fields by name, whatever their order, take the encoding "
+                "with or without 'audio/', and an accountId string or number",
+            ),
+            problems=problems,
+            **evidence,
+        )
+    return passed(f"the bot greeted in every form of the frames: {', '.join(WIRES)}", **evidence)
