@@ -36,6 +36,8 @@ class CheckSpec:
     """It measures latencies: it runs first, before the heavy checks load the bot."""
     heavy: bool = False
     """It loads the bot (many calls, a second process): it waits for the timing checks."""
+    signing: bool = False
+    """It runs only with ``--signing-secret`` (bwsim's signing extension)."""
     alone: bool = False
     """It runs after every other check, by itself: requests it provokes that name no call
     it created (a garbled path, a forged account) would otherwise land in another check's
@@ -83,6 +85,16 @@ CHECKS: Final = (
             "warn: every body carries the valid credentials, so only Bandwidth (which never"
             " sends one) or a holder of the secret can deliver it; a bot process that dies "
             "on one fails"
+        ),
+    ),
+    CheckSpec(
+        "webhook.signature",
+        "wrong, missing and stale signatures refused (only with --signing-secret)",
+        webhook.signature,
+        signing=True,
+        severity=(
+            "fail: a webhook with a bad signature accepted, or a good one refused; runs only "
+            "with --signing-secret, for a bot behind a signing gateway"
         ),
     ),
     CheckSpec(
@@ -236,12 +248,17 @@ class Selection:
 
 
 def select(
-    only: tuple[str, ...] = (), *, slow: bool = False, checks: tuple[CheckSpec, ...] = CHECKS
+    only: tuple[str, ...] = (),
+    *,
+    slow: bool = False,
+    signing: bool = False,
+    checks: tuple[CheckSpec, ...] = CHECKS,
 ) -> Selection:
-    """Pick checks by id or area; slow ones are skipped (with the reason) without ``slow``.
+    """Pick checks by id or area; some are skipped, with the reason, when not asked for.
 
-    Raises :class:`~simulator.errors.ConfigError` for a name that is neither an id nor an
-    area, listing the known ids.
+    Slow ones need ``slow``; the signing check needs ``signing``. Raises
+    :class:`~simulator.errors.ConfigError` for a name that is neither an id nor an area,
+    listing the known ids.
     """
     ids = {c.id for c in checks}
     areas = {c.area for c in checks}
@@ -252,10 +269,14 @@ def select(
             f"--only {' '.join(unknown)}: no such check or area; the checks are {known}"
         )
     chosen = [c for c in checks if not only or c.id in only or c.area in only]
-    run = tuple(c for c in chosen if slow or not c.slow)
+    run = tuple(c for c in chosen if (slow or not c.slow) and (signing or not c.signing))
     skip = tuple(
         (c, "a slow check: it waits for the bot's idle timeout (300 s by default); run with --slow")
         for c in chosen
         if c.slow and not slow
+    ) + tuple(
+        (c, "runs only with --signing-secret: Bandwidth signs no voice webhook (an extension)")
+        for c in chosen
+        if c.signing and not signing
     )
     return Selection(run, skip)

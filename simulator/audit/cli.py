@@ -26,6 +26,7 @@ from simulator.cli.options import (
     add_target,
     note_allow_hosts,
 )
+from simulator.cli.signing_options import add_signing_options, signing_from_args
 from simulator.errors import ConfigError
 from simulator.runner.lifetime import interrupt_on_termination
 from simulator.runner.targets import BotCredentials, UrlTarget, parse_target
@@ -88,6 +89,7 @@ def add_parser(sub: Subparsers) -> None:
         help="hypothesis seed for fuzz.start_metadata (default: HYPOTHESIS_SEED, else random; "
         "the verdict prints the one used)",
     )
+    add_signing_options(audit, modes=False)
     defaults = AuditConfig()
     budgets = audit.add_argument_group("budgets (what a caller puts up with)")
     budgets.add_argument(
@@ -177,6 +179,7 @@ def _config(args: argparse.Namespace) -> AuditConfig:
         audio_dir=args.audio_dir,
         webhook_path=args.webhook_path,
         max_calls=args.max_calls,
+        signing=signing_from_args(args),
     )
 
 

@@ -19,6 +19,7 @@ from typing import Final
 
 from simulator.call.audio_files import load_caller_audio
 from simulator.protocol.codec import Pcm
+from simulator.protocol.webhook_signing import Signing
 from simulator.suite import AUDIO_DIR
 
 __all__ = ["DEFAULT_AUDIO_DIR", "LINES", "AuditConfig", "Line", "Utterance", "load_lines"]
@@ -113,6 +114,10 @@ class AuditConfig:
     max_calls: int = 4
     """Simulated calls with real-time media at once (the bot's CPU is shared)."""
     webhook_path: str = "/"
+    signing: Signing | None = None
+    """bwsim's signing extension, for a bot behind a signing gateway (``--signing-secret``):
+    every webhook the audit sends is signed with it, and ``webhook.signature`` runs. None
+    (the default, a bot for plain Bandwidth): nothing about signatures is sent or checked."""
     audio_dir: Path = DEFAULT_AUDIO_DIR
     check_timeout_s: float = 180.0
     """A check still running after this long (plus its own waits) is an audit error."""

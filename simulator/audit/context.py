@@ -45,6 +45,7 @@ from simulator.protocol.bxml import BxmlDocument, BxmlError, parse_bxml
 from simulator.protocol.verbs import StartStream, Step, plan
 from simulator.protocol.webhook_auth import AuthMode, WebhookAuth, basic_authorization
 from simulator.protocol.webhook_bodies import CallInfo, initiate_body
+from simulator.protocol.webhook_signing import Signing
 from simulator.rest.journal import Journal, JournalEntry
 from simulator.rest.registry import Account, Call
 from simulator.rest.routes import Route
@@ -314,19 +315,23 @@ class AuditContext:
         auth: WebhookAuth,
         url: str | None = None,
         client: httpx.AsyncClient | None = None,
+        signing: Signing | None = None,
     ) -> WebhookExchange:
         """Deliver one webhook and return the exchange.
 
         Without ``client`` it goes through the gate, taken before the 15 s answer budget
         starts, so a wait for another check's exclusive window never counts as the bot's.
+        It is signed as ``signing`` says, else as the audit's ``--signing-*`` do.
         """
+        sign = signing or self.config.signing
+        target = url or self.webhook_url
         if client is not None:
             return await _send_webhook(
-                client, url or self.webhook_url, body, auth=auth, timeout_s=15.0, sync=True
+                client, target, body, auth=auth, timeout_s=15.0, sync=True, signing=sign
             )
         async with self.gate.shared():
             return await _send_webhook(
-                self.direct, url or self.webhook_url, body, auth=auth, timeout_s=15.0, sync=True
+                self.direct, target, body, auth=auth, timeout_s=15.0, sync=True, signing=sign
             )
 
     def initiate(self, call: Call, **overrides: Any) -> dict[str, Any]:
@@ -367,7 +372,7 @@ class AuditContext:
     def options(self, **fields: Any) -> CallOptions:
         """Call options for this audit: the bot's webhook path and credentials."""
         creds = self.harness.credentials
-        base = CallOptions(webhook_path=self.config.webhook_path)
+        base = CallOptions(webhook_path=self.config.webhook_path, signing=self.config.signing)
         if creds.webhook_username and creds.webhook_password:
             base = replace(
                 base,

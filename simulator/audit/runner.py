@@ -154,7 +154,7 @@ async def run_audit(
     an unknown check id, an unreadable caller audio file, a bot that does not start.
     """
     cfg = config or AuditConfig()
-    selection = select(cfg.only, slow=cfg.slow)
+    selection = select(cfg.only, slow=cfg.slow, signing=cfg.signing is not None)
     lines = load_lines(cfg.audio_dir)
     started = time.monotonic()
     results: dict[str, CheckResult] = {

@@ -27,6 +27,7 @@ from simulator.cli.options import (
     add_target,
     note_allow_hosts,
 )
+from simulator.cli.signing_options import add_signing_options, signing_from_args
 from simulator.errors import ConfigError
 from simulator.judge.scenario_model import TRIGGER_METHODS
 from simulator.judge.verdicts import call_problems
@@ -39,8 +40,6 @@ from simulator.protocol.transfer import (
     TRANSFER_STREAMS,
     TransferParty,
 )
-from simulator.protocol.webhook_auth import EXTENSION_SIGNATURE_HEADER
-from simulator.protocol.webhook_signing import SIGNING_ALGORITHMS, SIGNING_MODES, Signing
 from simulator.protocol.wire import DEFAULT_WIRE, WIRES
 from simulator.runner.harness import Harness
 from simulator.runner.lifetime import interrupt_on_termination
@@ -52,7 +51,7 @@ from simulator.runner.targets import (
     parse_target,
 )
 
-__all__ = ["add_parser", "outbound_trigger", "run", "signing_from_args"]
+__all__ = ["add_parser", "outbound_trigger", "run"]
 
 
 def add_parser(sub: Subparsers) -> None:
@@ -143,7 +142,7 @@ def add_parser(sub: Subparsers) -> None:
         help="the caller's stream during a transfer: ends (the Pipecat guide's account, the "
         "default) or stays (the API reference's)",
     )
-    _add_signing(call)
+    add_signing_options(call)
     outbound = call.add_argument_group(
         "outbound calls",
         "the bot dials out and bwsim is the callee; --audio is what the callee says",
@@ -172,81 +171,6 @@ def add_parser(sub: Subparsers) -> None:
         default=DEFAULT_CREATE_WITHIN_S,
         help="how long the bot has to create the call after the trigger (default: 10)",
     )
-
-
-def _add_signing(call: argparse.ArgumentParser) -> None:
-    signing = call.add_argument_group(
-        "webhook signing (bwsim's extension: Bandwidth signs no voice webhook)",
-        "sign every POST webhook with an HMAC, for a bot behind a signing gateway "
-        "(docs/bandwidth.md §2.8)",
-    )
-    signing.add_argument(
-        "--signing-secret",
-        default=None,
-        metavar="SECRET",
-        help="turn signing on with this key (16-64 printable ASCII characters)",
-    )
-    signing.add_argument(
-        "--signing-header",
-        default=None,
-        metavar="NAME",
-        help=f"the signature header (default {EXTENSION_SIGNATURE_HEADER})",
-    )
-    signing.add_argument(
-        "--signing-algorithm",
-        default=None,
-        choices=list(SIGNING_ALGORITHMS),
-        help="the HMAC's hash (default: sha256)",
-    )
-    signing.add_argument(
-        "--signing-mode",
-        default=None,
-        choices=list(SIGNING_MODES),
-        help="good (default), wrong (another key), missing (no signature), stale (a "
-        "timestamp 10 minutes old)",
-    )
-    signing.add_argument(
-        "--signing-timestamp-header",
-        default=None,
-        metavar="NAME",
-        help="send the Unix time in this header and sign f'{timestamp}.{body}' "
-        "(stale mode uses x-bwsim-signature-timestamp without it)",
-    )
-
-
-_SIGNING_FLAGS = (
-    ("secret", "--signing-secret"),
-    ("timestamp_header", "--signing-timestamp-header"),
-    ("header", "--signing-header"),
-    ("", "--signing-*"),
-)
-
-
-def signing_from_args(args: argparse.Namespace) -> Signing | None:
-    """The signing ``--signing-*`` ask for; None without them; ConfigError (exit 2) when wrong."""
-    others = {
-        "--signing-header": args.signing_header,
-        "--signing-algorithm": args.signing_algorithm,
-        "--signing-mode": args.signing_mode,
-        "--signing-timestamp-header": args.signing_timestamp_header,
-    }
-    if args.signing_secret is None:
-        for flag, given in others.items():
-            if given is not None:
-                raise ConfigError(f"{flag} needs --signing-secret (the key the bot checks with)")
-        return None
-    try:
-        return Signing(
-            args.signing_secret,
-            header=args.signing_header or EXTENSION_SIGNATURE_HEADER,
-            algorithm=args.signing_algorithm or "sha256",
-            mode=args.signing_mode or "good",
-            timestamp_header=args.signing_timestamp_header,
-        )
-    except ConfigError as exc:
-        text = str(exc)
-        flag = next(f for w, f in _SIGNING_FLAGS if w in text)
-        raise ConfigError(f"{flag}: {text}") from None
 
 
 def _dtmf_keys(text: str) -> str:

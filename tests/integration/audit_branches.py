@@ -232,6 +232,24 @@ BRANCHES: tuple[Branch, ...] = (
     Branch("ws.token_expiry", "was not refused", shown_by=f"{_BROKEN}[ref-eternal-tokens]"),
     Branch("ws.token_expiry", "the genuine token was refused as well", "refuses-streams"),
     Branch(
+        "webhook.signature",
+        "the correctly signed webhook was answered",
+        shown_by="tests/integration/test_signing_audit.py::"
+        "test_the_signing_check_passes_a_verifying_bot_and_fails_the_others",
+    ),
+    Branch(
+        "webhook.signature",
+        "signature was answered",
+        shown_by="tests/integration/test_signing_audit.py::"
+        "test_the_signing_check_passes_a_verifying_bot_and_fails_the_others",
+    ),
+    Branch(
+        "webhook.signature",
+        "verify the signature of every webhook",
+        shown_by="tests/integration/test_signing_audit.py::"
+        "test_the_signing_check_passes_a_verifying_bot_and_fails_the_others",
+    ),
+    Branch(
         "ws.wire_forms",
         "Bandwidth's own sources show each of these forms",
         status="warned",

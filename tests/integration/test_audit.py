@@ -27,9 +27,12 @@ async def test_a_correct_bot_passes_every_check(app: str, max_calls: int) -> Non
     """Every check of the catalogue runs and passes, with evidence and a detail sentence."""
     report = await audit(app, slow=True, max_calls=max_calls)
     assert [r.id for r in report.results] == [c.id for c in CHECKS]
-    assert {r.status for r in report.results} == {"passed"}, explain(report)
+    ran = [r for r in report.results if r.id != "webhook.signature"]
+    assert {r.status for r in ran} == {"passed"}, explain(report)
+    # Without --signing-secret (a bot for plain Bandwidth) no signature is checked.
+    assert report.result("webhook.signature").status == "skipped"
     assert report.exit_code == 0
-    for result in report.results:
+    for result in ran:
         assert result.verdict.detail
         assert result.verdict.evidence, result.id
     # Not a pass from silence: the silent interleaved call was hung up by the bot's idle
@@ -43,7 +46,8 @@ async def test_a_correct_bot_passes_every_check(app: str, max_calls: int) -> Non
 
 async def test_a_refusal_after_accept_counts_and_the_report_says_which_form() -> None:
     """A bot that accepts, then closes 1008 refuses as well as one answered 403; both named."""
-    report = await audit(SPEAKER, "ws", env={"SPEAKER_REFUSE": "after-accept"})
+    tokens = ("ws.unknown_token", "ws.token_reuse", "ws.token_expiry")
+    report = await audit(SPEAKER, *tokens, env={"SPEAKER_REFUSE": "after-accept"})
     assert {r.status for r in report.results} == {"passed"}, explain(report)
     for result in report.results:
         assert "closed with 1008 before any audio" in result.verdict.detail

@@ -33,6 +33,7 @@ ISSUE_IDS = [
     "webhook.auth",
     "webhook.creds_unset",
     "webhook.bad_body",
+    "webhook.signature",
     "bxml.stream",
     "token.fresh",
     "ws.unknown_token",
@@ -71,13 +72,19 @@ def test_the_package_exports_what_it_lists() -> None:
     assert public == set(simulator.audit.__all__)
 
 
-def test_selection_runs_everything_but_the_slow_check_by_default() -> None:
-    """Without --slow, hangup.on_silence is reported skipped with how to run it."""
+def test_selection_runs_everything_but_the_slow_and_signing_checks_by_default() -> None:
+    """Without --slow and --signing-secret, those two are reported skipped with how to run them."""
     selection = select()
-    assert [c.id for c in selection.run] == [i for i in ISSUE_IDS if i != "hangup.on_silence"]
-    [(spec, reason)] = selection.skip
-    assert spec.id == "hangup.on_silence"
-    assert "--slow" in reason
+    asked = ("hangup.on_silence", "webhook.signature")
+    assert [c.id for c in selection.run] == [i for i in ISSUE_IDS if i not in asked]
+    assert {spec.id: reason for spec, reason in selection.skip} == {
+        "hangup.on_silence": selection.skip[0][1],
+        "webhook.signature": selection.skip[1][1],
+    }
+    assert "--slow" in selection.skip[0][1]
+    assert "--signing-secret" in selection.skip[1][1]
+    signing = select(signing=True, slow=True)
+    assert [c.id for c in signing.run] == ISSUE_IDS
 
 
 @pytest.mark.parametrize(

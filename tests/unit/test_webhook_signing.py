@@ -17,8 +17,8 @@ import pytest
 
 from simulator.call.options import CallOptions
 from simulator.call.webhook_sender import send_webhook
-from simulator.cli.call import signing_from_args
 from simulator.cli.main import main
+from simulator.cli.signing_options import signing_from_args
 from simulator.errors import ConfigError, ScenarioError
 from simulator.judge.scenario import parse_scenarios
 from simulator.judge.scenario_model import Scenario

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -28,7 +29,7 @@ from simulator.errors import TargetError
 from simulator.protocol.webhook_auth import AuthMode, WebhookAuth
 from simulator.runner.targets import Launch, RunningBot, bot_log_name
 
-__all__ = ["WEBHOOK_VARS", "bad_body", "creds_unset", "token_fresh", "webhook_auth"]
+__all__ = ["WEBHOOK_VARS", "bad_body", "creds_unset", "signature", "token_fresh", "webhook_auth"]
 
 WEBHOOK_VARS = ("BANDWIDTH_WEBHOOK_USERNAME", "BANDWIDTH_WEBHOOK_PASSWORD")
 
@@ -369,4 +370,51 @@ async def token_fresh(ctx: AuditContext) -> Verdict:
         f"three webhooks for the same call got three different tokens of about "
         f"{strength.bits:g} random bits",
         **evidence,
+    )
+
+
+async def signature(ctx: AuditContext) -> Verdict:
+    """``webhook.signature``: wrong, missing and stale signatures are refused; good accepted.
+
+    Runs only with ``--signing-secret`` (bwsim's extension: Bandwidth signs no voice
+    webhook, docs/bandwidth.md §2.8), for a bot behind a signing gateway.
+    """
+    signing = ctx.config.signing
+    if signing is None:
+        return skipped("no --signing-secret: Bandwidth signs no voice webhook")
+    call = ctx.new_call("webhook.signature", decoy=True)
+    answers: dict[str, Any] = {}
+    problems: list[str] = []
+    for mode in ("wrong", "missing", "stale"):
+        sent = replace(signing, mode=mode)
+        exchange = await ctx.send_webhook(ctx.initiate(call), auth=ctx.auth(), signing=sent)
+        answers[mode] = _answer(exchange)
+        status = exchange.final_status
+        if status is None or status < 400 or _carries_bxml(exchange):
+            problems.append(
+                f"a webhook with a {mode} signature was answered {status}"
+                f"{' with BXML' if _carries_bxml(exchange) else ''}, not refused"
+            )
+    good = await ctx.send_webhook(ctx.initiate(call), auth=ctx.auth(), signing=signing)
+    answers["good"] = _answer(good)
+    evidence: dict[str, Any] = {"signing": signing.describe(), "answers": answers}
+    if not _carries_bxml(good):
+        return failed(
+            f"the correctly signed webhook was answered {good.final_status} without BXML: "
+            "check the secret, header and algorithm given to --signing-*, and the bot's "
+            "verification",
+            **evidence,
+        )
+    if problems:
+        return failed(
+            sentence(
+                problems,
+                "verify the signature of every webhook (and its timestamp's age) and refuse "
+                "it with 401/403 and no BXML when it does not match",
+            ),
+            problems=problems,
+            **evidence,
+        )
+    return passed(
+        "wrong, missing and stale signatures were refused, and a good one accepted", **evidence
     )
