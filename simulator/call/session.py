@@ -123,6 +123,8 @@ class CallSession:
         """The last ``dtmf`` webhook in flight; each waits for the one before (in order)."""
         self._transfer: tuple[CallTransfer, asyncio.Task[None]] | None = None
         """The ``<Transfer>`` running, and the task that plays its B-legs."""
+        self._transfer_tasks: list[asyncio.Task[None]] = []
+        """Every transfer's task, reaped at the end (a replaced one may still be ending)."""
         self._transfer_outcome: TransferOutcome | None = None
         self._transfer_step: Transfer | None = None
         self._left_to_transfer = False
@@ -448,18 +450,24 @@ class CallSession:
 
         async def run() -> None:
             outcome = await transfer.run(client, record.b_leg_call_id)
-            self.fake.registry.transfer_ended(self.call_id)
-            self._transfer_outcome = outcome
+            # New BXML may have started another transfer meanwhile: only the current one
+            # ends the call's transfer and hands the document back to the runner.
+            current = self._transfer is not None and self._transfer[0] is transfer
+            if current:
+                self.fake.registry.transfer_ended(self.call_id)
+                self._transfer_outcome = outcome
             if transfer.dropped is not None:
                 detail = DROPPED_DETAIL.format(when=transfer.dropped)
                 self._violation("transferred-caller-dropped", detail)
             self.recorder.event(
                 "transfer-ended", cause=outcome.cause, bridged=outcome.bridged, to=outcome.to
             )
-            if not self.ended.is_set():
+            if current and not self.ended.is_set():
                 self._events.put_nowait(bx.TransferEnded())
 
-        self._transfer = transfer, asyncio.create_task(run(), name="bwsim-transfer")
+        task = asyncio.create_task(run(), name="bwsim-transfer")
+        self._transfer = transfer, task
+        self._transfer_tasks.append(task)
 
     def _send_dtmf(self, client: httpx.AsyncClient, step: StartGather, digit: str) -> None:
         """Send the ``dtmf`` webhook of one key without holding the call, after the last."""
@@ -516,8 +524,8 @@ class CallSession:
         self, client: httpx.AsyncClient, caller_task: asyncio.Task[None] | None
     ) -> None:
         self._finish_call()
-        if self._transfer is not None:  # the B-legs end with the A-leg; their webhooks go out
-            await reap(self._transfer[1], grace_s=STREAM_CLOSE_S)
+        for task in self._transfer_tasks:  # B-legs end with the A-leg; their webhooks go out
+            await reap(task, grace_s=STREAM_CLOSE_S)
         if self._dtmf_sent is not None:  # its webhooks go out in order, bounded by the timeout
             await asyncio.wait([self._dtmf_sent])
         self.errors.extend(await self.streams.wind_down(STREAM_CLOSE_S))

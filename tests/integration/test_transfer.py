@@ -7,13 +7,14 @@ how long it took.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
 
 from simulator.call.live import LiveCall
 from simulator.call.options import CallOptions
+from simulator.call.recorder import TimelineEvent
 from simulator.protocol.transfer import TransferParty
 from simulator.runner.harness import Harness
 from simulator.runner.servers import serve
@@ -126,3 +127,31 @@ async def test_under_the_api_references_account_hanging_up_a_bridged_caller_is_r
     assert f"while the caller was bridged to {transfer_bot.AGENT}" in result.violations[0].detail
     bridged = result.events("transfer-bridged")[0].at_ms
     assert not [e for e in result.events("stop-sent") if e.at_ms < bridged]  # the stream stayed
+
+
+async def test_a_second_transfer_while_bridged_replaces_the_first(harness: Harness) -> None:
+    """Stream stays: a new <Transfer> put while bridged ends the first; the second is bridged."""
+    second = "+15555550124"
+
+    async def caller(call: LiveCall) -> None:
+        await call.wait_for("stream-accepted", timeout_ms=5000)
+        client, auth = await bot_api(harness)
+        path = f"/api/v2/accounts/{call.account_id}/calls/{call.call_id}/bxml"
+        headers = {**auth, "Content-Type": "application/xml"}
+        again = PUT_TRANSFER.replace(transfer_bot.AGENT, second)
+        async with client:
+            await client.put(path, content=PUT_TRANSFER, headers=headers)
+            first = await call.wait_for("transfer-bridged", timeout_ms=10_000)
+            await client.put(path, content=again, headers=headers)
+        await call.wait_for(
+            "transfer-bridged", timeout_ms=10_000, after_ms=first.at_ms, where=_to(second)
+        )
+
+    options = _opts("/listen", transfer_stream="stays", party={"talk_ms": 60_000})
+    result = await harness.place_call(caller, options=options)
+    ended = [(e.detail["to"], e.detail["bridged"]) for e in result.events("transfer-ended")]
+    assert ended == [(transfer_bot.AGENT, True), (second, True)]
+
+
+def _to(number: str) -> Callable[[TimelineEvent], bool]:
+    return lambda e: e.detail.get("to") == number
