@@ -37,7 +37,6 @@ from simulator.call.waiters import TimelineWaiters
 from simulator.errors import CallTimeout
 from simulator.protocol import bxml_runner as bx
 from simulator.protocol.media import CallerSource
-from simulator.protocol.transfer import TransferOutcome
 from simulator.protocol.urls import http_url
 from simulator.protocol.verb_audio import FetchAudio, PlayVerbAudio
 from simulator.protocol.verbs import Gather, StartGather, Step, Transfer
@@ -125,8 +124,6 @@ class CallSession:
         """The ``<Transfer>`` running, and the task that plays its B-legs."""
         self._transfer_tasks: list[asyncio.Task[None]] = []
         """Every transfer's task, reaped at the end (a replaced one may still be ending)."""
-        self._transfer_outcome: TransferOutcome | None = None
-        self._transfer_step: Transfer | None = None
         self._left_to_transfer = False
         """A transfer took the caller and the bot's BXML never ran again after it."""
         self._api_hangup = False
@@ -445,7 +442,6 @@ class CallSession:
             hung_up_by_bot=lambda: self._api_hangup,
             bot_base_url=self.bot_base_url,
         )
-        self._transfer_step = step
         self._left_to_transfer = True
 
         async def run() -> None:
@@ -455,7 +451,6 @@ class CallSession:
             current = self._transfer is not None and self._transfer[0] is transfer
             if current:
                 self.fake.registry.transfer_ended(self.call_id)
-                self._transfer_outcome = outcome
             if transfer.dropped is not None:
                 detail = DROPPED_DETAIL.format(when=transfer.dropped)
                 self._violation("transferred-caller-dropped", detail)
@@ -496,14 +491,16 @@ class CallSession:
             body = redirect_body(info, now)
         elif command.event == "transferComplete":
             self._take_back()  # the bot's transferComplete BXML decides
-            outcome = self._transfer_outcome
-            assert outcome is not None
+            assert self._transfer is not None
+            transfer = self._transfer[0]
+            outcome = transfer.outcome
+            assert outcome is not None  # the runner asks for it only once the transfer ended
             body = transfer_complete_body(
                 info,
                 outcome.to,
                 outcome.cause,
                 now,
-                transfer_caller_id=self._transfer_step.caller_id if self._transfer_step else None,
+                transfer_caller_id=transfer.step.caller_id,
                 error_message=outcome.error_message,
             )
         else:

@@ -94,6 +94,8 @@ class CallTransfer:
         self._leg_ids: set[str] = set()
         self.bridged = False
         """Whether a target answered and was bridged with the caller."""
+        self.outcome: TransferOutcome | None = None
+        """How the transfer ended, once it has."""
         self.dropped: str | None = None
         """When the bot hung the caller up during the transfer (``while … rang``), if it did."""
 
@@ -124,9 +126,10 @@ class CallTransfer:
 
         unsubscribe = self.registry.subscribe(on_registry)
         try:
-            return await self._run(client, first_leg_id)
+            self.outcome = await self._run(client, first_leg_id)
         finally:
             unsubscribe()
+        return self.outcome
 
     async def _run(self, client: httpx.AsyncClient, first_leg_id: str) -> TransferOutcome:
         legs = self._dial(first_leg_id)

@@ -110,7 +110,9 @@ async def test_under_the_guides_account_get_and_post_agree_during_the_bridge(
     harness: Harness,
 ) -> None:
     """Stream ends: while bridged, GET and POST on the A-leg both answer 404."""
-    got, result = await _transfer_then_probe(harness, _opts("/listen", party={"talk_ms": 500}))
+    # The person talks far longer than the probe takes: the bridge is still up for it.
+    options = _opts("/listen", party={"talk_ms": 60_000})
+    got, result = await _transfer_then_probe(harness, options)
     assert [r.status_code for r in got] == [404, 404]
     assert result.streams[0].stop_sent
     assert not result.violations
