@@ -24,6 +24,7 @@ from simulator.cli.options import (
     EXIT_OK,
     Subparsers,
     add_allow_host,
+    add_audio,
     add_target,
     note_allow_hosts,
 )
@@ -68,7 +69,7 @@ def add_parser(sub: Subparsers) -> None:
     )
     add_target(call)
     add_allow_host(call)
-    call.add_argument("--audio", required=True, help="what the caller says (WAV/FLAC/OGG/MP3)")
+    add_audio(call, "the caller")
     call.add_argument("--out", default=None, help="artifact folder (default bwsim-out/CALL_ID)")
     call.add_argument("--json", default=None, help="also write the summary (schema 1) here")
     call.add_argument(
@@ -299,7 +300,8 @@ def _run(args: argparse.Namespace) -> int:
     outbound_trigger(args)  # a bad --outbound-* option is exit 2 before anything starts
     transfer_party(args)  # and so is a bad --transfer-* one
     signing_from_args(args)  # and a bad --signing-* one
-    voice = load_caller_audio(args.audio)  # before anything starts: a bad file is exit 2
+    # Before anything starts: a bad file, or a stereo one without --channel, is exit 2.
+    voice = load_caller_audio(args.audio, args.channel)
     result = asyncio.run(_place(args, voice))
     out = Path(args.out) if args.out else Path("bwsim-out") / (result.call_id or "not-created")
     paths = result.write(out)

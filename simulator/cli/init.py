@@ -45,7 +45,8 @@ STARTER_YAML = """\
 #
 # Where `say:` files are found: `bwsim:audio` is the recordings bwsim ships (hello.wav,
 # question.wav, person.wav, goodbye.wav, monologue.wav, silence.wav, noisy.wav,
-# quiet.wav, stereo_44k.wav); any other value is a folder relative to this file.
+# quiet.wav, stereo_44k.wav); any other value is a folder relative to this file. A stereo
+# file says which channel the caller speaks: say: {{file: stereo_44k.wav, channel: left}}.
 audio_dir: {audio_dir}
 
 scenarios:

@@ -17,7 +17,7 @@ from typing import TextIO
 from simulator.call.audio_files import load_caller_audio
 from simulator.call.options import DEFAULT_MAX_CALL_S, CallOptions
 from simulator.call.pacer import request_realtime
-from simulator.cli.options import EXIT_FAILED, EXIT_OK, Subparsers, add_target
+from simulator.cli.options import EXIT_FAILED, EXIT_OK, Subparsers, add_audio, add_target
 from simulator.errors import ConfigError
 from simulator.runner.lifetime import interrupt_on_termination
 from simulator.runner.load import CallRecord, loop_factory, run_load
@@ -69,7 +69,7 @@ def add_parser(sub: Subparsers) -> None:
         ),
     )
     add_target(load)
-    load.add_argument("--audio", required=True, help="what each caller says (WAV/FLAC/OGG/MP3)")
+    add_audio(load, "each caller")
     load.add_argument("--calls", type=int, default=10, help="how many calls (default 10)")
     load.add_argument("--concurrency", type=int, default=2, help="calls at a time (default 2)")
     load.add_argument("--json", default=None, help="write the report (schema 1) here")
@@ -104,7 +104,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    voice = load_caller_audio(args.audio)  # before anything starts: a bad file is exit 2
+    # Before anything starts: a bad file, or a stereo one without --channel, is exit 2.
+    voice = load_caller_audio(args.audio, args.channel)
     if args.calls < 1 or args.concurrency < 1:
         raise ConfigError(
             f"--calls and --concurrency must be at least 1 (got {args.calls}, {args.concurrency})"

@@ -8,6 +8,7 @@ import re
 import sys
 from typing import Protocol, TypeAlias
 
+from simulator.call.audio_files import CHANNEL_FORMS, Channel, parse_channel
 from simulator.rest.hosts import check_allow_host
 from simulator.runner.targets import PASS_ENV_VAR, passed_env_names
 
@@ -19,6 +20,7 @@ __all__ = [
     "Subcommand",
     "Subparsers",
     "add_allow_host",
+    "add_audio",
     "add_pass_env",
     "add_target",
     "export_pass_env",
@@ -61,6 +63,26 @@ def add_target(parser: argparse.ArgumentParser) -> None:
         "also $BWSIM_PASS_ENV=NAME,NAME). Bots start with a clean environment: PATH, "
         "HOME, the locale, proxies and bwsim's own variables, not e.g. OPENAI_API_KEY",
     )
+
+
+def add_audio(parser: argparse.ArgumentParser, who: str) -> None:
+    """Add ``--audio FILE`` (required) and ``--channel``: what ``who`` says, and which channel."""
+    parser.add_argument("--audio", required=True, help=f"what {who} says (WAV/FLAC/OGG/MP3)")
+    parser.add_argument(
+        "--channel",
+        type=_channel,
+        default=None,
+        metavar="left|right|N",
+        help=f"the channel of --audio {who} speaks, for a file of more than one: "
+        f"{CHANNEL_FORMS}; a stereo file without it is refused (exit 2)",
+    )
+
+
+def _channel(value: str) -> Channel:
+    try:
+        return parse_channel(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def add_pass_env(parser: argparse.ArgumentParser | argparse._ArgumentGroup, text: str) -> None:

@@ -44,7 +44,7 @@ from typing import Any
 
 import yaml
 
-from simulator.call.audio_files import load_caller_audio
+from simulator.call.audio_files import AudioSource, load_caller_audio, parse_channel
 from simulator.errors import AudioFileError, ScenarioError
 from simulator.judge.scenario_call import parse_call
 from simulator.judge.scenario_extends import EXTENDS, extend
@@ -111,7 +111,8 @@ __all__ = [
 # -- scenario parts ----------------------------------------------------------------------
 
 
-Loader = Callable[[Path, int | None], Pcm]
+Loader = Callable[[AudioSource, int | None], Pcm]
+"""Reads what a ``say`` step speaks (the file and its channel); the int is the step's line."""
 
 
 def _waitable(event: str, key: str, line: int) -> str:
@@ -148,6 +149,26 @@ def _event_form(
     return event, check_number(value["delay_ms"], f"{key}.delay_ms", where, "delay_ms")
 
 
+SAY_KEYS = frozenset({"file", "channel"})
+"""The keys of ``say: {file: PATH, channel: left|right|N}``."""
+
+
+def _say_value(value: Any, line: int) -> tuple[str, int | None]:
+    """``say: FILE`` or ``say: {file: FILE, channel: CHANNEL}``: the file and its channel."""
+    if not isinstance(value, LineMap):
+        return check_string(value, "say", line, "say"), None
+    refuse_unknown((k for k in value if k not in SAY_KEYS), SAY_KEYS, value, "say")
+    if "file" not in value:
+        raise Problem("say takes a file or {file: FILE, channel: …}; `file:` is missing", line)
+    name = check_string(value["file"], "say.file", value.key_lines["file"], "file")
+    if "channel" not in value:
+        return name, None
+    try:
+        return name, parse_channel(value["channel"])
+    except ValueError as exc:
+        raise Problem(f"say.channel: {exc}", value.key_lines["channel"], "channel") from None
+
+
 def _parse_action(item: Any, line: int, audio_dir: Path, load_audio: Loader) -> Action:
     kind = split_kind(item, line, ACTIONS, "caller action")
     raw: LineMap = item if isinstance(item, LineMap) else LineMap({kind: True})
@@ -180,9 +201,9 @@ def _parse_action(item: Any, line: int, audio_dir: Path, load_audio: Loader) -> 
         ),
     }
     if kind == "say":
-        name = check_string(value, "say", at("say"), "say")
+        name, channel = _say_value(value, at("say"))
         audio = (audio_dir / name).resolve() if not Path(name).is_absolute() else Path(name)
-        samples = load_audio(audio, at("say"))
+        samples = load_audio(AudioSource(audio, channel), at("say"))
         text = raw.get("text")
         if text is not None:
             text = check_string(text, "say.text", at("text"), "text")
@@ -190,6 +211,7 @@ def _parse_action(item: Any, line: int, audio_dir: Path, load_audio: Loader) -> 
             "say",
             line,
             audio=audio,
+            channel=channel,
             samples=samples,
             text=text or transcript(audio),
             wait=check_bool(raw.get("wait", True), "wait", at("wait"), "wait"),
@@ -395,15 +417,15 @@ def _parse_scenario(raw: LineMap, path: Path, stem: str, load_audio: Loader) -> 
 
 
 def _audio_loader() -> Loader:
-    cache: dict[Path, Pcm] = {}
+    cache: dict[AudioSource, Pcm] = {}
 
-    def load(path: Path, line: int | None) -> Pcm:
-        if path not in cache:
+    def load(source: AudioSource, line: int | None) -> Pcm:
+        if source not in cache:
             try:
-                cache[path] = load_caller_audio(path)
+                cache[source] = load_caller_audio(source.path, source.channel)
             except AudioFileError as exc:
-                raise Problem(f"{exc.reason}: {path}", line, "say") from None
-        return cache[path]
+                raise Problem(f"{exc.reason}: {source.path}", line, "say") from None
+        return cache[source]
 
     return load
 

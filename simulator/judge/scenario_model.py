@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from simulator.call.audio_files import channel_label
 from simulator.call.live import DTMF_GAP_MS
 from simulator.call.options import DEFAULT_MAX_CALL_S
 from simulator.protocol.codec import Pcm
@@ -148,6 +149,8 @@ ACTIONS: Mapping[str, frozenset[str]] = {
 
 - ``say: FILE`` speak an audio file (``text``: what it says, for a bot's scripted STT;
   else looked up in ``transcripts.yaml`` beside the file); ``wait: false`` goes on at once.
+  ``say: {file: FILE, channel: left}`` speaks one channel of a file of several (``left``,
+  ``right`` or a 0-based number); such a file without a channel is refused.
 - ``silence: MS`` stay on the line, silent; the call ending meanwhile is fine.
 - ``wait_for: EVENT`` wait for an event after the previous action (``within_ms``).
 - ``stay: MS`` stay on the line until the call ends, at most ``MS``.
@@ -256,6 +259,7 @@ class Action:
     kind: str
     line: int
     audio: Path | None = None
+    channel: int | None = None
     samples: Pcm | None = field(default=None, repr=False, compare=False)
     text: str | None = None
     wait: bool = True
@@ -270,6 +274,8 @@ class Action:
     def describe(self) -> str:
         """A short label for reports (``say person.wav``)."""
         if self.kind == "say" and self.audio is not None:
+            if self.channel is not None:
+                return f"say {self.audio.name} ({channel_label(self.channel)})"
             return f"say {self.audio.name}"
         if self.kind in ("silence", "stay"):
             return f"{self.kind} {self.ms:g} ms"

@@ -4,9 +4,10 @@
 call's summary (``"schema": 1``) plus ``passed`` and ``problems``. Keys: ``url`` of a
 loopback bot; ``audio`` the caller says, a file path or ``bwsim:audio/NAME.wav`` for a
 packaged recording (whose transcript becomes ``caller_lines`` unless they are given);
-and optionally ``caller_lines``, ``linger_ms``, ``max_call_s``, ``auth``,
-``webhook_path``, ``out``. A request that cannot be used is a 400 ``validation`` error;
-only loopback bots are called.
+``channel`` the one it speaks of a file of several (``left``, ``right`` or a 0-based
+number; such a file without it is refused); and optionally ``caller_lines``,
+``linger_ms``, ``max_call_s``, ``auth``, ``webhook_path``, ``out``. A request that
+cannot be used is a 400 ``validation`` error; only loopback bots are called.
 
 Like every ``/_bwsim/*`` route it takes requests from the run's own parts only
 (:mod:`simulator.rest.control_guard`: the token, a loopback ``Host``, JSON), and what
@@ -28,7 +29,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from simulator.call.audio_files import load_caller_audio
+from simulator.call.audio_files import load_caller_audio, parse_channel
 from simulator.call.callers import linger_caller
 from simulator.call.options import DEFAULT_MAX_CALL_S, CallOptions
 from simulator.call.session import CallSession
@@ -54,7 +55,10 @@ MAX_CALL_S = 3600.0
 MAX_LINGER_MS = 600_000.0
 """The longest the caller stays on after its audio (ten minutes)."""
 _KEYS = frozenset(
-    {"url", "audio", "caller_lines", "linger_ms", "max_call_s", "auth", "webhook_path", "out"}
+    {
+        *("url", "audio", "channel", "caller_lines", "linger_ms", "max_call_s", "auth"),
+        *("webhook_path", "out"),
+    }
 )
 
 
@@ -124,20 +128,25 @@ def _out_dir(value: Any) -> Path:
     return path
 
 
-def _audio(value: Any) -> tuple[Path, Pcm]:
+def _audio(value: Any, channel: Any) -> tuple[Path, Pcm]:
     """The caller's recording, readable; one error for any that is not, whatever the reason.
 
     The answer never tells whether a path exists, so the API cannot be used to probe
     the file system.
     """
     try:
+        picked = None if channel is None else parse_channel(channel)
+    except ValueError as exc:
+        raise _BadRequest(f"channel: {exc}") from None
+    try:
         path = resolve_audio_file(str(value))
-        samples = load_caller_audio(path)
+        samples = load_caller_audio(path, picked)
     except (AudioFileError, OSError, ValueError):
         raise _BadRequest(
             f"audio {str(value)!r} cannot be used as the caller's recording: give a readable "
             "WAV (FLAC, OGG, MP3) file of at most 10 minutes, or bwsim:audio/NAME.wav for a "
-            "packaged one"
+            'packaged one; a file of more than one channel needs "channel": "left" (or '
+            "right, or a 0-based number) and must have that channel"
         ) from None
     return path, samples
 
@@ -160,7 +169,9 @@ def place_call_route(h: Harness) -> Any:
             body = _body(raw)
             url = _loopback(str(body.get("url", "")))
             options = _options(body, h)
-            audio, voice = _audio(body["audio"]) if body.get("audio") else (None, None)
+            audio, voice = (
+                _audio(body["audio"], body.get("channel")) if body.get("audio") else (None, None)
+            )
             out = _out_dir(body["out"]) if "out" in body else None
             if audio is not None and "caller_lines" not in body:
                 # what a scripted STT hears: the recording's transcript, when it has one

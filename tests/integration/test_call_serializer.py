@@ -25,7 +25,7 @@ pytestmark = pytest.mark.usefixtures("calls_that_time_out_fail")
 
 
 def _caller_file(tmp_path: Path) -> Path:
-    """A 1.2 s stereo 16 kHz chirp: the resampler and the mix-down are on the path."""
+    """A 1.2 s stereo 16 kHz chirp: the resampler and the channel choice are on the path."""
     rate = 16000
     t = np.arange(int(1.2 * rate)) / rate
     chirp = np.sin(2 * np.pi * (200 + 600 * t) * t) * 0.4
@@ -37,7 +37,7 @@ def _caller_file(tmp_path: Path) -> Path:
 async def test_caller_audio_reaches_the_bot_and_its_audio_comes_back(tmp_path: Path) -> None:
     """Input frames match the file; playAudio lands in the WAV; hang-up ends the pipeline."""
     source = _caller_file(tmp_path)
-    voice = load_caller_audio(source)
+    voice = load_caller_audio(source, "left")
     target = AppTarget("tests.bots.media_bot:app")
 
     async def caller(call: LiveCall) -> None:

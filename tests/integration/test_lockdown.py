@@ -17,7 +17,9 @@ import sys
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
+import soundfile as sf
 
 from simulator import AppTarget, CallOptions, Harness, LiveCall
 from simulator.runner import control_api
@@ -115,6 +117,26 @@ async def test_unreadable_audio_gets_one_error_whether_or_not_the_path_exists(
                 answers.append(r.json()["description"].replace(audio, "PATH"))
     assert answers[0] == answers[1]
     assert "cannot be used as the caller's recording" in answers[0]
+
+
+async def test_a_stereo_recording_needs_its_channel_named(tmp_path: Path) -> None:
+    """A stereo file without "channel" is refused saying so; with it the call is placed."""
+    stereo = tmp_path / "two.wav"
+    sf.write(stereo, np.zeros((800, 2)), 8000, subtype="PCM_16")
+    async with Harness() as h:
+        control_api.install(h)
+        async with _client(h, **{"Content-Type": "application/json"}) as client:
+            bare = await client.post("/_bwsim/calls", json={**CALL, "audio": str(stereo)})
+            wrong = {**CALL, "audio": str(stereo), "channel": "centre"}
+            bad = await client.post("/_bwsim/calls", json=wrong)
+            good = {**CALL, "audio": str(stereo), "channel": "left", "max_call_s": 5}
+            placed = await client.post("/_bwsim/calls", json=good, timeout=60)
+    assert bare.status_code == 400, bare.text
+    assert 'needs "channel": "left"' in bare.json()["description"]
+    assert bad.status_code == 400, bad.text
+    assert "channel: a channel is left, right or a 0-based" in bad.json()["description"]
+    assert placed.status_code == 200, placed.text  # the call was made (to a port with no bot)
+    assert placed.json()["passed"] is False
 
 
 async def _until_transferred(call: LiveCall) -> None:

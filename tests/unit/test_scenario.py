@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from simulator.call.audio_files import AudioSource
 from simulator.cli.run import bundled_scenarios
 from simulator.errors import ScenarioError
 from simulator.judge.scenario import (
@@ -28,7 +29,7 @@ from simulator.suite import AUDIO_DIR, SCENARIOS_DIR
 FIXTURES = AUDIO_DIR
 
 
-def _no_audio(path: Path, line: int | None) -> Pcm:
+def _no_audio(source: AudioSource, line: int | None) -> Pcm:
     return np.zeros(160, dtype=np.int16)
 
 
