@@ -1,0 +1,132 @@
+"""``bwsim replay`` against the bot a call was recorded with, and bots broken one way each.
+
+The comparison names what changed and sets the exit code.
+
+The archive is made from a real bwsim call (the caller talks over the greeting and says
+goodbye; the bot clears, says farewell and hangs up), cut into frames as a recorder in
+front of the bot would have stored them (:func:`tests.replay_archives.archive_from_result`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from simulator import AppTarget, CallOptions, Harness, LiveCall
+from simulator.archive.model import CallArchive
+from simulator.call.audio_files import load_caller_audio
+from simulator.call.live import CallEnded
+from simulator.suite import AUDIO_DIR
+from tests.integration.bot_under_test import short_script
+from tests.integration.cli import bwsim
+from tests.replay_archives import archive_from_result
+
+LINE = "Thank you, goodbye."
+GREETING = "Hello, and thank you for calling. How can I help you today?"
+
+
+@dataclass
+class Recorded:
+    """The recorded call's archive and the bot script it was made with."""
+
+    archive: Path
+    script: Path
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory: pytest.TempPathFactory) -> Recorded:
+    """One call to the reference bot: barge-in over the greeting, goodbye, the bot hangs up."""
+    folder = tmp_path_factory.mktemp("recorded")
+    script = short_script(folder, LINE, greeting=GREETING)
+    voice = load_caller_audio(AUDIO_DIR / "goodbye.wav")
+
+    async def caller(call: LiveCall) -> None:
+        await call.wait_for("bot_speech_start", timeout_ms=15_000)
+        await call.pause(800)  # well into the greeting: a barge-in
+        await call.say(voice, "goodbye")
+        try:
+            await call.pause(20_000)  # until the bot hangs up
+        except CallEnded:
+            return
+
+    async def record() -> CallArchive:
+        env = {"BOT_SCRIPT": str(script)}
+        async with Harness(AppTarget("bot.app:app"), bot_env=env) as h:
+            options = CallOptions(caller_lines=[LINE], max_call_s=40)
+            result = await h.place_call(caller, options=options)
+        assert result.events("clear"), "the recording needs a cleared barge-in"
+        assert result.events("hangup-request"), "the recording needs the bot's hang-up"
+        return archive_from_result(result)
+
+    archive = asyncio.run(record())
+    archive.save(folder / "call")
+    return Recorded(folder / "call", script)
+
+
+def _replay(recorded: Recorded, app: str, *args: str, out: Path) -> tuple[int, str, dict[str, Any]]:
+    env = {**os.environ, "BOT_SCRIPT": str(recorded.script)}
+    done = bwsim(
+        "replay",
+        str(recorded.archive),
+        "--app",
+        app,
+        "--pass-env",
+        "BOT_SCRIPT",
+        "--out",
+        str(out),
+        "--json",
+        str(out / "replay.json"),
+        *args,
+        env=env,
+    )
+    data = json.loads((out / "comparison.json").read_text()) if done.returncode != 2 else {}
+    return done.returncode, done.stdout + done.stderr, data
+
+
+def test_replay_against_the_same_bot_exits_0_with_the_same_events(
+    recorded: Recorded, tmp_path: Path
+) -> None:
+    """Turn by turn against the bot that was recorded: same clear and hang-up, exit 0."""
+    code, output, data = _replay(recorded, "bot.app:app", "--timing", "turns", out=tmp_path)
+    assert code == 0, output
+    events = {e["event"]: (e["then"], e["now"]) for e in data["events"]}
+    assert events["barge-ins cleared"] == ("1 of 1", "1 of 1")
+    assert events["bot hangs up"] == ("yes", "yes")
+    assert [d for d in data["differences"] if d["required"]] == []
+    assert data["ids"]["callId"]["then"] != data["ids"]["callId"]["now"]
+    assert "result: nothing required changed (exit 0)" in output
+    both = json.loads((tmp_path / "replay.json").read_text())
+    assert both["call"]["schema"] == 1 and both["comparison"]["ok"] is True
+
+
+def test_replay_against_a_bot_that_never_clears_names_the_missing_clear(
+    recorded: Recorded, tmp_path: Path
+) -> None:
+    """At the recorded times against a bot with no clear on barge-in: exit 1, clear named."""
+    code, output, data = _replay(
+        recorded, "tests.bots.flawed:no_clear", "--timing", "recorded", out=tmp_path
+    )
+    assert code == 1, output
+    required = [d["what"] for d in data["differences"] if d["required"]]
+    assert "clear" in required
+    assert "CHANGED clear: the bot sent 1 clear frame(s) then and none now" in output
+
+
+def test_replay_against_a_bot_that_never_hangs_up_names_the_missing_hang_up(
+    recorded: Recorded, tmp_path: Path
+) -> None:
+    """Turn by turn against a bot that says goodbye but never hangs up: exit 1, hang-up named."""
+    code, output, data = _replay(
+        recorded, "tests.bots.flawed:no_end_call", "--timing", "turns", out=tmp_path
+    )
+    assert code == 1, output
+    required = [d["what"] for d in data["differences"] if d["required"]]
+    assert "hang-up" in required
+    assert "clear" not in required  # it still stops its audio on barge-in
+    assert "CHANGED hang-up: the bot hung up then" in output
