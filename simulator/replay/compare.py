@@ -149,10 +149,12 @@ class Comparison:
             )
         if not self.turns:
             lines.append("  (no caller turn in the recording)")
-        lines.append(f"  {'event':<28}{'then':<28}{'now':<28}")
+        if any(t.barge_in for t in [*self.then.turns, *self.now.turns]):
+            lines.append("  (B: the caller began the turn while the bot was speaking: a barge-in)")
+        lines.append(f"  {'event':<30}{'then':<26}{'now':<26}")
         for event, a, b in self.events():
             mark = "" if a == b else "  <- changed"
-            lines.append(f"  {event:<28}{a:<28}{b:<28}{mark}".rstrip())
+            lines.append(f"  {event:<30}{a:<26}{b:<26}{mark}".rstrip())
         for note in self.notes:
             lines.append(f"  note: {note}")
         for d in self.differences:
