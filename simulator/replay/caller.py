@@ -17,7 +17,7 @@ from simulator.errors import CallTimeout
 from simulator.replay.plan import ReplayPlan
 from simulator.replay.turns import TurnStep
 
-__all__ = ["STREAM_OPEN_TIMEOUT_MS", "replay_caller"]
+__all__ = ["STREAM_OPEN_TIMEOUT_MS", "play_replay", "replay_caller"]
 
 STREAM_OPEN_TIMEOUT_MS = 30_000.0
 """How long the caller waits for the bot's media stream before giving up (with a note)."""
@@ -27,21 +27,32 @@ def replay_caller(plan: ReplayPlan, notes: list[str]) -> Caller:
     """The caller script of ``plan``; what it could not do as recorded goes to ``notes``."""
 
     async def caller(call: LiveCall) -> None:
-        try:
-            await _play(call, plan, notes)
-        except CallEnded:
-            return
+        await play_replay(call, plan, notes)
 
     return caller
+
+
+async def play_replay(call: LiveCall, plan: ReplayPlan, notes: list[str] | None = None) -> None:
+    """Play ``plan``'s caller on ``call`` to its end (a scenario's ``replay:`` step).
+
+    Returns when the caller has hung up or the call has ended; what could not be done as
+    recorded is a ``note`` on the timeline (and in ``notes``).
+    """
+    try:
+        await _play(call, plan, [] if notes is None else notes)
+    except CallEnded:
+        return
 
 
 async def _play(call: LiveCall, plan: ReplayPlan, notes: list[str]) -> None:
     try:
         opened = await call.wait_for("stream_accepted", timeout_ms=STREAM_OPEN_TIMEOUT_MS)
     except CallTimeout:
-        notes.append(
+        _note(
+            call,
+            notes,
             f"no media stream opened within {STREAM_OPEN_TIMEOUT_MS:.0f} ms: the recorded "
-            "caller was not played"
+            "caller was not played",
         )
         call.hangup()
         return
@@ -81,9 +92,11 @@ async def _anchor(
         )
     except CallTimeout:
         what = "greet" if step.after == "greeting" else f"answer turn {step.index - 1}"
-        notes.append(
+        _note(
+            call,
+            notes,
             f"turn {step.index}: the bot did not {what} within {plan.reply_timeout_ms:.0f} ms "
-            f"(it did in the recording); turn {step.index} was sent anyway"
+            f"(it did in the recording); turn {step.index} was sent anyway",
         )
         return call.ms() - step.delay_ms
     return event.at_ms
@@ -93,3 +106,8 @@ async def _pause_until(call: LiveCall, at_ms: float) -> None:
     wait = at_ms - call.ms()
     if wait > 0:
         await call.pause(wait)
+
+
+def _note(call: LiveCall, notes: list[str], text: str) -> None:
+    notes.append(text)
+    call.recorder.event("note", detail=text)

@@ -138,6 +138,10 @@ class Comparison:
             "now": self.now.to_dict(),
         }
 
+    def text(self) -> str:
+        """:meth:`describe` as one text (for an assertion's message)."""
+        return "\n".join(self.describe())
+
     def describe(self) -> list[str]:
         """The comparison as a table a person reads: "then" is the recording, "now" this run."""
         lines = ['comparison: "then" = the recorded call, "now" = this replay']

@@ -27,6 +27,9 @@ from tests.integration.bot_under_test import short_script
 from tests.integration.cli import bwsim
 from tests.replay_archives import archive_from_result
 
+pytest_plugins = ["pytester"]
+
+ROOT = Path(__file__).resolve().parents[2]
 LINE = "Thank you, goodbye."
 GREETING = "Hello, and thank you for calling. How can I help you today?"
 
@@ -130,3 +133,61 @@ def test_replay_against_a_bot_that_never_hangs_up_names_the_missing_hang_up(
     assert "hang-up" in required
     assert "clear" not in required  # it still stops its audio on barge-in
     assert "CHANGED hang-up: the bot hung up then" in output
+
+
+def test_a_scenario_replay_step_plays_the_recorded_caller(
+    recorded: Recorded, tmp_path: Path
+) -> None:
+    """A scenario whose caller is `replay:` makes the bot clear and hang up as recorded."""
+    scenario = tmp_path / "incident.yaml"
+    scenario.write_text(
+        "scenarios:\n"
+        "  - name: incident replayed\n"
+        f"    bot_env: {{BOT_SCRIPT: {json.dumps(str(recorded.script))}}}\n"
+        "    call: {max_call_s: 40}\n"
+        "    caller:\n"
+        f"      - replay: {{archive: {json.dumps(str(recorded.archive))}, timing: turns}}\n"
+        "    expect:\n"
+        "      - clear: {min_count: 1}\n"
+        "      - hangup_request: {}\n",
+        encoding="utf-8",
+    )
+    done = bwsim("run", str(scenario), "--app", "bot.app:app", "--out", str(tmp_path / "out"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    (result,) = report["scenarios"]
+    assert result["status"] == "passed", result
+
+
+PLUGIN_SUITE = """
+import os
+import pytest
+
+@pytest.fixture(scope="session")
+def bwsim_bot_env():
+    return {{"BOT_SCRIPT": {script!r}}}
+
+async def test_last_nights_incident(bwsim):
+    replay = await bwsim.replay({archive!r}, timing="turns", max_call_s=40)
+    assert replay.ok, replay.comparison.text()
+    assert replay.result.events("hangup-request")
+"""
+
+
+def test_the_pytest_plugin_replays_an_archive_as_a_test(
+    recorded: Recorded, pytester: pytest.Pytester
+) -> None:
+    """bwsim.replay(ARCHIVE) in a user's test: the recorded call passes against its bot."""
+    pytester.makeini("[pytest]\nasyncio_mode = auto\n")
+    pytester.makeconftest(
+        "import pytest\nfrom pathlib import Path\nfrom simulator import AppTarget\n\n"
+        '@pytest.fixture(scope="session")\ndef bwsim_target():\n'
+        f"    return AppTarget('bot.app:app', cwd=Path({str(ROOT)!r}))\n"
+    )
+    pytester.makepyfile(
+        test_incident=PLUGIN_SUITE.format(
+            script=str(recorded.script), archive=str(recorded.archive)
+        )
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q", timeout=280)
+    result.assert_outcomes(passed=1)

@@ -10,7 +10,9 @@ import pytest
 
 from simulator.archive.model import ApiRecord, ArchiveError, WebhookRecord
 from simulator.cli.main import main
+from simulator.errors import ScenarioError
 from simulator.judge.metrics import caller_turns
+from simulator.judge.scenario import load_scenarios
 from simulator.replay.compare import SAME_LATENCY_MS, compare
 from simulator.replay.facts import CallFacts, TurnFact, facts_from_archive
 from simulator.replay.plan import plan_replay
@@ -249,3 +251,61 @@ def test_the_comparison_json_says_then_now_and_required() -> None:
     assert data["schema"] == 1 and data["ok"] is False and data["exit_code"] == 1
     assert {"event": "bot hangs up", "then": "yes", "now": "no"} in data["events"]
     assert data["differences"][0]["required"] is True
+
+
+# -- the replay: caller action --------------------------------------------------------------
+
+
+def _scenario(tmp_path: Path, action: str) -> Path:
+    path = tmp_path / "incident.yaml"
+    path.write_text(
+        "scenarios:\n"
+        "  - name: incident\n"
+        "    caller:\n"
+        f"      - {action}\n"
+        "    expect:\n"
+        "      - hangup_request: {}\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_a_replay_action_plans_the_archive_beside_the_scenario_file(tmp_path: Path) -> None:
+    """replay: {archive: call, timing: turns} reads the archive relative to the file, at load."""
+    caller = _cat(silence(500), tone(600), silence(1000), tone(600))
+    build_archive(caller, [(100.0, tone(300, 300))]).save(tmp_path / "call")
+    (scenario,) = load_scenarios([_scenario(tmp_path, "replay: {archive: call, timing: turns}")])
+    (action,) = scenario.caller
+    assert action.kind == "replay"
+    assert action.archive == (tmp_path / "call").resolve()
+    assert action.replay is not None and action.replay.timing == "turns"
+    assert len(action.replay.turns) == 2
+    assert action.describe() == "replay call (turns)"
+
+
+def test_a_replay_of_a_missing_archive_is_a_scenario_error_with_file_and_line(
+    tmp_path: Path,
+) -> None:
+    """A path that holds no archive names the scenario file, the line, and what is missing."""
+    with pytest.raises(ScenarioError) as caught:
+        load_scenarios([_scenario(tmp_path, "replay: nowhere")])
+    text = str(caught.value)
+    assert "incident.yaml" in text and ":4" in text
+    assert "not a call archive: no archive.json there" in text
+
+
+def test_a_replay_with_an_unknown_timing_is_a_scenario_error(tmp_path: Path) -> None:
+    """timing: live is refused with the choices, before the archive is read."""
+    with pytest.raises(
+        ScenarioError, match=r"replay.timing must be one of \['recorded', 'turns'\]"
+    ):
+        load_scenarios([_scenario(tmp_path, "replay: {archive: call, timing: live}")])
+
+
+def test_a_replay_of_a_broken_archive_names_the_archive_file_and_field(tmp_path: Path) -> None:
+    """An archive of another schema: the scenario error carries the archive's own message."""
+    build_archive(tone(300)).save(tmp_path / "call")
+    head = tmp_path / "call" / "archive.json"
+    head.write_text(head.read_text().replace('"schema": 1', '"schema": 9'), encoding="utf-8")
+    with pytest.raises(ScenarioError, match=r"archive.json: schema: schema 9 is not one"):
+        load_scenarios([_scenario(tmp_path, "replay: call")])
