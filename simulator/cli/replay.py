@@ -35,6 +35,7 @@ from simulator.cli.options import (
 )
 from simulator.errors import ConfigError
 from simulator.judge.verdicts import call_problems
+from simulator.replay.facts import facts_from_archive
 from simulator.replay.plan import (
     DEFAULT_LINGER_MS,
     DEFAULT_REPLY_TIMEOUT_MS,
@@ -43,6 +44,7 @@ from simulator.replay.plan import (
     plan_replay,
 )
 from simulator.replay.run import Replay, replay_archive
+from simulator.replay.scenario_text import scenario_text
 from simulator.runner.harness import Harness
 from simulator.runner.lifetime import interrupt_on_termination
 from simulator.runner.targets import BotCredentials, Target, UrlTarget, bot_log_name, parse_target
@@ -104,6 +106,13 @@ def add_parser(sub: Subparsers) -> None:
         f"sent anyway (default {DEFAULT_REPLY_TIMEOUT_MS:g})",
     )
     p.add_argument(
+        "--write-scenario",
+        default=None,
+        metavar="FILE",
+        help="also write a scenario file that replays this archive (a replay: step) and "
+        "expects what the bot did in the recording; keep it as a regression test",
+    )
+    p.add_argument(
         "--caller-line",
         dest="caller_lines",
         action="append",
@@ -140,6 +149,8 @@ def _run(args: argparse.Namespace) -> int:
         linger_ms=args.linger_ms,
         reply_timeout_ms=args.reply_timeout_ms,
     )
+    if args.write_scenario:
+        _write_scenario(Path(args.write_scenario), archive, plan)
     print(f"bwsim: replaying {archive.path} (recorded {archive.recorded_at}), timing {plan.timing}")
     if plan.timing == "turns":
         for step in plan.turns:
@@ -199,6 +210,16 @@ async def _replay(args: argparse.Namespace, archive: CallArchive, plan: ReplayPl
         return await replay_archive(
             place, archive, plan, max_latency_change_ms=args.max_latency_change
         )
+
+
+def _write_scenario(file: Path, archive: CallArchive, plan: ReplayPlan) -> None:
+    text = scenario_text(archive, plan, facts_from_archive(archive), file)
+    try:
+        file.parent.mkdir(parents=True, exist_ok=True)
+        file.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"--write-scenario {file}: cannot write it ({exc})") from None
+    print(f"bwsim: wrote the scenario {file} (run it: bwsim run {file})")
 
 
 def _bot_log(args: argparse.Namespace, target: Target) -> Path | None:

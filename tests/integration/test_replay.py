@@ -17,11 +17,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from simulator import AppTarget, CallOptions, Harness, LiveCall
 from simulator.archive.model import CallArchive
 from simulator.call.audio_files import load_caller_audio
 from simulator.call.live import CallEnded
+from simulator.replay.facts import facts_from_archive
+from simulator.replay.plan import plan_replay
+from simulator.replay.scenario_text import scenario_text
 from simulator.suite import AUDIO_DIR
 from tests.integration.bot_under_test import short_script
 from tests.integration.cli import bwsim
@@ -135,24 +139,22 @@ def test_replay_against_a_bot_that_never_hangs_up_names_the_missing_hang_up(
     assert "CHANGED hang-up: the bot hung up then" in output
 
 
-def test_a_scenario_replay_step_plays_the_recorded_caller(
+def test_the_scenario_written_from_an_archive_passes_against_its_bot(
     recorded: Recorded, tmp_path: Path
 ) -> None:
-    """A scenario whose caller is `replay:` makes the bot clear and hang up as recorded."""
-    scenario = tmp_path / "incident.yaml"
-    scenario.write_text(
-        "scenarios:\n"
-        "  - name: incident replayed\n"
-        f"    bot_env: {{BOT_SCRIPT: {json.dumps(str(recorded.script))}}}\n"
-        "    call: {max_call_s: 40}\n"
-        "    caller:\n"
-        f"      - replay: {{archive: {json.dumps(str(recorded.archive))}, timing: turns}}\n"
-        "    expect:\n"
-        "      - clear: {min_count: 1}\n"
-        "      - hangup_request: {}\n",
-        encoding="utf-8",
+    """The scenario --write-scenario writes (a replay: step, the recorded events) passes."""
+    archive = CallArchive.load(recorded.archive)
+    file = tmp_path / "incident.yaml"
+    text = scenario_text(
+        archive, plan_replay(archive, timing="turns"), facts_from_archive(archive), file
     )
-    done = bwsim("run", str(scenario), "--app", "bot.app:app", "--out", str(tmp_path / "out"))
+    data = yaml.safe_load(text)
+    (scenario,) = data["scenarios"]
+    assert {"clear": {"min_count": 1}} in scenario["expect"]
+    assert {"hangup_request": {}} in scenario["expect"]
+    scenario["bot_env"] = {"BOT_SCRIPT": str(recorded.script)}
+    file.write_text(yaml.safe_dump(data), encoding="utf-8")
+    done = bwsim("run", str(file), "--app", "bot.app:app", "--out", str(tmp_path / "out"))
     assert done.returncode == 0, done.stdout + done.stderr
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     (result,) = report["scenarios"]

@@ -16,6 +16,7 @@ from simulator.judge.scenario import load_scenarios
 from simulator.replay.compare import SAME_LATENCY_MS, compare
 from simulator.replay.facts import CallFacts, TurnFact, facts_from_archive
 from simulator.replay.plan import plan_replay
+from simulator.replay.scenario_text import scenario_text
 from simulator.replay.turns import split_turns, turn_schedule
 from tests.replay_archives import (
     CALL_ID,
@@ -309,3 +310,33 @@ def test_a_replay_of_a_broken_archive_names_the_archive_file_and_field(tmp_path:
     head.write_text(head.read_text().replace('"schema": 1', '"schema": 9'), encoding="utf-8")
     with pytest.raises(ScenarioError, match=r"archive.json: schema: schema 9 is not one"):
         load_scenarios([_scenario(tmp_path, "replay: call")])
+
+
+def test_the_written_scenario_replays_the_archive_and_expects_what_the_bot_did(
+    tmp_path: Path,
+) -> None:
+    """--write-scenario's text loads as a scenario: replay: step, numbers, recorded events."""
+    body = initiate_body(uui="u-1")
+    archive = build_archive(
+        _cat(silence(600), tone(500), silence(1500)),
+        [(100.0, tone(2000, 300))],
+        clears=[800.0],
+        body=body,
+        voice_api=[hangup_request(2500)],
+    )
+    archive.save(tmp_path / "archives" / "call-1")
+    file = tmp_path / "tests" / "incident.yaml"
+    file.parent.mkdir()
+    plan = plan_replay(archive, timing="turns")
+    file.write_text(scenario_text(archive, plan, facts_from_archive(archive), file))
+    (scenario,) = load_scenarios([file])
+    assert scenario.caller[0].archive == (tmp_path / "archives" / "call-1").resolve()
+    assert (scenario.call.from_, scenario.call.body) == ("+15550001111", {"uui": "u-1"})
+    kinds = {(e.kind, e.absent) for e in scenario.expect}
+    assert kinds == {
+        ("clear", False),
+        ("hangup_request", False),
+        ("transfer_request", True),
+        ("ws_closed", False),
+        ("violation", True),
+    }
