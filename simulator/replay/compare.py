@@ -155,7 +155,7 @@ class Comparison:
             lines.append("  (no caller turn in the recording)")
         if any(t.barge_in for t in [*self.then.turns, *self.now.turns]):
             lines.append("  (B: the caller began the turn while the bot was speaking: a barge-in)")
-        lines.append(f"  {'event':<30}{'then':<26}{'now':<26}")
+        lines.append(f"  {'event':<30}{'then':<26}now")
         for event, a, b in self.events():
             mark = "" if a == b else "  <- changed"
             lines.append(f"  {event:<30}{a:<26}{b:<26}{mark}".rstrip())
