@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import yaml
 
@@ -29,7 +30,7 @@ from simulator.replay.scenario_text import scenario_text
 from simulator.suite import AUDIO_DIR
 from tests.integration.bot_under_test import short_script
 from tests.integration.cli import bwsim
-from tests.replay_archives import archive_from_result
+from tests.replay_archives import archive_from_result, build_archive, silence, tone
 
 pytest_plugins = ["pytester"]
 
@@ -193,3 +194,36 @@ def test_the_pytest_plugin_replays_an_archive_as_a_test(
     )
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q", timeout=280)
     result.assert_outcomes(passed=1)
+
+
+def test_a_reply_that_never_comes_is_noted_and_the_unanswered_turn_fails(
+    tmp_path: Path,
+) -> None:
+    """Turn by turn against a bot that never answers: the wait times out, is noted, exit 1."""
+    hello = load_caller_audio(AUDIO_DIR / "hello.wav")
+    question = load_caller_audio(AUDIO_DIR / "question.wav")
+    gap = silence(1500)
+    caller = np.concatenate([silence(2000), hello, gap, question, silence(1500)])
+    turn_1_end = 2000 + len(hello) / 8
+    archive = build_archive(
+        caller,
+        [(200.0, tone(1500, 300)), (turn_1_end + 400, tone(900, 300))],
+        voice_api=[],
+    )
+    archive.save(tmp_path / "call")
+    done = bwsim(
+        "replay",
+        str(tmp_path / "call"),
+        "--app",
+        "tests.bots.flawed:deaf",
+        "--timing",
+        "turns",
+        "--reply-timeout-ms",
+        "2000",
+        "--out",
+        str(tmp_path / "out"),
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 1, output
+    assert "turn 2: the bot did not answer turn 1 within 2000 ms" in output
+    assert "CHANGED turn 1: the bot answered it then" in output
