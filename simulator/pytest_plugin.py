@@ -43,15 +43,19 @@ import functools
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import fields, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 if TYPE_CHECKING:
+    from simulator.archive.model import CallArchive
     from simulator.call.live import Caller
     from simulator.call.options import CallOptions
     from simulator.call.result import CallResult
     from simulator.judge.expect import Verdict
+    from simulator.replay.plan import Timing
+    from simulator.replay.run import Replay
     from simulator.rest.fake import FakeBandwidth
     from simulator.rest.journal import Journal, Violation
     from simulator.rest.respx_routes import FakeVoiceApi
@@ -226,6 +230,45 @@ class BwsimSession:
         )
         self.results.append(result)
         return result
+
+    async def replay(
+        self,
+        archive: str | os.PathLike[str] | CallArchive,
+        *,
+        timing: Timing = "recorded",
+        max_latency_change_ms: float | None = None,
+        caller_lines: list[str] | None = None,
+        **options: Any,
+    ) -> Replay:
+        """Replay a recorded call (a call archive) against the bot and compare it.
+
+        As ``bwsim replay ARCHIVE --timing TIMING``: the recorded webhook body with fresh
+        ids, the recorded caller at its recorded times (``recorded``) or turn by turn
+        (``turns``). ``options`` change the call's options (they win over the recording's
+        and the marker's). Returns the :class:`~simulator.replay.run.Replay`: its
+        ``result`` (a CallResult), its ``comparison`` and ``ok``; a failing test shows
+        ``replay.comparison.text()``. A bad archive raises ArchiveError.
+        """
+        from simulator.archive.model import CallArchive
+        from simulator.replay.plan import plan_replay
+        from simulator.replay.run import replay_archive
+
+        unknown = sorted(set(options) - _option_names())
+        if unknown:
+            msg = f"unknown call option(s) {unknown}; CallOptions has {sorted(_option_names())}"
+            raise TypeError(msg)
+        loaded = archive if isinstance(archive, CallArchive) else CallArchive.load(Path(archive))
+        plan = plan_replay(loaded, timing=timing, caller_lines=caller_lines)
+        plan.options = replace(plan.options, **{**self._defaults, **options})
+
+        async def place(caller: Caller, opts: CallOptions) -> CallResult:
+            result = await self._simulator.place_call(caller, opts)
+            self.results.append(result)
+            return result
+
+        return await replay_archive(
+            place, loaded, plan, max_latency_change_ms=max_latency_change_ms
+        )
 
     def expect(
         self, result: CallResult, *expectations: str | Mapping[str, Any], ordered: bool = False

@@ -31,6 +31,8 @@ UNITS: Final = {
     "tests/integration/test_audit_verdicts.py": "audits",
     # One client bot per event loop, module-scoped.
     "tests/integration/test_intercept_clients.py": "intercept_clients",
+    # One recorded call (a module-scoped fixture) that every replay test replays.
+    "tests/integration/test_replay.py": "replay",
     # The wheel, built and installed once by a module-scoped fixture (nox -s e2e).
     "tests/e2e/test_installed_wheel.py": "installed_wheel",
 }

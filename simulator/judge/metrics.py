@@ -43,6 +43,7 @@ __all__ = [
     "MetricsConfig",
     "Span",
     "Turn",
+    "caller_turns",
     "measure",
     "measure_tracks",
     "speech_spans",
@@ -336,6 +337,22 @@ def _turns(
                 continue
         turns.append(span)
     return [(t, t.start_ms) for t in turns]
+
+
+def caller_turns(
+    track: Pcm, config: MetricsConfig | None = None, *, bot_track: Pcm | None = None
+) -> list[Span]:
+    """The caller's turns on ``track``, as :func:`measure_tracks` counts them.
+
+    Audible spans (:func:`speech_spans`) merged into one turn when the caller resumes within
+    ``turn_gap_ms`` with no bot speech in between; with ``bot_track`` (the other leg, same
+    clock) bot speech splits turns as it does in the metrics. Without it, a plain mono
+    recording is cut at every pause of ``turn_gap_ms`` or more.
+    """
+    cfg = config or MetricsConfig()
+    caller = speech_spans(track, cfg.caller_threshold_dbfs, cfg)
+    bot = [] if bot_track is None else speech_spans(bot_track, cfg.bot_threshold_dbfs, cfg)
+    return [span for span, _ in _turns(caller, bot, [], cfg)]
 
 
 def measure_tracks(

@@ -68,6 +68,7 @@ from simulator.judge.scenario_model import (
     Expectation,
     Scenario,
 )
+from simulator.judge.scenario_replay import parse_replay
 from simulator.judge.scenario_yaml import (
     LineLoader,
     LineMap,
@@ -169,7 +170,9 @@ def _say_value(value: Any, line: int) -> tuple[str, int | None]:
         raise Problem(f"say.channel: {exc}", value.key_lines["channel"], "channel") from None
 
 
-def _parse_action(item: Any, line: int, audio_dir: Path, load_audio: Loader) -> Action:
+def _parse_action(
+    item: Any, line: int, audio_dir: Path, load_audio: Loader, *, base: Path
+) -> Action:
     kind = split_kind(item, line, ACTIONS, "caller action")
     raw: LineMap = item if isinstance(item, LineMap) else LineMap({kind: True})
     if not isinstance(item, LineMap):
@@ -222,6 +225,9 @@ def _parse_action(item: Any, line: int, audio_dir: Path, load_audio: Loader) -> 
     if kind == "wait_for":
         event, _ = _event_form(value, "wait_for", at(kind), takes_delay=False)
         return Action(kind, line, event=event, **common)
+    if kind == "replay":
+        archive, plan = parse_replay(value, at(kind), base)
+        return Action(kind, line, archive=archive, replay=plan, **common)
     if kind == "dtmf":
         digits, gap = check_dtmf(value, at(kind))
         action = Action(kind, line, digits=digits, **common)
@@ -383,7 +389,7 @@ def _parse_scenario(raw: LineMap, path: Path, stem: str, load_audio: Loader) -> 
     if not isinstance(allowed, list) or not all(isinstance(v, str) for v in allowed):
         raise Problem("allow_violations must be a list of rule names", at("allow_violations"))
     caller = tuple(
-        _parse_action(item, line, audio_dir, load_audio)
+        _parse_action(item, line, audio_dir, load_audio, base=path.parent)
         for item, line in _items(raw.get("caller"), "caller", at("caller"))
     )
     expect = tuple(

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from simulator.call.audio_files import channel_label
 from simulator.call.live import DTMF_GAP_MS
@@ -22,6 +22,9 @@ from simulator.protocol.transfer import TransferParty, TransferStream
 from simulator.protocol.verbs import PLAY_AUDIO_S
 from simulator.protocol.webhook_signing import Signing
 from simulator.protocol.wire import DEFAULT_WIRE
+
+if TYPE_CHECKING:
+    from simulator.replay.plan import ReplayPlan
 
 __all__ = [
     "ACTIONS",
@@ -144,6 +147,7 @@ ACTIONS: Mapping[str, frozenset[str]] = {
     "drop": frozenset(),
     "replay_stream": frozenset(),
     "dtmf": frozenset(),
+    "replay": frozenset(),
 }
 """Caller actions, each with the keys it takes besides ``send_after``/``delay_ms``/``within_ms``.
 
@@ -158,6 +162,9 @@ ACTIONS: Mapping[str, frozenset[str]] = {
 - ``replay_stream: true`` open a second socket with this call's stream URL (token reuse).
 - ``dtmf: "12#"`` press DTMF keys, one every 200 ms; ``dtmf: {digits: "12#", gap_ms: N}``
   sets the time from one key to the next.
+- ``replay: PATH`` or ``replay: {archive: PATH, timing: turns}`` speak a recorded call's
+  caller (a call archive), at its recorded times or turn by turn, then hang up as it did
+  (:mod:`simulator.judge.scenario_replay`).
 """
 
 EXPECT_COMMON_KEYS = frozenset({"absent", "within_ms", "after", "count", "min_count", "max_count"})
@@ -270,6 +277,10 @@ class Action:
     within_ms: float = 15_000.0
     digits: str | None = None
     gap_ms: float = DTMF_GAP_MS
+    archive: Path | None = None
+    """``replay``: the call archive's folder."""
+    replay: ReplayPlan | None = field(default=None, repr=False, compare=False)
+    """``replay``: the recorded caller's part, planned when the file is loaded."""
 
     def describe(self) -> str:
         """A short label for reports (``say person.wav``)."""
@@ -277,6 +288,9 @@ class Action:
             if self.channel is not None:
                 return f"say {self.audio.name} ({channel_label(self.channel)})"
             return f"say {self.audio.name}"
+        if self.kind == "replay" and self.archive is not None:
+            timing = self.replay.timing if self.replay is not None else "recorded"
+            return f"replay {self.archive.name} ({timing})"
         if self.kind in ("silence", "stay"):
             return f"{self.kind} {self.ms:g} ms"
         if self.kind == "wait_for":

@@ -18,6 +18,7 @@ from simulator.errors import CallTimeout
 from simulator.judge.scenario import EVENTS, Action, Scenario
 from simulator.judge.templates import fill_templates
 from simulator.protocol.create_call import CalleePlan
+from simulator.replay.caller import play_replay
 
 __all__ = [
     "act",
@@ -68,6 +69,9 @@ async def act(call: LiveCall, action: Action, cursor: float) -> float:
     elif kind == "dtmf":
         assert action.digits is not None
         await call.press(action.digits, action.gap_ms)
+    elif kind == "replay":
+        assert action.replay is not None
+        await play_replay(call, action.replay)
     return call.ms()
 
 
@@ -127,6 +131,7 @@ def call_options(scenario: Scenario, templates: Mapping[str, str]) -> CallOption
 def scenario_weight(s: Scenario) -> float:
     """A guess at how long a scenario takes: its caller's audio and waits, in seconds."""
     spoken = sum(len(a.samples) / 8000 for a in s.caller if a.samples is not None)
+    spoken += sum(len(a.replay.caller) / 8000 for a in s.caller if a.replay is not None)
     waits = sum(3.0 for a in s.caller if a.kind == "wait_for" or a.send_after)
     return spoken + waits + (5.0 if s.caller else 0.0)
 
