@@ -227,25 +227,22 @@ class RecordApp:
 
         A relative destination, or one naming the recorder's own public host (the bot names
         itself by the host Bandwidth reaches, which now leads to the recorder), is taken on
-        the bot at ``--bot``. A loopback one (``wss://127.0.0.1:7860/…``, a bot started by
-        hand with ``PROXY_HOST`` set to its own port) is used with ``--bot``'s scheme, as
-        bwsim does: nothing on loopback speaks TLS. Any other host is used as written.
+        the bot at ``--bot``. A loopback one is mapped as bwsim maps it: with an explicit
+        port (``wss://127.0.0.1:7860/…``, a bot started by hand with ``PROXY_HOST`` set to
+        its own port) that port, else the bot at ``--bot``, and with ``--bot``'s scheme
+        (nothing on loopback speaks TLS). Any other host is used as written.
         """
         parts = urlsplit(destination.strip())
         bot = urlsplit(self.bot_url)
         scheme = "wss" if bot.scheme == "https" else "ws"
         own = urlsplit(base).netloc.lower()
         host = (parts.hostname or "").lower()
-        if (
-            parts.scheme.lower() not in ("ws", "wss")
-            or not parts.netloc
-            or parts.netloc.lower() == own
-        ):
-            netloc = bot.netloc
-        elif host == "localhost" or is_loopback_ip(host):
-            netloc = parts.netloc
-        else:
+        absolute = parts.scheme.lower() in ("ws", "wss") and bool(parts.netloc)
+        loopback = host == "localhost" or host.endswith(".localhost") or is_loopback_ip(host)
+        if absolute and not loopback and parts.netloc.lower() != own:
             return destination.strip()
+        explicit = absolute and loopback and parts.port is not None
+        netloc = parts.netloc if explicit else bot.netloc
         return urlunsplit((scheme, netloc, parts.path or "/", parts.query, ""))
 
     def _save_soon(self, call: CallCapture) -> None:
@@ -292,7 +289,7 @@ class RecordApp:
             await self._deny(scope, send, status, body.decode("utf-8", "replace"))
             self._stream_failed(target, f"the bot refused the stream: HTTP {status}")
             return
-        except (OSError, TimeoutError, websockets.InvalidHandshake) as exc:
+        except Exception as exc:  # noqa: BLE001 - any failure to reach the bot refuses the stream
             await self._deny(scope, send, 502, f"bwsim record: the bot's stream failed: {exc}\n")
             self._stream_failed(target, f"could not connect to {target.upstream}: {exc}")
             return
