@@ -41,12 +41,14 @@ from simulator.archive.model import (
 from simulator.archive.redaction import Redactor
 from simulator.archive.tracks import recorded_audio
 from simulator.call.audio_files import write_stereo_wav
-from simulator.protocol.redact import redact, redact_text
+from simulator.protocol.redact import MASK, redact, redact_text
 
 __all__ = ["CallCapture", "Captures", "StreamTarget"]
 
 IDLE_FORGET_S = 600.0
 """A complete call idle this long is dropped from memory (its archive is already written)."""
+_COOKIES = frozenset({"cookie", "set-cookie"})
+"""Headers that may carry a session: masked whole, like credentials."""
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -106,7 +108,9 @@ class CallCapture:
     def clean_headers(self, headers: dict[str, str]) -> dict[str, str]:
         """Headers as stored: secret ones masked (``Basic ***``), ids replaced."""
         masked: dict[str, str] = redact(headers)
-        return {k: self.clean(v) for k, v in masked.items()}
+        return {
+            k: MASK if k.lower() in _COOKIES and v else self.clean(v) for k, v in masked.items()
+        }
 
     def add_webhook(self, record: WebhookRecord) -> WebhookRecord:
         """Keep a webhook (its texts cleaned)."""
