@@ -57,6 +57,20 @@ def add_parser(sub: Subparsers) -> None:
         "from each request's Host and X-Forwarded-Proto headers",
     )
     record.add_argument(
+        "--voice-api",
+        metavar="URL",
+        help="also stand in front of this Voice API base (https://voice.bandwidth.com/api/v2): "
+        "give the bot BANDWIDTH_VOICE_API_URL=http://RECORDER/_bwsim/voice-api and each call's "
+        "requests (its hang-up …) are recorded",
+    )
+    record.add_argument(
+        "--oauth-url",
+        metavar="URL",
+        help="the token URL to forward the bot's token requests to "
+        "(https://api.bandwidth.com/api/v1/oauth2/token): give the bot "
+        "BANDWIDTH_OAUTH_URL=http://RECORDER/_bwsim/oauth; tokens are never stored",
+    )
+    record.add_argument(
         "--redact",
         action="store_true",
         help="also replace phone numbers and ids with stable fakes (the audio stays as is)",
@@ -70,6 +84,13 @@ def _http_url(value: str, option: str) -> str:
     if parts.query or parts.fragment:
         raise ConfigError(f"{option} {value!r}: give the base URL only, without ?query or #")
     return value.rstrip("/")
+
+
+def _full_url(value: str, option: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{option} {value!r}: give an http(s) URL")
+    return value
 
 
 def _archive_dir(path: Path) -> Path:
@@ -86,6 +107,8 @@ def run(args: argparse.Namespace) -> int:
     """Run the recorder until interrupted; exit 0 (2 for bad arguments)."""
     bot = _http_url(args.bot, "--bot")
     public = _http_url(args.public_url, "--public-url") if args.public_url else None
+    voice_api = _http_url(args.voice_api, "--voice-api") if args.voice_api else None
+    oauth_url = _full_url(args.oauth_url, "--oauth-url") if args.oauth_url else None
     archive = _archive_dir(args.archive)
     if not 0 <= args.port <= 65535:
         raise ConfigError(f"--port {args.port}: give a port from 0 to 65535")
@@ -108,6 +131,8 @@ def run(args: argparse.Namespace) -> int:
         redact_ids=args.redact,
         on_written=written,
         sock=sock,
+        voice_api=voice_api,
+        oauth_url=oauth_url,
     )
     try:
         with interrupt_on_termination():

@@ -118,7 +118,7 @@ class CallCapture:
         record.path = self.clean(record.path)
         record.headers = self.clean_headers(record.headers)
         self.archive.webhooks.append(record)
-        self._touch(record.at_ms)
+        self.touch(record.at_ms)
         return record
 
     def answered(
@@ -135,7 +135,7 @@ class CallCapture:
         record.answer_headers = self.clean_headers(headers)
         record.answered_ms = self.ms()
         record.error = error
-        self._touch(record.answered_ms)
+        self.touch(record.answered_ms)
         if record.event_type == "disconnect":
             self.disconnected = True
 
@@ -180,9 +180,10 @@ class CallCapture:
         stream.close_code = code
         stream.close_reason = reason
         self.open_streams = max(self.open_streams - 1, 0)
-        self._touch(stream.closed_ms)
+        self.touch(stream.closed_ms)
 
-    def _touch(self, at_ms: float) -> None:
+    def touch(self, at_ms: float) -> None:
+        """Note activity at ``at_ms`` (the archive's ``ended_ms`` is the last)."""
         self.archive.ended_ms = max(self.archive.ended_ms or 0.0, at_ms)
 
     def snapshot(self) -> CallArchive:
@@ -225,6 +226,8 @@ class Captures:
         self.calls: dict[str, CallCapture] = {}
         self.streams: dict[str, StreamTarget] = {}
         self.written: list[Path] = []
+        self.voice_api = False
+        """Whether the recorder stands in front of the Voice API too (``--voice-api``)."""
         self._counter = 0
 
     def call_for(self, body: str) -> CallCapture:
@@ -255,6 +258,7 @@ class Captures:
             recorded_at=now.isoformat(timespec="seconds"),
             recorded_by=_version(),
             redacted=self.redactor is not None,
+            voice_api=[] if self.voice_api else None,
         )
         call = CallCapture(
             key=key, t0=time.monotonic(), folder=folder, archive=archive, redactor=self.redactor

@@ -24,8 +24,6 @@ import asyncio
 import contextlib
 import secrets
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -37,33 +35,22 @@ from simulator.archive.model import StreamRecord, WebhookRecord
 from simulator.protocol.bxml_rewrite import rewrite_bxml
 from simulator.protocol.urls import is_loopback_ip
 from simulator.record.capture import CallCapture, Captures, StreamTarget
+from simulator.record.voice_api import ApiCapture
+from simulator.record.wire import (
+    HOP_BY_HOP,
+    Receive,
+    Scope,
+    Send,
+    forwarded,
+    plain,
+    read_body,
+    relay,
+)
 
 __all__ = ["STREAM_PREFIX", "RecordApp"]
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-
 STREAM_PREFIX = "/_bwsim/record/stream/"
 """Where the rewritten ``<StartStream destination>`` points: the key follows."""
-HOP_BY_HOP = frozenset(
-    {
-        "connection",
-        "keep-alive",
-        "proxy-authenticate",
-        "proxy-authorization",
-        "te",
-        "trailer",
-        "trailers",
-        "transfer-encoding",
-        "upgrade",
-        "host",
-        "content-length",
-    }
-)
-"""Request and answer headers the recorder does not pass on (HTTP's hop-by-hop ones,
-``Host`` and the length, which the next hop sets itself)."""
 WS_HANDSHAKE = frozenset(
     {
         "sec-websocket-key",
@@ -85,7 +72,15 @@ CONNECT_TIMEOUT_S = 10.0
 class RecordApp:
     """The capture proxy in front of the bot at ``bot_url``, recording into ``captures``."""
 
-    def __init__(self, bot_url: str, captures: Captures, *, public_url: str | None = None) -> None:
+    def __init__(
+        self,
+        bot_url: str,
+        captures: Captures,
+        *,
+        public_url: str | None = None,
+        voice_api: str | None = None,
+        oauth_url: str | None = None,
+    ) -> None:
         self.bot_url = bot_url.rstrip("/")
         self.public_url = public_url.rstrip("/") if public_url else None
         self.captures = captures
@@ -93,6 +88,11 @@ class RecordApp:
             timeout=httpx.Timeout(WEBHOOK_TIMEOUT_S, connect=CONNECT_TIMEOUT_S),
             follow_redirects=False,
             trust_env=False,
+        )
+        self.api = (
+            ApiCapture(self.client, captures, voice_api, oauth_url)
+            if voice_api or oauth_url
+            else None
         )
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -133,20 +133,20 @@ class RecordApp:
 
     async def _webhook(self, scope: Scope, receive: Receive, send: Send) -> None:
         arrived = time.monotonic()
-        body = bytearray()
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await read_body(receive)
+        if body is None:
+            return
         raw_headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
         lower = [(k.lower(), v) for k, v in raw_headers]
         path = scope.get("raw_path", scope["path"].encode()).decode("latin-1")
         query = scope.get("query_string", b"").decode("latin-1")
         target = path + (f"?{query}" if query else "")
-        text = bytes(body).decode("utf-8", errors="replace")
+        if self.api is not None and self.api.claims(path):
+            await self.api.forward(
+                scope, send, target=target, headers=raw_headers, body=body, arrived=arrived
+            )
+            return
+        text = body.decode("utf-8", errors="replace")
         call = self.captures.call_for(text)
         record = call.add_webhook(
             WebhookRecord(
@@ -157,10 +157,9 @@ class RecordApp:
                 body=text,
             )
         )
-        forward = [(k, v) for k, v in raw_headers if k.lower() not in HOP_BY_HOP]
         try:
             answer = await self.client.request(
-                scope["method"], self.bot_url + target, content=bytes(body), headers=forward
+                scope["method"], self.bot_url + target, content=body, headers=forwarded(raw_headers)
             )
         except httpx.TimeoutException:
             error = f"the bot at {self.bot_url} gave no answer within {WEBHOOK_TIMEOUT_S:g} s"
@@ -180,34 +179,14 @@ class RecordApp:
             )
             if rewritten.text != answer_text:
                 out = rewritten.text.encode("utf-8")
-        headers = [
-            (k.encode("latin-1"), v.encode("latin-1"))
-            for k, v in answer.headers.multi_items()
-            if k.lower() not in HOP_BY_HOP and k.lower() != "content-encoding"
-        ]
-        headers.append((b"content-length", str(len(out)).encode()))
-        await send(
-            {"type": "http.response.start", "status": answer.status_code, "headers": headers}
-        )
-        await send({"type": "http.response.body", "body": out})
+        await relay(send, answer, out)
         call.answered(record, answer.status_code, answer_text, dict(answer.headers), None)
         self._save_soon(call)
 
     async def _fail(
         self, send: Send, call: CallCapture, record: WebhookRecord, status: int, error: str
     ) -> None:
-        message = f"bwsim record: {error}\n".encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [
-                    (b"content-type", b"text/plain; charset=utf-8"),
-                    (b"content-length", str(len(message)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": message})
+        await plain(send, status, f"bwsim record: {error}\n")
         call.answered(record, None, "", {}, error)
         self._save_soon(call)
 

@@ -62,9 +62,13 @@ class Recorder:
         redact_ids: bool = False,
         on_written: Callable[[CallCapture], None] | None = None,
         sock: socket.socket | None = None,
+        voice_api: str | None = None,
+        oauth_url: str | None = None,
     ) -> None:
         self.captures = Captures(archive_dir, redact_ids=redact_ids, on_written=on_written)
-        self.app = RecordApp(bot_url, self.captures, public_url=public_url)
+        self.app = RecordApp(
+            bot_url, self.captures, public_url=public_url, voice_api=voice_api, oauth_url=oauth_url
+        )
         self.host = host
         self._sock = sock or bind_socket(host, port)
         self.port = int(self._sock.getsockname()[1])

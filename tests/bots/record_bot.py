@@ -9,7 +9,10 @@ frame with one second of a 1 kHz tone in one ``playAudio``.
 
 Each webhook (path, headers, body) is appended to ``$RECORD_BOT_DIR/webhooks.jsonl`` and
 the ``start`` frame's text written to ``$RECORD_BOT_DIR/start.json``, before the answer:
-what the bot got through the proxy, to compare with the archive.
+what the bot got through the proxy, to compare with the archive. With
+``RECORD_BOT_HANGUP=1`` it hangs up through the Voice API once it has sent its tone: a
+token from ``$BANDWIDTH_OAUTH_URL``, then ``{"state": "completed"}`` to the call at
+``$BANDWIDTH_VOICE_API_URL``.
 
 Serve with ``--app tests.bots.record_bot:app``.
 """
@@ -21,6 +24,7 @@ import json
 import os
 from pathlib import Path
 
+import httpx
 import numpy as np
 from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import Response
@@ -80,7 +84,28 @@ async def media(websocket: WebSocket) -> None:
             "media": {"contentType": "audio/PCMU", "payload": payload},
         }
         await websocket.send_text(json.dumps(play))
+        if os.environ.get("RECORD_BOT_HANGUP") == "1":
+            await _hang_up(json.loads(start)["metadata"])
         while True:
             await websocket.receive_text()
     except WebSocketDisconnect:
         return
+
+
+async def _hang_up(metadata: dict[str, str]) -> None:
+    """Hang the call up through the Voice API, as a bot does at the end of a conversation."""
+    env = os.environ
+    async with httpx.AsyncClient(trust_env=False) as client:
+        token = await client.post(
+            env["BANDWIDTH_OAUTH_URL"],
+            auth=(env["BANDWIDTH_CLIENT_ID"], env["BANDWIDTH_CLIENT_SECRET"]),
+            data={"grant_type": "client_credentials"},
+        )
+        bearer = token.json()["access_token"]
+        url = (
+            f"{env['BANDWIDTH_VOICE_API_URL']}/accounts/{metadata['accountId']}"
+            f"/calls/{metadata['callId']}"
+        )
+        await client.post(
+            url, json={"state": "completed"}, headers={"Authorization": f"Bearer {bearer}"}
+        )

@@ -27,7 +27,8 @@ from simulator.call.options import CallOptions
 from simulator.call.result import CallResult
 from simulator.call.session import CallSession
 from simulator.protocol.codec import ulaw_decode, ulaw_encode
-from simulator.record import STREAM_PREFIX, Recorder
+from simulator.record import STREAM_PREFIX, Recorder, bind_socket
+from simulator.record.voice_api import OAUTH_PATH, VOICE_API_PREFIX
 from simulator.runner.harness import Harness
 from simulator.runner.targets import AppTarget
 from tests.bots.record_bot import TONE
@@ -136,6 +137,59 @@ async def test_a_call_through_the_recorder_goes_through_and_its_archive_is_what_
     for path in archive.path.iterdir() if archive.path else ():
         data = path.read_bytes()
         assert password.encode() not in data and basic.encode() not in data, path.name
+
+
+async def _stay_until_hung_up(call: LiveCall) -> None:
+    await call.wait_for("stream-accepted", timeout_ms=15_000)
+    await call.wait_for("call-ended", timeout_ms=25_000)
+
+
+async def test_with_voice_api_the_bots_hang_up_is_in_the_archive_and_its_token_is_not(
+    tmp_path: Path,
+) -> None:
+    """With --voice-api/--oauth-url the bot's hang-up request is in the archive; no token is."""
+    sock = bind_socket("127.0.0.1", 0)
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    env = {
+        "RECORD_BOT_DIR": str(tmp_path / "bot"),
+        "RECORD_BOT_HANGUP": "1",
+        "BANDWIDTH_VOICE_API_URL": url + VOICE_API_PREFIX,
+        "BANDWIDTH_OAUTH_URL": url + OAUTH_PATH,
+    }
+    async with Harness(AppTarget(BOT), bot_env=env) as harness:
+        assert harness.bot is not None
+        async with Recorder(
+            harness.bot.base_url,
+            tmp_path / "archive",
+            sock=sock,
+            voice_api=harness.api_base + "/api/v2",
+            oauth_url=harness.api_base + "/api/v1/oauth2/token",
+        ) as recorder:
+            options = CallOptions(
+                webhook_username=harness.credentials.webhook_username,
+                webhook_password=harness.credentials.webhook_password,
+                max_call_s=30,
+            )
+            session = CallSession(
+                harness.fake, recorder.url, options=options, caller=_stay_until_hung_up
+            )
+            result = await session.run()
+        (folder,) = recorder.written
+    archive = CallArchive.load(folder)
+    assert result.recorder.first("hangup-request") is not None
+    assert archive.voice_api is not None
+    (hangup,) = archive.voice_api
+    assert hangup.method == "POST" and hangup.status == 200
+    assert hangup.path == f"/accounts/{result.account_id}/calls/{result.call_id}"
+    assert json.loads(hangup.body) == {"state": "completed"}
+    assert 0 < hangup.at_ms <= (archive.ended_ms or 0)
+    stored = _stored_text(folder)
+    assert "access_token" not in stored
+    assert "Bearer " not in stored.replace("Bearer ***", "")
+
+
+def _stored_text(folder: Path) -> str:
+    return "".join(p.read_text(errors="replace") for p in folder.iterdir() if p.suffix != ".wav")
 
 
 async def test_redact_replaces_ids_and_numbers_consistently(tmp_path: Path) -> None:
