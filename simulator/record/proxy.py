@@ -89,6 +89,7 @@ class RecordApp:
             follow_redirects=False,
             trust_env=False,
         )
+        self.client.headers.clear()  # no Accept/User-Agent of httpx's own: only what came
         self.api = (
             ApiCapture(self.client, captures, voice_api, oauth_url)
             if voice_api or oauth_url

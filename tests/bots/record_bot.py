@@ -55,7 +55,12 @@ async def webhook(request: Request, path: str) -> Response:
         return Response(status_code=401, headers={"WWW-Authenticate": 'Basic realm="bot"'})
     body = (await request.body()).decode()
     with (_out() / "webhooks.jsonl").open("a", encoding="utf-8") as fh:
-        record = {"path": request.url.path, "query": request.url.query, "body": body}
+        record = {
+            "path": request.url.path,
+            "query": request.url.query,
+            "headers": request.headers.items(),
+            "body": body,
+        }
         fh.write(json.dumps(record) + "\n")
     event = json.loads(body).get("eventType") if body.startswith("{") else None
     if event != "initiate":

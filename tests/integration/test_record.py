@@ -82,6 +82,15 @@ async def test_a_call_through_the_recorder_goes_through_and_its_archive_is_what_
     answered = [w for w in archive.webhooks if w.status == 200]
     assert [w.body for w in answered] == [g["body"] for g in got]
     assert [w.status for w in archive.webhooks][:2] == [401, 200]
+    # Headers: the bot got Bandwidth's with their values, nothing added (the hop-by-hop
+    # ones, Host and the length are the next hop's own).
+    hop = {"host", "connection", "content-length"}
+    for hook, seen in zip(answered, got, strict=True):
+        stored = {k.lower(): v for k, v in hook.headers.items() if k.lower() not in hop}
+        received = {k: v for k, v in seen["headers"] if k not in hop}
+        assert received.pop("authorization").startswith("Basic ")
+        assert stored.pop("authorization") == "Basic ***"
+        assert received == stored
     initiate = archive.webhooks[1].json_body()
     assert initiate is not None and initiate["eventType"] == "initiate"
     assert initiate["callId"] == result.call_id == archive.call_id
@@ -223,6 +232,7 @@ async def test_a_bot_that_checks_basic_credentials_accepts_good_ones_and_refuses
             Recorder(harness.bot.base_url, tmp_path / "archive") as recorder,
             httpx.AsyncClient(trust_env=False) as client,
         ):
+            client.headers.clear()  # only the headers below, to see that none is added
             answers = {}
             for name, base in (("direct", harness.bot.base_url), ("proxied", recorder.url)):
                 ok = await client.post(base + "/", content=body, auth=good)
@@ -230,7 +240,18 @@ async def test_a_bot_that_checks_basic_credentials_accepts_good_ones_and_refuses
                 none = await client.post(base + "/", content=body)
                 answers[name] = (ok.status_code, refused.status_code, none.status_code)
                 assert refused.headers["www-authenticate"] == 'Basic realm="bot"'
-        assert answers["proxied"] == answers["direct"] == (200, 401, 401)
+    assert answers["proxied"] == answers["direct"] == (200, 401, 401)
+    direct, proxied = (_headers_seen(line) for line in _lines(tmp_path / "webhooks.jsonl"))
+    assert proxied == direct
+
+
+def _lines(path: Path) -> list[str]:
+    return path.read_text(encoding="utf-8").splitlines()
+
+
+def _headers_seen(line: str) -> dict[str, str]:
+    """The headers a bot's log line says it got, but Host (the bot's own address)."""
+    return {k: v for k, v in json.loads(line)["headers"] if k != "host"}
 
 
 async def test_a_bot_that_is_down_gets_bandwidth_a_502_and_the_archive_says_why(
