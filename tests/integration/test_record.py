@@ -273,22 +273,25 @@ async def test_a_bot_that_is_down_gets_bandwidth_a_502_and_the_archive_says_why(
 
 
 def test_bwsim_record_refuses_bad_arguments_with_exit_2(tmp_path: Path) -> None:
-    """A bot URL that is not http(s) or an archive folder that cannot be made is exit 2."""
+    """A non-http(s) bot URL, an archive folder it cannot make, a port in use: exit 2."""
     blocker = tmp_path / "file"
     blocker.write_text("")
-    for args, words in (
-        (["--bot", "ws://127.0.0.1:1", "--archive", str(tmp_path)], "--bot"),
-        (["--bot", "http://127.0.0.1:1", "--archive", str(blocker / "x")], "--archive"),
-    ):
-        done = subprocess.run(
-            [sys.executable, "-m", "simulator.cli.main", "record", "--port", "0", *args],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-        assert done.returncode == 2, done.stderr
-        assert words in done.stderr and "Traceback" not in done.stderr
+    with bind_socket("127.0.0.1", 0) as taken:
+        busy = str(taken.getsockname()[1])
+        for args, words in (
+            (["--port", "0", "--bot", "ws://127.0.0.1:1", "--archive", str(tmp_path)], "--bot"),
+            (["--port", "0", "--bot", "http://h:1", "--archive", str(blocker / "x")], "--archive"),
+            (["--port", busy, "--bot", "http://h:1", "--archive", str(tmp_path)], "--port"),
+        ):
+            done = subprocess.run(
+                [sys.executable, "-m", "simulator.cli.main", "record", *args],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )
+            assert done.returncode == 2, done.stderr
+            assert words in done.stderr and "Traceback" not in done.stderr
 
 
 async def test_bwsim_record_prints_where_it_listens_and_writes_on_ctrl_c(tmp_path: Path) -> None:
