@@ -25,7 +25,9 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
 from xml.sax.saxutils import escape, unescape
 
-__all__ = ["Rewritten", "rewrite_bxml", "rewrite_callback_url"]
+from simulator.protocol.urls import is_loopback_ip
+
+__all__ = ["Rewritten", "rewrite_bxml", "rewrite_callback_url", "stream_upstream"]
 
 _ENTITIES = {'"': "&quot;", "'": "&apos;"}
 _ATTR = r"""[\w:.-]+\s*=\s*(?:"[^"]*"|'[^']*')"""
@@ -98,3 +100,27 @@ def rewrite_bxml(text: str, recorder_base: str, stream_url: Callable[[str], str]
 
     out.text = _TAG.sub(tag, text)
     return out
+
+
+def stream_upstream(destination: str, recorder_netloc: str, bot_url: str) -> str:
+    """Where the recorder opens a ``<StartStream destination>``: the bot's WebSocket URL.
+
+    A relative destination, or one naming the recorder's own public host
+    (``recorder_netloc``: the bot names itself by the host Bandwidth reaches, which now
+    leads to the recorder), is taken on the bot at ``bot_url``. A loopback one is mapped as
+    bwsim maps it (:func:`simulator.protocol.urls.to_bot`): with an explicit port
+    (``wss://127.0.0.1:7860/…``, a bot started by hand with ``PROXY_HOST`` set to its own
+    port) that port, else the bot at ``bot_url``, and with ``bot_url``'s scheme (nothing
+    on loopback speaks TLS). Any other host is used as written.
+    """
+    parts = urlsplit(destination.strip())
+    bot = urlsplit(bot_url)
+    scheme = "wss" if bot.scheme == "https" else "ws"
+    host = (parts.hostname or "").lower()
+    absolute = parts.scheme.lower() in ("ws", "wss") and bool(parts.netloc)
+    loopback = host == "localhost" or host.endswith(".localhost") or is_loopback_ip(host)
+    if absolute and not loopback and parts.netloc.lower() != recorder_netloc.lower():
+        return destination.strip()
+    explicit = absolute and loopback and parts.port is not None
+    netloc = parts.netloc if explicit else bot.netloc
+    return urlunsplit((scheme, netloc, parts.path or "/", parts.query, ""))

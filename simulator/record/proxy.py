@@ -32,8 +32,7 @@ from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from simulator.archive.model import StreamRecord, WebhookRecord
-from simulator.protocol.bxml_rewrite import rewrite_bxml
-from simulator.protocol.urls import is_loopback_ip
+from simulator.protocol.bxml_rewrite import rewrite_bxml, stream_upstream
 from simulator.record.capture import CallCapture, Captures, StreamTarget
 from simulator.record.voice_api import ApiCapture
 from simulator.record.wire import (
@@ -203,27 +202,8 @@ class RecordApp:
         return f"{scheme}://{urlsplit(base).netloc}{STREAM_PREFIX}{key}"
 
     def _upstream(self, destination: str, base: str) -> str:
-        """The bot's WebSocket URL for a ``<StartStream destination>``.
-
-        A relative destination, or one naming the recorder's own public host (the bot names
-        itself by the host Bandwidth reaches, which now leads to the recorder), is taken on
-        the bot at ``--bot``. A loopback one is mapped as bwsim maps it: with an explicit
-        port (``wss://127.0.0.1:7860/…``, a bot started by hand with ``PROXY_HOST`` set to
-        its own port) that port, else the bot at ``--bot``, and with ``--bot``'s scheme
-        (nothing on loopback speaks TLS). Any other host is used as written.
-        """
-        parts = urlsplit(destination.strip())
-        bot = urlsplit(self.bot_url)
-        scheme = "wss" if bot.scheme == "https" else "ws"
-        own = urlsplit(base).netloc.lower()
-        host = (parts.hostname or "").lower()
-        absolute = parts.scheme.lower() in ("ws", "wss") and bool(parts.netloc)
-        loopback = host == "localhost" or host.endswith(".localhost") or is_loopback_ip(host)
-        if absolute and not loopback and parts.netloc.lower() != own:
-            return destination.strip()
-        explicit = absolute and loopback and parts.port is not None
-        netloc = parts.netloc if explicit else bot.netloc
-        return urlunsplit((scheme, netloc, parts.path or "/", parts.query, ""))
+        """The bot's WebSocket URL for a destination (:func:`stream_upstream`)."""
+        return stream_upstream(destination, urlsplit(base).netloc, self.bot_url)
 
     def _save_soon(self, call: CallCapture) -> None:
         task = asyncio.create_task(self.captures.saved(call))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from simulator.archive.redaction import Redactor
-from simulator.protocol.bxml_rewrite import rewrite_bxml, rewrite_callback_url
+from simulator.protocol.bxml_rewrite import rewrite_bxml, rewrite_callback_url, stream_upstream
 
 BASE = "https://rec.example.test"
 ANSWER = (
@@ -67,6 +67,21 @@ def test_callback_url_rewriting_leaves_non_http_urls_alone() -> None:
     assert rewrite_callback_url("/x", BASE) is None
     assert rewrite_callback_url("sip:a@b", BASE) is None
     assert rewrite_callback_url("http://h:1/p?q=1", BASE) == "https://rec.example.test/p?q=1"
+
+
+def test_the_stream_goes_to_the_bot_as_bwsim_would_map_it() -> None:
+    """Relative, own-host and loopback destinations go to the bot; other hosts as written."""
+    bot = "http://127.0.0.1:7860"
+    cases = {
+        "/ws/t?x=1": "ws://127.0.0.1:7860/ws/t?x=1",
+        "wss://rec.example.test/ws/t": "ws://127.0.0.1:7860/ws/t",
+        "wss://127.0.0.1:9000/ws": "ws://127.0.0.1:9000/ws",
+        "wss://bot.bwsim.localhost/ws": "ws://127.0.0.1:7860/ws",
+        "wss://bot.example.test/ws?a=1": "wss://bot.example.test/ws?a=1",
+    }
+    for destination, expected in cases.items():
+        assert stream_upstream(destination, "rec.example.test", bot) == expected, destination
+    assert stream_upstream("/ws", "r", "https://bot.internal:443").startswith("wss://")
 
 
 WEBHOOK = {
