@@ -194,6 +194,7 @@ class CallCapture:
             webhooks=[dataclasses.replace(w) for w in a.webhooks],
             streams=[dataclasses.replace(s) for s in a.streams],
             frames=sorted(a.frames, key=lambda f: f.at_ms),
+            voice_api=None if a.voice_api is None else list(a.voice_api),
         )
 
     async def save(self) -> None:

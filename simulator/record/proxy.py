@@ -10,12 +10,13 @@ not answer gets Bandwidth a ``502`` (``504`` on a timeout) with a plain message,
 archive records why.
 
 A WebSocket to ``/_bwsim/record/stream/KEY`` (the rewritten ``<StartStream destination>``)
-is opened to the bot's original destination with the same subprotocols and headers
-(``Authorization`` included); only once the bot has accepted is Bandwidth's accepted, with
-the subprotocol the bot chose (a bot that refuses the upgrade refuses Bandwidth with the
-same status). Frames are forwarded both ways as they arrive, text as text and binary as
-binary, and a close is passed on with its code and reason. A WebSocket on any other path
-is forwarded to the bot at that path.
+is opened to the bot (at the original destination, or at ``--bot`` when that names the
+recorder or loopback: :func:`~simulator.protocol.bxml_rewrite.stream_upstream`) with the
+same subprotocols and headers (``Authorization`` included); only once the bot has
+accepted is Bandwidth's accepted, with the subprotocol the bot chose (a bot that refuses
+the upgrade refuses Bandwidth with the same status). Frames are forwarded both ways as
+they arrive, text as text and binary as binary, and a close is passed on with its code
+and reason. A WebSocket on any other path is forwarded to the bot at that path.
 """
 
 from __future__ import annotations
@@ -174,9 +175,7 @@ class RecordApp:
         out = content
         if _is_bxml(answer.headers.get("content-type", ""), answer_text):
             base = self._base(scope, lower)
-            rewritten = rewrite_bxml(
-                answer_text, base, lambda d: self._stream_url(call, d, base, lower)
-            )
+            rewritten = rewrite_bxml(answer_text, base, lambda d: self._stream_url(call, d, base))
             if rewritten.text != answer_text:
                 out = rewritten.text.encode("utf-8")
         await relay(send, answer, out)
@@ -190,9 +189,7 @@ class RecordApp:
         call.answered(record, None, "", {}, error)
         self._save_soon(call)
 
-    def _stream_url(
-        self, call: CallCapture, destination: str, base: str, headers: list[tuple[str, str]]
-    ) -> str:
+    def _stream_url(self, call: CallCapture, destination: str, base: str) -> str:
         """Remember where a stream really goes; return the recorder's URL for it."""
         key = secrets.token_urlsafe(9)
         self.captures.streams[key] = StreamTarget(
