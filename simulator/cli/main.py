@@ -20,7 +20,7 @@ import traceback
 from collections.abc import Callable, Sequence
 
 from simulator.audit import cli as audit
-from simulator.cli import call, init, load, replay, run, serve
+from simulator.cli import call, init, load, record, replay, run, serve
 from simulator.cli.options import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -32,7 +32,7 @@ from simulator.errors import ConfigError
 
 __all__ = ["EXIT_INTERRUPTED", "main"]
 
-SUBCOMMANDS: tuple[Subcommand, ...] = (init, serve, call, replay, run, audit, load)
+SUBCOMMANDS: tuple[Subcommand, ...] = (init, serve, call, record, replay, run, audit, load)
 """The subcommands, in the order ``bwsim --help`` lists them."""
 
 
