@@ -1,7 +1,8 @@
-"""Call archives built in tests: synthetic ones, and one made from a real bwsim call.
+"""Synthetic call archives for the replay's tests: tones and silences, frame by frame.
 
-The capture proxy (``bwsim record``) writes archives in production; the replay's tests
-build them with the archive model's own classes, so they run without the proxy.
+They pin down what the plan, the turn schedule and the comparison do with an archive of
+known content. The integration tests replay archives the real recorder wrote
+(``tests/integration/test_replay.py``).
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from simulator.archive.model import (
     StreamRecord,
     WebhookRecord,
 )
-from simulator.call.result import CallResult
 from simulator.protocol.codec import Pcm, ulaw_encode
 from simulator.protocol.media import SAMPLES_PER_MS
 
@@ -168,82 +168,4 @@ def hangup_request(at_ms: float) -> ApiRecord:
         path=f"/api/v2/accounts/{ACCOUNT_ID}/calls/{CALL_ID}",
         body='{"state": "completed"}',
         status=200,
-    )
-
-
-def archive_from_result(result: CallResult) -> CallArchive:
-    """The archive a recorder in front of the bot would have written for a bwsim call.
-
-    The caller's leg is cut into 20 ms ``media`` frames from the stream's opening to its
-    close; the bot's leg (as heard) into 20 ms ``playAudio`` frames where it is not silent;
-    ``clear`` frames, the Voice API requests and the stream's close are the call's own.
-    """
-    rec = result.recorder
-    clock = rec.clock
-    (stream,) = result.streams[:1]
-    opened = stream.opened_at_ms or 0.0
-    closed = stream.closed_at_ms or opened
-    caller_track = rec.caller_track()
-    bot_track = rec.bot_track()
-    frames: list[FrameRecord] = []
-    first = round(opened * SAMPLES_PER_MS)
-    last = round(closed * SAMPLES_PER_MS)
-    padded = np.zeros(max(last, len(caller_track)), dtype=np.int16)
-    padded[: len(caller_track)] = caller_track
-    for seq, lo in enumerate(range(first, last - FRAME + 1, FRAME)):
-        frames.append(_media(lo / SAMPLES_PER_MS, padded[lo : lo + FRAME], seq + 1))
-    for lo in range(0, len(bot_track), FRAME):
-        chunk = bot_track[lo : lo + FRAME]
-        if np.count_nonzero(chunk):
-            frames.append(_play(lo / SAMPLES_PER_MS, chunk))
-    frames.extend(_clear(e.at_ms) for e in result.events("clear"))
-    frames.sort(key=lambda f: f.at_ms)
-    exchange = result.exchange
-    assert exchange is not None
-    by = {"simulator": "caller", "bot": "bot"}.get(stream.closed_by or "")
-    body = initiate_body(
-        accountId=result.account_id, applicationId=result.application_id, callId=result.call_id
-    )
-    return CallArchive(
-        recorded_at="2026-12-01T10:00:00Z",
-        recorded_by="bwsim test (from a bwsim call)",
-        webhooks=[
-            WebhookRecord(
-                at_ms=0.0,
-                method="POST",
-                path="/",
-                headers={},
-                body=json.dumps(body),
-                status=exchange.final_status,
-                answer=exchange.bxml_text or "",
-            )
-        ],
-        streams=[
-            StreamRecord(
-                index=0,
-                destination=stream.destination,
-                opened_ms=opened,
-                start={
-                    "eventType": "start",
-                    "metadata": {
-                        "accountId": result.account_id,
-                        "callId": result.call_id,
-                        "streamId": stream.stream_id,
-                        "streamName": stream.name,
-                        "tracks": [{"name": "inbound"}],
-                    },
-                },
-                closed_ms=closed,
-                closed_by=by,  # type: ignore[arg-type]  # caller or bot, else None
-                close_code=stream.close_code,
-            )
-        ],
-        frames=frames,
-        voice_api=[
-            ApiRecord(
-                at_ms=clock.at(e.at), method=e.method, path=e.path, body=e.body, status=e.status
-            )
-            for e in result.api_requests
-        ],
-        ended_ms=max(closed, len(bot_track) / SAMPLES_PER_MS),
     )

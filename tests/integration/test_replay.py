@@ -2,9 +2,11 @@
 
 The comparison names what changed and sets the exit code.
 
-The archive is made from a real bwsim call (the caller talks over the greeting and says
-goodbye; the bot clears, says farewell and hangs up), cut into frames as a recorder in
-front of the bot would have stored them (:func:`tests.replay_archives.archive_from_result`).
+The archive is recorded offline, as a team records a call in staging: bwsim plays
+Bandwidth, ``bwsim record``'s capture proxy stands in front of the reference bot and of
+the fake Voice API, and the caller talks over the greeting and says goodbye (the bot
+clears, says farewell and hangs up through the Voice API). Every replay below reads the
+archive the recorder wrote.
 """
 
 from __future__ import annotations
@@ -24,13 +26,16 @@ from simulator import AppTarget, CallOptions, Harness, LiveCall
 from simulator.archive.model import CallArchive
 from simulator.call.audio_files import load_caller_audio
 from simulator.call.live import CallEnded
+from simulator.call.session import CallSession
+from simulator.record import Recorder, bind_socket
+from simulator.record.voice_api import OAUTH_PATH, VOICE_API_PREFIX
 from simulator.replay.facts import facts_from_archive
 from simulator.replay.plan import plan_replay
 from simulator.replay.scenario_text import scenario_text
 from simulator.suite import AUDIO_DIR
 from tests.integration.bot_under_test import short_script
 from tests.integration.cli import bwsim
-from tests.replay_archives import archive_from_result, build_archive, silence, tone
+from tests.replay_archives import build_archive, silence, tone
 
 pytest_plugins = ["pytester"]
 
@@ -63,18 +68,37 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Recorded:
         except CallEnded:
             return
 
-    async def record() -> CallArchive:
-        env = {"BOT_SCRIPT": str(script)}
+    async def record() -> Path:
+        sock = bind_socket("127.0.0.1", 0)
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        env = {
+            "BOT_SCRIPT": str(script),
+            "BANDWIDTH_VOICE_API_URL": url + VOICE_API_PREFIX,
+            "BANDWIDTH_OAUTH_URL": url + OAUTH_PATH,
+        }
         async with Harness(AppTarget("bot.app:app"), bot_env=env) as h:
-            options = CallOptions(caller_lines=[LINE], max_call_s=40)
-            result = await h.place_call(caller, options=options)
+            assert h.bot is not None
+            async with Recorder(
+                h.bot.base_url,
+                folder / "archive",
+                sock=sock,
+                voice_api=h.api_base + "/api/v2",
+                oauth_url=h.api_base + "/api/v1/oauth2/token",
+            ) as recorder:
+                options = CallOptions(
+                    webhook_username=h.credentials.webhook_username,
+                    webhook_password=h.credentials.webhook_password,
+                    caller_lines=[LINE],
+                    max_call_s=40,
+                )
+                session = CallSession(h.fake, recorder.url, options=options, caller=caller)
+                result = await session.run()
         assert result.events("clear"), "the recording needs a cleared barge-in"
         assert result.events("hangup-request"), "the recording needs the bot's hang-up"
-        return archive_from_result(result)
+        (written,) = recorder.written
+        return written
 
-    archive = asyncio.run(record())
-    archive.save(folder / "call")
-    return Recorded(folder / "call", script)
+    return Recorded(asyncio.run(record()), script)
 
 
 def _replay(recorded: Recorded, app: str, *args: str, out: Path) -> tuple[int, str, dict[str, Any]]:
