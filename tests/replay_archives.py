@@ -160,12 +160,12 @@ def build_archive(
     )
 
 
-def hangup_request(at_ms: float) -> ApiRecord:
-    """The bot's Voice API request that hangs the recorded call up."""
+def hangup_request(at_ms: float, status: int = 200) -> ApiRecord:
+    """The bot's Voice API request that hangs the recorded call up, and its answer."""
     return ApiRecord(
         at_ms=at_ms,
         method="POST",
         path=f"/api/v2/accounts/{ACCOUNT_ID}/calls/{CALL_ID}",
         body='{"state": "completed"}',
-        status=200,
+        status=status,
     )

@@ -117,6 +117,15 @@ def _has(texts: Iterable[str], tag: str) -> bool:
     return any(f"<{tag}" in text for text in texts)
 
 
+def _ok(status: int | None) -> bool:
+    """Whether the Voice API accepted a request (2xx).
+
+    A hang-up answered 404 (the caller had hung up first) is an attempt, not the bot
+    hanging up.
+    """
+    return status is not None and 200 <= status < 300
+
+
 def _completes(body: str) -> bool:
     """Whether a Voice API request body asks for ``"state": "completed"``."""
     try:
@@ -149,7 +158,7 @@ def facts_from_archive(archive: CallArchive, config: MetricsConfig | None = None
     facts = CallFacts(turns=_turn_facts(metrics), clears=len(audio.clears_ms))
     if _has(answers, "Hangup"):
         facts.hangup, facts.hangup_how = True, "a <Hangup/> in its BXML"
-    elif api is not None and any(_completes(a.body) for a in api):
+    elif api is not None and any(_completes(a.body) and _ok(a.status) for a in api):
         facts.hangup, facts.hangup_how = True, "a Voice API request (state completed)"
     elif api is None:
         facts.hangup = None
@@ -189,7 +198,7 @@ def facts_from_result(result: CallResult, config: MetricsConfig | None = None) -
     )
     facts = CallFacts(turns=_turn_facts(metrics), clears=len(clears))
     bxml = result.exchange.bxml_text if result.exchange is not None else ""
-    bodies = [e.body for e in result.api_requests]
+    bodies = [e.body for e in result.api_requests if _ok(e.status)]
     caller_hung_up = any(
         e.kind == "note" and e.detail.get("detail") == "caller hangs up" for e in timeline
     )

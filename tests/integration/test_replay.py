@@ -176,7 +176,7 @@ def test_the_scenario_written_from_an_archive_passes_against_its_bot(
     data = yaml.safe_load(text)
     (scenario,) = data["scenarios"]
     assert {"clear": {"min_count": 1}} in scenario["expect"]
-    assert {"hangup_request": {}} in scenario["expect"]
+    assert {"hangup_request": {"status": 200}} in scenario["expect"]
     scenario["bot_env"] = {"BOT_SCRIPT": str(recorded.script)}
     file.write_text(yaml.safe_dump(data), encoding="utf-8")
     done = bwsim("run", str(file), "--app", "bot.app:app", "--out", str(tmp_path / "out"))

@@ -153,6 +153,12 @@ def test_the_recording_facts_read_hang_ups_transfers_and_what_cannot_be_told() -
     assert facts_from_archive(build_archive(tone(300), voice_api=[transfer])).transfers == 1
 
 
+def test_a_hang_up_of_a_call_already_ended_is_no_hang_up() -> None:
+    """A completed-state request answered 404 (the caller hung up first) is not the bot's."""
+    late = build_archive(tone(300), voice_api=[hangup_request(400, status=404)])
+    assert facts_from_archive(late).hangup is False
+
+
 def test_a_cleared_barge_in_is_read_from_the_recordings_frames() -> None:
     """Caller over the bot, then the bot's clear: one barge-in, cleared, and one clear frame."""
     archive = build_archive(
