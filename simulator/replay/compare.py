@@ -158,6 +158,8 @@ class Comparison:
         lines.append(f"  {'event':<30}{'then':<26}now")
         for event, a, b in self.events():
             mark = "" if a == b else "  <- changed"
+            if "unknown" in (a, b):
+                mark = "  (not recorded: no Voice API capture)" if a == "unknown" else ""
             lines.append(f"  {event:<30}{a:<26}{b:<26}{mark}".rstrip())
         for note in self.notes:
             lines.append(f"  note: {note}")
