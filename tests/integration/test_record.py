@@ -28,10 +28,10 @@ from simulator.call.result import CallResult
 from simulator.call.session import CallSession
 from simulator.protocol.codec import ulaw_decode, ulaw_encode
 from simulator.record import STREAM_PREFIX, Recorder, bind_socket
-from simulator.record.voice_api import OAUTH_PATH, VOICE_API_PREFIX
 from simulator.runner.harness import Harness
 from simulator.runner.targets import AppTarget
 from tests.bots.record_bot import TONE
+from tests.integration.recording import record_call
 
 BOT = "tests.bots.record_bot:app"
 VOICE = (np.sin(2 * np.pi * 440 * np.arange(4000) / 8000) * 8000).astype(np.int16)
@@ -157,33 +157,11 @@ async def test_with_voice_api_the_bots_hang_up_is_in_the_archive_and_its_token_i
     tmp_path: Path,
 ) -> None:
     """With --voice-api/--oauth-url the bot's hang-up request is in the archive; no token is."""
-    sock = bind_socket("127.0.0.1", 0)
-    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    env = {
-        "RECORD_BOT_DIR": str(tmp_path / "bot"),
-        "RECORD_BOT_HANGUP": "1",
-        "BANDWIDTH_VOICE_API_URL": url + VOICE_API_PREFIX,
-        "BANDWIDTH_OAUTH_URL": url + OAUTH_PATH,
-    }
-    async with Harness(AppTarget(BOT), bot_env=env) as harness:
-        assert harness.bot is not None
-        async with Recorder(
-            harness.bot.base_url,
-            tmp_path / "archive",
-            sock=sock,
-            voice_api=harness.api_base + "/api/v2",
-            oauth_url=harness.api_base + "/api/v1/oauth2/token",
-        ) as recorder:
-            options = CallOptions(
-                webhook_username=harness.credentials.webhook_username,
-                webhook_password=harness.credentials.webhook_password,
-                max_call_s=30,
-            )
-            session = CallSession(
-                harness.fake, recorder.url, options=options, caller=_stay_until_hung_up
-            )
-            result = await session.run()
-        (folder,) = recorder.written
+    env = {"RECORD_BOT_DIR": str(tmp_path / "bot"), "RECORD_BOT_HANGUP": "1"}
+    recording = await record_call(
+        BOT, tmp_path / "archive", _stay_until_hung_up, bot_env=env, max_call_s=30
+    )
+    result, folder = recording.result, recording.folder
     archive = CallArchive.load(folder)
     assert result.recorder.first("hangup-request") is not None
     assert archive.voice_api is not None

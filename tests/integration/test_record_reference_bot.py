@@ -18,15 +18,10 @@ import soxr
 
 from simulator.archive import CallArchive, recorded_audio
 from simulator.call.live import LiveCall
-from simulator.call.options import CallOptions
-from simulator.call.session import CallSession
 from simulator.protocol.codec import Pcm
-from simulator.record import Recorder, bind_socket
-from simulator.record.voice_api import OAUTH_PATH, VOICE_API_PREFIX
-from simulator.runner.harness import Harness
-from simulator.runner.targets import AppTarget
 from simulator.standins import espeak
 from tests.integration.bot_under_test import short_script
+from tests.integration.recording import record_call
 
 LINE = "Goodbye."
 
@@ -50,32 +45,15 @@ async def test_the_reference_bot_behind_the_recorder_clears_and_hangs_up_as_dire
 ) -> None:
     """Through the recorder the bot still clears and hangs up; the archive holds both."""
     greeting = "Hello, and thank you for calling. How can I help you today?"
-    sock = bind_socket("127.0.0.1", 0)
-    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    env = {
-        "BOT_SCRIPT": str(short_script(tmp_path, LINE, greeting=greeting)),
-        "BANDWIDTH_VOICE_API_URL": url + VOICE_API_PREFIX,
-        "BANDWIDTH_OAUTH_URL": url + OAUTH_PATH,
-    }
-    async with Harness(AppTarget("bot.app:app"), bot_env=env) as harness:
-        assert harness.bot is not None
-        async with Recorder(
-            harness.bot.base_url,
-            tmp_path / "archive",
-            sock=sock,
-            voice_api=harness.api_base + "/api/v2",
-            oauth_url=harness.api_base + "/api/v1/oauth2/token",
-        ) as recorder:
-            options = CallOptions(
-                webhook_username=harness.credentials.webhook_username,
-                webhook_password=harness.credentials.webhook_password,
-                caller_lines=[LINE],
-                max_call_s=40,
-            )
-            session = CallSession(harness.fake, recorder.url, options=options, caller=_caller)
-            result = await session.run()
-        hangups = [e.status for e in harness.fake.journal.hangups(result.call_id)]
-        (folder,) = recorder.written
+    recording = await record_call(
+        "bot.app:app",
+        tmp_path / "archive",
+        _caller,
+        bot_env={"BOT_SCRIPT": str(short_script(tmp_path, LINE, greeting=greeting))},
+        caller_lines=[LINE],
+        max_call_s=40,
+    )
+    result, folder, hangups = recording.result, recording.folder, recording.hangup_statuses
 
     # As direct (test_bot_call.py): the greeting cleared, the farewell, the bot's hang-up.
     assert result.errors == []

@@ -22,19 +22,17 @@ import numpy as np
 import pytest
 import yaml
 
-from simulator import AppTarget, CallOptions, Harness, LiveCall
+from simulator import LiveCall
 from simulator.archive.model import CallArchive
 from simulator.call.audio_files import load_caller_audio
 from simulator.call.live import CallEnded
-from simulator.call.session import CallSession
-from simulator.record import Recorder, bind_socket
-from simulator.record.voice_api import OAUTH_PATH, VOICE_API_PREFIX
 from simulator.replay.facts import facts_from_archive
 from simulator.replay.plan import plan_replay
 from simulator.replay.scenario_text import scenario_text
 from simulator.suite import AUDIO_DIR
 from tests.integration.bot_under_test import short_script
 from tests.integration.cli import bwsim
+from tests.integration.recording import record_call
 from tests.replay_archives import build_archive, silence, tone
 
 pytest_plugins = ["pytester"]
@@ -69,34 +67,18 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Recorded:
             return
 
     async def record() -> Path:
-        sock = bind_socket("127.0.0.1", 0)
-        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        env = {
-            "BOT_SCRIPT": str(script),
-            "BANDWIDTH_VOICE_API_URL": url + VOICE_API_PREFIX,
-            "BANDWIDTH_OAUTH_URL": url + OAUTH_PATH,
-        }
-        async with Harness(AppTarget("bot.app:app"), bot_env=env) as h:
-            assert h.bot is not None
-            async with Recorder(
-                h.bot.base_url,
-                folder / "archive",
-                sock=sock,
-                voice_api=h.api_base + "/api/v2",
-                oauth_url=h.api_base + "/api/v1/oauth2/token",
-            ) as recorder:
-                options = CallOptions(
-                    webhook_username=h.credentials.webhook_username,
-                    webhook_password=h.credentials.webhook_password,
-                    caller_lines=[LINE],
-                    max_call_s=40,
-                )
-                session = CallSession(h.fake, recorder.url, options=options, caller=caller)
-                result = await session.run()
+        recording = await record_call(
+            "bot.app:app",
+            folder / "archive",
+            caller,
+            bot_env={"BOT_SCRIPT": str(script)},
+            caller_lines=[LINE],
+            max_call_s=40,
+        )
+        result = recording.result
         assert result.events("clear"), "the recording needs a cleared barge-in"
         assert result.events("hangup-request"), "the recording needs the bot's hang-up"
-        (written,) = recorder.written
-        return written
+        return recording.folder
 
     return Recorded(asyncio.run(record()), script)
 
