@@ -9,10 +9,12 @@ from simulator.call.recorder import TimelineEvent
 from simulator.errors import CallTimeout
 from simulator.protocol.codec import Pcm
 
-__all__ = ["linger_caller"]
+__all__ = ["linger_caller", "turns_caller"]
 
 QUIET_TIMEOUT_MS = 120_000.0
 """Longest a caller waits for the bot to stop talking before giving up."""
+GREETING_WAIT_MS = 5_000.0
+"""How long a turn-by-turn caller waits for the bot's greeting before speaking anyway."""
 
 
 def linger_caller(
@@ -44,6 +46,46 @@ def linger_caller(
             if pending:
                 await call.press(pending, dtmf_gap_ms)
                 pending = None
+            try:
+                await call.wait_for("bot-speech-start", timeout_ms=linger_ms, after_ms=call.ms())
+            except CallTimeout:
+                return
+
+    return caller
+
+
+def turns_caller(turns: list[Pcm], linger_ms: float, reply_timeout_ms: float = 15_000) -> Caller:
+    """Say each turn once the bot has answered the one before, then hang up as lingering.
+
+    The caller waits for the bot's greeting (up to :data:`GREETING_WAIT_MS`) and for it
+    to end, says the first turn, waits for the bot to start answering (up to
+    ``reply_timeout_ms``: a reply that never comes is a ``note`` on the timeline, and the
+    next turn is said anyway) and to stop, and so on.
+    """
+
+    async def caller(call: LiveCall) -> None:
+        await call.wait_for("stream-accepted", timeout_ms=15_000)
+        try:
+            await call.wait_for("bot-speech-start", timeout_ms=GREETING_WAIT_MS)
+        except CallTimeout:
+            call.recorder.event("note", detail="no greeting: the caller speaks first")
+        for number, turn in enumerate(turns, start=1):
+            await _until_quiet(call)
+            await call.say(turn, f"turn {number}")
+            if number == len(turns):
+                break
+            try:
+                await call.wait_for(
+                    "bot-speech-start", timeout_ms=reply_timeout_ms, after_ms=call.ms()
+                )
+            except CallTimeout:
+                call.recorder.event(
+                    "note",
+                    detail=f"the bot did not answer turn {number} within "
+                    f"{reply_timeout_ms:g} ms: turn {number + 1} is said anyway",
+                )
+        while True:
+            await _until_quiet(call)
             try:
                 await call.wait_for("bot-speech-start", timeout_ms=linger_ms, after_ms=call.ms())
             except CallTimeout:

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from simulator.call.audio_files import load_caller_audio
-from simulator.call.callers import linger_caller
+from simulator.call.callers import linger_caller, turns_caller
 from simulator.call.live import DTMF_GAP_MS
 from simulator.call.options import DEFAULT_MAX_CALL_S, CallOptions
 from simulator.call.outbound import DEFAULT_CREATE_WITHIN_S, OutboundTrigger
@@ -42,6 +42,7 @@ from simulator.protocol.transfer import (
     TransferParty,
 )
 from simulator.protocol.wire import DEFAULT_WIRE, WIRES
+from simulator.replay.turns import split_turns
 from simulator.runner.harness import Harness
 from simulator.runner.lifetime import interrupt_on_termination
 from simulator.runner.targets import (
@@ -77,6 +78,13 @@ def add_parser(sub: Subparsers) -> None:
     )
     call.add_argument(
         "--linger-ms", type=float, default=2000, help="hang up after the bot is quiet this long"
+    )
+    call.add_argument(
+        "--turns",
+        action="store_true",
+        help="cut --audio into the caller's turns where it is silent (the metrics' "
+        "definition of a turn) and say each once the bot has answered the one before, "
+        "instead of the whole file at once",
     )
     call.add_argument(
         "--max-seconds", type=float, default=DEFAULT_MAX_CALL_S, help="longest call allowed"
@@ -268,7 +276,12 @@ async def _place(args: argparse.Namespace, voice: Pcm) -> CallResult:
             account = h.fake.default_account.account_id
             print(f"bwsim: fake Voice API at {h.api_base} (account {account})", flush=True)
         quiet_gc()  # no 30-70 ms full collection in the middle of the call's 20 ms clock
-        caller = linger_caller(voice, args.linger_ms, dtmf=args.dtmf, dtmf_gap_ms=args.dtmf_gap_ms)
+        if args.turns:
+            caller = turns_caller(split_turns(voice), args.linger_ms)
+        else:
+            caller = linger_caller(
+                voice, args.linger_ms, dtmf=args.dtmf, dtmf_gap_ms=args.dtmf_gap_ms
+            )
         outbound = outbound_trigger(args)
         if outbound is None:
             result = await h.place_call(caller, options=options)
@@ -297,6 +310,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.turns and args.dtmf:
+        raise ConfigError("give --turns or --dtmf, not both: a turn-by-turn caller presses no keys")
     outbound_trigger(args)  # a bad --outbound-* option is exit 2 before anything starts
     transfer_party(args)  # and so is a bad --transfer-* one
     signing_from_args(args)  # and a bad --signing-* one
