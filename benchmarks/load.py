@@ -10,7 +10,8 @@ left against their 20 ms slots) and each worker's CPU. A value of P stops at the
 step whose pacing p99 is over ``--budget-ms``; the result is, for each P, the largest C
 within it, and the ratio of the largest to that of the first P.
 
-One JSON line per step, then the result:
+One JSON line per step, then the result (``BWSIM_BENCH_RT=1``: SCHED_FIFO for the sink
+and ``bwsim load --realtime``, as for ``pacing.py``):
 
     python benchmarks/load.py [--processes 1,2] [--steps 100,200,300,400,600,800]
         [--seconds 10] [--budget-ms 5]
@@ -28,7 +29,7 @@ from typing import Any
 
 import soundfile as sf
 from _common import emit, machine, note
-from pacing import SinkProcess, caller_speech
+from pacing import RT, SinkProcess, caller_speech
 
 
 def step(port: int, calls: int, processes: int, audio: Path, out: Path) -> dict[str, Any]:
@@ -39,7 +40,7 @@ def step(port: int, calls: int, processes: int, audio: Path, out: Path) -> dict[
         "--calls", str(calls), "--concurrency", str(calls), "--processes", str(processes),
         "--greeting-wait-ms", "3000", "--reply-wait-ms", "5000", "--linger-ms", "500",
         "--json", str(out),
-    ]  # fmt: skip
+    ] + (["--realtime"] if RT else [])  # fmt: skip
     load_before = machine()
     done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=900)
     if not out.exists():
