@@ -14,7 +14,7 @@ One JSON line per step, then the result (``BWSIM_BENCH_RT=1``: SCHED_FIFO for th
 and ``bwsim load --realtime``, as for ``pacing.py``):
 
     python benchmarks/load.py [--processes 1,2] [--steps 100,200,300,400,600,800]
-        [--seconds 10] [--budget-ms 5]
+        [--seconds 3] [--budget-ms 5]
 """
 
 from __future__ import annotations
@@ -116,7 +116,7 @@ if __name__ == "__main__":
         type=lambda s: [int(x) for x in s.split(",")],
         default=[100, 200, 300, 400, 600, 800],
     )
-    parser.add_argument("--seconds", type=float, default=10.0, help="the caller's audio")
+    parser.add_argument("--seconds", type=float, default=3.0, help="the caller's audio")
     parser.add_argument("--budget-ms", type=float, default=5.0)
     parser.add_argument("--play-every", type=int, default=2, help="sink talks every Nth frame")
     main(parser.parse_args())

@@ -97,7 +97,8 @@ def add_parser(sub: Subparsers) -> None:
         type=int,
         default=None,
         help="worker processes placing the calls, each with its own event loop and share of "
-        "the calls (default: the cores available to bwsim; 1: one loop in this process)",
+        "the calls and of --concurrency (default: the cores available to bwsim, never more "
+        "than --concurrency; 1: one loop in this process)",
     )
     load.add_argument(
         "--require-trustworthy",

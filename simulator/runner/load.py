@@ -285,6 +285,7 @@ class LoadReport:
             "passed": self.ok,
             "calls": self.calls,
             "concurrency": self.concurrency,
+            "processes": len(self.workers),
             "setup_ok": self.setup_ok,
             "calls_passed": self.passed,
             "wall_s": round(self.wall_s, 2),

@@ -21,8 +21,9 @@ start (an invalid or expired token is forwarded as it came, and refused by the w
 The parent merges the workers' reports (their call records and raw pacing samples, never
 their percentiles) into one :class:`~simulator.runner.load.LoadReport`. A worker that
 crashes, stalls (no word for ``stall_s``) or fails is named in the report with its error;
-its calls that never reported count as failed. The parent waits on the workers' pipes and
-process sentinels, never on sleeps; Ctrl-C (or SIGTERM) in the parent stops every worker.
+its calls that never reported count as failed. The parent waits on the workers' pipes (a
+reader thread each, whose pipe ends when its worker does), never on sleeps; Ctrl-C (or
+SIGTERM) in the parent stops every worker.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import multiprocessing.connection
 import os
 import secrets
 import signal
+import threading
 import time
 import traceback
 import uuid
@@ -384,6 +386,7 @@ class _Pool:
         self.procs: dict[int, BaseProcess] = {}
         self.conns: dict[int, multiprocessing.connection.Connection] = {}
         self.inbox: asyncio.Queue[tuple[int, Any]] = asyncio.Queue()
+        self.readers: list[threading.Thread] = []
         self._loop = asyncio.get_running_loop()
 
     def _start(self) -> None:
@@ -398,23 +401,37 @@ class _Pool:
                     daemon=True,
                 )
                 proc.start()
-                child_end.close()
+                child_end.close()  # the worker's end is now only the worker's: EOF when it ends
                 self.procs[number], self.conns[number] = proc, parent_end
-                self._loop.add_reader(parent_end.fileno(), self._readable, number)
-                self._loop.add_reader(proc.sentinel, self._exited, number)
+                reader = threading.Thread(
+                    target=self._read,
+                    args=(number, parent_end),
+                    name=f"bwsim-load-reader-{number}",
+                    daemon=True,
+                )
+                reader.start()
+                self.readers.append(reader)
 
-    def _readable(self, number: int) -> None:
-        conn = self.conns[number]
-        try:
-            while conn.poll():
-                self.inbox.put_nowait((number, conn.recv()))
-        except (EOFError, OSError):
-            self._loop.remove_reader(conn.fileno())
+    def _read(self, number: int, conn: multiprocessing.connection.Connection) -> None:
+        """A thread per worker: its messages into the inbox, then ``exited`` at end of pipe.
 
-    def _exited(self, number: int) -> None:
-        self._loop.remove_reader(self.procs[number].sentinel)
-        self._readable(number)  # what it sent before it ended comes first
-        self.inbox.put_nowait((number, ("exited", None)))
+        Blocking reads in a thread of their own, because a worker's report can be larger
+        than the pipe's buffer: read in the event loop, a half-arrived message would stall
+        it (or, on a non-blocking descriptor, be lost).
+        """
+        while True:
+            try:
+                message = conn.recv()
+            except (EOFError, OSError):
+                message = ("exited",)
+            except Exception as exc:  # noqa: BLE001 - a message that cannot be read is named
+                message = ("error", f"its message could not be read: {_describe(exc)}")
+            try:
+                self._loop.call_soon_threadsafe(self.inbox.put_nowait, (number, message))
+            except RuntimeError:  # the loop has closed: nobody is listening any more
+                return
+            if message[0] in ("exited", "error", "done"):
+                return
 
     async def run(self) -> tuple[list[LoadReport], list[WorkerTiming]]:
         """Start the workers and gather their reports, or what went wrong with each."""
@@ -465,8 +482,8 @@ class _Pool:
             elif kind == "error":
                 fail(number, f"failed: {payload[0]}")
             else:  # exited without a report
-                # The sentinel closes as the process exits, a moment before it can be
-                # reaped: join (bounded) to read its exit code.
+                # The pipe ends as the process exits, a moment before it can be reaped:
+                # join (bounded) to read its exit code.
                 await asyncio.to_thread(self.procs[number].join, 5.0)
                 code = self.procs[number].exitcode
                 fail(
@@ -483,17 +500,14 @@ class _Pool:
 
     async def stop(self) -> None:
         """Stop every worker still running (SIGTERM, then SIGKILL after 5 s) and close pipes."""
-        for number, proc in self.procs.items():
-            with contextlib.suppress(ValueError, OSError):
-                self._loop.remove_reader(proc.sentinel)
-            conn = self.conns[number]
-            with contextlib.suppress(ValueError, OSError):
-                self._loop.remove_reader(conn.fileno())
+        for number in self.procs:
             self._terminate(number)
         for proc in self.procs.values():
             await asyncio.to_thread(proc.join, 5.0)
             if proc.is_alive():
                 proc.kill()
                 await asyncio.to_thread(proc.join, 5.0)
+        for reader in self.readers:  # each ends at its worker's end of pipe
+            await asyncio.to_thread(reader.join, 5.0)
         for conn in self.conns.values():
             conn.close()

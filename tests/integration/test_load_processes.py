@@ -58,6 +58,7 @@ def test_two_workers_place_the_calls_and_one_report_merges_them(
     assert re.search(r"^timing: (trustworthy|NOT trustworthy)", done.stdout, re.M)
     data = json.loads(report.read_text())
     assert data["calls_passed"] == 4
+    assert data["processes"] == 2
     assert [r["id"] for r in data["results"]] == ["call-1", "call-2", "call-3", "call-4"]
     # Each worker's fake mints ids carrying its number: two calls from each.
     owners = sorted(r["call_id"][2:4] for r in data["results"])
