@@ -13,6 +13,14 @@ The caller of each call waits for the bot's greeting to end (or ``greeting_wait_
 says the audio, waits until the bot has answered and been quiet for ``linger_ms``, and
 hangs up.
 
+Every report carries its timing health: how late bwsim's own caller frames left against
+their 20 ms slots (each stream's pacer lateness, raw samples) and the CPU each process
+used (:class:`WorkerTiming`), with a verdict (:meth:`LoadReport.verdict`): trustworthy
+when the pacing p99 is within :data:`PACING_BUDGET_MS` and no process was CPU-saturated;
+otherwise the bot's latencies from the run cannot be told from bwsim's own delay. With
+``--processes`` the calls are placed by :mod:`simulator.runner.load_workers`, whose
+workers each run :func:`place_load` and whose reports :meth:`LoadReport.merge` joins.
+
 This module returns data (:class:`LoadReport`) and prints nothing; progress goes to the
 ``on_call`` callback of :func:`run_load`, and :mod:`simulator.cli.load` draws it.
 """

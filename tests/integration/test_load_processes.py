@@ -45,7 +45,7 @@ def test_two_workers_place_the_calls_and_one_report_merges_them(
         _command(audio, *args),
         capture_output=True,
         text=True,
-        timeout=180,
+        timeout=100,
         env={**os.environ, **FAST},
         check=False,
     )
@@ -82,16 +82,20 @@ def test_a_worker_that_dies_is_named_and_fails_the_run(audio: Path, tmp_path: Pa
         env={**os.environ, **FAST},
     )
     assert proc.stderr is not None
-    seen = []
-    for line in proc.stderr:
-        seen.append(line)
-        started = re.search(r"load worker 2 started \(pid (\d+)\)", line)
-        if started:
-            os.kill(int(started.group(1)), signal.SIGKILL)
-            break
-    else:
-        pytest.fail("worker 2 never started:\n" + "".join(seen))
-    out, err = proc.communicate(timeout=180)
+    try:
+        seen = []
+        for line in proc.stderr:
+            seen.append(line)
+            started = re.search(r"load worker 2 started \(pid (\d+)\)", line)
+            if started:
+                os.kill(int(started.group(1)), signal.SIGKILL)
+                break
+        else:
+            pytest.fail("worker 2 never started:\n" + "".join(seen))
+        out, err = proc.communicate(timeout=100)
+    finally:
+        proc.kill()  # a no-op once it has ended; stops it if the test failed first
+        proc.wait()
     assert proc.returncode == 1, out + err
     assert "FAIL worker 2: crashed (killed by SIGKILL) after 0 of 1 calls" in err
     assert re.search(r"^worker 2 +FAILED: crashed", out, re.M), out
