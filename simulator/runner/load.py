@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import math
 import os
 import resource
@@ -37,6 +38,8 @@ from array import array
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
+
+import numpy as np
 
 from simulator.call.live import Caller, LiveCall
 from simulator.call.options import CallOptions
@@ -116,11 +119,11 @@ def pacing_summary(lateness_ms: Sequence[float]) -> dict[str, Any]:
     Nearest rank on the sorted raw samples, as :func:`~simulator.judge.metrics.summarize`;
     several workers' samples are merged before ranking, never their percentiles.
     """
-    values = sorted(lateness_ms)
+    values = np.sort(np.asarray(lateness_ms, dtype=np.float64))  # millions at a large run
     n = len(values)
 
     def rank(q: float) -> float | None:
-        return round(values[max(0, math.ceil(q * n) - 1)], 3) if n else None
+        return round(float(values[max(0, math.ceil(q * n) - 1)]), 3) if n else None
 
     return {"frames": n, "p50_ms": rank(0.50), "p99_ms": rank(0.99), "max_ms": rank(1.0)}
 
@@ -138,6 +141,11 @@ class WorkerTiming:
     error: str | None = None
     """Why the worker stopped before reporting (crashed, stalled, failed); None: it finished."""
 
+    @functools.cached_property
+    def pacing(self) -> dict[str, Any]:
+        """:func:`pacing_summary` of this worker's frames (computed once)."""
+        return pacing_summary(self.lateness_ms)
+
     @property
     def cores(self) -> float:
         """CPU used over the run, in cores (1.0: one core busy all the time)."""
@@ -151,7 +159,7 @@ class WorkerTiming:
     def problems(self, budget_ms: float) -> list[str]:
         """What makes this worker's timing untrustworthy (empty: nothing)."""
         found = []
-        p99 = pacing_summary(self.lateness_ms)["p99_ms"]
+        p99 = self.pacing["p99_ms"]
         if p99 is not None and p99 > budget_ms:
             found.append(f"its frames left p99 {p99:.1f} ms late, over the {budget_ms:g} ms budget")
         if self.saturated:
@@ -167,7 +175,7 @@ class WorkerTiming:
             "cpu_s": round(self.cpu_s, 3),
             "cpu_cores": round(self.cores, 3),
             "saturated": self.saturated,
-            "pacing": pacing_summary(self.lateness_ms),
+            "pacing": self.pacing,
         }
 
 
@@ -185,6 +193,7 @@ class LoadReport:
     """Each process that placed calls (one without ``--processes``), with its timing."""
     budget_ms: float = PACING_BUDGET_MS
     """The timing-health budget for bwsim's own pacing p99 (:data:`PACING_BUDGET_MS`)."""
+    _pacing: dict[str, Any] | None = field(default=None, init=False, repr=False, compare=False)
 
     @classmethod
     def merge(
@@ -214,10 +223,12 @@ class LoadReport:
 
     def pacing(self) -> dict[str, Any]:
         """The pacing of bwsim's own frames over every worker's frames (raw samples merged)."""
-        merged = array("d")
-        for w in self.workers:
-            merged.extend(w.lateness_ms)
-        return pacing_summary(merged)
+        if self._pacing is None:
+            merged = array("d")
+            for w in self.workers:
+                merged.extend(w.lateness_ms)
+            self._pacing = pacing_summary(merged)
+        return self._pacing
 
     def timing_problems(self) -> list[str]:
         """Why the timing cannot be trusted, one sentence part per problem (empty: it can)."""
@@ -344,9 +355,7 @@ class LoadReport:
 
         for w in self.workers:
             if w.error is None:
-                rows.append(
-                    line(f"worker {w.worker}", pacing_summary(w.lateness_ms), f"{w.cores:.2f}")
-                )
+                rows.append(line(f"worker {w.worker}", w.pacing, f"{w.cores:.2f}"))
             else:
                 rows.append(f"worker {w.worker:<11}FAILED: {w.error}")
         if len(self.workers) != 1:
