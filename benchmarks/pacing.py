@@ -24,6 +24,7 @@ deadlines do not all fall in the same instant, as real calls' would not).
 
     python benchmarks/pacing.py                          # 1, 50, 200, 500 streams, 60 s each
     python benchmarks/pacing.py --streams 200 --seconds 30 [--no-uvloop] [--driver sleep]
+    python benchmarks/pacing.py --streams 1000 --seconds 20 --processes 2   # two senders
 """
 
 from __future__ import annotations
@@ -32,13 +33,19 @@ import argparse
 import asyncio
 import contextlib
 import gc
+import multiprocessing
+import multiprocessing.connection
 import os
 import random
 import resource
+import signal
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
@@ -216,10 +223,45 @@ async def run_one(
             t.cancel()
         sink_data = sink.finish()
     wall = wall1 - wall0
-    sim_user, sim_sys = (
-        (cpu1.ru_utime - cpu0.ru_utime) / wall,
-        (cpu1.ru_stime - cpu0.ru_stime) / wall,
-    )
+    sent = [_Sent(o.lateness_ms, o.frames_sent, o.status, o.play_audio_frames) for o in outcomes]
+    cpu = {
+        "simulator_user": (cpu1.ru_utime - cpu0.ru_utime) / wall,
+        "simulator_sys": (cpu1.ru_stime - cpu0.ru_stime) / wall,
+    }
+    return summarize_run(n, seconds, sent, sink_data, steady_from, wall, cpu, {
+        "pacer_wakeups_per_s": round(wakeups / wall),
+        "gc_pauses": gc_summary,
+        "load_avg_before": load_before,
+    })  # fmt: skip
+
+
+@dataclass
+class _Sent:
+    """What the simulator side of one stream reports: enough to pair it with the sink's."""
+
+    lateness_ms: Sequence[float]
+    frames_sent: int
+    status: str
+    play_audio_frames: int
+
+
+def summarize_run(
+    n: int,
+    seconds: float,
+    outcomes: Sequence[_Sent],
+    sink_data: dict[str, Any],
+    steady_from: float,
+    wall: float,
+    cpu: dict[str, float],
+    extra: dict[str, Any],
+    workers: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The benchmark's record for one stream count: every stream's samples pooled.
+
+    ``outcomes[i]`` is stream ``s-{i}``; ``cpu`` is the simulator's (all its processes')
+    user and system CPU in cores over ``wall``.
+    """
+    sim_user, sim_sys = cpu["simulator_user"], cpu["simulator_sys"]
     sim_cpu = sim_user + sim_sys
     per: list[dict[str, Any]] = []
     lost = 0
@@ -241,7 +283,7 @@ async def run_one(
     send_drifts = [abs(float(s["send_drift"])) for s in per]
     sent = sum(o.frames_sent for o in outcomes)
     received = sum(len(sink_data.get(f"s_s-{i}", [])) for i in range(n))
-    return {
+    record: dict[str, Any] = {
         "benchmark": "pacing",
         "streams": n,
         "seconds": seconds,
@@ -259,25 +301,203 @@ async def run_one(
             "recv_mean": round(float(np.mean(drifts)), 3),
             "send_max": round(max(send_drifts), 3),
         },
-        "pacer_wakeups_per_s": round(wakeups / wall),
-        "gc_pauses": gc_summary,
-        "cpu_cores": {
-            "simulator": round(sim_cpu, 3),
-            "simulator_user": round(sim_user, 3),
-            "simulator_sys": round(sim_sys, 3),
-            "sink": round(float(sink_data["cpu_s"][0]) / wall, 3),
-        },
-        "load_avg_before": load_before,
-        "machine": machine(),
     }
+    record.update(extra)
+    record["cpu_cores"] = {
+        "simulator": round(sim_cpu, 3),
+        "simulator_user": round(sim_user, 3),
+        "simulator_sys": round(sim_sys, 3),
+        "sink": round(float(sink_data["cpu_s"][0]) / wall, 3),
+    }
+    if workers is not None:
+        record["workers"] = workers
+    record["machine"] = machine()
+    return record
+
+
+def _worker(
+    indices: list[int],
+    port: int,
+    seconds: float,
+    spread_ms: float,
+    gc_freeze: bool,
+    uvloop: bool,
+    conn: multiprocessing.connection.Connection,
+) -> None:
+    """One sender process of ``--processes N``: streams ``s-{i}`` for ``indices``, then report.
+
+    Sends ``("open",)`` once its streams are open, waits for the parent's steady-window
+    start (a ``time.monotonic()`` value: one clock for every process), measures its CPU
+    over ``seconds`` from there, and sends ``("done", streams, cpu_user_s, cpu_sys_s,
+    wall_s, wakeups)``.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops the workers
+    install_uvloop(uvloop)
+    if RT:
+        realtime()
+    asyncio.run(_worker_run(indices, port, seconds, spread_ms, gc_freeze, conn))
+
+
+async def _worker_run(
+    indices: list[int],
+    port: int,
+    seconds: float,
+    spread_ms: float,
+    gc_freeze: bool,
+    conn: multiprocessing.connection.Connection,
+) -> None:
+    speech = caller_speech(seconds + len(indices) * spread_ms / 1000 + 10)
+    if gc_freeze:
+        quiet_gc()
+    drivers: list[StreamDriver] = []
+    tasks: list[asyncio.Task[Any]] = []
+    for i in indices:
+        caller = CallerSource()
+        caller.say(speech, "speech")
+        driver = StreamDriver(
+            config=StreamConfig("9900000", f"c-{i}", f"s-{i}", f"bench-{i}"),
+            destination="wss://bench",
+            url=f"ws://127.0.0.1:{port}/",
+            headers={},
+            caller=caller,
+            recorder=CallRecorder(CallClock()),
+            on_violation=lambda v: None,
+        )
+        drivers.append(driver)
+        tasks.append(asyncio.create_task(driver.run()))
+        await asyncio.sleep((spread_ms + random.uniform(0, 20)) / 1000)
+
+    async def settled(d: StreamDriver) -> None:
+        waits = [asyncio.ensure_future(d.opened.wait()), asyncio.ensure_future(d.closed.wait())]
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        for w in waits:
+            w.cancel()
+
+    await asyncio.wait_for(asyncio.gather(*(settled(d) for d in drivers)), 120)
+    conn.send(("open",))
+    steady_from = await asyncio.to_thread(conn.recv)
+    await asyncio.sleep(max(0.0, steady_from - time.monotonic()))
+    cpu0, wall0 = resource.getrusage(resource.RUSAGE_SELF), time.monotonic()
+    wakeups0 = Pacer.for_loop().wakeups
+    await asyncio.sleep(seconds)
+    cpu1, wall1 = resource.getrusage(resource.RUSAGE_SELF), time.monotonic()
+    wakeups = Pacer.for_loop().wakeups - wakeups0
+    for d in drivers:
+        d.stop()
+    outcomes = await asyncio.gather(*tasks)
+    streams = [
+        (i, list(o.lateness_ms), o.frames_sent, o.status, o.play_audio_frames)
+        for i, o in zip(indices, outcomes, strict=True)
+    ]
+    conn.send((
+        "done",
+        streams,
+        cpu1.ru_utime - cpu0.ru_utime,
+        cpu1.ru_stime - cpu0.ru_stime,
+        wall1 - wall0,
+        wakeups,
+    ))  # fmt: skip
+
+
+def run_processes(
+    n: int,
+    seconds: float,
+    spread_ms: float,
+    play_every: int,
+    processes: int,
+    gc_freeze: bool = True,
+    uvloop: bool = True,
+) -> dict[str, Any]:
+    """:func:`run_one` with the ``n`` streams spread over ``processes`` sender processes.
+
+    Each sender (spawned: a fresh interpreter) has its own event loop and pacer; stream
+    ``s-{i}`` goes to sender ``i % processes``. The figures pool every stream's samples;
+    ``cpu_cores.simulator`` is the senders' CPU added up, and ``workers`` shows each.
+    """
+    tmp = Path(tempfile.mkdtemp(prefix="bwsim-pacing-"))
+    sink = SinkProcess(tmp / "arrivals.npz", play_every)
+    ctx = multiprocessing.get_context("spawn")
+    procs: list[BaseProcess] = []
+    conns: list[multiprocessing.connection.Connection] = []
+    done: dict[int, tuple[Any, ...]] = {}
+    try:
+        for w in range(processes):
+            mine, theirs = ctx.Pipe()
+            indices = list(range(w, n, processes))
+            args = (indices, sink.port, seconds, spread_ms * processes, gc_freeze, uvloop, theirs)
+            proc = ctx.Process(target=_worker, args=args, daemon=True)
+            proc.start()
+            theirs.close()
+            procs.append(proc)
+            conns.append(mine)
+        for w in range(processes):
+            _expect(procs, conns, w, "open")
+        steady_from = time.monotonic() + 0.1
+        load_before = machine()["load_avg"]
+        for conn in conns:
+            conn.send(steady_from)
+        for w in range(processes):
+            done[w] = _expect(procs, conns, w, "done")
+    finally:
+        for started in procs:
+            if started.is_alive():
+                started.terminate()
+            started.join(10)
+        sink_data = sink.finish()
+    sent: list[_Sent] = [_Sent([], 0, "never", 0)] * n
+    workers = []
+    user = system = 0.0
+    wall = max(d[4] for d in done.values())
+    for w, (_, streams, cpu_user, cpu_sys, wall_w, wakeups) in sorted(done.items()):
+        for i, lateness, frames, status, played in streams:
+            sent[i] = _Sent(lateness, frames, status, played)
+        user += cpu_user / wall_w
+        system += cpu_sys / wall_w
+        workers.append({
+            "worker": w + 1,
+            "streams": len(streams),
+            "cpu_cores": round((cpu_user + cpu_sys) / wall_w, 3),
+            "send": dist(np.concatenate([np.asarray(s[1]) for s in streams] or [np.zeros(0)])),
+            "pacer_wakeups_per_s": round(wakeups / wall_w),
+        })  # fmt: skip
+    cpu = {"simulator_user": user, "simulator_sys": system}
+    extra = {"processes": processes, "load_avg_before": load_before}
+    return summarize_run(n, seconds, sent, sink_data, steady_from, wall, cpu, extra, workers)
+
+
+def _expect(
+    procs: list[BaseProcess],
+    conns: list[multiprocessing.connection.Connection],
+    w: int,
+    kind: str,
+) -> tuple[Any, ...]:
+    """Worker ``w``'s next message, which must be ``kind``; a worker that died ends the run."""
+    ready = multiprocessing.connection.wait([conns[w], procs[w].sentinel], timeout=300)
+    if conns[w] in ready:
+        message = conns[w].recv()
+        if message[0] == kind:
+            return tuple(message)
+    raise SystemExit(f"pacing: sender {w + 1} ended before {kind!r} (exit {procs[w].exitcode})")
 
 
 async def main(args: argparse.Namespace) -> None:
     for n in args.streams:
         note(f"pacing: {n} stream(s), {args.seconds:g} s …")
-        record = await run_one(
-            n, args.seconds, args.spread_ms, args.play_every, gc_freeze=not args.no_gc_freeze
-        )
+        if args.processes > 1:
+            record = await asyncio.to_thread(
+                run_processes,
+                n,
+                args.seconds,
+                args.spread_ms,
+                args.play_every,
+                args.processes,
+                gc_freeze=not args.no_gc_freeze,
+                uvloop=args.uvloop_used,
+            )
+        else:
+            record = await run_one(
+                n, args.seconds, args.spread_ms, args.play_every, gc_freeze=not args.no_gc_freeze
+            )
         record["uvloop_used"] = args.uvloop_used
         record["gc_freeze"] = not args.no_gc_freeze
         record["pacer"] = Pacer.for_loop().kind
@@ -294,6 +514,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--spread-ms", type=float, default=5.0)
     parser.add_argument("--play-every", type=int, default=2, help="sink talks every Nth frame")
     parser.add_argument("--no-uvloop", action="store_true", help="the standard asyncio loop")
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="sender processes, each with its own loop (default 1: this process's loop)",
+    )
     parser.add_argument(
         "--no-gc-freeze", action="store_true", help="skip simulator.call.pacer.quiet_gc"
     )

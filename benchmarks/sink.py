@@ -9,6 +9,10 @@ frame with a ``playAudio`` of ``--play-ms`` of μ-law, so bwsim's receive and pl
 runs too. It is as light as it can be (a raw asyncio protocol, uvloop when installed,
 pre-built reply frames) because its own lateness is part of what it measures.
 
+A ``POST`` (a call webhook, as ``bwsim load --url http://127.0.0.1:PORT`` sends) is
+answered with ``<StartStream>`` back to the sink and a long ``<Pause>``: the sink is then
+a bot as cheap as a bot can be, the load target of ``benchmarks/load.py``.
+
 Prints ``PORT <n>`` once listening. When its stdin closes it writes ``--out`` (an ``.npz``
 with one array of arrival times per ``streamId``, plus its CPU seconds) and exits.
 
@@ -36,6 +40,12 @@ from simulator.protocol.codec import ulaw_encode
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 MEDIA_HEADS = (b'{"eventType": "media"', b'{"track": ')
 """How a media frame begins: ``eventType`` first (the documented wire) or last (observed)."""
+WEBHOOK_BXML = (
+    b'<?xml version="1.0" encoding="UTF-8"?><Response><StartStream '
+    b'destination="wss://sink/stream" mode="bidirectional" tracks="inbound"/>'
+    b'<Pause duration="86400"/></Response>'
+)
+"""The answer to a call webhook: stream to this sink (bwsim takes any host to mean the bot)."""
 
 
 def _unmask(data: bytes | bytearray | memoryview, mask: bytes) -> bytes:
@@ -90,9 +100,39 @@ class Sink(asyncio.Protocol):
             end = self.buf.find(b"\r\n\r\n")
             if end < 0:
                 return
+            if self.buf.startswith(b"POST"):
+                self._webhook(end)
+                return
             self._upgrade(bytes(self.buf[:end]))
             del self.buf[: end + 4]
         self._frames(now)
+
+    def _webhook(self, end: int) -> None:
+        """Answer a call webhook (``bwsim load --url``) with a stream back to this sink.
+
+        As the guide's bots do: ``<StartStream>`` then a long ``<Pause>``; a webhook without
+        credentials is refused (401), any with them accepted (the sink is a load target).
+        """
+        length, signed = 0, False
+        for line in bytes(self.buf[:end]).split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            name = name.strip().lower()
+            if name == b"content-length":
+                length = int(value)
+            signed = signed or name == b"authorization"
+        if len(self.buf) < end + 4 + length:
+            return  # the rest of the body is on its way
+        assert self.transport is not None
+        if signed:
+            head, body = b"200 OK\r\nContent-Type: application/xml", WEBHOOK_BXML
+        else:  # bwsim probes with a webhook without credentials: refuse it, as bots must
+            head, body = b'401 Unauthorized\r\nWWW-Authenticate: Basic realm="sink"', b""
+        self.transport.write(
+            b"HTTP/1.1 " + head + b"\r\nConnection: close\r\nContent-Length: "
+            + str(len(body)).encode() + b"\r\n\r\n" + body
+        )  # fmt: skip
+        self.transport.close()
+        self.buf.clear()
 
     def _upgrade(self, request: bytes) -> None:
         key = b""

@@ -10,9 +10,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from simulator.call.audio_files import load_caller_audio
 from simulator.call.options import DEFAULT_MAX_CALL_S, CallOptions
@@ -21,6 +22,7 @@ from simulator.cli.options import EXIT_FAILED, EXIT_OK, Subparsers, add_audio, a
 from simulator.errors import ConfigError
 from simulator.runner.lifetime import interrupt_on_termination
 from simulator.runner.load import CallRecord, loop_factory, run_load
+from simulator.runner.load_workers import run_load_processes
 from simulator.runner.targets import BotCredentials, UrlTarget, parse_target
 
 __all__ = ["Progress", "add_parser", "run"]
@@ -64,8 +66,12 @@ def add_parser(sub: Subparsers) -> None:
             "Place --calls calls to one bot, --concurrency at a time, each a whole call "
             "checked as `bwsim call` checks it plus the audio metrics (a bot that never "
             "speaks or never answers fails the call). Prints a table of call-setup success "
-            "and latency percentiles; --json writes the report (schema 1). Exit 0: every "
-            "call passed; 1: some failed; 2: the run could not be made."
+            "and latency percentiles, then the timing health: how late bwsim's own frames "
+            "left and the CPU each worker used, with a verdict on whether the bot's "
+            "latencies can be trusted. --processes spreads the calls over worker "
+            "processes (default: every core available). --json writes the report (schema "
+            "1). Exit 0: every call passed; 1: some failed (or a worker failed, or "
+            "--require-trustworthy and the timing was not); 2: the run could not be made."
         ),
     )
     add_target(load)
@@ -85,6 +91,20 @@ def add_parser(sub: Subparsers) -> None:
     )
     load.add_argument(
         "--reply-wait-ms", type=float, default=10_000, help="longest wait for the answer"
+    )
+    load.add_argument(
+        "--processes",
+        type=int,
+        default=None,
+        help="worker processes placing the calls, each with its own event loop and share of "
+        "the calls and of --concurrency (default: the cores available to bwsim, never more "
+        "than --concurrency; 1: one loop in this process)",
+    )
+    load.add_argument(
+        "--require-trustworthy",
+        action="store_true",
+        help="exit 1 when the timing health says the generator was overloaded (default: "
+        "a warning; the exit code says whether the calls passed)",
     )
     load.add_argument(
         "--realtime",
@@ -115,23 +135,39 @@ def _run(args: argparse.Namespace) -> int:
         print("bwsim: --realtime: SCHED_FIFO was refused (needs root or CAP_SYS_NICE); "
               "running with normal scheduling", file=sys.stderr)  # fmt: skip
     credentials = BotCredentials.from_environment() if isinstance(target, UrlTarget) else None
+    processes = available_cores() if args.processes is None else args.processes
+    if processes < 1:
+        raise ConfigError(f"--processes must be at least 1 (got {processes})")
     progress = Progress(args.calls)
+    common: dict[str, Any] = {
+        "calls": args.calls,
+        "concurrency": args.concurrency,
+        "options": CallOptions(max_call_s=args.max_seconds),
+        "linger_ms": args.linger_ms,
+        "greeting_wait_ms": args.greeting_wait_ms,
+        "reply_wait_ms": args.reply_wait_ms,
+        "api_port": args.api_port,
+        "credentials": credentials,
+        "on_call": progress.update,
+    }
+
+    def started(number: int, pid: int) -> None:
+        print(f"bwsim: load worker {number} started (pid {pid})", file=sys.stderr, flush=True)
+
     with asyncio.Runner(loop_factory=loop_factory()) as runner:
-        report = runner.run(
-            run_load(
-                target,
-                voice,
-                calls=args.calls,
-                concurrency=args.concurrency,
-                options=CallOptions(max_call_s=args.max_seconds),
-                linger_ms=args.linger_ms,
-                greeting_wait_ms=args.greeting_wait_ms,
-                reply_wait_ms=args.reply_wait_ms,
-                api_port=args.api_port,
-                credentials=credentials,
-                on_call=progress.update,
+        if min(processes, args.calls, args.concurrency) == 1:
+            report = runner.run(run_load(target, voice, **common))
+        else:
+            report = runner.run(
+                run_load_processes(
+                    target,
+                    voice,
+                    processes=processes,
+                    realtime=args.realtime,
+                    on_worker=started,
+                    **common,
+                )
             )
-        )
     print(report.table())
     for record in report.records:
         if not record.passed:
@@ -141,8 +177,22 @@ def _run(args: argparse.Namespace) -> int:
             )
     for problem in report.unattributed:
         print(f"bwsim: FAIL {problem}", file=sys.stderr)
+    for worker in report.failed_workers:
+        print(f"bwsim: FAIL worker {worker.worker}: {worker.error}", file=sys.stderr)
+    if not report.trustworthy:
+        print(f"bwsim: WARNING {report.verdict()}", file=sys.stderr)
     if args.json:
         path = Path(args.json)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(report.to_dict(), indent=1, default=str) + "\n", "utf-8")
+    if args.require_trustworthy and not report.trustworthy:
+        return EXIT_FAILED
     return EXIT_OK if report.ok else EXIT_FAILED
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity), the default of --processes."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1

@@ -270,6 +270,9 @@ class Registry:
         self.accounts: dict[str, Account] = {}
         self.calls: dict[str, Call] = {}
         self._listeners: list[Listener] = []
+        self.new_call_id: Callable[[], str] = new_call_id
+        """Mints the id of each new call (``bwsim load --processes`` gives each worker's
+        fake ids its router can tell apart)."""
 
     # -- accounts -------------------------------------------------------------------
 
@@ -336,7 +339,7 @@ class Registry:
         if account is None:
             raise KeyError(f"no account {account_id!r}: create it with create_account() first")
         call = Call(
-            call_id=call_id or new_call_id(),
+            call_id=call_id or self.new_call_id(),
             account_id=account_id,
             application_id=account.application_id,
             from_=from_,
@@ -439,7 +442,7 @@ class Registry:
         call.transfer = TransferRecord(
             targets=targets,
             at=self._clock(),
-            b_leg_call_id=new_call_id(),
+            b_leg_call_id=self.new_call_id(),
             attributes=dict(attributes or {}),
         )
         if call.transfer_stream == "ends":

@@ -18,10 +18,11 @@ import contextlib
 import json
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from simulator.call.live import Caller
 from simulator.call.options import CallOptions
@@ -54,6 +55,7 @@ class Harness:
         credentials: BotCredentials | None = None,
         log_path: Path | None = None,
         allow_hosts: Sequence[str] = (),
+        front: Callable[[VoiceApiApp], Any] | None = None,
     ) -> None:
         self.api_port = api_port
         self.log_path = log_path
@@ -61,6 +63,9 @@ class Harness:
         self.allow_hosts = tuple(allow_hosts)
         self.fake = FakeBandwidth(settings=settings or FakeSettings())
         self.app = VoiceApiApp(self.fake)
+        self.front = front
+        """Wraps the Voice API app before it is served (``bwsim load --processes``: the
+        router that sends each call's requests to the worker process that owns the call)."""
         self.target = target
         self.intercept_in_process = intercept_in_process
         self.bot_env = dict(bot_env or {})
@@ -135,7 +140,8 @@ class Harness:
 
     async def __aenter__(self) -> Harness:
         try:
-            self.api = await self._stack.enter_async_context(serve(self.app, port=self.api_port))
+            served = self.app if self.front is None else self.front(self.app)
+            self.api = await self._stack.enter_async_context(serve(served, port=self.api_port))
             if self.intercept_in_process:
                 self.interceptor = Interceptor(
                     self.api.base_url, on_blocked=self._blocked, allow_hosts=self.allow_hosts
