@@ -1,0 +1,369 @@
+"""The Locust user that places whole Bandwidth calls, and the hooks that run its engine.
+
+Importing this module imports Locust, which monkey-patches the standard library for
+gevent: only a locustfile imports it (``from simulator.locust import BandwidthCallUser``).
+
+Each worker process (or a single-process run) starts one :class:`CallEngine` when Locust
+initialises it: a fake Bandwidth on an asyncio loop in a real OS thread (started with the
+unpatched ``_thread.start_new_thread``; a greenlet running the loop would block the hub).
+A user's task hands the engine one call and waits on a gevent ``AsyncResult`` that the
+loop's thread wakes through the hub's thread-safe ``async_`` watcher, so the hub keeps
+running every other user meanwhile. Each finished call becomes Locust samples
+(``request_type`` ``bwsim``): ``call``, ``setup``, ``first_audio``, ``response``,
+``clear``, ``hangup``.
+
+Every ``--bwsim-health-interval-s`` each worker reports its own timing health as samples
+of ``request_type`` ``bwsim-health``: ``pacing_p99`` (the 99th percentile of how late the
+caller's 20 ms frames went out, in ms, over the calls that ended in that interval) and
+``cpu_percent`` (the worker process's CPU over the interval, in percent of one core,
+recorded in the "ms" columns). A worker past its budget (``--bwsim-pacing-budget-ms``,
+``--bwsim-cpu-budget``) logs a warning and records the sample as the failure
+``generator overloaded: …``: the bot's latencies measured in that interval are not to be
+trusted, and the bot is not to blame.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any, TypeVar
+
+import gevent
+import locust
+from gevent import monkey
+from gevent.event import AsyncResult
+from locust import User, constant, events, task
+from locust.env import Environment
+from locust.runners import MasterRunner, WorkerRunner
+
+from simulator.call.audio_files import load_caller_audio
+from simulator.errors import ConfigError
+from simulator.locust.engine import CallEngine, CallReport, EngineSettings, LoopThread
+from simulator.locust.router import Router, WorkerEntry, register_worker
+from simulator.protocol.codec import Pcm
+from simulator.rest.control_guard import TOKEN_VAR
+from simulator.runner.bot_env import BotCredentials
+from simulator.runner.load import load_caller, loop_factory
+from simulator.runner.servers import RunningServer, serve
+from simulator.suite import AUDIO_DIR
+
+__all__ = ["BandwidthCallUser", "CallFailed", "GeneratorOverloaded"]
+
+_log = logging.getLogger("bwsim.locust")
+T = TypeVar("T")
+REQUEST_TYPE = "bwsim"
+HEALTH_TYPE = "bwsim-health"
+DEFAULT_AUDIO = AUDIO_DIR / "question.wav"
+
+
+class CallFailed(Exception):
+    """A call bwsim judged failed; the message is bwsim's reason."""
+
+
+class GeneratorOverloaded(Exception):
+    """A worker could not hold its own timing: its figures are not the bot's."""
+
+
+def _start_real_thread(run: Callable[[], None]) -> object:
+    start_new_thread = monkey.get_original("_thread", "start_new_thread")
+    return start_new_thread(run, ())
+
+
+class _WorkerState:
+    """What one worker process holds: its loop thread, engine, router and health window."""
+
+    def __init__(self) -> None:
+        self.loop: LoopThread | None = None
+        self.engine: CallEngine | None = None
+        self.router: Any = None
+        self.router_api: RunningServer | None = None
+        self.voice: Pcm | None = None
+        self.lateness: list[float] = []
+        self.health: gevent.Greenlet | None = None
+
+    def ensure_loop(self) -> LoopThread:
+        if self.loop is None:
+            self.loop = LoopThread(_start_real_thread, loop_factory())
+            self.loop.start()
+        return self.loop
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run ``coro`` on the engine's loop; wait for it without blocking the gevent hub."""
+        loop = self.ensure_loop()
+        hub = gevent.get_hub()
+        watcher = hub.loop.async_()
+        woken: AsyncResult = AsyncResult()
+        finished: list[asyncio.Task[T]] = []
+
+        def done(task: asyncio.Task[T]) -> None:  # in the loop's thread
+            finished.append(task)
+            watcher.send()
+
+        watcher.start(lambda: woken.set(True))
+        cancel = loop.submit(coro, done)
+        try:
+            woken.get()
+        except BaseException:
+            cancel()  # the greenlet was killed (the run stops): end the call too
+            raise
+        finally:
+            watcher.close()
+        return finished[0].result()
+
+
+_STATE = _WorkerState()
+
+
+@events.init_command_line_parser.add_listener
+def _add_arguments(parser: Any) -> None:
+    group = parser.add_argument_group("bwsim", "Whole Bandwidth calls placed by bwsim")
+
+    def add(name: str, **kw: Any) -> None:
+        env = "BWSIM_" + name.removeprefix("--bwsim-").replace("-", "_").upper()
+        group.add_argument(name, env_var=env, **kw)
+
+    add("--bwsim-audio", default=str(DEFAULT_AUDIO), help="caller audio file (every worker)")
+    add("--bwsim-archive", default="", help="a call archive: its caller audio is said instead")
+    add("--bwsim-linger-ms", type=float, default=1500.0, help="quiet after the answer → hang up")
+    add("--bwsim-greeting-wait-ms", type=float, default=5000.0, help="wait for the greeting")
+    add("--bwsim-reply-wait-ms", type=float, default=10_000.0, help="wait for each answer")
+    add("--bwsim-max-call-s", type=float, default=60.0, help="longest call")
+    add("--bwsim-api-host", default="127.0.0.1", help="this worker's fake Voice API address")
+    add("--bwsim-api-port", type=int, default=0, help="its port (0: any free one)")
+    add("--bwsim-advertise-url", default="", help="URL the router reaches this worker's fake at")
+    add("--bwsim-router", default="", help="router URL this worker registers with")
+    add("--bwsim-router-host", default="127.0.0.1", help="master: the router's address")
+    add("--bwsim-router-port", type=int, default=-1, help="master: run the router on this port")
+    add("--bwsim-pacing-budget-ms", type=float, default=5.0, help="pacing p99 budget")
+    add("--bwsim-cpu-budget", type=float, default=90.0, help="CPU budget, %% of one core")
+    add("--bwsim-health-interval-s", type=float, default=5.0, help="health report interval")
+
+
+def _fail(message: str) -> None:
+    _log.error("bwsim: error: %s", message)
+    raise SystemExit(2)
+
+
+@events.init.add_listener
+def _on_init(environment: Environment, **_: Any) -> None:
+    opts = environment.parsed_options
+    if opts is None:
+        return
+    runner = environment.runner
+    if opts.bwsim_router_port >= 0 and not isinstance(runner, WorkerRunner):
+        _start_router(opts)
+    if isinstance(runner, MasterRunner):
+        return
+    _start_engine(environment, opts)
+
+
+def _credentials() -> BotCredentials:
+    creds = BotCredentials.from_environment()
+    if creds is None:
+        _fail(
+            "set BANDWIDTH_CLIENT_ID and BANDWIDTH_CLIENT_SECRET (and the webhook credentials "
+            f"and {TOKEN_VAR}) to the values the bot was started with, on every machine"
+        )
+        raise AssertionError  # not reached
+    return creds
+
+
+def _start_router(opts: Any) -> None:
+    token = os.environ.get(TOKEN_VAR)
+    if not token:
+        _fail(f"--bwsim-router-port needs {TOKEN_VAR}: the workers register with it")
+    router = Router(str(token))
+    _STATE.router = router
+    host, port = opts.bwsim_router_host, opts.bwsim_router_port
+
+    async def start() -> RunningServer:
+        server = serve(router, host=host, port=port)
+        _STATE.router = (router, server)
+        return await server.__aenter__()
+
+    _STATE.router_api = api = _STATE.run(start())
+    # Printed (not logged) so scripts and tests can read the address on standard output.
+    print(f"bwsim router: listening on {api.base_url}", flush=True)
+
+
+def _start_engine(environment: Environment, opts: Any) -> None:
+    # httpx logs every request at INFO: at hundreds of calls that drowns Locust's own log.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    creds = _credentials()
+    settings = EngineSettings(
+        credentials=creds, api_host=opts.bwsim_api_host, api_port=opts.bwsim_api_port
+    )
+    engine = CallEngine(settings)
+    _STATE.run(engine.start())
+    _STATE.engine = engine
+    router_url = opts.bwsim_router or (
+        _STATE.router_api.base_url if _STATE.router_api is not None else ""
+    )
+    advertised = opts.bwsim_advertise_url or engine.api_base
+    _log.info("bwsim: worker %s: fake Voice API at %s", settings.tag, advertised)
+    if router_url:
+        entry = WorkerEntry(settings.tag, advertised, engine.router_token())
+        try:
+            _STATE.run(register_worker(router_url, creds.control_token, entry))
+        except (OSError, RuntimeError) as exc:
+            _fail(f"could not register with the router at {router_url}: {exc}")
+    environment.events.test_start.add_listener(lambda **_: _start_health(environment))
+    environment.events.test_stop.add_listener(lambda **_: _stop_health())
+
+
+def _voice(opts: Any) -> Pcm:
+    if _STATE.voice is None:
+        try:
+            if opts.bwsim_archive:
+                from simulator.archive import CallArchive, caller_audio  # noqa: PLC0415
+
+                _STATE.voice = caller_audio(CallArchive.load(opts.bwsim_archive))
+            else:
+                _STATE.voice = load_caller_audio(Path(opts.bwsim_audio))
+        except ConfigError as exc:
+            _fail(str(exc))
+    assert _STATE.voice is not None
+    return _STATE.voice
+
+
+def _start_health(environment: Environment) -> None:
+    if _STATE.health is None:
+        _STATE.health = gevent.spawn(_health_loop, environment)
+
+
+def _stop_health() -> None:
+    if _STATE.health is not None:
+        _STATE.health.kill(block=False)
+        _STATE.health = None
+
+
+def _health_loop(environment: Environment) -> None:
+    opts = environment.parsed_options
+    assert opts is not None
+    interval = float(opts.bwsim_health_interval_s)
+    wall, cpu = time.monotonic(), time.process_time()
+    while True:
+        gevent.sleep(interval)
+        now_wall, now_cpu = time.monotonic(), time.process_time()
+        cpu_percent = 100.0 * (now_cpu - cpu) / max(now_wall - wall, 1e-9)
+        wall, cpu = now_wall, now_cpu
+        window, _STATE.lateness = _STATE.lateness, []
+        report_health(environment, window, cpu_percent)
+
+
+def report_health(environment: Environment, lateness_ms: list[float], cpu_percent: float) -> None:
+    """Record one interval's timing health of this worker as ``bwsim-health`` samples."""
+    opts = environment.parsed_options
+    assert opts is not None
+    tag = _STATE.engine.settings.tag if _STATE.engine is not None else "local"
+    fire = environment.events.request.fire
+    overloaded: list[str] = []
+    p99 = None
+    if lateness_ms:
+        ordered = sorted(lateness_ms)
+        p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+        if p99 > opts.bwsim_pacing_budget_ms:
+            overloaded.append(
+                f"pacing p99 {p99:.1f} ms is over the {opts.bwsim_pacing_budget_ms:g} ms budget"
+            )
+    if cpu_percent > opts.bwsim_cpu_budget:
+        overloaded.append(
+            f"CPU {cpu_percent:.0f}% of a core is over the {opts.bwsim_cpu_budget:g}% budget"
+        )
+    error = None
+    if overloaded:
+        text = "; ".join(overloaded)
+        _log.warning(
+            "bwsim: worker %s is past its capacity (%s): its latency figures in this interval "
+            "measure the generator, not the bot; run fewer users per worker or more workers",
+            tag,
+            text,
+        )
+        error = GeneratorOverloaded(f"generator overloaded: {text}")
+    if p99 is not None:
+        fire(
+            request_type=HEALTH_TYPE,
+            name="pacing_p99",
+            response_time=p99,
+            response_length=0,
+            exception=error,
+        )
+    fire(
+        request_type=HEALTH_TYPE,
+        name="cpu_percent",
+        response_time=cpu_percent,
+        response_length=0,
+        exception=error if p99 is None else None,
+    )
+
+
+def _shutdown() -> None:
+    _stop_health()
+    loop = _STATE.loop
+    if loop is None:
+        return
+    if _STATE.engine is not None:
+        engine, _STATE.engine = _STATE.engine, None
+        _STATE.run(engine.stop())
+    if isinstance(_STATE.router, tuple):
+        _, server = _STATE.router
+        _STATE.router = None
+        _STATE.run(server.__aexit__(None, None, None))
+    loop.stop()
+    _STATE.loop = None
+
+
+@events.quitting.add_listener
+def _on_quitting(environment: Environment, **_: Any) -> None:
+    _shutdown()
+
+
+class BandwidthCallUser(User):
+    """A caller: each task places one whole call, as Bandwidth, to the bot at ``--host``.
+
+    Subclass it in a locustfile (it is abstract, so Locust runs only your subclass); the
+    ``--bwsim-*`` options say what the caller says and how long it waits.
+    """
+
+    abstract = True
+    wait_time = constant(0)
+
+    @task
+    def place_call(self) -> None:
+        """Place one call and record its samples (see the module docstring)."""
+        engine = _STATE.engine
+        opts = self.environment.parsed_options
+        if engine is None or opts is None:
+            raise RuntimeError("bwsim: the engine did not start on this worker (see the log)")
+        host = self.host or self.environment.host
+        if not host:
+            raise RuntimeError("bwsim: give the bot's URL with --host http://HOST:PORT")
+        caller = load_caller(
+            _voice(opts),
+            linger_ms=opts.bwsim_linger_ms,
+            greeting_wait_ms=opts.bwsim_greeting_wait_ms,
+            reply_wait_ms=opts.bwsim_reply_wait_ms,
+        )
+        report = _STATE.run(engine.place(str(host), caller, max_call_s=opts.bwsim_max_call_s))
+        self.record(report)
+
+    def record(self, report: CallReport) -> None:
+        """Fire one Locust request event per sample of ``report``."""
+        _STATE.lateness.extend(report.lateness_ms)
+        fire = self.environment.events.request.fire
+        for sample in report.samples:
+            fire(
+                request_type=REQUEST_TYPE,
+                name=sample.name,
+                response_time=sample.ms,
+                response_length=0,
+                exception=None if sample.failure is None else CallFailed(sample.failure),
+                context={"call_id": report.call_id},
+            )
+
+
+_ = locust  # the import above is what patches the standard library for gevent
