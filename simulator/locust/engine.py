@@ -75,15 +75,19 @@ class CallReport:
 
 
 _IDS = re.compile(rf"{CALL_ID_RE.pattern}|{STREAM_ID_RE.pattern}")
+_WHEN = re.compile(r"\bat \d+(\.\d+)? ms")
+_HEARD = re.compile(r"\b\d+(\.\d+)? ms of its audio")
 
 
 def failure_reason(problems: list[str]) -> str:
     """The failure Locust shows for a call: bwsim's first problem, ids left out.
 
-    Locust's failure table groups by this text, so the call and stream ids (different on
-    every call) are replaced by ``{callId}``/``{streamId}`` and one reason is one row.
+    Locust's failure table groups by this text, so what differs on every call is left
+    out: call and stream ids read ``{callId}``/``{streamId}``, and the moment a thing
+    happened in the call (``at 2140 ms``) reads ``at … ms``. One reason is one row.
     """
     first = _IDS.sub(lambda m: "{callId}" if m[0].startswith("c-") else "{streamId}", problems[0])
+    first = _HEARD.sub("… ms of its audio", _WHEN.sub("at … ms", first))
     more = len(problems) - 1
     return first[:300] + (f" (and {more} more)" if more else "")
 

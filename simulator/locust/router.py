@@ -24,9 +24,11 @@ the Locust master with ``--bwsim-router-port 9050``.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import hmac
 import json
+import os
 import re
 import sys
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -35,7 +37,9 @@ from typing import Any
 
 import httpx
 
+from simulator.errors import TargetError
 from simulator.rest.control_guard import TOKEN_VAR
+from simulator.runner.servers import serve
 
 __all__ = ["REGISTER_PATH", "Router", "WorkerEntry", "main", "register_worker"]
 
@@ -181,19 +185,22 @@ async def register_worker(router_url: str, control_token: str, entry: WorkerEntr
         )
 
 
+async def _serve_forever(router: Router, host: str, port: int) -> None:
+    async with serve(router, host=host, port=port) as api:
+        # The bound address (``--port 0`` takes any free port), for people and scripts.
+        print(f"bwsim router: listening on {api.base_url}", flush=True)
+        await asyncio.Event().wait()
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m simulator.locust.router``: serve the router until interrupted."""
-    import os  # noqa: PLC0415
-
-    import uvicorn  # noqa: PLC0415
-
     parser = argparse.ArgumentParser(
         prog="python -m simulator.locust.router",
         description="One Voice API address for the bot; each call's requests go to the "
         "Locust worker that placed it.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    parser.add_argument("--port", type=int, default=9050, help="port to listen on")
+    parser.add_argument("--port", type=int, default=9050, help="port to listen on (0: any)")
     args = parser.parse_args(argv)
     token = os.environ.get(TOKEN_VAR)
     if not token:
@@ -203,8 +210,13 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    print(f"bwsim router: listening on http://{args.host}:{args.port}", flush=True)
-    uvicorn.run(Router(token), host=args.host, port=args.port, log_level="warning")
+    try:
+        asyncio.run(_serve_forever(Router(token), args.host, args.port))
+    except KeyboardInterrupt:
+        return 0
+    except TargetError as exc:
+        print(f"bwsim router: error: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

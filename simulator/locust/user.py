@@ -33,7 +33,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import gevent
+import gevent.event
 import locust
+import locust.stats
 from gevent import monkey
 from gevent.event import AsyncResult
 from locust import User, constant, events, task
@@ -57,6 +59,8 @@ _log = logging.getLogger("bwsim.locust")
 T = TypeVar("T")
 REQUEST_TYPE = "bwsim"
 HEALTH_TYPE = "bwsim-health"
+DRAIN, DRAINED = "bwsim_drain", "bwsim_drained"
+ENGINE_START_S = 30.0
 DEFAULT_AUDIO = AUDIO_DIR / "question.wav"
 
 
@@ -84,6 +88,10 @@ class _WorkerState:
         self.voice: Pcm | None = None
         self.lateness: list[float] = []
         self.health: gevent.Greenlet | None = None
+        self.draining: set[str] = set()
+        self.drained = gevent.event.Event()
+        self.ready = gevent.event.Event()
+        """Set once the engine serves (and has registered): the users wait for it."""
 
     def ensure_loop(self) -> LoopThread:
         if self.loop is None:
@@ -157,8 +165,59 @@ def _on_init(environment: Environment, **_: Any) -> None:
     if opts.bwsim_router_port >= 0 and not isinstance(runner, WorkerRunner):
         _start_router(opts)
     if isinstance(runner, MasterRunner):
+        runner.register_message(DRAINED, _on_drained)
+        environment.events.test_stopping.add_listener(lambda **_: _drain_workers(environment))
         return
+    if isinstance(runner, WorkerRunner):
+        runner.register_message(DRAIN, _on_drain, concurrent=True)
     _start_engine(environment, opts)
+
+
+def _drain_workers(environment: Environment) -> None:
+    """Master: let every worker finish its calls in flight and report them, then go on.
+
+    A headless master quits at ``--run-time`` and waits only half a second for the
+    workers' last statistics, so the calls still running would never be samples. Each
+    worker is asked to stop its users (a user ends its call first, within
+    ``--stop-timeout``), to send its statistics, then to say so; the master waits for
+    all of them (at most ``--stop-timeout`` + 30 s) before it quits and writes its report.
+    """
+    runner = environment.runner
+    if not isinstance(runner, MasterRunner):
+        return
+    _STATE.draining = {client.id for client in runner.clients.all}
+    if not _STATE.draining:
+        return
+    _STATE.drained.clear()
+    runner.send_message(DRAIN)
+    if not _STATE.drained.wait(timeout=environment.stop_timeout + 30):
+        _log.warning("bwsim: workers %s did not report their last calls", sorted(_STATE.draining))
+    _let_csv_catch_up()
+
+
+def _let_csv_catch_up() -> None:
+    """Give Locust's ``--csv`` writer one more pass, so the last calls are in the files.
+
+    The writer rewrites the files every ``CSV_STATS_INTERVAL_SEC`` and is never asked for
+    a last pass when Locust exits: calls that ended in the last second would be missing.
+    """
+    gevent.sleep(locust.stats.CSV_STATS_INTERVAL_SEC + 0.25)
+
+
+def _on_drained(environment: Environment, msg: Any, **_: Any) -> None:
+    _STATE.draining.discard(msg.node_id)
+    if not _STATE.draining:
+        _STATE.drained.set()
+
+
+def _on_drain(environment: Environment, msg: Any, **_: Any) -> None:
+    runner = environment.runner
+    assert runner is not None
+    runner.stop()  # each user ends the call it is in (within --stop-timeout), then stops
+    send_stats = getattr(runner, "_send_stats", None)  # Locust's own final report, sent now
+    if callable(send_stats):
+        send_stats()
+    runner.send_message(DRAINED)
 
 
 def _credentials() -> BotCredentials:
@@ -211,6 +270,7 @@ def _start_engine(environment: Environment, opts: Any) -> None:
             _STATE.run(register_worker(router_url, creds.control_token, entry))
         except (OSError, RuntimeError) as exc:
             _fail(f"could not register with the router at {router_url}: {exc}")
+    _STATE.ready.set()
     environment.events.test_start.add_listener(lambda **_: _start_health(environment))
     environment.events.test_stop.add_listener(lambda **_: _stop_health())
 
@@ -319,6 +379,8 @@ def _shutdown() -> None:
 
 @events.quitting.add_listener
 def _on_quitting(environment: Environment, **_: Any) -> None:
+    if not isinstance(environment.runner, (MasterRunner, WorkerRunner)):
+        _let_csv_catch_up()  # a single-process run: its last calls ended as it stopped
     _shutdown()
 
 
@@ -335,6 +397,8 @@ class BandwidthCallUser(User):
     @task
     def place_call(self) -> None:
         """Place one call and record its samples (see the module docstring)."""
+        # A worker may be sent its users while its engine is still starting.
+        _STATE.ready.wait(timeout=ENGINE_START_S)
         engine = _STATE.engine
         opts = self.environment.parsed_options
         if engine is None or opts is None:
@@ -364,6 +428,3 @@ class BandwidthCallUser(User):
                 exception=None if sample.failure is None else CallFailed(sample.failure),
                 context={"call_id": report.call_id},
             )
-
-
-_ = locust  # the import above is what patches the standard library for gevent
