@@ -40,9 +40,11 @@ __all__ = [
     "CallEngine",
     "CallReport",
     "EngineSettings",
+    "Health",
     "LoopThread",
     "Sample",
     "failure_reason",
+    "judge_health",
     "new_tag",
     "report_call",
 ]
@@ -125,6 +127,46 @@ def report_call(result: CallResult, duration_ms: float) -> CallReport:
         samples.append(Sample("hangup", closed - hung_up))
     lateness = [ms for s in result.streams for ms in s.lateness_ms]
     return CallReport(result.call_id, samples, problems, lateness)
+
+
+@dataclass(frozen=True)
+class Health:
+    """One interval of a worker's own timing, and whether its figures can be trusted."""
+
+    pacing_p99_ms: float | None
+    """99th percentile of how late the caller's frames went out (None: no frame ended)."""
+    cpu_percent: float
+    reasons: list[str]
+
+    @property
+    def overloaded(self) -> bool:
+        """The worker was past its capacity: its latencies measure itself, not the bot."""
+        return bool(self.reasons)
+
+    @property
+    def reason(self) -> str:
+        """What was over budget, in one line."""
+        return "; ".join(self.reasons)
+
+
+def judge_health(
+    lateness_ms: list[float], cpu_percent: float, *, pacing_budget_ms: float, cpu_budget: float
+) -> Health:
+    """Judge one interval: pacing p99 over ``pacing_budget_ms`` or CPU over ``cpu_budget``.
+
+    ``cpu_percent`` is the worker process's CPU over the interval in percent of one core
+    (its asyncio loop, which sends every frame, runs on one core at a time).
+    """
+    p99 = None
+    reasons = []
+    if lateness_ms:
+        ordered = sorted(lateness_ms)
+        p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+        if p99 > pacing_budget_ms:
+            reasons.append(f"pacing p99 {p99:.1f} ms is over the {pacing_budget_ms:g} ms budget")
+    if cpu_percent > cpu_budget:
+        reasons.append(f"CPU {cpu_percent:.0f}% of a core is over the {cpu_budget:g}% budget")
+    return Health(p99, cpu_percent, reasons)
 
 
 @dataclass(frozen=True)

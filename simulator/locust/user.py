@@ -44,7 +44,13 @@ from locust.runners import MasterRunner, WorkerRunner
 
 from simulator.call.audio_files import load_caller_audio
 from simulator.errors import ConfigError
-from simulator.locust.engine import CallEngine, CallReport, EngineSettings, LoopThread
+from simulator.locust.engine import (
+    CallEngine,
+    CallReport,
+    EngineSettings,
+    LoopThread,
+    judge_health,
+)
 from simulator.locust.router import Router, WorkerEntry, register_worker
 from simulator.protocol.codec import Pcm
 from simulator.rest.control_guard import TOKEN_VAR
@@ -88,6 +94,8 @@ class _WorkerState:
         self.voice: Pcm | None = None
         self.lateness: list[float] = []
         self.health: gevent.Greenlet | None = None
+        self.health_mark = (0.0, 0.0)
+        """Wall clock and process CPU time at the last health report."""
         self.draining: set[str] = set()
         self.drained = gevent.event.Event()
         self.ready = gevent.event.Event()
@@ -272,7 +280,7 @@ def _start_engine(environment: Environment, opts: Any) -> None:
             _fail(f"could not register with the router at {router_url}: {exc}")
     _STATE.ready.set()
     environment.events.test_start.add_listener(lambda **_: _start_health(environment))
-    environment.events.test_stop.add_listener(lambda **_: _stop_health())
+    environment.events.test_stop.add_listener(lambda **_: _stop_health(environment))
 
 
 def _voice(opts: Any) -> Pcm:
@@ -292,27 +300,34 @@ def _voice(opts: Any) -> Pcm:
 
 def _start_health(environment: Environment) -> None:
     if _STATE.health is None:
+        _STATE.health_mark = (time.monotonic(), time.process_time())
+        _STATE.lateness = []
         _STATE.health = gevent.spawn(_health_loop, environment)
 
 
-def _stop_health() -> None:
+def _stop_health(environment: Environment | None = None) -> None:
+    """Stop the interval reports; with ``environment``, report the last part interval."""
     if _STATE.health is not None:
         _STATE.health.kill(block=False)
         _STATE.health = None
+        if environment is not None:
+            _health_tick(environment)  # the calls that ended since the last report
 
 
 def _health_loop(environment: Environment) -> None:
     opts = environment.parsed_options
     assert opts is not None
-    interval = float(opts.bwsim_health_interval_s)
-    wall, cpu = time.monotonic(), time.process_time()
     while True:
-        gevent.sleep(interval)
-        now_wall, now_cpu = time.monotonic(), time.process_time()
-        cpu_percent = 100.0 * (now_cpu - cpu) / max(now_wall - wall, 1e-9)
-        wall, cpu = now_wall, now_cpu
-        window, _STATE.lateness = _STATE.lateness, []
-        report_health(environment, window, cpu_percent)
+        gevent.sleep(float(opts.bwsim_health_interval_s))
+        _health_tick(environment)
+
+
+def _health_tick(environment: Environment) -> None:
+    wall, cpu = _STATE.health_mark
+    now_wall, now_cpu = time.monotonic(), time.process_time()
+    _STATE.health_mark = (now_wall, now_cpu)
+    window, _STATE.lateness = _STATE.lateness, []
+    report_health(environment, window, 100.0 * (now_cpu - cpu) / max(now_wall - wall, 1e-9))
 
 
 def report_health(environment: Environment, lateness_ms: list[float], cpu_percent: float) -> None:
@@ -320,35 +335,27 @@ def report_health(environment: Environment, lateness_ms: list[float], cpu_percen
     opts = environment.parsed_options
     assert opts is not None
     tag = _STATE.engine.settings.tag if _STATE.engine is not None else "local"
-    fire = environment.events.request.fire
-    overloaded: list[str] = []
-    p99 = None
-    if lateness_ms:
-        ordered = sorted(lateness_ms)
-        p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
-        if p99 > opts.bwsim_pacing_budget_ms:
-            overloaded.append(
-                f"pacing p99 {p99:.1f} ms is over the {opts.bwsim_pacing_budget_ms:g} ms budget"
-            )
-    if cpu_percent > opts.bwsim_cpu_budget:
-        overloaded.append(
-            f"CPU {cpu_percent:.0f}% of a core is over the {opts.bwsim_cpu_budget:g}% budget"
-        )
+    health = judge_health(
+        lateness_ms,
+        cpu_percent,
+        pacing_budget_ms=opts.bwsim_pacing_budget_ms,
+        cpu_budget=opts.bwsim_cpu_budget,
+    )
     error = None
-    if overloaded:
-        text = "; ".join(overloaded)
+    if health.overloaded:
         _log.warning(
             "bwsim: worker %s is past its capacity (%s): its latency figures in this interval "
             "measure the generator, not the bot; run fewer users per worker or more workers",
             tag,
-            text,
+            health.reason,
         )
-        error = GeneratorOverloaded(f"generator overloaded: {text}")
-    if p99 is not None:
+        error = GeneratorOverloaded(f"generator overloaded: {health.reason}")
+    fire = environment.events.request.fire
+    if health.pacing_p99_ms is not None:
         fire(
             request_type=HEALTH_TYPE,
             name="pacing_p99",
-            response_time=p99,
+            response_time=health.pacing_p99_ms,
             response_length=0,
             exception=error,
         )
@@ -357,7 +364,7 @@ def report_health(environment: Environment, lateness_ms: list[float], cpu_percen
         name="cpu_percent",
         response_time=cpu_percent,
         response_length=0,
-        exception=error if p99 is None else None,
+        exception=error if health.pacing_p99_ms is None else None,
     )
 
 

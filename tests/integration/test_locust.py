@@ -218,7 +218,12 @@ def test_master_and_two_workers_report_every_call_by_name(spawn: object, tmp_pat
 
 
 def test_a_silent_bot_fails_its_calls_with_bwsims_reason(spawn: object, tmp_path: Path) -> None:
-    """A bot whose speech has no audio: every call is a failure named "the bot never spoke"."""
+    """A bot whose speech has no audio: every call is a failure named "the bot never spoke".
+
+    The budgets of the generator's own timing are set to 0, so its health samples are
+    failures too, named ``generator overloaded``, on rows of their own: a generator past its
+    capacity is never taken for the bot.
+    """
     router_url, bot_url, bot = _router_and_bot(spawn, "tests.bots.flawed:silent")
     prefix = tmp_path / "run"
     run = spawn(  # type: ignore[operator]
@@ -226,6 +231,7 @@ def test_a_silent_bot_fails_its_calls_with_bwsims_reason(spawn: object, tmp_path
         *("-m", "locust", "-f", str(LOCUSTFILE), "--headless", *CALLER),
         *("-u", "2", "-r", "2", "--run-time", "2s", "--stop-timeout", "40"),
         *("--host", bot_url, "--csv", str(prefix), f"--bwsim-router={router_url}"),
+        *("--bwsim-pacing-budget-ms=0", "--bwsim-cpu-budget=0"),
         env={},
     )
     code = run.exit_code()
@@ -239,3 +245,7 @@ def test_a_silent_bot_fails_its_calls_with_bwsims_reason(spawn: object, tmp_path
     assert reasons, failures
     assert all("the bot never spoke: it sent no playAudio" in r for r in reasons), reasons
     assert "first_audio" not in {name for _, name in stats}
+    overloaded = {f["Name"]: f["Error"] for f in failures if f["Method"] == "bwsim-health"}
+    assert "generator overloaded: pacing p99" in overloaded["pacing_p99"], overloaded
+    assert "over the 0 ms budget" in overloaded["pacing_p99"]
+    assert "generator overloaded" not in "".join(reasons)
