@@ -43,6 +43,7 @@ from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
 from simulator.call.audio_files import load_caller_audio
+from simulator.call.pacer import quiet_gc
 from simulator.errors import ConfigError
 from simulator.locust.engine import (
     CallEngine,
@@ -278,6 +279,7 @@ def _start_engine(environment: Environment, opts: Any) -> None:
             _STATE.run(register_worker(router_url, creds.control_token, entry))
         except (OSError, RuntimeError) as exc:
             _fail(f"could not register with the router at {router_url}: {exc}")
+    quiet_gc()  # as bwsim load does once it is up: no full collection stops every stream
     _STATE.ready.set()
     environment.events.test_start.add_listener(lambda **_: _start_health(environment))
     environment.events.test_stop.add_listener(lambda **_: _stop_health(environment))
