@@ -34,6 +34,7 @@ from typing import Any, TypeVar
 
 import gevent
 import gevent.event
+import httpx
 import locust
 import locust.stats
 from gevent import monkey
@@ -93,6 +94,7 @@ class _WorkerState:
         self.router: Any = None
         self.router_api: RunningServer | None = None
         self.voice: Pcm | None = None
+        self.voice_source: tuple[str, str] | None = None
         self.lateness: list[float] = []
         self.health: gevent.Greenlet | None = None
         self.health_mark = (0.0, 0.0)
@@ -277,8 +279,12 @@ def _start_engine(environment: Environment, opts: Any) -> None:
         entry = WorkerEntry(settings.tag, advertised, engine.router_token())
         try:
             _STATE.run(register_worker(router_url, creds.control_token, entry))
-        except (OSError, RuntimeError) as exc:
-            _fail(f"could not register with the router at {router_url}: {exc}")
+        except (OSError, RuntimeError, httpx.HTTPError) as exc:
+            _fail(
+                f"could not register with the router at {router_url} ({exc!r}): start the "
+                "router first (python -m simulator.locust.router, or --bwsim-router-port on "
+                "the master) and check the URL"
+            )
     quiet_gc()  # as bwsim load does once it is up: no full collection stops every stream
     _STATE.ready.set()
     environment.events.test_start.add_listener(lambda **_: _start_health(environment))
@@ -286,7 +292,10 @@ def _start_engine(environment: Environment, opts: Any) -> None:
 
 
 def _voice(opts: Any) -> Pcm:
-    if _STATE.voice is None:
+    """The caller's audio, read once per file (the master's options reach workers late)."""
+    source = (opts.bwsim_archive, opts.bwsim_audio)
+    if _STATE.voice_source != source:
+        _STATE.voice, _STATE.voice_source = None, source
         try:
             if opts.bwsim_archive:
                 from simulator.archive import CallArchive, caller_audio  # noqa: PLC0415

@@ -23,7 +23,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pytest
+
+from tests.replay_archives import build_archive, silence, tone
 
 pytestmark = pytest.mark.e2e
 
@@ -222,16 +225,18 @@ def test_a_silent_bot_fails_its_calls_with_bwsims_reason(spawn: object, tmp_path
 
     The budgets of the generator's own timing are set to 0, so its health samples are
     failures too, named ``generator overloaded``, on rows of their own: a generator past its
-    capacity is never taken for the bot.
+    capacity is never taken for the bot. The caller says the caller's leg of a call archive.
     """
     router_url, bot_url, bot = _router_and_bot(spawn, "tests.bots.flawed:silent")
+    archive = tmp_path / "recorded"
+    build_archive(np.concatenate([tone(1200), silence(400)])).save(archive)
     prefix = tmp_path / "run"
     run = spawn(  # type: ignore[operator]
         "locust",
         *("-m", "locust", "-f", str(LOCUSTFILE), "--headless", *CALLER),
         *("-u", "2", "-r", "2", "--run-time", "2s", "--stop-timeout", "40"),
         *("--host", bot_url, "--csv", str(prefix), f"--bwsim-router={router_url}"),
-        *("--bwsim-pacing-budget-ms=0", "--bwsim-cpu-budget=0"),
+        *("--bwsim-pacing-budget-ms=0", "--bwsim-cpu-budget=0", f"--bwsim-archive={archive}"),
         env={},
     )
     code = run.exit_code()
