@@ -25,6 +25,8 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import httpx
+
 from simulator.call.live import Caller
 from simulator.call.options import CallOptions
 from simulator.call.result import CallResult
@@ -202,6 +204,7 @@ class CallEngine:
         self.app.control_token = s.credentials.control_token
         self._server: Any = None
         self.api: RunningServer | None = None
+        self._http: httpx.AsyncClient | None = None
 
     @property
     def api_base(self) -> str:
@@ -215,12 +218,24 @@ class CallEngine:
         return self.fake.issue_token(self.fake.default_account).token
 
     async def start(self) -> None:
-        """Serve the fake's Voice API on ``api_host:api_port``."""
+        """Serve the fake's Voice API on ``api_host:api_port``; make the webhooks' client.
+
+        Every call's webhooks go through one HTTP client: making one costs 25-60 ms of
+        the loop (its TLS context), which would hold every other call's frames that long
+        each time a call starts (measured: pacing p99 30-70 ms at 10 calls, one process).
+        """
+        self._http = httpx.AsyncClient(
+            trust_env=False,
+            limits=httpx.Limits(max_connections=None, max_keepalive_connections=None),
+        )
         self._server = serve(self.app, host=self.settings.api_host, port=self.settings.api_port)
         self.api = await self._server.__aenter__()
 
     async def stop(self) -> None:
-        """Stop serving."""
+        """Stop serving; close the webhooks' client."""
+        if self._http is not None:
+            http, self._http = self._http, None
+            await http.aclose()
         if self._server is not None:
             server, self._server = self._server, None
             await server.__aexit__(None, None, None)
@@ -245,7 +260,9 @@ class CallEngine:
             to=opts.to,
             call_id=f"c-{s.tag}-{uuid.uuid4()}",
         )
-        session = CallSession(self.fake, bot_url, options=opts, caller=caller, call=call)
+        session = CallSession(
+            self.fake, bot_url, options=opts, caller=caller, call=call, client=self._http
+        )
         t0 = time.monotonic()
         result = await session.run()
         report = report_call(result, (time.monotonic() - t0) * 1000)

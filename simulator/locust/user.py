@@ -287,8 +287,20 @@ def _start_engine(environment: Environment, opts: Any) -> None:
             )
     quiet_gc()  # as bwsim load does once it is up: no full collection stops every stream
     _STATE.ready.set()
-    environment.events.test_start.add_listener(lambda **_: _start_health(environment))
-    environment.events.test_stop.add_listener(lambda **_: _stop_health(environment))
+
+
+# Registered at import, not once the engine is up: a worker is connected (and may be sent
+# its users, which fires test_start) while its engine is still starting.
+@events.test_start.add_listener
+def _on_test_start(environment: Environment, **_: Any) -> None:
+    if not isinstance(environment.runner, MasterRunner):
+        _start_health(environment)
+
+
+@events.test_stop.add_listener
+def _on_test_stop(environment: Environment, **_: Any) -> None:
+    if not isinstance(environment.runner, MasterRunner):
+        _stop_health(environment)
 
 
 def _voice(opts: Any) -> Pcm:
