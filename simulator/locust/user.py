@@ -203,16 +203,18 @@ def _drain_workers(environment: Environment) -> None:
     runner.send_message(DRAIN)
     if not _STATE.drained.wait(timeout=environment.stop_timeout + 30):
         _log.warning("bwsim: workers %s did not report their last calls", sorted(_STATE.draining))
-    _let_csv_catch_up()
+    _let_csv_catch_up(environment)
 
 
-def _let_csv_catch_up() -> None:
+def _let_csv_catch_up(environment: Environment) -> None:
     """Give Locust's ``--csv`` writer one more pass, so the last calls are in the files.
 
     The writer rewrites the files every ``CSV_STATS_INTERVAL_SEC`` and is never asked for
     a last pass when Locust exits: calls that ended in the last second would be missing.
     """
-    gevent.sleep(locust.stats.CSV_STATS_INTERVAL_SEC + 0.25)
+    opts = environment.parsed_options
+    if opts is not None and getattr(opts, "csv_prefix", None):
+        gevent.sleep(locust.stats.CSV_STATS_INTERVAL_SEC + 0.25)
 
 
 def _on_drained(environment: Environment, msg: Any, **_: Any) -> None:
@@ -410,7 +412,7 @@ def _shutdown() -> None:
 @events.quitting.add_listener
 def _on_quitting(environment: Environment, **_: Any) -> None:
     if not isinstance(environment.runner, (MasterRunner, WorkerRunner)):
-        _let_csv_catch_up()  # a single-process run: its last calls ended as it stopped
+        _let_csv_catch_up(environment)  # a single-process run: its last calls ended as it stopped
     _shutdown()
 
 
