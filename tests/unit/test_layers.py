@@ -18,8 +18,10 @@ PACKAGE = Path(simulator.__file__).resolve().parent
 LIBRARY_LAYERS = ("protocol", "rest", "call", "judge", "runner")
 """Layers that are used as a library: no argument parsing, no printing."""
 MAX_LINES = 600
-HEAVY = ("matplotlib", "pipecat")
-"""Packages a plain ``import simulator`` (or loading the pytest plugin) must not import."""
+HEAVY = ("matplotlib", "pipecat", "locust", "gevent")
+"""Packages a plain ``import simulator`` (or loading the pytest plugin) must not import.
+
+Locust and gevent are worse than slow: importing Locust monkey-patches the standard library."""
 PROTOCOL_FORBIDDEN_IMPORTS = frozenset(
     {
         "asyncio",
@@ -197,8 +199,14 @@ def _heavy_imports(statement: str) -> list[str]:
 
 
 def test_import_simulator_is_light() -> None:
-    """`import simulator` in a fresh interpreter imports neither matplotlib nor pipecat."""
+    """`import simulator` in a fresh interpreter imports none of matplotlib, pipecat, locust."""
     assert _heavy_imports("import simulator") == []
+
+
+def test_locust_engine_and_router_do_not_import_locust() -> None:
+    """simulator.locust, its engine and its router import neither Locust nor gevent."""
+    statement = "import simulator.locust, simulator.locust.engine, simulator.locust.router"
+    assert _heavy_imports(statement) == []
 
 
 def test_loading_the_pytest_plugin_is_light() -> None:
