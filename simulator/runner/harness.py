@@ -24,6 +24,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import httpx
+
 from simulator.call.live import Caller
 from simulator.call.options import CallOptions
 from simulator.call.outbound import OutboundTrigger, run_outbound_call
@@ -169,13 +171,20 @@ class Harness:
         return self
 
     async def place_call(
-        self, caller: Caller | None = None, *, options: CallOptions | None = None
+        self,
+        caller: Caller | None = None,
+        *,
+        options: CallOptions | None = None,
+        client: httpx.AsyncClient | None = None,
     ) -> CallResult:
         """Place one inbound call to the bot and run it to its end.
 
         The webhook credentials default to the ones the bot was started with. ``caller``
         is the caller's script (see :class:`~simulator.call.live.LiveCall`); without one the
         caller stays silent until the call ends or ``options.max_call_s`` passes.
+        ``client`` sends the call's webhooks (a load run shares one: making a client
+        holds the loop 25-60 ms, every other call's frames with it); without one the call
+        makes its own.
         """
         if self.bot is None:
             raise RuntimeError("no bot: create the Harness with a target to place calls")
@@ -186,7 +195,9 @@ class Harness:
                 webhook_username=self.credentials.webhook_username,
                 webhook_password=self.credentials.webhook_password,
             )
-        session = CallSession(self.fake, self.bot.base_url, options=opts, caller=caller)
+        session = CallSession(
+            self.fake, self.bot.base_url, options=opts, caller=caller, client=client
+        )
         before = self._unexpected_calls()
         result = await session.run()
         for violation in self.collect_child_violations():
