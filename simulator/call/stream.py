@@ -25,9 +25,8 @@ from typing import Any, Literal
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
-from websockets.frames import Frame, Opcode
-from websockets.protocol import Event, State
 
+from simulator.call.media_socket import MAX_FRAME_BYTES, MediaConnection
 from simulator.call.pacer import Pacer
 from simulator.call.recorder import CallRecorder
 from simulator.call.tasks import reap
@@ -49,8 +48,6 @@ from simulator.protocol.stream_rules import sends_inbound, sends_outbound
 
 __all__ = ["MAX_QUEUED_PLAYOUT_MS", "StreamDriver", "StreamOutcome"]
 
-MAX_FRAME_BYTES = 4 * 1024 * 1024
-"""Largest frame accepted from the bot (Bandwidth's limit is undocumented)."""
 SPEECH_GAP_MS = 500.0
 """Silence that ends a spell of bot speech. A TTS service sends a reply sentence by
 sentence, and the gaps between sentences are not the end of the bot's turn: a caller
@@ -141,44 +138,6 @@ def _on_phase_grid(t: float) -> float:
     return math.ceil(t / PHASE_GRID_S) * PHASE_GRID_S
 
 
-class _MediaConnection(ClientConnection):
-    """A client connection that hands each whole text or binary frame to ``on_message``.
-
-    At once, from ``data_received``: without the message queue and the receiving task's
-    wake-up per message that ``async for message in ws`` costs (the bot's ``playAudio``
-    arrives 25-50 times a second per stream). A fragmented message, or text that is not
-    UTF-8, goes the usual way through the library's assembler, and so does everything
-    after it, so the order of messages is kept.
-    """
-
-    on_message: Callable[[str | bytes], None] | None = None
-    _direct = True
-
-    def process_event(self, event: Event) -> None:
-        handler = self.on_message
-        if (
-            self._direct
-            and self.response is not None
-            and isinstance(event, Frame)
-            and event.opcode in (Opcode.TEXT, Opcode.BINARY)
-        ):
-            # A frame that came with the handshake, before the driver attached its handler,
-            # is queued: from then on everything is, so it is read first.
-            if handler is not None and event.fin:
-                if event.opcode is Opcode.BINARY:
-                    handler(bytes(event.data))
-                    return
-                try:
-                    text = bytes(event.data).decode()
-                except UnicodeDecodeError:
-                    pass
-                else:
-                    handler(text)
-                    return
-            self._direct = False
-        super().process_event(event)
-
-
 class StreamDriver:
     """Run one media stream against the bot until it is stopped or closed."""
 
@@ -216,6 +175,7 @@ class StreamDriver:
         self._speaking = False
         self._gaps: list[float] = []
         self._ws: ClientConnection | None = None
+        self._conn: MediaConnection | None = None
         # The send schedule, set when ``start`` has gone out (see _send and _tick).
         self._started = 0.0
         self._first_sample = 0
@@ -254,7 +214,7 @@ class StreamDriver:
                 open_timeout=self.open_timeout_s,
                 close_timeout=self.close_timeout_s,
                 proxy=None,  # loopback only: never through an HTTP(S)_PROXY from the environment
-                create_connection=_MediaConnection,
+                create_connection=MediaConnection,
                 compression=None,
                 ping_interval=None,
                 max_size=MAX_FRAME_BYTES,
@@ -285,8 +245,9 @@ class StreamDriver:
         self.outcome.opened_at_ms = rec.clock.ms()
         rec.event("stream-accepted", stream=self.config.stream_name)
         self.opened.set()
-        if isinstance(ws, _MediaConnection):
-            ws.on_message = self._handle_direct
+        if isinstance(ws, MediaConnection):
+            self._conn = ws
+            ws.attach(self._handle_direct)
         receiver = asyncio.create_task(
             self._receive(ws), name=f"bwsim-recv-{self.config.stream_id}"
         )
@@ -360,21 +321,18 @@ class StreamDriver:
         except ConnectionClosed:
             return
 
-    def _write(self, text: str) -> bool:
-        """Write one text frame now, without awaiting: False once the socket is closing.
+    def _write(self, frame: bytes) -> bool:
+        """Write one text frame (its UTF-8 bytes) now, without awaiting: False once closing.
 
-        This is ``ws.send()`` minus its coroutine and its flow-control wait:
-        the frame goes through the websockets Sans-I/O protocol object into the transport's
-        buffer. There is no flow-control wait: Bandwidth does not slow down for a bot that
-        reads slowly either; the frames queue in the kernel and the transport.
+        This is ``ws.send()`` minus its coroutine, its flow-control wait and the library's
+        frame objects (:meth:`MediaConnection.write_text`): the frame goes straight into
+        the transport's buffer. There is no flow-control wait: Bandwidth does not slow
+        down for a bot that reads slowly either; the frames queue in the kernel and the
+        transport.
         """
-        ws = self._ws
-        assert ws is not None
-        if ws.protocol.state is not State.OPEN or ws.transport.is_closing():
-            return False
-        ws.protocol.send_text(text.encode())
-        ws.send_data()
-        return True
+        conn = self._conn
+        assert conn is not None
+        return conn.write_text(frame)
 
     def _tick(self, due: float) -> float | None:
         """Send frame ``self._frame`` (due now); returns the next frame's deadline, or None."""
@@ -394,12 +352,12 @@ class StreamDriver:
                 rec.caller_frame(position, caller.pcm)
             ok = True
             if self._inbound:
-                ok = self._write(proto.media_message(caller.ulaw, "inbound"))
+                ok = self._write(proto.media_bytes(caller.ulaw, "inbound"))
             if ok and self._outbound:
                 # The outbound track is what the caller heard: every stream's bot audio, in
                 # the 20 ms just heard (the current slot may still get audio; §1.9).
                 heard = mixed_window(self.recorder.playouts, position - FRAME_BYTES, FRAME_BYTES)
-                ok = self._write(proto.media_message(ulaw_encode(heard), "outbound"))
+                ok = self._write(proto.media_bytes(ulaw_encode(heard), "outbound"))
             self._check_speech_end(position)
         except Exception as exc:  # noqa: BLE001
             # Raised again in this stream's own task (_send), so it is not lost in the pacer.
@@ -441,8 +399,8 @@ class StreamDriver:
         finally:
             # The bot closed (or the connection died): stop sending at the next tick.
             self._stop_requested = True
-            if isinstance(ws, _MediaConnection):
-                ws.on_message = None
+            if isinstance(ws, MediaConnection):
+                ws.detach()
         if self._receive_error is not None:
             raise self._receive_error
 
