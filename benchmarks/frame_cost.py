@@ -21,12 +21,19 @@ average and the CPU pressure are printed with them; compare runs taken under sim
 load, and repeat.
 
     python benchmarks/frame_cost.py [--streams 200] [--seconds 20] [--repeat 1]
+    python benchmarks/frame_cost.py --micro [--streams 200] [--rounds 250] [--repeat 3]
+
+``--micro`` takes the pacer's timing out (see :func:`micro`): the ticks run back to back
+and the playAudio frames are handed to the connections directly, so the figures do not
+move with how often the loop wakes up, which depends on the machine's load.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
+import json
 import random
 import resource
 import tempfile
@@ -34,12 +41,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from _common import emit, install_uvloop, machine, note
 from pacing import SinkProcess, caller_speech
 
-from simulator.call.pacer import Pacer, quiet_gc
+from simulator.call.pacer import Pacer, Tick, quiet_gc
 from simulator.call.recorder import CallClock, CallRecorder
 from simulator.call.stream import StreamDriver
+from simulator.protocol.codec import ulaw_encode
 from simulator.protocol.media import CallerSource, StreamConfig
 
 
@@ -112,7 +121,117 @@ async def measure(n: int, seconds: float, play_every: int, spread_ms: float) -> 
     }
 
 
+def _server_text_frame(text: str) -> bytes:
+    payload = text.encode()
+    n = len(payload)
+    if n < 126:
+        return bytes([0x81, n]) + payload
+    if n < 65536:
+        return bytes([0x81, 126]) + n.to_bytes(2, "big") + payload
+    return bytes([0x81, 127]) + n.to_bytes(8, "big") + payload
+
+
+async def micro(n: int, rounds: int, spread_ms: float) -> dict[str, Any]:
+    """The same two costs without the pacer's timing, so without the machine's load in it.
+
+    ``n`` streams are opened to a silent sink; their ticks are taken from the pacer and run
+    back to back, ``rounds`` frames per stream (CPU / frames = a frame sent, the write to
+    the kernel included); then each stream's connection is handed ``rounds`` playAudio
+    frames of 40 ms as the network delivers them, to its ``data_received`` (CPU / frames =
+    a playAudio received, the kernel's read and the loop's wake-up excluded).
+    """
+    tmp = Path(tempfile.mkdtemp(prefix="bwsim-frame-cost-"))
+    sink = SinkProcess(tmp / "arrivals.npz", 0)
+    speech = caller_speech(rounds / 50 + 10)
+    quiet_gc()
+    ticks: list[Tick] = []
+    all_started = asyncio.Event()
+    original_add = Pacer.add
+
+    def capture(self: Pacer, due: float, tick: Tick) -> None:
+        ticks.append(tick)
+        if len(ticks) == n:
+            all_started.set()
+
+    Pacer.add = capture  # type: ignore[method-assign]
+    drivers: list[StreamDriver] = []
+    tasks: list[asyncio.Task[Any]] = []
+    try:
+        for i in range(n):
+            caller = CallerSource()
+            caller.say(speech, "speech")
+            driver = StreamDriver(
+                config=StreamConfig("9900000", f"c-{i}", f"s-{i}", f"bench-{i}"),
+                destination="wss://bench",
+                url=f"ws://127.0.0.1:{sink.port}/",
+                headers={},
+                caller=caller,
+                recorder=CallRecorder(CallClock()),
+                on_violation=lambda v: None,
+            )
+            drivers.append(driver)
+            tasks.append(asyncio.create_task(driver.run()))
+            await asyncio.sleep(spread_ms / 1000)
+        await asyncio.wait_for(asyncio.gather(*(d.opened.wait() for d in drivers)), 120)
+        await asyncio.wait_for(all_started.wait(), 120)
+        load = machine()
+        t0 = time.process_time()
+        for _ in range(rounds):
+            now = time.monotonic()
+            for tick in ticks:
+                tick(now)
+            await asyncio.sleep(0)  # the loop's other work (none: the sink is silent)
+        sent_s = time.process_time() - t0
+        sent = sum(d.protocol.frames_sent for d in drivers)
+        play = _server_text_frame(_play_audio_text(40))
+        connections = [d._ws for d in drivers]
+        t0 = time.process_time()
+        for _ in range(rounds):
+            for ws in connections:
+                assert ws is not None
+                ws.data_received(play)
+        received_s = time.process_time() - t0
+        received = sum(d.outcome.play_audio_frames for d in drivers)
+        for d in drivers:
+            d.stop()
+        for tick in ticks:
+            tick(time.monotonic())
+        await asyncio.gather(*tasks)
+    finally:
+        Pacer.add = original_add  # type: ignore[method-assign]
+        for t in tasks:
+            t.cancel()
+        sink.finish()
+    return {
+        "benchmark": "frame_cost_micro",
+        "streams": n,
+        "frames_sent": sent,
+        "play_audio_received": received,
+        "us_per_frame_sent": round(sent_s / max(sent, 1) * 1e6, 2),
+        "us_per_play_audio_received": round(received_s / max(received, 1) * 1e6, 2),
+        "load_avg_before": load["load_avg"],
+        "cpu_pressure_before_pct": load["cpu_pressure_avg10_pct"],
+    }
+
+
+def _play_audio_text(ms: int) -> str:
+    """A playAudio of ``ms`` of a tone, as Pipecat's Bandwidth serializer writes it."""
+    t = np.arange(ms * 8) / 8000
+    ulaw = ulaw_encode((np.sin(2 * np.pi * 440 * t) * 8000).astype(np.int16))
+    media = {"contentType": "audio/pcmu", "payload": base64.b64encode(ulaw).decode()}
+    return json.dumps({"eventType": "playAudio", "media": media})
+
+
 async def main(args: argparse.Namespace) -> None:
+    if args.micro:
+        for run in range(args.repeat):
+            note(f"frame_cost: {args.streams} streams, {args.rounds} frames each, back to back …")
+            record = await micro(args.streams, args.rounds, args.spread_ms)
+            record["run"] = run + 1
+            record["uvloop_used"] = args.uvloop_used
+            record["machine"] = machine()
+            emit(record)
+        return
     for run in range(args.repeat):
         note(f"frame_cost: {args.streams} streams, silent sink, {args.seconds:g} s …")
         silent = await measure(args.streams, args.seconds, 0, args.spread_ms)
@@ -148,6 +267,10 @@ if __name__ == "__main__":
     parser.add_argument("--spread-ms", type=float, default=5.0)
     parser.add_argument("--play-every", type=int, default=2, help="talking sink: every Nth frame")
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument(
+        "--micro", action="store_true", help="ticks back to back, playAudio fed in (no pacer)"
+    )
+    parser.add_argument("--rounds", type=int, default=250, help="--micro: frames per stream")
     parser.add_argument("--no-uvloop", action="store_true")
     ns = parser.parse_args()
     ns.uvloop_used = install_uvloop(not ns.no_uvloop)

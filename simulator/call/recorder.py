@@ -170,6 +170,15 @@ class CallRecorder:
         """Append one trace record, stamped now, its secrets masked (``redact``)."""
         self._trace({"t_ms": round(self.clock.ms(), 3), "kind": kind, **redact(fields)})
 
+    def log_plain(self, kind: str, **fields: Any) -> None:
+        """Append one trace record, stamped now, for fields that cannot hold a secret.
+
+        Numbers and values already checked against a fixed grammar (a ``playAudio``'s
+        accepted content type), so the record needs no redaction: the bot's audio
+        frames are logged 25-50 times a second per stream.
+        """
+        self._trace({"t_ms": round(self.clock.ms(), 3), "kind": kind, **fields})
+
     def _trace(self, record: dict[str, Any]) -> None:
         """Keep ``record``, or past :data:`MAX_TRACE_RECORDS` only count it."""
         if len(self.trace) < MAX_TRACE_RECORDS:

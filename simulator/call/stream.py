@@ -465,7 +465,8 @@ class StreamDriver:
             self.outcome.play_audio_frames += 1
             if event.content_type not in self.outcome.content_types:
                 self.outcome.content_types.append(event.content_type)
-            rec.log(
+            # Numbers and a content type the protocol accepted: nothing to redact.
+            rec.log_plain(
                 "ws-recv",
                 event="playAudio",
                 content_type=event.content_type,

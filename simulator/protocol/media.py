@@ -34,6 +34,7 @@ from simulator.protocol.codec import (
     parse_content_type,
     ulaw_encode,
 )
+from simulator.protocol.serializer_audio import serializer_play_audio
 from simulator.protocol.wire import OBSERVED, WireProfile
 
 __all__ = [
@@ -244,6 +245,15 @@ class MediaStream:
     def receive(self, data: str | bytes, at_ms: float) -> StreamEvent:
         """Interpret one frame from the bot."""
         self.frames_received += 1
+        if self.config.bidirectional and isinstance(data, str):
+            played = serializer_play_audio(data)
+            if played is not None:
+                fmt, content_type, samples, size = played
+                return PlayAudio(at_ms, fmt, content_type, samples, size)
+        return self._receive(data, at_ms)
+
+    def _receive(self, data: str | bytes, at_ms: float) -> StreamEvent:
+        """Every check of a frame, in order (:meth:`receive` without its short path)."""
 
         def bad(rule: str, detail: str) -> FrameViolation:
             return FrameViolation(at_ms, rule, detail, _evidence(data))
