@@ -58,31 +58,39 @@ class MaskKeys:
     POOL = 4096
 
     def __init__(self) -> None:
-        self._pool = b""
-        self._at = self.POOL
+        self._keys: list[bytes] = []
 
     def next(self) -> bytes:
         """Four random bytes, never handed out before."""
-        at = self._at
-        if at >= self.POOL:
-            self._pool, at = os.urandom(self.POOL), 0
-        self._at = at + 4
-        return self._pool[at : at + 4]
+        keys = self._keys
+        if not keys:
+            pool = os.urandom(self.POOL)
+            keys.extend(pool[i : i + 4] for i in range(0, self.POOL, 4))
+        return keys.pop()
 
 
 _KEYS = MaskKeys()
+_next_key = _KEYS.next
+_HEADS: dict[int, bytes] = {}
+"""Frame headers by payload length (a media frame's length varies by a few bytes)."""
 
 
-def client_text_frame(payload: bytes, mask: bytes | None = None) -> bytes:
-    """One final, masked text frame carrying ``payload`` (UTF-8), as a client sends it."""
-    key = _KEYS.next() if mask is None else mask
-    n = len(payload)
+def _head(n: int) -> bytes:
     if n < 126:
         head = _SHORT.pack(_FIN_TEXT, _MASKED | n)
     elif n < 65536:
         head = _MEDIUM.pack(_FIN_TEXT, _MASKED | 126, n)
     else:
-        head = _LONG.pack(_FIN_TEXT, _MASKED | 127, n)
+        return _LONG.pack(_FIN_TEXT, _MASKED | 127, n)
+    _HEADS[n] = head
+    return head
+
+
+def client_text_frame(payload: bytes, mask: bytes | None = None) -> bytes:
+    """One final, masked text frame carrying ``payload`` (UTF-8), as a client sends it."""
+    key = _next_key() if mask is None else mask
+    n = len(payload)
+    head = _HEADS.get(n) or _head(n)
     return b"".join((head, key, apply_mask(payload, key)))
 
 

@@ -48,6 +48,8 @@ from simulator.protocol.stream_rules import sends_inbound, sends_outbound
 
 __all__ = ["MAX_QUEUED_PLAYOUT_MS", "StreamDriver", "StreamOutcome"]
 
+_monotonic = time.monotonic
+
 SPEECH_GAP_MS = 500.0
 """Silence that ends a spell of bot speech. A TTS service sends a reply sentence by
 sentence, and the gaps between sentences are not the end of the bot's turn: a caller
@@ -181,6 +183,7 @@ class StreamDriver:
         self._first_sample = 0
         self._frame = 0
         self._reader: CallerReader | None = None
+        self._lateness = self.outcome.lateness_ms
         self._inbound = sends_inbound(config.tracks)
         self._outbound = sends_outbound(config.tracks)
         self._ticks_done = asyncio.Event()
@@ -339,26 +342,29 @@ class StreamDriver:
         if self._stop_requested:
             self._ticks_done.set()
             return None
-        rec, proto = self.recorder, self.protocol
         try:
-            self.outcome.lateness_ms.append((time.monotonic() - due) * 1000)
+            self._lateness.append((_monotonic() - due) * 1000)
             assert self._reader is not None
-            caller = self._reader.next_frame()
+            pcm, ulaw, label, fresh, before = self._reader.next_frame()
             position = self._first_sample + self._frame * FRAME_BYTES
             # The stream that took the frame first records it; the others got a copy.
-            if caller.fresh and caller.label != caller.before:
-                self._utterance_edge(caller.before, caller.label, position)
-            if caller.fresh and caller.label is not None:  # no label: silence, nothing to keep
-                rec.caller_frame(position, caller.pcm)
+            if fresh and label is not None:  # no label: silence, nothing to keep
+                if label != before:
+                    self._utterance_edge(before, label, position)
+                # The caller's frames are never written to once handed out: kept as they are.
+                self.recorder.caller_frame(position, pcm, copy=False)
+            elif fresh and before is not None:
+                self._utterance_edge(before, label, position)
             ok = True
             if self._inbound:
-                ok = self._write(proto.media_bytes(caller.ulaw, "inbound"))
+                ok = self._write(self.protocol.media_bytes(ulaw, "inbound"))
             if ok and self._outbound:
                 # The outbound track is what the caller heard: every stream's bot audio, in
                 # the 20 ms just heard (the current slot may still get audio; §1.9).
                 heard = mixed_window(self.recorder.playouts, position - FRAME_BYTES, FRAME_BYTES)
-                ok = self._write(proto.media_bytes(ulaw_encode(heard), "outbound"))
-            self._check_speech_end(position)
+                ok = self._write(self.protocol.media_bytes(ulaw_encode(heard), "outbound"))
+            if self._speaking:
+                self._check_speech_end(position)
         except Exception as exc:  # noqa: BLE001
             # Raised again in this stream's own task (_send), so it is not lost in the pacer.
             self._tick_error = exc
