@@ -13,8 +13,8 @@ then runs every tick that is due, synchronously, and re-arms. Elsewhere (or with
 millisecond precision.
 
 A tick is a plain callback ``tick(due) -> next_due | None`` (None: the stream is done).
-It must not block: the stream driver writes its frame through the websockets Sans-I/O
-protocol object and the transport's buffer, never awaiting.
+It must not block: the stream driver writes its frame, built and masked in one step, into
+the transport's buffer (:mod:`simulator.call.media_socket`), never awaiting.
 """
 
 from __future__ import annotations

@@ -5,11 +5,12 @@ This is the thin I/O shell around :mod:`simulator.protocol.media`. It dials the 
 the monotonic clock from the moment ``start`` went out (frame *k* is due at
 ``t_start + 20 ms * k``), so lateness never accumulates into drift. The frames are sent
 by the loop's shared :class:`~simulator.call.pacer.Pacer` (one timer for every stream, woken
-at each absolute deadline), written straight through the websockets protocol object;
-see :mod:`simulator.call.pacer` for why. It reads the bot's
-frames concurrently, feeds them to the protocol and the playout queue, and records
-everything. :meth:`StreamDriver.stop` sends ``stop`` and closes with 1000, as Bandwidth
-does when a stream ends (docs/bandwidth.md §1.7).
+at each absolute deadline), each written as one finished WebSocket frame straight to the
+transport (:mod:`simulator.call.media_socket`); see :mod:`simulator.call.pacer` for why.
+It reads the bot's frames as they arrive (split in ``data_received``), feeds them to the
+protocol and the playout queue, and records everything. :meth:`StreamDriver.stop` sends
+``stop`` and closes with 1000, as Bandwidth does when a stream ends (docs/bandwidth.md
+§1.7).
 """
 
 from __future__ import annotations
