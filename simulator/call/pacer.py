@@ -13,8 +13,8 @@ then runs every tick that is due, synchronously, and re-arms. Elsewhere (or with
 millisecond precision.
 
 A tick is a plain callback ``tick(due) -> next_due | None`` (None: the stream is done).
-It must not block: the stream driver writes its frame through the websockets Sans-I/O
-protocol object and the transport's buffer, never awaiting.
+It must not block: the stream driver writes its frame, built and masked in one step, into
+the transport's buffer (:mod:`simulator.call.media_socket`), never awaiting.
 """
 
 from __future__ import annotations
@@ -262,25 +262,36 @@ class Pacer:
         self._armed_at = None
         self._running = True
         heap = self._heap
+        ran = 0
         try:
             now = time.monotonic()
             while heap:
-                due = heap[0][0]
+                entry = heap[0]
+                due = entry[0]
                 if due > now + EARLY_SLACK_S:
                     now = time.monotonic()  # the ticks took time: more may be due now
                     if due > now + EARLY_SLACK_S:
                         break
-                _, order, tick = heapq.heappop(heap)
-                self.ticks += 1
+                ran += 1
                 try:
-                    following = tick(due)
+                    following = entry[2](due)
                 except Exception:  # noqa: BLE001
                     # A safety net (the stream driver hands its own errors to its task):
                     # one stream's bug must not stop every other stream's clock.
                     _log.exception("a paced stream's tick failed; it is dropped")
-                    continue
-                if following is not None:
-                    heapq.heappush(heap, (following, order, tick))
+                    following = None
+                if heap and heap[0] is entry:
+                    # One sift instead of a pop and a push (the common case, per frame).
+                    if following is None:
+                        heapq.heappop(heap)
+                    else:
+                        heapq.heapreplace(heap, (following, entry[1], entry[2]))
+                else:  # the tick added a stream with an earlier deadline: find its own entry
+                    heap.remove(entry)
+                    heapq.heapify(heap)
+                    if following is not None:
+                        heapq.heappush(heap, (following, entry[1], entry[2]))
         finally:
+            self.ticks += ran
             self._running = False
             self._rearm()

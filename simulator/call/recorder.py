@@ -25,7 +25,7 @@ import numpy as np
 
 from simulator.call.audio_files import write_stereo_wav
 from simulator.protocol.bounds import NotKept
-from simulator.protocol.codec import Pcm
+from simulator.protocol.codec import FRAME_BYTES, Pcm
 from simulator.protocol.media import SAMPLES_PER_MS, Playout
 from simulator.protocol.redact import redact
 
@@ -104,6 +104,10 @@ EVENT_KINDS = frozenset(
 )
 
 
+_SILENT_FRAME_BYTES = bytes(2 * FRAME_BYTES)
+"""A 20 ms frame of int16 zeros, as bytes."""
+
+
 class CallClock:
     """Milliseconds since the call began, on the monotonic clock."""
 
@@ -170,6 +174,15 @@ class CallRecorder:
         """Append one trace record, stamped now, its secrets masked (``redact``)."""
         self._trace({"t_ms": round(self.clock.ms(), 3), "kind": kind, **redact(fields)})
 
+    def log_plain(self, kind: str, **fields: Any) -> None:
+        """Append one trace record, stamped now, for fields that cannot hold a secret.
+
+        Numbers and values already checked against a fixed grammar (a ``playAudio``'s
+        accepted content type), so the record needs no redaction: the bot's audio
+        frames are logged 25-50 times a second per stream.
+        """
+        self._trace({"t_ms": round(self.clock.ms(), 3), "kind": kind, **fields})
+
     def _trace(self, record: dict[str, Any]) -> None:
         """Keep ``record``, or past :data:`MAX_TRACE_RECORDS` only count it."""
         if len(self.trace) < MAX_TRACE_RECORDS:
@@ -215,10 +228,19 @@ class CallRecorder:
         """The first event of ``kind``, or None."""
         return next((e for e in self.timeline if e.kind == kind), None)
 
-    def caller_frame(self, start_sample: int, samples: Pcm) -> None:
-        """Keep what the caller sent, placed at its sample position on the call clock."""
-        if np.count_nonzero(samples):  # a third of ndarray.any()'s cost, per 20 ms frame
-            self._caller.append((start_sample, samples.copy()))
+    def caller_frame(self, start_sample: int, samples: Pcm, *, copy: bool = True) -> None:
+        """Keep what the caller sent, placed at its sample position on the call clock.
+
+        ``copy=False`` keeps ``samples`` itself, for a caller that never writes to them
+        again (the stream driver: the caller's frames are views of audio queued once).
+        """
+        if len(samples) == FRAME_BYTES and samples.dtype == np.int16:
+            # A 20 ms frame: comparing its bytes is a third of count_nonzero's cost.
+            audible = samples.tobytes() != _SILENT_FRAME_BYTES
+        else:
+            audible = bool(np.count_nonzero(samples))
+        if audible:
+            self._caller.append((start_sample, samples.copy() if copy else samples))
 
     def caller_track(self) -> Pcm:
         """The caller's channel from sample 0."""

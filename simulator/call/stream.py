@@ -5,11 +5,12 @@ This is the thin I/O shell around :mod:`simulator.protocol.media`. It dials the 
 the monotonic clock from the moment ``start`` went out (frame *k* is due at
 ``t_start + 20 ms * k``), so lateness never accumulates into drift. The frames are sent
 by the loop's shared :class:`~simulator.call.pacer.Pacer` (one timer for every stream, woken
-at each absolute deadline), written straight through the websockets protocol object;
-see :mod:`simulator.call.pacer` for why. It reads the bot's
-frames concurrently, feeds them to the protocol and the playout queue, and records
-everything. :meth:`StreamDriver.stop` sends ``stop`` and closes with 1000, as Bandwidth
-does when a stream ends (docs/bandwidth.md §1.7).
+at each absolute deadline), each written as one finished WebSocket frame straight to the
+transport (:mod:`simulator.call.media_socket`); see :mod:`simulator.call.pacer` for why.
+It reads the bot's frames as they arrive (split in ``data_received``), feeds them to the
+protocol and the playout queue, and records everything. :meth:`StreamDriver.stop` sends
+``stop`` and closes with 1000, as Bandwidth does when a stream ends (docs/bandwidth.md
+§1.7).
 """
 
 from __future__ import annotations
@@ -25,9 +26,8 @@ from typing import Any, Literal
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
-from websockets.frames import Frame, Opcode
-from websockets.protocol import Event, State
 
+from simulator.call.media_socket import MAX_FRAME_BYTES, MediaConnection
 from simulator.call.pacer import Pacer
 from simulator.call.recorder import CallRecorder
 from simulator.call.tasks import reap
@@ -49,8 +49,8 @@ from simulator.protocol.stream_rules import sends_inbound, sends_outbound
 
 __all__ = ["MAX_QUEUED_PLAYOUT_MS", "StreamDriver", "StreamOutcome"]
 
-MAX_FRAME_BYTES = 4 * 1024 * 1024
-"""Largest frame accepted from the bot (Bandwidth's limit is undocumented)."""
+_monotonic = time.monotonic
+
 SPEECH_GAP_MS = 500.0
 """Silence that ends a spell of bot speech. A TTS service sends a reply sentence by
 sentence, and the gaps between sentences are not the end of the bot's turn: a caller
@@ -141,44 +141,6 @@ def _on_phase_grid(t: float) -> float:
     return math.ceil(t / PHASE_GRID_S) * PHASE_GRID_S
 
 
-class _MediaConnection(ClientConnection):
-    """A client connection that hands each whole text or binary frame to ``on_message``.
-
-    At once, from ``data_received``: without the message queue and the receiving task's
-    wake-up per message that ``async for message in ws`` costs (the bot's ``playAudio``
-    arrives 25-50 times a second per stream). A fragmented message, or text that is not
-    UTF-8, goes the usual way through the library's assembler, and so does everything
-    after it, so the order of messages is kept.
-    """
-
-    on_message: Callable[[str | bytes], None] | None = None
-    _direct = True
-
-    def process_event(self, event: Event) -> None:
-        handler = self.on_message
-        if (
-            self._direct
-            and self.response is not None
-            and isinstance(event, Frame)
-            and event.opcode in (Opcode.TEXT, Opcode.BINARY)
-        ):
-            # A frame that came with the handshake, before the driver attached its handler,
-            # is queued: from then on everything is, so it is read first.
-            if handler is not None and event.fin:
-                if event.opcode is Opcode.BINARY:
-                    handler(bytes(event.data))
-                    return
-                try:
-                    text = bytes(event.data).decode()
-                except UnicodeDecodeError:
-                    pass
-                else:
-                    handler(text)
-                    return
-            self._direct = False
-        super().process_event(event)
-
-
 class StreamDriver:
     """Run one media stream against the bot until it is stopped or closed."""
 
@@ -216,11 +178,13 @@ class StreamDriver:
         self._speaking = False
         self._gaps: list[float] = []
         self._ws: ClientConnection | None = None
+        self._conn: MediaConnection | None = None
         # The send schedule, set when ``start`` has gone out (see _send and _tick).
         self._started = 0.0
         self._first_sample = 0
         self._frame = 0
         self._reader: CallerReader | None = None
+        self._lateness = self.outcome.lateness_ms
         self._inbound = sends_inbound(config.tracks)
         self._outbound = sends_outbound(config.tracks)
         self._ticks_done = asyncio.Event()
@@ -254,7 +218,7 @@ class StreamDriver:
                 open_timeout=self.open_timeout_s,
                 close_timeout=self.close_timeout_s,
                 proxy=None,  # loopback only: never through an HTTP(S)_PROXY from the environment
-                create_connection=_MediaConnection,
+                create_connection=MediaConnection,
                 compression=None,
                 ping_interval=None,
                 max_size=MAX_FRAME_BYTES,
@@ -285,8 +249,9 @@ class StreamDriver:
         self.outcome.opened_at_ms = rec.clock.ms()
         rec.event("stream-accepted", stream=self.config.stream_name)
         self.opened.set()
-        if isinstance(ws, _MediaConnection):
-            ws.on_message = self._handle_direct
+        if isinstance(ws, MediaConnection):
+            self._conn = ws
+            ws.attach(self._handle_direct)
         receiver = asyncio.create_task(
             self._receive(ws), name=f"bwsim-recv-{self.config.stream_id}"
         )
@@ -360,47 +325,47 @@ class StreamDriver:
         except ConnectionClosed:
             return
 
-    def _write(self, text: str) -> bool:
-        """Write one text frame now, without awaiting: False once the socket is closing.
+    def _write(self, frame: bytes) -> bool:
+        """Write one text frame (its UTF-8 bytes) now, without awaiting: False once closing.
 
-        This is ``ws.send()`` minus its coroutine and its flow-control wait:
-        the frame goes through the websockets Sans-I/O protocol object into the transport's
-        buffer. There is no flow-control wait: Bandwidth does not slow down for a bot that
-        reads slowly either; the frames queue in the kernel and the transport.
+        This is ``ws.send()`` minus its coroutine, its flow-control wait and the library's
+        frame objects (:meth:`MediaConnection.write_text`): the frame goes straight into
+        the transport's buffer. There is no flow-control wait: Bandwidth does not slow
+        down for a bot that reads slowly either; the frames queue in the kernel and the
+        transport.
         """
-        ws = self._ws
-        assert ws is not None
-        if ws.protocol.state is not State.OPEN or ws.transport.is_closing():
-            return False
-        ws.protocol.send_text(text.encode())
-        ws.send_data()
-        return True
+        conn = self._conn
+        assert conn is not None
+        return conn.write_text(frame)
 
     def _tick(self, due: float) -> float | None:
         """Send frame ``self._frame`` (due now); returns the next frame's deadline, or None."""
         if self._stop_requested:
             self._ticks_done.set()
             return None
-        rec, proto = self.recorder, self.protocol
         try:
-            self.outcome.lateness_ms.append((time.monotonic() - due) * 1000)
+            self._lateness.append((_monotonic() - due) * 1000)
             assert self._reader is not None
-            caller = self._reader.next_frame()
+            pcm, ulaw, label, fresh, before = self._reader.next_frame()
             position = self._first_sample + self._frame * FRAME_BYTES
             # The stream that took the frame first records it; the others got a copy.
-            if caller.fresh and caller.label != caller.before:
-                self._utterance_edge(caller.before, caller.label, position)
-            if caller.fresh and caller.label is not None:  # no label: silence, nothing to keep
-                rec.caller_frame(position, caller.pcm)
+            if fresh and label is not None:  # no label: silence, nothing to keep
+                if label != before:
+                    self._utterance_edge(before, label, position)
+                # The caller's frames are never written to once handed out: kept as they are.
+                self.recorder.caller_frame(position, pcm, copy=False)
+            elif fresh and before is not None:
+                self._utterance_edge(before, label, position)
             ok = True
             if self._inbound:
-                ok = self._write(proto.media_message(caller.ulaw, "inbound"))
+                ok = self._write(self.protocol.media_bytes(ulaw, "inbound"))
             if ok and self._outbound:
                 # The outbound track is what the caller heard: every stream's bot audio, in
                 # the 20 ms just heard (the current slot may still get audio; §1.9).
                 heard = mixed_window(self.recorder.playouts, position - FRAME_BYTES, FRAME_BYTES)
-                ok = self._write(proto.media_message(ulaw_encode(heard), "outbound"))
-            self._check_speech_end(position)
+                ok = self._write(self.protocol.media_bytes(ulaw_encode(heard), "outbound"))
+            if self._speaking:
+                self._check_speech_end(position)
         except Exception as exc:  # noqa: BLE001
             # Raised again in this stream's own task (_send), so it is not lost in the pacer.
             self._tick_error = exc
@@ -441,8 +406,8 @@ class StreamDriver:
         finally:
             # The bot closed (or the connection died): stop sending at the next tick.
             self._stop_requested = True
-            if isinstance(ws, _MediaConnection):
-                ws.on_message = None
+            if isinstance(ws, MediaConnection):
+                ws.detach()
         if self._receive_error is not None:
             raise self._receive_error
 
@@ -507,7 +472,8 @@ class StreamDriver:
             self.outcome.play_audio_frames += 1
             if event.content_type not in self.outcome.content_types:
                 self.outcome.content_types.append(event.content_type)
-            rec.log(
+            # Numbers and a content type the protocol accepted: nothing to redact.
+            rec.log_plain(
                 "ws-recv",
                 event="playAudio",
                 content_type=event.content_type,

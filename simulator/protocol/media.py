@@ -34,6 +34,7 @@ from simulator.protocol.codec import (
     parse_content_type,
     ulaw_encode,
 )
+from simulator.protocol.serializer_audio import serializer_play_audio
 from simulator.protocol.wire import OBSERVED, WireProfile
 
 __all__ = [
@@ -59,7 +60,8 @@ __all__ = [
 SAMPLES_PER_MS = PHONE_RATE // 1000
 _FRAME_EVIDENCE_CHARS = 300
 SILENT_FRAME = bytes([ULAW_SILENCE]) * FRAME_BYTES
-_SILENT_PAYLOAD = base64.b64encode(SILENT_FRAME).decode("ascii")
+_SILENT_PAYLOAD_BYTES = base64.b64encode(SILENT_FRAME)
+_SILENT_PAYLOAD = _SILENT_PAYLOAD_BYTES.decode("ascii")
 _SILENT_PCM = np.zeros(FRAME_BYTES, dtype=np.int16)
 _SILENT_PCM.setflags(write=False)  # handed out for every silent frame: never written to
 _QUOTED_TRACKS = {t: json.dumps(t) for t in ("inbound", "outbound")}
@@ -189,6 +191,7 @@ class MediaStream:
     def __init__(self, config: StreamConfig) -> None:
         self.config = config
         self._sequence: dict[str, int] = {}
+        self._media_parts: dict[str, tuple[bytes, bytes, bytes]] = {}
         self.frames_sent = 0
         self.frames_received = 0
         self.stopped = False
@@ -215,6 +218,23 @@ class MediaStream:
         quoted = _QUOTED_TRACKS.get(track) or json.dumps(track)
         return self.config.wire.media_text(quoted, number, payload)
 
+    def media_bytes(self, ulaw: bytes, track: str = "inbound") -> bytes:
+        """:meth:`media_message`'s text as UTF-8 (the same frame, the same numbering).
+
+        Built from the track's frame parts (:meth:`WireProfile.media_parts`) with the
+        sequence number and the payload slotted in: the stream driver sends these bytes
+        50 times a second for every stream.
+        """
+        parts = self._media_parts.get(track)
+        if parts is None:
+            quoted = _QUOTED_TRACKS.get(track) or json.dumps(track)
+            parts = self._media_parts[track] = self.config.wire.media_parts(quoted)
+        number = self._sequence.get(track, self.config.sequence_start)
+        self._sequence[track] = number + 1
+        self.frames_sent += 1
+        payload = _SILENT_PAYLOAD_BYTES if ulaw == SILENT_FRAME else base64.b64encode(ulaw)
+        return b"%b%d%b%b%b" % (parts[0], number, parts[1], payload, parts[2])
+
     def stop_message(self) -> str:
         """The ``stop`` frame (same metadata as ``start``, no ``streamParams``)."""
         self.stopped = True
@@ -225,6 +245,15 @@ class MediaStream:
     def receive(self, data: str | bytes, at_ms: float) -> StreamEvent:
         """Interpret one frame from the bot."""
         self.frames_received += 1
+        if self.config.bidirectional and isinstance(data, str):
+            played = serializer_play_audio(data)
+            if played is not None:
+                fmt, content_type, samples, size = played
+                return PlayAudio(at_ms, fmt, content_type, samples, size)
+        return self._receive(data, at_ms)
+
+    def _receive(self, data: str | bytes, at_ms: float) -> StreamEvent:
+        """Every check of a frame, in order (:meth:`receive` without its short path)."""
 
         def bad(rule: str, detail: str) -> FrameViolation:
             return FrameViolation(at_ms, rule, detail, _evidence(data))

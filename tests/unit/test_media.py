@@ -301,3 +301,71 @@ def test_plan_gather_with_url_ends_the_document() -> None:
     assert isinstance(gather, Gather)
     assert gather.url == "http://bot/a/g" and gather.max_digits == 4
     assert [p.text for p in gather.prompts] == ["Hi"]
+
+
+def _serializer_frame(content_type: str, payload: str) -> str:
+    """A playAudio frame exactly as Pipecat's Bandwidth serializer writes it."""
+    media = {"contentType": content_type, "payload": payload}
+    return json.dumps({"eventType": "playAudio", "media": media})
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        _serializer_frame("audio/pcmu", base64.b64encode(bytes(range(256))).decode()),
+        _serializer_frame("audio/pcmu", ""),
+        _serializer_frame(
+            "audio/pcm;rate=16000;channels=1;bit-depth=16;endian=little;encoding=signed",
+            base64.b64encode(b"\x01\x02" * 320).decode(),
+        ),
+        _serializer_frame(
+            "audio/pcm;rate=8000;channels=1;bit-depth=16;endian=little;encoding=signed",
+            base64.b64encode(b"\x01\x02\x03").decode(),  # odd PCM length
+        ),
+        _serializer_frame("audio/pcmu", "AAA"),  # bad padding
+        _serializer_frame("audio/pcmu", "AA==AA=="),  # data after padding
+        _serializer_frame("audio/pcmu", 'AAAA", "payload": "AAAA'),  # a second payload key
+        _serializer_frame("audio/pcmu\t", "AAAA"),  # an escaped tab, not the serializer's type
+        '{"eventType": "playAudio", "media": {"contentType": "audio/pcmu\t", "payload": "AAAA"}}',
+        _serializer_frame("audio/mp3", "AAAA"),
+        _serializer_frame("Audio/PCMU", "AAAA"),
+        _serializer_frame("audio/pcmu", "AAAA") + " ",
+        _serializer_frame("audio/pcmu", "AAAA").replace('"}}', '", "extra": 1}}'),
+        '{"eventType": "playAudio", "media": {"contentType": "audio/pcmu", "payload": "AAAA"}}}',
+        '{"eventType": "playAudio", "media": {"contentType": "audio/pcmu", "payload": "ÀAAA"}}',
+    ],
+)
+@pytest.mark.parametrize("bidirectional", [True, False])
+def test_the_serializer_short_path_means_what_the_full_checks_mean(
+    frame: str, bidirectional: bool
+) -> None:
+    """Pipecat's exact playAudio and near misses: the same event or violation either way."""
+    config = StreamConfig("a", "c", "s", "n", bidirectional=bidirectional)
+    fast, full = MediaStream(config), MediaStream(config)
+    got, want = fast.receive(frame, 5.0), full._receive(frame, 5.0)
+    assert type(got) is type(want)
+    if isinstance(got, PlayAudio):
+        assert isinstance(want, PlayAudio)
+        assert (got.fmt, got.content_type, got.payload_bytes) == (
+            want.fmt,
+            want.content_type,
+            want.payload_bytes,
+        )
+        assert np.array_equal(got.samples, want.samples)
+    else:
+        assert got == want
+
+
+def test_the_serializer_s_exact_play_audio_skips_the_full_checks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Pipecat's playAudio is read without the JSON parse (the full checks never run)."""
+
+    def never(self: MediaStream, data: str | bytes, at_ms: float) -> None:
+        raise AssertionError("the full checks ran")
+
+    monkeypatch.setattr(MediaStream, "_receive", never)
+    proto = MediaStream(StreamConfig("a", "c", "s", "n"))
+    event = proto.receive(_serializer_frame("audio/pcmu", "//8A"), 1.0)
+    assert isinstance(event, PlayAudio)
+    assert event.samples.tolist() == ulaw_decode(b"\xff\xff\x00").tolist()

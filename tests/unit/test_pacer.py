@@ -95,3 +95,27 @@ async def test_past_deadlines_run_at_once() -> None:
 
     pacer.add(time.monotonic() - 1.0, tick)
     await ticked(done, "the past-deadline tick")
+
+
+async def test_a_tick_that_adds_an_earlier_stream_keeps_both_clocks(timer: str) -> None:
+    """A stream added from inside a tick, due before the next one, runs; so does the ticker."""
+    pacer = Pacer.for_loop()
+    ran: list[str] = []
+    done = asyncio.Event()
+
+    def added(due: float) -> float | None:
+        ran.append("added")
+        return None
+
+    def ticker(due: float) -> float | None:
+        ran.append("ticker")
+        if ran.count("ticker") == 1:
+            pacer.add(due - 0.5, added)  # already due: ahead of the ticker's own entry
+            return due + 0.002
+        done.set()
+        return None
+
+    pacer.add(time.monotonic(), ticker)
+    await ticked(done, "the ticker's second tick")
+    assert ran == ["ticker", "added", "ticker"]
+    assert len(pacer) == 0

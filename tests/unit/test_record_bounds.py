@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pytest
 
 from simulator.call import recorder as recorder_module
@@ -171,3 +172,20 @@ def test_every_timed_expectation_kind_knows_the_records_it_reads() -> None:
     """A new expectation kind cannot be judged over a gap it does not know of."""
     known = {*gaps._EVENT_SOURCES, *gaps._REQUEST_ROUTES, "api_response", "violation"}
     assert set(expect._FINDERS) - {"orphaned_leg"} <= known
+
+
+def test_caller_frames_are_kept_only_when_audible_and_copied_unless_told() -> None:
+    """A silent frame is not kept; one non-zero sample is; copy=False keeps the array itself."""
+    rec = CallRecorder(CallClock())
+    silent = np.zeros(160, dtype=np.int16)
+    blip = np.zeros(160, dtype=np.int16)
+    blip[159] = -1
+    rec.caller_frame(0, silent)
+    rec.caller_frame(160, blip)
+    rec.caller_frame(320, blip, copy=False)
+    rec.caller_frame(480, np.zeros(7, dtype=np.int16))  # not a whole frame: same rule
+    rec.caller_frame(640, np.array([0, 0, 3], dtype=np.int16))
+    kept = rec._caller
+    assert [start for start, _ in kept] == [160, 320, 640]
+    assert kept[0][1] is not blip and kept[1][1] is blip
+    assert rec.caller_track()[160 + 159] == -1

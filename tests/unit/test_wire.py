@@ -161,3 +161,14 @@ def test_a_replayed_documented_start_keeps_its_form() -> None:
     observed = json.loads(_stream(OBSERVED).start_message())
     scenario, _ = replay_scenario([observed], "stop", TARGETS, name="r", description="d")
     assert "wire" not in scenario.get("call", {})
+
+
+@pytest.mark.parametrize("wire", WIRES)
+def test_media_bytes_are_media_message_encoded_with_the_same_numbering(wire: str) -> None:
+    """The driver's pre-built frame bytes equal the formatted text, frame for frame."""
+    config = StreamConfig("9900000", "c-1", "s-1", "n", wire=wire_profile(wire))
+    built, formatted = MediaStream(config), MediaStream(config)
+    for track in ("inbound", "outbound", 'odd "track" é'):
+        for ulaw in (b"\xff" * 160, bytes(range(160)), b"\x00\x7f" * 80):
+            assert built.media_bytes(ulaw, track) == formatted.media_message(ulaw, track).encode()
+    assert built.frames_sent == formatted.frames_sent == 9
