@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
-from simulator.call.audio_files import load_caller_audio
+from simulator.call.audio_files import channel_count, load_caller_audio
+from simulator.errors import AudioFileError
 from simulator.protocol.codec import Pcm
 from simulator.protocol.webhook_signing import Signing
 from simulator.suite import AUDIO_DIR
@@ -67,9 +68,25 @@ class Utterance:
 def load_lines(audio_dir: Path) -> dict[str, Utterance]:
     """Load every caller line; raises AudioFileError (exit 2) for a missing file."""
     return {
-        name: Utterance(name, line.text, load_caller_audio(audio_dir / line.file))
+        name: Utterance(name, line.text, _load_line(audio_dir / line.file))
         for name, line in LINES.items()
     }
+
+
+def _load_line(path: Path) -> Pcm:
+    """One caller line: a mono file (``--audio-dir`` has no channel to choose)."""
+    try:
+        return load_caller_audio(path)
+    except AudioFileError:
+        channels = channel_count(path)
+        if channels is not None and channels > 1:
+            raise AudioFileError(
+                path,
+                f"bwsim audit speaks each caller line as one voice: give a mono file (this "
+                f"one has {channels} channels; bwsim call --channel or a scenario's "
+                "say: {file, channel} speak one channel of a recording)",
+            ) from None
+        raise
 
 
 @dataclass(frozen=True)

@@ -147,6 +147,14 @@ def load_caller_audio(path: str | Path, channel: ChannelSpec | None = None) -> P
     return to_phone_pcm(data[:, picked], int(rate))
 
 
+def channel_count(path: Path) -> int | None:
+    """How many channels an audio file has, or None when it cannot be read."""
+    try:
+        return int(sf.info(str(path)).channels)
+    except (sf.LibsndfileError, RuntimeError, OSError):
+        return None
+
+
 def write_stereo_wav(path: Path, left: Pcm, right: Pcm, rate: int = PHONE_RATE) -> None:
     """Write two int16 tracks (padded to the same length) as a 16-bit stereo WAV."""
     n = max(len(left), len(right))

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 
+from simulator.audit.config import LINES, load_lines
 from simulator.call.audio_files import load_caller_audio, parse_channel
 from simulator.errors import AudioFileError
 from simulator.protocol.codec import PHONE_RATE, Pcm
+from simulator.suite import AUDIO_DIR
 
 LEFT_HZ, RIGHT_HZ = 440, 1000
 
@@ -116,3 +119,17 @@ def test_a_bad_channel_is_refused_before_the_file_is_read(tmp_path: Path) -> Non
     with pytest.raises(AudioFileError, match="got 'centre'") as info:
         load_caller_audio(path, "centre")
     assert str(path) in str(info.value)
+
+
+def test_audit_caller_lines_refuse_a_stereo_file_asking_for_a_mono_one(tmp_path: Path) -> None:
+    """Bwsim audit's --audio-dir has no channel option: a stereo line says to give mono."""
+    folder = tmp_path / "lines"
+    shutil.copytree(AUDIO_DIR, folder)
+    first = next(iter(LINES.values())).file
+    rate = 8000
+    t = np.arange(rate) / rate
+    sf.write(folder / first, 0.3 * np.stack([np.sin(2 * np.pi * 440 * t)] * 2, axis=1), rate)
+    with pytest.raises(AudioFileError) as caught:
+        load_lines(folder)
+    assert "give a mono file (this one has 2 channels" in str(caught.value)
+    assert "--channel left on the command line" not in str(caught.value)
