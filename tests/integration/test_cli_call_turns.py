@@ -1,4 +1,8 @@
-"""``bwsim call --turns``: a long recording is said turn by turn, each after the bot's reply."""
+"""``bwsim call --turns``: a long recording is said turn by turn, each after the bot's reply.
+
+The bot is ``tests.bots.turn_bot`` (no Pipecat): it greets, and answers each caller turn
+700 ms after it ends by echoing it.
+"""
 
 from __future__ import annotations
 
@@ -27,7 +31,7 @@ def test_each_turn_of_a_long_recording_waits_for_the_bots_reply(tmp_path: Path) 
     done = bwsim(
         "call",
         "--app",
-        "bot.app:app",
+        "tests.bots.turn_bot:app",
         "--audio",
         str(_two_turns(tmp_path / "long.wav")),
         "--turns",
