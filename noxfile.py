@@ -114,13 +114,16 @@ def e2e(session: nox.Session) -> None:
         "VIRTUAL_ENV": str(location),
         "PATH": f"{location / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
     }
-    session.run("bwsim", "run", "--out", "bwsim-out/e2e", env=env, external=True)
+    bin_dir = location / "bin"
+    session.run(str(bin_dir / "bwsim"), "run", "--out", "bwsim-out/e2e", env=env, external=True)
     # Two workers (tests/xdist_scopes.py deals the module-scoped runs whole): these tests
     # wait on real-time calls, one worker kept half a core busy (CPU 135 s in 262 s), and
     # the flawed bots' run (2 bots at a time) overlaps the wheel and the audits.
     workers = DEAL if not session.posargs else []
     # No success_codes=[5]: an e2e run that collects no test must fail, not pass.
-    session.run("pytest", "-m", "e2e", *workers, *session.posargs, env=env, external=True)
+    session.run(
+        str(bin_dir / "pytest"), "-m", "e2e", *workers, *session.posargs, env=env, external=True
+    )
 
 
 @nox.session(python=PYTHON, default=False)
