@@ -18,7 +18,6 @@ Pure functions (no I/O, no clock).
 from __future__ import annotations
 
 import json
-import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,7 +26,9 @@ from simulator.archive.model import CallArchive
 from simulator.archive.tracks import recorded_audio
 from simulator.call.result import CallResult
 from simulator.judge.metrics import CallMetrics, MetricsConfig, measure_tracks
+from simulator.protocol.bxml import BxmlError, parse_bxml
 from simulator.protocol.media import SAMPLES_PER_MS
+from simulator.protocol.verbs import StartStream, plan
 
 __all__ = ["CallFacts", "TurnFact", "facts_from_archive", "facts_from_result"]
 
@@ -219,18 +220,15 @@ def facts_from_result(result: CallResult, config: MetricsConfig | None = None) -
 
 
 def _start_stream(bxml: str) -> tuple[dict[str, Any], list[str]]:
-    """The ``<StreamParam>``s and the tracks of the first ``<StartStream>`` in ``bxml``."""
+    """The ``<StreamParam>``s and the tracks of the first ``<StartStream>`` in ``bxml``.
+
+    Read through the protocol's own BXML parsing and verb steps, as bwsim ran the answer.
+    """
     try:
-        root = ET.fromstring(bxml)  # noqa: S314 - the bot's own answer, already parsed by bwsim
-    except ET.ParseError:
+        steps = plan(parse_bxml(bxml, context="webhook"), "http://bot.invalid/")
+    except BxmlError:
         return {}, []
-    element = next(root.iter("StartStream"), None)
-    if element is None:
+    stream = next((s for s in steps if isinstance(s, StartStream)), None)
+    if stream is None:
         return {}, []
-    params = {
-        str(p.get("name")): p.get("value", "")
-        for p in element.iter("StreamParam")
-        if p.get("name") is not None
-    }
-    tracks = element.get("tracks", "inbound")
-    return params, ["inbound", "outbound"] if tracks == "both" else [tracks]
+    return dict(stream.params), list(stream.tracks)
