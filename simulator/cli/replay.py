@@ -35,7 +35,6 @@ from simulator.cli.options import (
 )
 from simulator.errors import ConfigError
 from simulator.judge.verdicts import call_problems
-from simulator.replay.facts import facts_from_archive
 from simulator.replay.plan import (
     DEFAULT_LINGER_MS,
     DEFAULT_REPLY_TIMEOUT_MS,
@@ -213,7 +212,7 @@ async def _replay(args: argparse.Namespace, archive: CallArchive, plan: ReplayPl
 
 
 def _write_scenario(file: Path, archive: CallArchive, plan: ReplayPlan) -> None:
-    text = scenario_text(archive, plan, facts_from_archive(archive), file)
+    text = scenario_text(archive, plan, plan.then, file)
     try:
         file.parent.mkdir(parents=True, exist_ok=True)
         file.write_text(text, encoding="utf-8")

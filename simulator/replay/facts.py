@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from simulator.archive.model import CallArchive
-from simulator.archive.tracks import recorded_audio
+from simulator.archive.tracks import RecordedAudio, recorded_audio
 from simulator.call.result import CallResult
 from simulator.judge.metrics import CallMetrics, MetricsConfig, measure_tracks
 from simulator.protocol.bxml import BxmlError, parse_bxml
@@ -143,9 +143,14 @@ def _track_names(metadata: dict[str, Any]) -> list[str]:
     return [str(t.get("name")) for t in tracks if isinstance(t, dict) and "name" in t]
 
 
-def facts_from_archive(archive: CallArchive, config: MetricsConfig | None = None) -> CallFacts:
-    """What the recorded call did ("then")."""
-    audio = recorded_audio(archive)
+def facts_from_archive(
+    archive: CallArchive,
+    config: MetricsConfig | None = None,
+    *,
+    audio: RecordedAudio | None = None,
+) -> CallFacts:
+    """What the recorded call did ("then"); ``audio`` is its legs when already rebuilt."""
+    audio = audio or recorded_audio(archive)
     metrics = measure_tracks(
         audio.caller,
         audio.bot,

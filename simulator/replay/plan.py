@@ -29,7 +29,7 @@ from simulator.call.options import DEFAULT_MAX_CALL_S, CallOptions
 from simulator.judge.metrics import MetricsConfig
 from simulator.protocol.codec import Pcm
 from simulator.protocol.media import SAMPLES_PER_MS
-from simulator.replay.facts import facts_from_archive
+from simulator.replay.facts import CallFacts, facts_from_archive
 from simulator.replay.turns import TurnStep, turn_schedule
 
 __all__ = [
@@ -89,6 +89,8 @@ class ReplayPlan:
     """The caller's turns and their anchors (``turns`` timing; also for the report)."""
     hangup_after_ms: float
     """How long the caller stays after its last audio before hanging up."""
+    then: CallFacts
+    """What the recorded call did, measured once (the comparison's "then")."""
     reply_timeout_ms: float = DEFAULT_REPLY_TIMEOUT_MS
     recorded_ids: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
@@ -179,7 +181,7 @@ def plan_replay(
     stream_end = archive.streams[0].closed_ms if archive.streams else None
     end = stream_end if stream_end is not None else audio.ended_ms
     tail = max(0.0, end - last)
-    then = facts_from_archive(archive, config)
+    then = facts_from_archive(archive, config, audio=audio)
     hangup_after = tail if then.hangup is False and then.closed_by == "caller" else tail + linger_ms
     if not media:
         notes.append("the recording holds no caller audio: the caller stays silent")
@@ -190,6 +192,7 @@ def plan_replay(
         offset_ms=offset,
         turns=turns,
         hangup_after_ms=hangup_after,
+        then=then,
         reply_timeout_ms=reply_timeout_ms,
         recorded_ids=recorded_ids,
         notes=notes,

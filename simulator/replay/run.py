@@ -74,8 +74,9 @@ async def replay_archive(
     """Place the replay of ``archive`` as ``plan`` says, and compare it with the recording."""
     notes = list(plan.notes)
     result = await place(replay_caller(plan, notes), plan.options)
+    then = plan.then if config is None else facts_from_archive(archive, config)
     comparison = compare(
-        facts_from_archive(archive, config),
+        then,
         facts_from_result(result, config),
         max_latency_change_ms=max_latency_change_ms,
         notes=notes,
