@@ -38,7 +38,7 @@ from simulator.call.live import Caller, LiveCall
 from simulator.call.options import CallOptions
 from simulator.call.result import CallResult
 from simulator.call.session import CallSession
-from simulator.call.webhook_sender import WebhookExchange
+from simulator.call.webhook_sender import WEBHOOK_LIMITS, WebhookExchange
 from simulator.call.webhook_sender import send_webhook as _send_webhook
 from simulator.errors import CallTimeout
 from simulator.protocol.bxml import BxmlDocument, BxmlError, parse_bxml
@@ -101,7 +101,7 @@ class _Transport(httpx.AsyncBaseTransport):
     """httpx transport that holds the webhook gate (shared) and runs an answer hook."""
 
     def __init__(self, gate: WebhookGate | None, hook: Hook | None) -> None:
-        self._inner = httpx.AsyncHTTPTransport()
+        self._inner = httpx.AsyncHTTPTransport(limits=WEBHOOK_LIMITS)
         self._gate = gate
         self._hook = hook
 
@@ -126,7 +126,7 @@ class _SessionTransport(httpx.AsyncBaseTransport):
     """
 
     def __init__(self, gate: WebhookGate) -> None:
-        self._inner = httpx.AsyncHTTPTransport()
+        self._inner = httpx.AsyncHTTPTransport(limits=WEBHOOK_LIMITS)
         self._gate = gate
         self._first = True
         self.first_sent = asyncio.Event()

@@ -34,6 +34,7 @@ from simulator.call.tasks import reap
 from simulator.call.transfer import DROPPED_DETAIL, CallTransfer
 from simulator.call.verb_audio import VerbAudio
 from simulator.call.waiters import TimelineWaiters
+from simulator.call.webhook_sender import WEBHOOK_LIMITS
 from simulator.errors import CallTimeout
 from simulator.protocol import bxml_runner as bx
 from simulator.protocol.media import CallerSource
@@ -221,7 +222,7 @@ class CallSession:
         self._unsubscribe.append(self.fake.registry.subscribe(self._on_registry))
         self._unsubscribe.append(self.fake.journal.subscribe(self._on_journal))
         own_client = self._client is None
-        client = self._client or httpx.AsyncClient(trust_env=False)
+        client = self._client or httpx.AsyncClient(trust_env=False, limits=WEBHOOK_LIMITS)
         caller_task: asyncio.Task[None] | None = None
         try:
             try:

@@ -33,6 +33,7 @@ from simulator.rest.journal import redact_headers
 __all__ = [
     "DEFAULT_TIMEOUT_S",
     "OUTCOMES",
+    "WEBHOOK_LIMITS",
     "Outcome",
     "WebhookAttempt",
     "WebhookExchange",
@@ -44,9 +45,11 @@ __all__ = [
 # Sender
 # --------------------------------------------------------------------------------------
 
+# Idle connections go after 1 s, before a bot's server closes them (uvicorn: 5 s, which
+# is httpx's default too: a webhook sent as the bot closed one failed with ReadError).
+WEBHOOK_LIMITS: Final = httpx.Limits(keepalive_expiry=1.0)
 DEFAULT_TIMEOUT_S: Final = 15.0
 """Bandwidth's default webhook timeout (``callbackTimeout``, 1-25 s; docs/bandwidth.md §2.1)."""
-
 _RESPONSE_LIMIT: Final = 1 << 20  # bytes of a bot's answer kept; BXML itself is capped at 64 KB
 _SNIPPET: Final = 200
 

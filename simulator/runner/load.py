@@ -482,7 +482,9 @@ async def place_load(
     # TLS context), which would hold every running call's frames that long per call.
     client = httpx.AsyncClient(
         trust_env=False,
-        limits=httpx.Limits(max_connections=None, max_keepalive_connections=None),
+        limits=httpx.Limits(
+            max_connections=None, max_keepalive_connections=None, keepalive_expiry=1.0
+        ),
     )
 
     async def one(index: int) -> None:
