@@ -14,6 +14,11 @@ remembers the tokens it handed out and, on a request for another worker's call, 
 worker's own token (given when it registered) in place of it. A token the router never
 handed out is passed on as it is, so the owner refuses it (401) as Bandwidth would.
 
+The routing itself (who owns a call, the token put in its place, the forwarding and the
+errors the router answers) is :mod:`simulator.rest.call_router`'s, shared with the router
+of ``bwsim load --processes``; what is this router's own is who the owners are (the
+workers that registered) and that a request naming no call goes to the first of them.
+
 Workers register with ``POST /_bwsim/router/workers`` (JSON ``tag``, ``url``, ``token``),
 carrying the run's control token (``Authorization: Bearer $BWSIM_CONTROL_TOKEN``).
 
@@ -31,28 +36,21 @@ import json
 import os
 import re
 import sys
-from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
-from typing import Any
 
 import httpx
 
 from simulator.errors import TargetError
+from simulator.rest.call_router import TIMEOUT_S, Forwarder, Owner, call_id_in, call_tag, refuse
 from simulator.rest.control_guard import TOKEN_VAR
+from simulator.rest.relay import Receive, Scope, Send, answer, read_body, scope_headers
+from simulator.rest.routes import Route
+from simulator.rest.voice_api import classify
 from simulator.runner.servers import serve
 
 __all__ = ["REGISTER_PATH", "Router", "WorkerEntry", "main", "register_worker"]
 
 REGISTER_PATH = "/_bwsim/router/workers"
-_OWNER = re.compile(r"/calls/c-(?P<tag>[0-9a-f]{8})-")
-_HOP_BY_HOP = frozenset(
-    {"host", "content-length", "connection", "keep-alive", "transfer-encoding", "upgrade"}
-)
-_TIMEOUT_S = 30.0
-
-Scope = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
-Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -63,6 +61,10 @@ class WorkerEntry:
     url: str
     token: str
 
+    def owner(self) -> Owner:
+        """The worker as an owner of calls (those whose ids start with its tag)."""
+        return Owner(f"Locust worker {self.tag}", self.url, self.token)
+
 
 @dataclass
 class Router:
@@ -72,12 +74,7 @@ class Router:
     workers: dict[str, WorkerEntry] = field(default_factory=dict)
     handed_out: set[str] = field(default_factory=set)
     """Tokens a worker issued through the router: replaced by the owner's on each call."""
-    _client: httpx.AsyncClient | None = None
-
-    def _http(self) -> httpx.AsyncClient:
-        if self._client is None:
-            self._client = httpx.AsyncClient(timeout=_TIMEOUT_S, trust_env=False)
-        return self._client
+    _forwarder: Forwarder = field(default_factory=Forwarder)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one ASGI connection: lifespan, or an HTTP request passed on."""
@@ -87,93 +84,74 @@ class Router:
                 if message["type"] == "lifespan.startup":
                     await send({"type": "lifespan.startup.complete"})
                 elif message["type"] == "lifespan.shutdown":
-                    if self._client is not None:
-                        await self._client.aclose()
+                    await self._forwarder.aclose()
                     await send({"type": "lifespan.shutdown.complete"})
                     return
         if scope["type"] != "http":
             return  # the Voice API has no websockets: uvicorn refuses the upgrade
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
-        status, headers, payload = await self.handle(
-            scope["method"],
-            scope["path"],
-            scope.get("query_string", b"").decode("latin-1"),
-            {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]},
-            body,
-        )
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers],
-            }
-        )
-        await send({"type": "http.response.body", "body": payload})
-
-    async def handle(
-        self, method: str, path: str, query: str, headers: dict[str, str], body: bytes
-    ) -> tuple[int, list[tuple[str, str]], bytes]:
-        """Answer one request: a registration, or a request passed on to its worker."""
-        if path == REGISTER_PATH:
-            return self._register(method, headers, body)
+        body = await read_body(receive)
+        if body is None:
+            return
+        if scope["path"] == REGISTER_PATH:
+            await self._register(scope, body, send)
+            return
         if not self.workers:
-            return _error(503, "no Locust worker has registered with the router yet")
-        owner = _OWNER.search(path)
-        if owner is None:
-            worker = next(iter(self.workers.values()))
-        else:
-            found = self.workers.get(owner["tag"])
-            if found is None:
-                return _error(404, f"no registered worker owns calls tagged {owner['tag']}")
-            worker = found
-        out = {k: v for k, v in headers.items() if k not in _HOP_BY_HOP}
-        bearer = out.get("authorization", "")
-        if bearer.startswith("Bearer ") and bearer[7:] in self.handed_out:
-            out["authorization"] = f"Bearer {worker.token}"
-        url = worker.url + path + (f"?{query}" if query else "")
-        try:
-            reply = await self._http().request(method, url, headers=out, content=body)
-        except httpx.HTTPError as exc:
-            return _error(502, f"worker {worker.tag} at {worker.url} did not answer: {exc!r}")
-        if path.rstrip("/") == "/api/v1/oauth2/token" and reply.status_code == 200:
+            await refuse(
+                send,
+                503,
+                "no Locust worker has registered with the router yet: start the workers "
+                "with --bwsim-router set to this router's URL, then try again",
+            )
+            return
+        tag = call_tag(call_id_in(scope["path"]))
+        worker = self.workers.get(tag) if tag else next(iter(self.workers.values()))
+        if worker is None:
+            await refuse(
+                send,
+                404,
+                f"no registered worker owns calls tagged {tag}: the worker that placed the "
+                "call has not registered with this router (or has been replaced)",
+            )
+            return
+        look = (
+            self._learn_token
+            if classify(scope["method"], scope["path"])[0] == Route.TOKEN
+            else None
+        )
+        await self._forwarder.pass_on(
+            worker.owner(), scope, body, send, ours=self.handed_out.__contains__, look=look
+        )
+
+    def _learn_token(self, reply: httpx.Response) -> None:
+        """Remember a token a worker issued, so that it is replaced on other workers' calls."""
+        if reply.status_code == 200:
             with contextlib.suppress(ValueError, KeyError, TypeError):
                 self.handed_out.add(str(reply.json()["access_token"]))
-        kept = [(k, v) for k, v in reply.headers.items() if k.lower() not in _HOP_BY_HOP]
-        kept = [(k, v) for k, v in kept if k.lower() != "content-encoding"]
-        return reply.status_code, kept, reply.content
 
-    def _register(
-        self, method: str, headers: dict[str, str], body: bytes
-    ) -> tuple[int, list[tuple[str, str]], bytes]:
-        if method != "POST":
-            return _error(405, f"{REGISTER_PATH} takes POST")
-        given = headers.get("authorization", "").removeprefix("Bearer ")
+    async def _register(self, scope: Scope, body: bytes, send: Send) -> None:
+        if scope["method"] != "POST":
+            await refuse(send, 405, f"{REGISTER_PATH} takes POST")
+            return
+        given = dict(scope_headers(scope)).get("authorization", "").removeprefix("Bearer ")
         if not hmac.compare_digest(given.encode(), self.control_token.encode()):
-            return _error(401, f"registering needs Authorization: Bearer ${TOKEN_VAR}")
+            await refuse(send, 401, f"registering needs Authorization: Bearer ${TOKEN_VAR}")
+            return
         try:
             data = json.loads(body)
             entry = WorkerEntry(str(data["tag"]), str(data["url"]).rstrip("/"), str(data["token"]))
         except (ValueError, KeyError, TypeError):
-            return _error(400, "the body must be JSON with tag, url and token")
+            await refuse(send, 400, "the body must be JSON with tag, url and token")
+            return
         if not re.fullmatch(r"[0-9a-f]{8}", entry.tag):
-            return _error(400, f"a tag is 8 lower-case hex digits, not {entry.tag!r}")
+            await refuse(send, 400, f"a tag is 8 lower-case hex digits, not {entry.tag!r}")
+            return
         self.workers[entry.tag] = entry
-        return 200, [("content-type", "application/json")], b'{"registered": true}'
-
-
-def _error(status: int, description: str) -> tuple[int, list[tuple[str, str]], bytes]:
-    payload = json.dumps({"type": "bwsim-router", "description": description}).encode()
-    return status, [("content-type", "application/json")], payload
+        await answer(send, 200, [("content-type", "application/json")], b'{"registered": true}')
 
 
 async def register_worker(router_url: str, control_token: str, entry: WorkerEntry) -> None:
     """Register a worker's fake with the router at ``router_url``; raise if it refuses."""
-    async with httpx.AsyncClient(timeout=_TIMEOUT_S, trust_env=False) as client:
+    async with httpx.AsyncClient(timeout=TIMEOUT_S, trust_env=False) as client:
         reply = await client.post(
             router_url.rstrip("/") + REGISTER_PATH,
             json={"tag": entry.tag, "url": entry.url, "token": entry.token},

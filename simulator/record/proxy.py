@@ -36,7 +36,7 @@ from simulator.archive.model import StreamRecord, WebhookRecord
 from simulator.protocol.bxml_rewrite import rewrite_bxml, stream_upstream
 from simulator.record.capture import CallCapture, Captures, StreamTarget
 from simulator.record.voice_api import ApiCapture
-from simulator.record.wire import (
+from simulator.rest.relay import (
     HOP_BY_HOP,
     Receive,
     Scope,
@@ -45,6 +45,7 @@ from simulator.record.wire import (
     plain,
     read_body,
     relay,
+    scope_headers,
 )
 
 __all__ = ["STREAM_PREFIX", "RecordApp"]
@@ -137,7 +138,7 @@ class RecordApp:
         body = await read_body(receive)
         if body is None:
             return
-        raw_headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
+        raw_headers = scope_headers(scope)
         lower = [(k.lower(), v) for k, v in raw_headers]
         path = scope.get("raw_path", scope["path"].encode()).decode("latin-1")
         query = scope.get("query_string", b"").decode("latin-1")

@@ -21,7 +21,7 @@ import httpx
 
 from simulator.archive.model import ApiRecord
 from simulator.record.capture import Captures
-from simulator.record.wire import Scope, Send, forwarded, plain, relay
+from simulator.rest.relay import Scope, Send, forwarded, plain, relay
 
 __all__ = ["OAUTH_PATH", "VOICE_API_PREFIX", "ApiCapture"]
 

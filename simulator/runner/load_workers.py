@@ -11,12 +11,14 @@ run does (the fake Voice API on ``--api-port``, the bot started against it, or a
 ``--url`` bot checked), with a router in front of the Voice API. Each worker runs its
 own fake Voice API on a loopback port and mints call ids that carry its number (``c-``
 then two hex digits of the worker number, then the usual random part: still the
-documented shape). The router sends every request whose path names a call to the worker
-that owns the call, and serves everything else itself (OAuth tokens, requests naming no
-call or a call nobody owns: those are journaled by the parent's fake and reported as
-unattributed). A token the parent issued is valid at every worker: the router checks it
-against the parent's fake and forwards the request with a token each worker was given at
-start (an invalid or expired token is forwarded as it came, and refused by the worker).
+documented shape). The router (:class:`CallRouter`, on the routing core it shares with
+the Locust router, :mod:`simulator.rest.call_router`) sends every request whose path
+names a call (the control API's caller lines too) to the worker that owns the call, and
+serves everything else itself (OAuth tokens, requests naming no call or a call nobody
+owns: those are journaled by the parent's fake and reported as unattributed). A token
+the parent issued is valid at every worker: the router checks it against the parent's
+fake and forwards the request with a token each worker was given at start (an invalid
+or expired token is forwarded as it came, and refused by the worker).
 
 The parent merges the workers' reports (their call records and raw pacing samples, never
 their percentiles) into one :class:`~simulator.runner.load.LoadReport`. A worker that
@@ -45,22 +47,19 @@ from dataclasses import dataclass, field
 from multiprocessing.process import BaseProcess
 from typing import Any
 
-import httpx
-
 from simulator.call.options import CallOptions
 from simulator.call.pacer import quiet_gc, request_realtime
 from simulator.protocol.codec import Pcm
-from simulator.protocol.ids import CALL_ID_RE
+from simulator.rest.call_router import Forwarder, Owner, call_id_in, call_tag
 from simulator.rest.fake import FakeBandwidth, IssuedToken
-from simulator.rest.voice_api import VoiceApiApp, classify
+from simulator.rest.relay import read_body
+from simulator.rest.voice_api import VoiceApiApp
 from simulator.runner.harness import Harness
 from simulator.runner.lifetime import interrupt_on_termination
 from simulator.runner.load import CallRecord, LoadReport, WorkerTiming, loop_factory, place_load
 from simulator.runner.targets import BotCredentials, Target, UrlTarget
 
 __all__ = ["CallRouter", "WorkerSpec", "run_load_processes", "split", "worker_call_ids"]
-
-_HOP = {"host", "content-length", "transfer-encoding", "connection", "keep-alive"}
 
 
 def split(total: int, parts: int) -> list[int]:
@@ -83,21 +82,29 @@ def worker_call_ids(worker: int) -> Callable[[], str]:
 
 
 def call_owner(call_id: str | None) -> int | None:
-    """The worker whose ids look like ``call_id`` (see :func:`worker_call_ids`), if any."""
-    if call_id is None or not CALL_ID_RE.fullmatch(call_id):
-        return None
-    return int(call_id[2:4], 16)
+    """The worker whose ids look like ``call_id`` (see :func:`worker_call_ids`), if any.
+
+    The routers' one rule (:func:`~simulator.rest.call_router.call_tag`: the owner's mark
+    is the id's first field), read as a worker number: the mark's first two hex digits.
+    """
+    tag = call_tag(call_id)
+    return None if tag is None else int(tag[:2], 16)
 
 
 class CallRouter:
-    """ASGI front of the parent's Voice API: a call's requests go to the worker that owns it."""
+    """ASGI front of the parent's Voice API: a call's requests go to the worker that owns it.
+
+    The owners are the workers started so far (:attr:`workers`); the tokens it replaces
+    are the parent's fake's. Requests naming no call, or a call of no started worker, are
+    the parent's app's (journaled there, reported as unattributed).
+    """
 
     def __init__(self, worker_token: str) -> None:
         self.worker_token = worker_token
         self.workers: dict[int, str] = {}
         """Worker number → base URL of its fake Voice API (filled as workers start)."""
         self.app: VoiceApiApp | None = None
-        self._client: httpx.AsyncClient | None = None
+        self._forwarder = Forwarder()
 
     def wrap(self, app: VoiceApiApp) -> CallRouter:
         """Route in front of ``app`` (the parent's own Voice API); the Harness's ``front``."""
@@ -110,67 +117,30 @@ class CallRouter:
         assert self.app is not None
         return self.app.fake
 
+    def owner(self, path: str) -> Owner | None:
+        """The started worker that owns the call ``path`` names, if any."""
+        number = call_owner(call_id_in(path))
+        base = self.workers.get(number) if number is not None else None
+        return None if base is None else Owner(f"worker {number}", base, self.worker_token)
+
+    def ours(self, token: str) -> bool:
+        """Whether ``token`` is one the parent's fake issued (so no worker knows it)."""
+        return self.fake.lookup_token(token) is not None
+
     async def aclose(self) -> None:
         """Close the connections to the workers."""
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        await self._forwarder.aclose()
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         """Forward a request naming a worker's call; serve anything else with the app."""
         assert self.app is not None
-        if scope["type"] == "http":
-            _, _, call_id = classify(scope["method"], scope["path"])
-            base = self.workers.get(call_owner(call_id) or 0)
-            if base is not None:
-                await self._forward(base, scope, receive, send)
-                return
-        await self.app(scope, receive, send)
-
-    async def _forward(self, base: str, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        body = bytearray()
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
-        headers = [
-            (k.decode("latin-1"), v.decode("latin-1"))
-            for k, v in scope["headers"]
-            if k.decode("latin-1").lower() not in _HOP
-        ]
-        headers = [(k, self._token_for_worker(v) if k.lower() == "authorization" else v)
-                   for k, v in headers]  # fmt: skip
-        query = scope.get("query_string", b"").decode("latin-1")
-        url = base + scope["path"] + (f"?{query}" if query else "")
-        if self._client is None:
-            self._client = httpx.AsyncClient(timeout=30.0)
-        try:
-            response = await self._client.request(
-                scope["method"], url, headers=headers, content=bytes(body)
-            )
-            status, content = response.status_code, response.content
-            out = [
-                (k.encode("latin-1"), v.encode("latin-1"))
-                for k, v in response.headers.items()
-                if k.lower() not in _HOP and k.lower() != "content-encoding"
-            ]
-        except httpx.HTTPError as exc:
-            status = 503
-            content = (
-                b'{"type": "unavailable", "description": "the bwsim worker process that owns '
-                b"this call is gone: " + str(exc).encode("utf-8", "replace") + b'"}'
-            )
-            out = [(b"content-type", b"application/json")]
-        out.append((b"content-length", str(len(content)).encode()))
-        await send({"type": "http.response.start", "status": status, "headers": out})
-        await send({"type": "http.response.body", "body": content})
-
-    def _token_for_worker(self, value: str) -> str:
-        scheme, _, credential = value.partition(" ")
-        if scheme.lower() == "bearer" and self.fake.lookup_token(credential.strip()) is not None:
-            return f"Bearer {self.worker_token}"
-        return value
+        owner = self.owner(scope["path"]) if scope["type"] == "http" else None
+        if owner is None:
+            await self.app(scope, receive, send)
+            return
+        body = await read_body(receive)
+        if body is not None:
+            await self._forwarder.pass_on(owner, scope, body, send, ours=self.ours)
 
 
 @dataclass

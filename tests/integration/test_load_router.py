@@ -65,3 +65,37 @@ async def test_requests_naming_a_call_go_to_the_worker_that_owns_it() -> None:
             assert refused.status_code == 401, refused.text
         finally:
             await router.aclose()
+
+
+async def test_the_control_api_and_a_gone_worker_follow_the_call_too() -> None:
+    """Caller lines come from the owner's fake; a worker that is gone gets the router's 502."""
+    parent = FakeBandwidth()
+    router = CallRouter("worker-token-for-the-test")
+    worker = _worker_fake(parent, 1, router.worker_token)
+    call = worker.registry.create_call(parent.default_account.account_id)
+    worker.caller_lines[call.call_id] = ["hello from worker 1"]
+    apps = [VoiceApiApp(parent), VoiceApiApp(worker)]
+    apps[1].control_token = apps[0].control_token  # one run, one control token
+    control = {"authorization": f"Bearer {apps[0].control_token}"}
+    async with (
+        serve(router.wrap(apps[0])) as front,
+        serve(apps[1]) as one,
+        httpx.AsyncClient(base_url=front.base_url) as client,
+    ):
+        router.workers[1] = one.base_url
+        try:
+            lines = await client.get(f"/_bwsim/calls/{call.call_id}/caller-lines", headers=control)
+            assert lines.status_code == 200, lines.text
+            assert lines.json() == {"lines": ["hello from worker 1"]}
+            # Worker 2's fake was here and is gone (its port closed): the router says so.
+            async with serve(VoiceApiApp(FakeBandwidth())) as gone:
+                router.workers[2] = gone.base_url
+            lost = f"/_bwsim/calls/{worker_call_ids(2)()}/caller-lines"
+            reply = await client.get(lost, headers=control)
+            assert reply.status_code == 502, reply.text
+            assert reply.json()["type"] == "bwsim-router"
+            assert (
+                f"worker 2 ({gone.base_url}), which owns this call" in reply.json()["description"]
+            )
+        finally:
+            await router.aclose()
