@@ -41,7 +41,7 @@ from gevent import monkey
 from gevent.event import AsyncResult
 from locust import User, constant, events, task
 from locust.env import Environment
-from locust.runners import MasterRunner, WorkerRunner
+from locust.runners import STATE_MISSING, MasterRunner, WorkerRunner
 
 from simulator.call.audio_files import load_caller_audio
 from simulator.call.pacer import quiet_gc
@@ -100,6 +100,8 @@ class _WorkerState:
         self.health_mark = (0.0, 0.0)
         """Wall clock and process CPU time at the last health report."""
         self.draining: set[str] = set()
+        self.drain_until = 0.0
+        """When the master stops waiting for the workers' last calls (monotonic clock)."""
         self.drained = gevent.event.Event()
         self.ready = gevent.event.Event()
         """Set once the engine serves (and has registered): the users wait for it."""
@@ -191,19 +193,33 @@ def _drain_workers(environment: Environment) -> None:
     workers' last statistics, so the calls still running would never be samples. Each
     worker is asked to stop its users (a user ends its call first, within
     ``--stop-timeout``), to send its statistics, then to say so; the master waits for
-    all of them (at most ``--stop-timeout`` + 30 s) before it quits and writes its report.
+    all of them (at most ``--stop-timeout`` + 30 s, and not for a worker that has quit or
+    gone missing) before it quits and writes its report.
     """
     runner = environment.runner
     if not isinstance(runner, MasterRunner):
         return
-    _STATE.draining = {client.id for client in runner.clients.all}
-    if not _STATE.draining:
-        return
-    _STATE.drained.clear()
-    runner.send_message(DRAIN)
-    if not _STATE.drained.wait(timeout=environment.stop_timeout + 30):
+    if not _STATE.draining:  # else a stop came during a drain (the run time ended): join it
+        _STATE.draining = _connected(runner)
+        if not _STATE.draining:
+            return
+        _STATE.drained.clear()
+        _STATE.drain_until = time.monotonic() + environment.stop_timeout + 30
+        runner.send_message(DRAIN)
+    # A worker that quits or goes missing (it failed to start, or died) reports nothing more:
+    # waiting on it would hold the master for the whole timeout, each time it stops.
+    while _STATE.draining and time.monotonic() < _STATE.drain_until:
+        _STATE.drained.wait(timeout=1.0)
+        _STATE.draining &= _connected(runner)
+    if _STATE.draining:
         _log.warning("bwsim: workers %s did not report their last calls", sorted(_STATE.draining))
+        _STATE.draining = set()
     _let_csv_catch_up(environment)
+
+
+def _connected(runner: MasterRunner) -> set[str]:
+    """The workers connected to the master and not missing (they can still report)."""
+    return {client.id for client in runner.clients.all if client.state != STATE_MISSING}
 
 
 def _let_csv_catch_up(environment: Environment) -> None:
