@@ -157,9 +157,15 @@ async def register_worker(router_url: str, control_token: str, entry: WorkerEntr
             json={"tag": entry.tag, "url": entry.url, "token": entry.token},
             headers={"Authorization": f"Bearer {control_token}"},
         )
+    if reply.status_code == 401:
+        raise RuntimeError(
+            f"the router at {router_url} refused this worker's {TOKEN_VAR}: export the same "
+            "value for the router, every worker and the bot"
+        )
     if reply.status_code != 200:
         raise RuntimeError(
-            f"the router at {router_url} refused this worker ({reply.status_code}): {reply.text}"
+            f"the router at {router_url} refused this worker ({reply.status_code}: "
+            f"{reply.text[:200]}): is it the router's address, http://HOST:PORT?"
         )
 
 

@@ -52,6 +52,7 @@ from simulator.locust.engine import (
     EngineSettings,
     LoopThread,
     judge_health,
+    router_base_url,
 )
 from simulator.locust.router import Router, WorkerEntry, register_worker
 from simulator.protocol.codec import Pcm
@@ -294,17 +295,35 @@ def _start_engine(environment: Environment, opts: Any) -> None:
     advertised = opts.bwsim_advertise_url or engine.api_base
     _log.info("bwsim: worker %s: fake Voice API at %s", settings.tag, advertised)
     if router_url:
-        entry = WorkerEntry(settings.tag, advertised, engine.router_token())
-        try:
-            _STATE.run(register_worker(router_url, creds.control_token, entry))
-        except (OSError, RuntimeError, httpx.HTTPError) as exc:
-            _fail(
-                f"could not register with the router at {router_url} ({exc!r}): start the "
-                "router first (python -m simulator.locust.router, or --bwsim-router-port on "
-                "the master) and check the URL"
-            )
+        _register(router_url, WorkerEntry(settings.tag, advertised, engine.router_token()))
     quiet_gc()  # as bwsim load does once it is up: no full collection stops every stream
     _STATE.ready.set()
+
+
+def _register(router_url: str, entry: WorkerEntry) -> None:
+    """Register this worker with the router, or end it saying what to do (exit 2)."""
+    try:
+        router_url = router_base_url(router_url)
+    except ValueError as exc:
+        _fail(str(exc))
+    token = os.environ.get(TOKEN_VAR)
+    if not token:
+        _fail(
+            f"--bwsim-router needs {TOKEN_VAR}, the value the router was started with: "
+            "the worker registers with it"
+        )
+    try:
+        _STATE.run(register_worker(router_url, str(token), entry))
+    except (httpx.ConnectError, httpx.ConnectTimeout, ConnectionRefusedError) as exc:
+        _fail(
+            f"nothing answers at --bwsim-router {router_url} ({exc}): start the router first "
+            "(python -m simulator.locust.router, or --bwsim-router-port on the master), "
+            "then the workers"
+        )
+    except RuntimeError as exc:  # the router (or whatever listens there) refused
+        _fail(str(exc))
+    except (OSError, httpx.HTTPError) as exc:
+        _fail(f"could not register with the router at {router_url}: {exc}")
 
 
 # Registered at import, not once the engine is up: a worker is connected (and may be sent
