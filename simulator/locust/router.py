@@ -183,8 +183,8 @@ def main(argv: list[str] | None = None) -> int:
         description="One Voice API address for the bot; each call's requests go to the "
         "Locust worker that placed it.",
     )
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    parser.add_argument("--port", type=int, default=9050, help="port to listen on (0: any)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    parser.add_argument("--port", type=int, default=9050, help="port to listen on (9050; 0: any)")
     args = parser.parse_args(argv)
     token = os.environ.get(TOKEN_VAR)
     if not token:
