@@ -296,6 +296,15 @@ def _start_engine(environment: Environment, opts: Any) -> None:
     _log.info("bwsim: worker %s: fake Voice API at %s", settings.tag, advertised)
     if router_url:
         _register(router_url, WorkerEntry(settings.tag, advertised, engine.router_token()))
+    elif isinstance(environment.runner, WorkerRunner):
+        # Its calls still pass when the bot only answers them, so say it before they do.
+        _log.warning(
+            "bwsim: worker %s has no --bwsim-router: the bot's Voice API and control requests "
+            "about its calls reach it only if the bot points straight at %s; give every "
+            "worker --bwsim-router http://ROUTER:PORT",
+            settings.tag,
+            advertised,
+        )
     quiet_gc()  # as bwsim load does once it is up: no full collection stops every stream
     _STATE.ready.set()
 
