@@ -9,7 +9,9 @@ bot's audio, the hang-up. Run it on one machine::
 
 with the bot's ``BANDWIDTH_OAUTH_URL``/``BANDWIDTH_VOICE_API_URL``/``BWSIM_CONTROL_URL``
 pointing at the router (``http://127.0.0.1:9050/api/v1/oauth2/token``, ``…/api/v2``,
-``…/_bwsim``) and the same ``BANDWIDTH_*`` secrets and ``BWSIM_CONTROL_TOKEN`` for both.
+``…/_bwsim``) and the same secrets exported for both (``BANDWIDTH_CLIENT_ID``,
+``BANDWIDTH_CLIENT_SECRET``, ``BANDWIDTH_ACCOUNT_ID``, ``BANDWIDTH_WEBHOOK_USERNAME``,
+``BANDWIDTH_WEBHOOK_PASSWORD``, ``BWSIM_CONTROL_TOKEN``; any values).
 ``--stop-timeout`` (at least a call's length) lets the calls in flight at the end finish
 and be counted.
 

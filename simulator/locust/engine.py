@@ -20,6 +20,7 @@ import re
 import secrets
 import threading
 import time
+import urllib.parse
 import uuid
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
@@ -49,6 +50,7 @@ __all__ = [
     "judge_health",
     "new_tag",
     "report_call",
+    "router_base_url",
 ]
 
 T = TypeVar("T")
@@ -169,6 +171,28 @@ def judge_health(
     if cpu_percent > cpu_budget:
         reasons.append(f"CPU {cpu_percent:.0f}% of a core is over the {cpu_budget:g}% budget")
     return Health(p99, cpu_percent, reasons)
+
+
+def router_base_url(url: str) -> str:
+    """``--bwsim-router`` as the router's base URL; a ValueError says what to give instead.
+
+    Workers register at a fixed path under the router's address, so a URL with a path of
+    its own (the bot's ``…/api/v2`` or ``…/_bwsim``, copied by mistake) would reach the
+    router as a Voice API request and be refused for a reason that does not name the URL.
+    """
+    parts = urllib.parse.urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(
+            f"--bwsim-router {url!r} is not a URL: give the router's address, "
+            "http://HOST:PORT (what python -m simulator.locust.router printed)"
+        )
+    if parts.path.strip("/") or parts.query or parts.fragment:
+        raise ValueError(
+            f"--bwsim-router {url!r} has a path: give the router's address alone, "
+            f"{parts.scheme}://{parts.netloc} (the bot's URLs add /api/v2 and /_bwsim to it; "
+            "the workers add nothing)"
+        )
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 @dataclass(frozen=True)

@@ -157,9 +157,15 @@ async def register_worker(router_url: str, control_token: str, entry: WorkerEntr
             json={"tag": entry.tag, "url": entry.url, "token": entry.token},
             headers={"Authorization": f"Bearer {control_token}"},
         )
+    if reply.status_code == 401:
+        raise RuntimeError(
+            f"the router at {router_url} refused this worker's {TOKEN_VAR}: export the same "
+            "value for the router, every worker and the bot"
+        )
     if reply.status_code != 200:
         raise RuntimeError(
-            f"the router at {router_url} refused this worker ({reply.status_code}): {reply.text}"
+            f"the router at {router_url} refused this worker ({reply.status_code}: "
+            f"{reply.text[:200]}): is it the router's address, http://HOST:PORT?"
         )
 
 
@@ -177,8 +183,8 @@ def main(argv: list[str] | None = None) -> int:
         description="One Voice API address for the bot; each call's requests go to the "
         "Locust worker that placed it.",
     )
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    parser.add_argument("--port", type=int, default=9050, help="port to listen on (0: any)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    parser.add_argument("--port", type=int, default=9050, help="port to listen on (9050; 0: any)")
     args = parser.parse_args(argv)
     token = os.environ.get(TOKEN_VAR)
     if not token:

@@ -41,7 +41,7 @@ from gevent import monkey
 from gevent.event import AsyncResult
 from locust import User, constant, events, task
 from locust.env import Environment
-from locust.runners import MasterRunner, WorkerRunner
+from locust.runners import STATE_MISSING, MasterRunner, WorkerRunner
 
 from simulator.call.audio_files import load_caller_audio
 from simulator.call.pacer import quiet_gc
@@ -52,6 +52,7 @@ from simulator.locust.engine import (
     EngineSettings,
     LoopThread,
     judge_health,
+    router_base_url,
 )
 from simulator.locust.router import Router, WorkerEntry, register_worker
 from simulator.protocol.codec import Pcm
@@ -100,6 +101,8 @@ class _WorkerState:
         self.health_mark = (0.0, 0.0)
         """Wall clock and process CPU time at the last health report."""
         self.draining: set[str] = set()
+        self.drain_until = 0.0
+        """When the master stops waiting for the workers' last calls (monotonic clock)."""
         self.drained = gevent.event.Event()
         self.ready = gevent.event.Event()
         """Set once the engine serves (and has registered): the users wait for it."""
@@ -191,19 +194,33 @@ def _drain_workers(environment: Environment) -> None:
     workers' last statistics, so the calls still running would never be samples. Each
     worker is asked to stop its users (a user ends its call first, within
     ``--stop-timeout``), to send its statistics, then to say so; the master waits for
-    all of them (at most ``--stop-timeout`` + 30 s) before it quits and writes its report.
+    all of them (at most ``--stop-timeout`` + 30 s, and not for a worker that has quit or
+    gone missing) before it quits and writes its report.
     """
     runner = environment.runner
     if not isinstance(runner, MasterRunner):
         return
-    _STATE.draining = {client.id for client in runner.clients.all}
-    if not _STATE.draining:
-        return
-    _STATE.drained.clear()
-    runner.send_message(DRAIN)
-    if not _STATE.drained.wait(timeout=environment.stop_timeout + 30):
+    if not _STATE.draining:  # else a stop came during a drain (the run time ended): join it
+        _STATE.draining = _connected(runner)
+        if not _STATE.draining:
+            return
+        _STATE.drained.clear()
+        _STATE.drain_until = time.monotonic() + environment.stop_timeout + 30
+        runner.send_message(DRAIN)
+    # A worker that quits or goes missing (it failed to start, or died) reports nothing more:
+    # waiting on it would hold the master for the whole timeout, each time it stops.
+    while _STATE.draining and time.monotonic() < _STATE.drain_until:
+        _STATE.drained.wait(timeout=1.0)
+        _STATE.draining &= _connected(runner)
+    if _STATE.draining:
         _log.warning("bwsim: workers %s did not report their last calls", sorted(_STATE.draining))
+        _STATE.draining = set()
     _let_csv_catch_up(environment)
+
+
+def _connected(runner: MasterRunner) -> set[str]:
+    """The workers connected to the master and not missing (they can still report)."""
+    return {client.id for client in runner.clients.all if client.state != STATE_MISSING}
 
 
 def _let_csv_catch_up(environment: Environment) -> None:
@@ -278,17 +295,44 @@ def _start_engine(environment: Environment, opts: Any) -> None:
     advertised = opts.bwsim_advertise_url or engine.api_base
     _log.info("bwsim: worker %s: fake Voice API at %s", settings.tag, advertised)
     if router_url:
-        entry = WorkerEntry(settings.tag, advertised, engine.router_token())
-        try:
-            _STATE.run(register_worker(router_url, creds.control_token, entry))
-        except (OSError, RuntimeError, httpx.HTTPError) as exc:
-            _fail(
-                f"could not register with the router at {router_url} ({exc!r}): start the "
-                "router first (python -m simulator.locust.router, or --bwsim-router-port on "
-                "the master) and check the URL"
-            )
+        _register(router_url, WorkerEntry(settings.tag, advertised, engine.router_token()))
+    elif isinstance(environment.runner, WorkerRunner):
+        # Its calls still pass when the bot only answers them, so say it before they do.
+        _log.warning(
+            "bwsim: worker %s has no --bwsim-router: the bot's Voice API and control requests "
+            "about its calls reach it only if the bot points straight at %s; give every "
+            "worker --bwsim-router http://ROUTER:PORT",
+            settings.tag,
+            advertised,
+        )
     quiet_gc()  # as bwsim load does once it is up: no full collection stops every stream
     _STATE.ready.set()
+
+
+def _register(router_url: str, entry: WorkerEntry) -> None:
+    """Register this worker with the router, or end it saying what to do (exit 2)."""
+    try:
+        router_url = router_base_url(router_url)
+    except ValueError as exc:
+        _fail(str(exc))
+    token = os.environ.get(TOKEN_VAR)
+    if not token:
+        _fail(
+            f"--bwsim-router needs {TOKEN_VAR}, the value the router was started with: "
+            "the worker registers with it"
+        )
+    try:
+        _STATE.run(register_worker(router_url, str(token), entry))
+    except (httpx.ConnectError, httpx.ConnectTimeout, ConnectionRefusedError) as exc:
+        _fail(
+            f"nothing answers at --bwsim-router {router_url} ({exc}): start the router first "
+            "(python -m simulator.locust.router, or --bwsim-router-port on the master), "
+            "then the workers"
+        )
+    except RuntimeError as exc:  # the router (or whatever listens there) refused
+        _fail(str(exc))
+    except (OSError, httpx.HTTPError) as exc:
+        _fail(f"could not register with the router at {router_url}: {exc}")
 
 
 # Registered at import, not once the engine is up: a worker is connected (and may be sent

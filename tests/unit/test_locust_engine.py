@@ -1,8 +1,10 @@
-"""The pure parts of bwsim's Locust support: failure names and the generator's health."""
+"""The pure parts of bwsim's Locust support: failures, the generator's health, the router URL."""
 
 from __future__ import annotations
 
-from simulator.locust.engine import failure_reason, judge_health
+import pytest
+
+from simulator.locust.engine import failure_reason, judge_health, router_base_url
 
 CALL = "c-0a1b2c3d-4e5f6a7b-1234-4abc-8def-0123456789ab"
 STREAM = "s-0a1b2c3d-4e5f6a7b-1234-4abc-8def-0123456789ab"
@@ -52,3 +54,24 @@ def test_a_saturated_core_marks_the_generator_overloaded() -> None:
     health = judge_health([], 97.0, pacing_budget_ms=5.0, cpu_budget=90.0)
     assert health.pacing_p99_ms is None
     assert health.reason == "CPU 97% of a core is over the 90% budget"
+
+
+def test_router_url_is_the_routers_address() -> None:
+    """The router's address is taken as it is, a trailing slash dropped."""
+    assert router_base_url("http://10.0.0.5:9050/") == "http://10.0.0.5:9050"
+
+
+def test_router_url_with_the_bots_path_says_to_drop_it() -> None:
+    """The bot's Voice API URL given as --bwsim-router: the error names the address to give."""
+    with pytest.raises(
+        ValueError,
+        match=r"has a path: give the router's address alone, "
+        r"http://127\.0\.0\.1:9050 ",
+    ):
+        router_base_url("http://127.0.0.1:9050/api/v2")
+
+
+def test_router_url_without_a_scheme_asks_for_http() -> None:
+    """``HOST:PORT`` alone is not a URL: the error shows the form to give."""
+    with pytest.raises(ValueError, match=r"is not a URL: give the router's address, http://HOST"):
+        router_base_url("127.0.0.1:9050")
