@@ -257,3 +257,36 @@ def test_a_silent_bot_fails_its_calls_with_bwsims_reason(spawn: object, tmp_path
     assert "generator overloaded: pacing p99" in overloaded["pacing_p99"], overloaded
     assert "over the 0 ms budget" in overloaded["pacing_p99"]
     assert "generator overloaded" not in "".join(reasons)
+
+
+def test_a_worker_that_cannot_reach_the_router_says_so_and_the_master_does_not_wait_on_it(
+    spawn: object,
+) -> None:
+    """Nothing at --bwsim-router: the worker exits 2 saying so; the master never waits on it."""
+    port = str(_free_port())
+    nowhere = f"http://127.0.0.1:{_free_port()}"  # bound, then closed: nothing listens there
+    common = ["-m", "locust", "-f", str(LOCUSTFILE), "--headless", *CALLER]
+    master = spawn(  # type: ignore[operator]
+        "master",
+        *common,
+        *("--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", port),
+        *("--expect-workers", "1", "-u", "1", "-r", "1", "--run-time", "2s"),
+        *("--stop-timeout", "5", "--host", "http://127.0.0.1:9"),
+        env={},
+    )
+    worker = spawn(  # type: ignore[operator]
+        "worker",
+        *common,
+        *("--worker", "--master-host", "127.0.0.1", "--master-port", port),
+        f"--bwsim-router={nowhere}",
+        env={},
+    )
+    assert worker.exit_code() == 2, worker.output()
+    said = worker.output()
+    assert f"nothing answers at --bwsim-router {nowhere}" in said, said
+    assert "start the router first" in said, said
+    assert "Traceback" not in said, said
+    master.exit_code()
+    # Before, the master waited --stop-timeout + 30 s for the gone worker's last calls, and
+    # said so when it gave up.
+    assert "did not report their last calls" not in master.output(), master.output()
