@@ -40,6 +40,7 @@ from simulator.runner.bot_env import BotCredentials
 from simulator.runner.servers import RunningServer, serve
 
 __all__ = [
+    "REFUSED_PAUSE_S",
     "CallEngine",
     "CallReport",
     "EngineSettings",
@@ -49,6 +50,7 @@ __all__ = [
     "failure_reason",
     "judge_health",
     "new_tag",
+    "pause_after",
     "report_call",
     "router_base_url",
 ]
@@ -83,6 +85,21 @@ class CallReport:
 _IDS = re.compile(rf"{CALL_ID_RE.pattern}|{STREAM_ID_RE.pattern}")
 _WHEN = re.compile(r"\bat \d+(\.\d+)? ms")
 _HEARD = re.compile(r"\b\d+(\.\d+)? ms of its audio")
+
+
+REFUSED_PAUSE_S = 1.0
+"""How long a user waits after a call that never got its media stream, before the next."""
+
+
+def pause_after(report: CallReport) -> float:
+    """The user's pause before its next call: none, or 1 s after a call with no stream.
+
+    Calls follow each other at once, as a load test wants. A call that never got a media
+    stream (the bot refused the webhook, answered no ``<StartStream>``, or is down) ends in
+    milliseconds, so without a pause a misconfigured run floods the bot with refused
+    calls (thousands a second, seen with the webhook credentials unset).
+    """
+    return 0.0 if any(s.name == "setup" for s in report.samples) else REFUSED_PAUSE_S
 
 
 def failure_reason(problems: list[str]) -> str:

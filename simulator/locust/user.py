@@ -39,7 +39,7 @@ import locust
 import locust.stats
 from gevent import monkey
 from gevent.event import AsyncResult
-from locust import User, constant, events, task
+from locust import User, events, task
 from locust.env import Environment
 from locust.runners import STATE_MISSING, MasterRunner, WorkerRunner
 
@@ -52,6 +52,7 @@ from simulator.locust.engine import (
     EngineSettings,
     LoopThread,
     judge_health,
+    pause_after,
     router_base_url,
 )
 from simulator.locust.router import Router, WorkerEntry, register_worker
@@ -468,7 +469,15 @@ class BandwidthCallUser(User):
     """
 
     abstract = True
-    wait_time = constant(0)
+    _pause_s = 0.0
+
+    def wait_time(self) -> float:
+        """No pause between calls, but 1 s after a call that got no media stream.
+
+        (:func:`~simulator.locust.engine.pause_after`: a misconfigured run must not flood
+        the bot with refused calls.) A subclass may set its own ``wait_time``.
+        """
+        return self._pause_s
 
     @task
     def place_call(self) -> None:
@@ -489,6 +498,7 @@ class BandwidthCallUser(User):
             reply_wait_ms=opts.bwsim_reply_wait_ms,
         )
         report = _STATE.run(engine.place(str(host), caller, max_call_s=opts.bwsim_max_call_s))
+        self._pause_s = pause_after(report)
         self.record(report)
 
     def record(self, report: CallReport) -> None:

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from simulator.locust.engine import failure_reason, judge_health, router_base_url
+from simulator.locust.engine import (
+    REFUSED_PAUSE_S,
+    CallReport,
+    Sample,
+    failure_reason,
+    judge_health,
+    pause_after,
+    router_base_url,
+)
 
 CALL = "c-0a1b2c3d-4e5f6a7b-1234-4abc-8def-0123456789ab"
 STREAM = "s-0a1b2c3d-4e5f6a7b-1234-4abc-8def-0123456789ab"
@@ -75,3 +83,11 @@ def test_router_url_without_a_scheme_asks_for_http() -> None:
     """``HOST:PORT`` alone is not a URL: the error shows the form to give."""
     with pytest.raises(ValueError, match=r"is not a URL: give the router's address, http://HOST"):
         router_base_url("127.0.0.1:9050")
+
+
+def test_a_user_pauses_only_after_a_call_that_got_no_media_stream() -> None:
+    """A refused call (no setup sample) is followed by a pause; a call that streamed is not."""
+    refused = CallReport("c-1", [Sample("call", 12.0, "the bot answered 401")], ["401"])
+    streamed = CallReport("c-2", [Sample("call", 9000.0), Sample("setup", 40.0)], [])
+    assert pause_after(refused) == REFUSED_PAUSE_S > 0
+    assert pause_after(streamed) == 0.0
