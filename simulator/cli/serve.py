@@ -36,9 +36,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
-import os
-import shlex
 import signal
 import sys
 from pathlib import Path
@@ -50,16 +47,15 @@ from simulator.rest.intercept import child_environment
 from simulator.runner import control_api
 from simulator.runner.bot_env import bot_variables, inherited_env, passed_env_names
 from simulator.runner.bot_process import supervise
+from simulator.runner.exports import export_lines, report_refused, write_env_file
 from simulator.runner.harness import Harness
 
-__all__ = ["READY_LINE", "add_parser", "export_lines", "run", "serve"]
+__all__ = ["READY_LINE", "add_parser", "run", "serve"]
 
 READY_LINE = "# bwsim serve: ready"
 """The last of the export lines: a script reading serve's stdout waits for it."""
 DEFAULT_BOT_PORT = 7860
 """The port of the guide's bot, where calls go when no ``--bot-port`` is given."""
-VIOLATIONS_POLL_S = 0.2
-"""How often serve looks for requests the bot was refused (a file its hooks append to)."""
 
 
 def add_parser(sub: Subparsers) -> None:
@@ -144,66 +140,12 @@ def bot_exports(h: Harness, bot_port: int | None) -> dict[str, str]:
     )
 
 
-def export_lines(env: dict[str, str], bootstrap: str) -> list[str]:
-    """``export`` lines for ``sh``/``bash``/``zsh``, values quoted; ends with :data:`READY_LINE`.
-
-    ``PYTHONPATH`` puts ``bootstrap`` first and keeps whatever the shell that evaluates
-    the lines already has.
-    """
-    lines = [f"export {name}={shlex.quote(value)}" for name, value in env.items()]
-    lines.append(f'export PYTHONPATH={shlex.quote(bootstrap)}"${{PYTHONPATH:+:$PYTHONPATH}}"')
-    lines.append(READY_LINE)
-    return lines
-
-
-def _write_env_file(path: Path, lines: list[str]) -> None:
-    """Write ``lines`` to ``path`` at once (a reader never sees half of them)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        tmp.chmod(0o600)  # it holds the bot's secrets
-        tmp.replace(path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise ConfigError(f"--env-file {path}: cannot write it: {exc}") from exc
-
-
 def _say(message: str) -> None:
     print(f"bwsim: {message}", file=sys.stderr, flush=True)
 
 
 def _bot_line(line: str) -> None:
     print(f"bot| {line}", file=sys.stderr, flush=True)
-
-
-def _refusals(path: Path, done: int) -> tuple[list[dict[str, object]], int]:
-    """The records appended to ``path`` after its first ``done`` lines, and the new count."""
-    if not path.exists():
-        return [], done
-    lines = path.read_text(encoding="utf-8").splitlines()
-    records = []
-    for line in lines[done:]:
-        with contextlib.suppress(ValueError):
-            records.append(json.loads(line))
-    return records, len(lines)
-
-
-async def _report_refused(path: Path, stop: asyncio.Event) -> None:
-    """Print each request the bot was refused, as its hooks append it to ``path``."""
-    done = 0
-    while True:
-        records, done = _refusals(path, done)
-        for record in records:
-            _say(
-                f"REFUSED: the bot (pid {record.get('pid')}) tried to reach "
-                f"{record.get('host')!r} ({record.get('url')}), outside loopback; "
-                "only Bandwidth's hosts are routed to the fake"
-            )
-        if stop.is_set():
-            return
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(VIOLATIONS_POLL_S):
-                await stop.wait()
 
 
 def _remove(path: Path | None) -> None:
@@ -230,14 +172,15 @@ async def serve(
         control_api.install(h)
         env = bot_exports(h, bot_port)
         intercept = child_environment(h.api_base, h.violations_file)
-        bootstrap = intercept["PYTHONPATH"].split(os.pathsep)[0]
-        lines = export_lines({**env, "BWSIM_INTERCEPT": intercept["BWSIM_INTERCEPT"]}, bootstrap)
+        lines = export_lines(env, intercept, READY_LINE)
         if env_file is not None:
-            _write_env_file(env_file, lines)
+            write_env_file(env_file, lines)
         print("\n".join(lines), flush=True)
         _tell(h, env, env_file, command)
         bot_ok = True
-        refused = asyncio.create_task(_report_refused(h.violations_file, stop))
+        refused = asyncio.create_task(
+            report_refused(h.violations_file, stop, _say, routed_to="the fake")
+        )
         try:
             if command:
                 # Clean, as for the bots run/call/audit start: the allowlist, --pass-env.

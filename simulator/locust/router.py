@@ -23,7 +23,18 @@ Workers register with ``POST /_bwsim/router/workers`` (JSON ``tag``, ``url``, ``
 carrying the run's control token (``Authorization: Bearer $BWSIM_CONTROL_TOKEN``).
 
 Run it next to the bot with ``python -m simulator.locust.router --port 9050`` or inside
-the Locust master with ``--bwsim-router-port 9050``.
+the Locust master with ``--bwsim-router-port 9050``. Run on its own, after its
+``listening on`` line it prints the bot's shell ``export`` lines (and writes them to
+``--env-file``), as ``bwsim serve`` does (:mod:`simulator.runner.exports`): the three
+URLs, and the interception's ``PYTHONPATH``/``BWSIM_INTERCEPT``, so that a Python bot
+whose Bandwidth URLs are hard-coded (the Pipecat guide's, pipecat-bandwidth's serializer)
+reaches the router unchanged instead of the real Bandwidth. The requests to other hosts
+the bot was refused are said on stderr as they happen (the interception's violations
+file is in a temporary folder the router removes when it stops). The interception routes
+only to a loopback address, and its bootstrap folder is a path on this machine: the bot
+must run here. The exports name the router at :func:`bot_url`; for a URL that is not
+loopback (``--advertise-url``, or a ``--host`` of another interface) they carry the URLs
+alone.
 """
 
 from __future__ import annotations
@@ -35,22 +46,43 @@ import hmac
 import json
 import os
 import re
+import signal
 import sys
+import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 
-from simulator.errors import TargetError
+from simulator.errors import ConfigError, TargetError
 from simulator.rest.call_router import TIMEOUT_S, Forwarder, Owner, call_id_in, call_tag, refuse
 from simulator.rest.control_guard import TOKEN_VAR
+from simulator.rest.hosts import check_allow_host, host_name, is_loopback_host
+from simulator.rest.intercept import child_environment
 from simulator.rest.relay import Receive, Scope, Send, answer, read_body, scope_headers
 from simulator.rest.routes import Route
 from simulator.rest.voice_api import classify
+from simulator.runner.bot_env import url_variables
+from simulator.runner.exports import export_lines, report_refused, write_env_file
 from simulator.runner.servers import serve
 
-__all__ = ["REGISTER_PATH", "Router", "WorkerEntry", "main", "register_worker"]
+__all__ = [
+    "READY_LINE",
+    "REGISTER_PATH",
+    "Router",
+    "WorkerEntry",
+    "bot_export_lines",
+    "bot_url",
+    "main",
+    "register_worker",
+]
 
 REGISTER_PATH = "/_bwsim/router/workers"
+READY_LINE = "# bwsim router: ready"
+"""The last of the export lines the router prints: a script reading them waits for it."""
+_WILDCARD_HOSTS = frozenset({"", "0.0.0.0", "::"})  # noqa: S104 - bind addresses
 
 
 @dataclass(frozen=True)
@@ -169,11 +201,92 @@ async def register_worker(router_url: str, control_token: str, entry: WorkerEntr
         )
 
 
-async def _serve_forever(router: Router, host: str, port: int) -> None:
-    async with serve(router, host=host, port=port) as api:
-        # The bound address (``--port 0`` takes any free port), for people and scripts.
-        print(f"bwsim router: listening on {api.base_url}", flush=True)
-        await asyncio.Event().wait()
+def bot_url(host: str, port: int, advertise: str = "") -> str:
+    """The router's URL in the bot's exports: ``advertise``, else where it listens.
+
+    A wildcard ``host`` (0.0.0.0, ::) becomes 127.0.0.1: the bot runs on this machine.
+    """
+    if advertise:
+        return advertise.rstrip("/")
+    name = host_name(host)
+    name = "127.0.0.1" if name in _WILDCARD_HOSTS else name
+    return f"http://[{name}]:{port}" if ":" in name else f"http://{name}:{port}"
+
+
+def bot_export_lines(url: str, violations_file: Path, allow_hosts: Iterable[str] = ()) -> list[str]:
+    """The bot's ``export`` lines for the router at ``url``; they end with :data:`READY_LINE`.
+
+    With a loopback ``url`` they carry the interception (which lets the bot reach
+    ``allow_hosts`` too), whose refusals the bot's processes append to
+    ``violations_file``; otherwise the URLs alone.
+    """
+    intercept = (
+        child_environment(url, violations_file, allow_hosts=allow_hosts) if _loopback(url) else None
+    )
+    return export_lines(url_variables(url), intercept, READY_LINE)
+
+
+def _loopback(url: str) -> bool:
+    return is_loopback_host(urlsplit(url).hostname or "?")
+
+
+def _say(message: str) -> None:
+    print(f"bwsim router: {message}", file=sys.stderr, flush=True)
+
+
+async def _serve_forever(router: Router, args: argparse.Namespace) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    with tempfile.TemporaryDirectory(prefix="bwsim-router-") as tmp:
+        violations = Path(tmp) / "refused.jsonl"
+        env_file: Path | None = args.env_file
+        async with serve(router, host=args.host, port=args.port) as api:
+            # The bound address (``--port 0`` takes any free port), for people and scripts.
+            print(f"bwsim router: listening on {api.base_url}", flush=True)
+            url = bot_url(args.host, api.port, args.advertise_url or "")
+            lines = bot_export_lines(url, violations, args.allow_hosts)
+            if env_file is not None:
+                write_env_file(env_file, lines)
+            print("\n".join(lines), flush=True)
+            _tell(url, env_file)
+            await report_refused(violations, stop, _say, routed_to="the router")
+
+
+def _tell(url: str, env_file: Path | None) -> None:
+    """Say on stderr how to start the bot with the exports."""
+    where = f"`. {env_file}`" if env_file is not None else "the export lines above"
+    _say(f"start the bot in a shell with {where}: its Voice API requests reach {url}")
+    if not _loopback(url):
+        _say(
+            f"{url} is not a loopback address, so the exports carry no interception "
+            "(PYTHONPATH, BWSIM_INTERCEPT): only a bot that reads BANDWIDTH_OAUTH_URL and "
+            "BANDWIDTH_VOICE_API_URL reaches the router; a bot with hard-coded Bandwidth "
+            "URLs must run on this machine, given the exports of a loopback URL (the default)"
+        )
+
+
+def _allow_host(value: str) -> str:
+    try:
+        return check_allow_host(value)
+    except ValueError as exc:  # argparse prints it and exits 2
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _advertise_url(value: str) -> str:
+    """``--advertise-url``: http(s)://HOST[:PORT], no path; argparse says why not otherwise."""
+    parts = urlsplit(value)
+    try:
+        parts.port  # noqa: B018 - parsed for its ValueError
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} has no valid port") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path.strip("/"):
+        raise argparse.ArgumentTypeError(
+            f"expected the router's address alone, http://HOST:PORT, got {value!r}"
+        )
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -181,10 +294,39 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m simulator.locust.router",
         description="One Voice API address for the bot; each call's requests go to the "
-        "Locust worker that placed it.",
+        "Locust worker that placed it. After the `listening on` line, stdout has the "
+        "bot's `export` lines (source them in the bot's shell): the router's URLs, and "
+        "PYTHONPATH/BWSIM_INTERCEPT, which route a Python bot's hard-coded "
+        "api.bandwidth.com/voice.bandwidth.com requests to the router and refuse other "
+        "hosts (the bot runs on this machine).",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
     parser.add_argument("--port", type=int, default=9050, help="port to listen on (9050; 0: any)")
+    parser.add_argument(
+        "--env-file",
+        type=Path,
+        metavar="PATH",
+        help="also write the export lines to PATH (for `. PATH`); removed when the router stops",
+    )
+    parser.add_argument(
+        "--advertise-url",
+        type=_advertise_url,
+        metavar="URL",
+        help="the router's address in the bot's exports (default: http://HOST:PORT as "
+        "bound, 127.0.0.1 for a wildcard --host such as 0.0.0.0). Only a loopback URL "
+        "carries the interception for hard-coded Bandwidth URLs",
+    )
+    parser.add_argument(
+        "--allow-host",
+        dest="allow_hosts",
+        action="append",
+        default=[],
+        type=_allow_host,
+        metavar="HOST",
+        help="let a bot started with the exports reach HOST, e.g. a real speech provider "
+        "such as api.deepgram.com (repeatable; *.example.com allows every name under it). "
+        "Bandwidth's hosts go to the router; every other host stays refused",
+    )
     args = parser.parse_args(argv)
     token = os.environ.get(TOKEN_VAR)
     if not token:
@@ -194,13 +336,19 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+    env_file: Path | None = args.env_file
+    if env_file is not None:
+        env_file.unlink(missing_ok=True)  # a file from an earlier run names a router that is gone
     try:
-        asyncio.run(_serve_forever(Router(token), args.host, args.port))
+        asyncio.run(_serve_forever(Router(token), args))
     except KeyboardInterrupt:
         return 0
-    except TargetError as exc:
+    except (TargetError, ConfigError) as exc:
         print(f"bwsim router: error: {exc}", file=sys.stderr)
         return 2
+    finally:
+        if env_file is not None:
+            env_file.unlink(missing_ok=True)  # it names a router that is gone
     return 0
 
 

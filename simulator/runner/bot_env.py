@@ -30,6 +30,7 @@ __all__ = [
     "bot_variables",
     "inherited_env",
     "passed_env_names",
+    "url_variables",
 ]
 
 DEFAULT_PHONE_NUMBER = "+15555550199"
@@ -170,6 +171,16 @@ class BotCredentials:
         return env
 
 
+def url_variables(api_base: str) -> dict[str, str]:
+    """The OAuth, Voice API and control URLs of bwsim at ``api_base`` (a fake, a router)."""
+    base = api_base.rstrip("/")
+    return {
+        "BANDWIDTH_OAUTH_URL": f"{base}/api/v1/oauth2/token",
+        "BANDWIDTH_VOICE_API_URL": f"{base}/api/v2",
+        "BWSIM_CONTROL_URL": f"{base}/_bwsim",
+    }
+
+
 def bot_variables(
     credentials: BotCredentials,
     api_base: str,
@@ -185,18 +196,18 @@ def bot_variables(
     ``PORT`` when ``port`` is given), ``BANDWIDTH_ACCOUNT_ID`` when ``account_id`` is
     given, the fake's OAuth and Voice API URLs with ``api_urls`` (``bwsim serve``'s
     exports, for a bot started by hand that may not load the interception), the control
-    API's URL and token (``BWSIM_CONTROL_URL``, ``BWSIM_CONTROL_TOKEN``) and
+    API's URL and token (``BWSIM_CONTROL_URL``, ``BWSIM_CONTROL_TOKEN``; the URLs are
+    :func:`url_variables`'s) and
     :data:`STANDINS_VAR`. The interception's ``PYTHONPATH``/``BWSIM_INTERCEPT`` come from
     :func:`simulator.rest.intercept.child_environment`.
     """
-    base = api_base.rstrip("/")
     env = credentials.environment(port=port, proxy_host=proxy_host)
     if account_id is not None:
         env["BANDWIDTH_ACCOUNT_ID"] = account_id
-    if api_urls:
-        env["BANDWIDTH_OAUTH_URL"] = f"{base}/api/v1/oauth2/token"
-        env["BANDWIDTH_VOICE_API_URL"] = f"{base}/api/v2"
-    env["BWSIM_CONTROL_URL"] = f"{base}/_bwsim"
+    urls = url_variables(api_base)
+    if not api_urls:
+        urls = {"BWSIM_CONTROL_URL": urls["BWSIM_CONTROL_URL"]}
+    env.update(urls)
     env[TOKEN_VAR] = credentials.control_token
     env[STANDINS_VAR] = os.environ.get(STANDINS_VAR, "1")
     return env

@@ -19,7 +19,8 @@ from typing import IO
 import httpx
 import pytest
 
-from simulator.cli.serve import READY_LINE, export_lines
+from simulator.cli.serve import READY_LINE
+from simulator.runner.exports import export_lines
 from tests.integration.bot_process import RUNNING_RE, OutputWatcher, free_port, stop
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -223,7 +224,8 @@ def test_export_lines_are_first_on_stdout_and_sh_evaluates_them(tmp_path: Path) 
 def test_export_lines_quote_values_so_sh_reads_them_back_unchanged() -> None:
     """A value with quotes, spaces and $ comes back from sh exactly as it went in."""
     tricky = 'it\'s a "secret" with $HOME and `date`; rm -rf /'
-    block = export_lines({"BANDWIDTH_CLIENT_SECRET": tricky}, "/boot strap")
+    intercept = {"PYTHONPATH": "/boot strap", "BWSIM_INTERCEPT": "{}"}
+    block = export_lines({"BANDWIDTH_CLIENT_SECRET": tricky}, intercept, READY_LINE)
     out = sh_eval(block, 'printf "%s\\n%s" "$BANDWIDTH_CLIENT_SECRET" "$PYTHONPATH"')
     assert out == f"{tricky}\n/boot strap"  # no PYTHONPATH before: no trailing ':'
 

@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import pytest
 
 from simulator.locust.engine import CallEngine, EngineSettings
-from simulator.locust.router import REGISTER_PATH, Router, WorkerEntry, register_worker
+from simulator.locust.router import (
+    READY_LINE,
+    REGISTER_PATH,
+    Router,
+    WorkerEntry,
+    register_worker,
+)
+from simulator.rest.control_guard import TOKEN_VAR
 from simulator.runner.bot_env import BotCredentials
 from simulator.runner.servers import serve
 
@@ -110,3 +122,67 @@ async def test_registering_needs_the_control_token() -> None:
         )
     assert reply.status_code == 401
     assert "BWSIM_CONTROL_TOKEN" in reply.json()["description"]
+
+
+HARD_CODED_BOT = """\
+import os, sys
+boot = getattr(sys.modules.get("sitecustomize"), "__file__", "") or ""
+if not os.environ.get("BWSIM_INTERCEPT") or os.path.basename(os.path.dirname(boot)) != "_bootstrap":
+    # Without bwsim's hooks this request would leave the machine: never send it.
+    print("no interception:", os.environ.get("BWSIM_INTERCEPT"), boot, flush=True)
+    sys.exit(3)
+import httpx
+reply = httpx.post(
+    "https://api.bandwidth.com/api/v1/oauth2/token",
+    data={"grant_type": "client_credentials"},
+    auth=("bot-client", "bot-secret"),
+    timeout=30,
+)
+print(reply.status_code, reply.json()["description"], flush=True)
+"""
+"""A bot's token request, to Bandwidth's real host as the Pipecat guide's bot has it."""
+SOURCE_THEN_RUN = '. "$1" && exec "$2" -c "$3"'
+"""As the docs say to start the bot: source the router's env file, then run Python."""
+
+
+def test_a_bot_with_hard_coded_bandwidth_urls_reaches_the_router_through_its_env_file(
+    tmp_path: Path,
+) -> None:
+    """A child started from the router's --env-file posting to api.bandwidth.com gets its 503."""
+    env_file = tmp_path / "router.env"
+    clean = {"PATH": os.environ["PATH"]}  # nothing of this process's interception or proxies
+    command = [sys.executable, "-m", "simulator.locust.router", "--port", "0"]
+    with subprocess.Popen(
+        [*command, "--env-file", str(env_file)],
+        env={**clean, TOKEN_VAR: CREDS.control_token},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as router:
+        assert router.stdout is not None and router.stderr is not None
+        try:
+            printed = []
+            for line in router.stdout:  # ends early only if the router exits
+                printed.append(line.rstrip("\n"))
+                if printed[-1] == READY_LINE:
+                    break
+            assert printed[-1:] == [READY_LINE], printed
+            assert printed[0].startswith("bwsim router: listening on http://127.0.0.1:")
+            assert env_file.read_text(encoding="utf-8").splitlines() == printed[1:]
+            bot = subprocess.run(
+                ["sh", "-c", SOURCE_THEN_RUN, "sh", str(env_file), sys.executable, HARD_CODED_BOT],
+                env=clean,
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )
+            said = bot.stdout.strip()
+            assert said.startswith("503 no Locust worker has registered with the router yet"), (
+                said,
+                bot.stderr,
+            )
+        finally:
+            router.send_signal(signal.SIGTERM)
+            assert router.wait(timeout=30) == 0, router.stderr.read()
+    assert not env_file.exists()  # it names a router that is gone
