@@ -64,7 +64,7 @@ from simulator.rest.intercept import child_environment
 from simulator.rest.relay import Receive, Scope, Send, answer, read_body, scope_headers
 from simulator.rest.routes import Route
 from simulator.rest.voice_api import classify
-from simulator.runner.bot_env import url_variables
+from simulator.runner.bot_env import PROXY_HOST, STANDINS_VAR, standins_setting, url_variables
 from simulator.runner.exports import export_lines, report_refused, write_env_file
 from simulator.runner.servers import serve
 
@@ -216,14 +216,21 @@ def bot_url(host: str, port: int, advertise: str = "") -> str:
 def bot_export_lines(url: str, violations_file: Path, allow_hosts: Iterable[str] = ()) -> list[str]:
     """The bot's ``export`` lines for the router at ``url``; they end with :data:`READY_LINE`.
 
-    With a loopback ``url`` they carry the interception (which lets the bot reach
+    The router's URLs, ``PROXY_HOST`` (any name does: each worker sends the media stream
+    to Locust's ``--host``) and :data:`STANDINS_VAR`, as ``bwsim serve`` gives them. With a
+    loopback ``url`` they carry the interception (which lets the bot reach
     ``allow_hosts`` too), whose refusals the bot's processes append to
-    ``violations_file``; otherwise the URLs alone.
+    ``violations_file``; otherwise not.
     """
     intercept = (
         child_environment(url, violations_file, allow_hosts=allow_hosts) if _loopback(url) else None
     )
-    return export_lines(url_variables(url), intercept, READY_LINE)
+    variables = {
+        **url_variables(url),
+        "PROXY_HOST": PROXY_HOST,
+        STANDINS_VAR: standins_setting(),
+    }
+    return export_lines(variables, intercept, READY_LINE)
 
 
 def _loopback(url: str) -> bool:

@@ -30,6 +30,7 @@ __all__ = [
     "bot_variables",
     "inherited_env",
     "passed_env_names",
+    "standins_setting",
     "url_variables",
 ]
 
@@ -209,5 +210,10 @@ def bot_variables(
         urls = {"BWSIM_CONTROL_URL": urls["BWSIM_CONTROL_URL"]}
     env.update(urls)
     env[TOKEN_VAR] = credentials.control_token
-    env[STANDINS_VAR] = os.environ.get(STANDINS_VAR, "1")
+    env[STANDINS_VAR] = standins_setting()
     return env
+
+
+def standins_setting() -> str:
+    """:data:`STANDINS_VAR` for a bot: bwsim's own setting, else ``1`` (offline stand-ins)."""
+    return os.environ.get(STANDINS_VAR, "1")

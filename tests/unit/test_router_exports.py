@@ -10,6 +10,7 @@ import pytest
 
 from simulator.locust.router import READY_LINE, bot_export_lines, bot_url, main
 from simulator.rest.intercept import bootstrap_dir
+from simulator.runner.bot_env import PROXY_HOST, STANDINS_VAR
 
 
 def _exported(lines: list[str]) -> dict[str, str]:
@@ -44,6 +45,9 @@ def test_loopback_exports_route_bandwidths_paths_to_the_router(tmp_path: Path) -
     assert env["BANDWIDTH_OAUTH_URL"] == "http://127.0.0.1:9050/api/v1/oauth2/token"
     assert env["BANDWIDTH_VOICE_API_URL"] == "http://127.0.0.1:9050/api/v2"
     assert env["BWSIM_CONTROL_URL"] == "http://127.0.0.1:9050/_bwsim"
+    # The guide's bot needs PROXY_HOST to answer a webhook at all (a KeyError otherwise).
+    assert env["PROXY_HOST"] == PROXY_HOST
+    assert env[STANDINS_VAR] in ("0", "1")
     intercept = json.loads(env["BWSIM_INTERCEPT"])
     assert intercept == {"api": "http://127.0.0.1:9050", "violations_file": str(refused)}
     assert env["PYTHONPATH"].partition("$")[0] == str(bootstrap_dir())  # then the shell's own
