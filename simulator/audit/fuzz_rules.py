@@ -34,18 +34,27 @@ class FuzzRun:
     foreign: list[JournalEntry] = field(default_factory=list)
 
 
-def headline_rank(run: FuzzRun, targets: Any) -> tuple[bool, bool, bool, int]:
+def headline_rank(run: FuzzRun, targets: Any) -> tuple[bool, bool, bool, bool, int]:
     """Which failure the verdict names and writes out as a scenario.
 
-    A request or hang-up over a crash, a generated example over a pinned one, one the
-    scenario format replays whole (its forged ids in a ``start`` frame's metadata) over
-    one it can only come near (a garbled envelope), then the lowest number.
+    A request or hang-up over a crash, a generated example over a pinned one, a request
+    about a live victim call over one about no call (a garbled id), one the scenario
+    format replays whole (its forged ids in a ``start`` frame's metadata) over one it can
+    only come near (a garbled envelope), then the lowest number.
+
+    The victim comes before the lowest number because it is the spoof itself, and
+    because its request is tied to the example by the lane whose victim it is; a
+    garbled id's request is tied to an example only when no other example was running
+    when it came, so which of those failed varied with the machine's load (under a CPU
+    hog a garbled-id example was named, and its replay had no victim to fail on).
     """
     from simulator.audit.fuzzing import replay_scenario  # noqa: PLC0415
 
     crash_only = all(p.startswith(CRASHED) for p in run.problems)
+    victims = {targets.victim_call, targets.other_call}
+    about_victim = any(e.call_id in victims for e in run.foreign)
     _, notes = replay_scenario(run.frames, run.ending, targets, name="", description="")  # type: ignore[arg-type]
-    return crash_only, run.source != "generated", bool(notes), run.number
+    return crash_only, run.source != "generated", not about_victim, bool(notes), run.number
 
 
 def example_problems(

@@ -11,6 +11,7 @@ from hypothesis import Phase, given, seed, settings
 
 from simulator.audit.checks.fuzz import choose_seed, example_problems
 from simulator.audit.cli import _config
+from simulator.audit.fuzz_rules import FuzzRun, headline_rank
 from simulator.audit.fuzzing import (
     OWN_CALL,
     Frame,
@@ -25,6 +26,7 @@ from simulator.audit.fuzzing import (
 )
 from simulator.cli.main import _parser
 from simulator.judge.scenario import parse_scenarios
+from simulator.rest.journal import JournalEntry
 
 TARGETS = Targets(
     own_call=OWN_CALL,
@@ -167,3 +169,25 @@ def test_every_run_sends_a_start_with_null_and_with_no_metadata() -> None:
     starts = [f for frames, _ in pinned_examples(TARGETS) if isinstance(f := frames[0], dict)]
     assert any(f["eventType"] == "start" and f.get("metadata", 0) is None for f in starts)
     assert any(f["eventType"] == "start" and "metadata" not in f for f in starts)
+
+
+def _failing(number: int, call_id: str) -> FuzzRun:
+    """A generated example, one start naming ``call_id``, whose request was about that call."""
+    start = {"eventType": "start", "metadata": {"callId": call_id, "accountId": "9900000"}}
+    path = f"/api/v2/accounts/9900000/calls/{call_id}"
+    request = JournalEntry(1, 0.0, "POST", path, "", "update_call", "9900000", call_id, {}, "")
+    return FuzzRun(
+        number, 0, "generated", [start], "stop", problems=["a request"], foreign=[request]
+    )
+
+
+def test_the_verdict_names_a_request_about_a_victim_over_one_about_a_garbled_id() -> None:
+    """A later example's request for a live victim is named before an earlier garbled id's."""
+    garbled, victim, later_victim = (
+        _failing(3, "%%%%"),
+        _failing(7, "c-victim"),
+        _failing(9, "c-other"),
+    )
+    chosen = min([garbled, later_victim, victim], key=lambda r: headline_rank(r, TARGETS))
+    assert chosen is victim
+    assert min([garbled, _failing(5, "????")], key=lambda r: headline_rank(r, TARGETS)) is garbled
