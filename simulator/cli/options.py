@@ -9,7 +9,7 @@ import sys
 from typing import Protocol, TypeAlias
 
 from simulator.call.audio_files import CHANNEL_FORMS, Channel, parse_channel
-from simulator.rest.hosts import check_allow_host
+from simulator.cli.allow_host import add_allow_host
 from simulator.runner.targets import PASS_ENV_VAR, passed_env_names
 
 __all__ = [
@@ -132,30 +132,6 @@ def export_pass_env(args: argparse.Namespace) -> tuple[str, ...]:
             file=sys.stderr,
         )
     return names_set
-
-
-def add_allow_host(parser: argparse.ArgumentParser) -> None:
-    """Add ``--allow-host HOST`` (repeatable): outside hosts a bot bwsim starts may reach."""
-    parser.add_argument(
-        "--allow-host",
-        dest="allow_hosts",
-        action="append",
-        default=[],
-        type=_allow_host,
-        metavar="HOST",
-        help=(
-            "let a bot bwsim starts (--app/--cmd) reach HOST, e.g. a real speech provider "
-            "such as api.deepgram.com (repeatable; *.example.com allows every name under "
-            "it). Bandwidth's hosts stay faked; every other host stays refused."
-        ),
-    )
-
-
-def _allow_host(value: str) -> str:
-    try:
-        return check_allow_host(value)
-    except ValueError as exc:  # argparse prints it and exits 2
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def note_allow_hosts(args: argparse.Namespace) -> None:

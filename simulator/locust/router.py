@@ -56,10 +56,11 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from simulator.cli.allow_host import add_allow_host
 from simulator.errors import ConfigError, TargetError
 from simulator.rest.call_router import TIMEOUT_S, Forwarder, Owner, call_id_in, call_tag, refuse
 from simulator.rest.control_guard import TOKEN_VAR
-from simulator.rest.hosts import check_allow_host, host_name, is_loopback_host
+from simulator.rest.hosts import host_name, is_loopback_host
 from simulator.rest.intercept import child_environment
 from simulator.rest.relay import Receive, Scope, Send, answer, read_body, scope_headers
 from simulator.rest.routes import Route
@@ -275,13 +276,6 @@ def _tell(url: str, env_file: Path | None) -> None:
         )
 
 
-def _allow_host(value: str) -> str:
-    try:
-        return check_allow_host(value)
-    except ValueError as exc:  # argparse prints it and exits 2
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
 def _advertise_url(value: str) -> str:
     """``--advertise-url``: http(s)://HOST[:PORT], no path; argparse says why not otherwise."""
     parts = urlsplit(value)
@@ -323,14 +317,9 @@ def main(argv: list[str] | None = None) -> int:
         "bound, 127.0.0.1 for a wildcard --host such as 0.0.0.0). Only a loopback URL "
         "carries the interception for hard-coded Bandwidth URLs",
     )
-    parser.add_argument(
-        "--allow-host",
-        dest="allow_hosts",
-        action="append",
-        default=[],
-        type=_allow_host,
-        metavar="HOST",
-        help="let a bot started with the exports reach HOST, e.g. a real speech provider "
+    add_allow_host(
+        parser,
+        "let a bot started with the exports reach HOST, e.g. a real speech provider "
         "such as api.deepgram.com (repeatable; *.example.com allows every name under it). "
         "Bandwidth's hosts go to the router; every other host stays refused",
     )
