@@ -62,7 +62,7 @@ from simulator.rest.call_router import TIMEOUT_S, Forwarder, Owner, call_id_in, 
 from simulator.rest.control_guard import TOKEN_VAR
 from simulator.rest.hosts import host_name, is_loopback_host
 from simulator.rest.intercept import child_environment
-from simulator.rest.relay import Receive, Scope, Send, answer, read_body, scope_headers
+from simulator.rest.relay import Receive, Scope, Send, answer, lifespan, read_body, scope_headers
 from simulator.rest.routes import Route
 from simulator.rest.voice_api import classify
 from simulator.runner.bot_env import PROXY_HOST, STANDINS_VAR, standins_setting, url_variables
@@ -112,14 +112,8 @@ class Router:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one ASGI connection: lifespan, or an HTTP request passed on."""
         if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif message["type"] == "lifespan.shutdown":
-                    await self._forwarder.aclose()
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
+            await lifespan(receive, send, self._forwarder.aclose)
+            return
         if scope["type"] != "http":
             return  # the Voice API has no websockets: uvicorn refuses the upgrade
         body = await read_body(receive)

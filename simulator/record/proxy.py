@@ -42,6 +42,7 @@ from simulator.rest.relay import (
     Scope,
     Send,
     forwarded,
+    lifespan,
     plain,
     read_body,
     relay,
@@ -112,10 +113,7 @@ class RecordApp:
         elif kind == "websocket":
             await self._websocket(scope, receive, send)
         elif kind == "lifespan":
-            while (await receive())["type"] != "lifespan.shutdown":
-                await send({"type": "lifespan.startup.complete"})
-            await self.aclose()
-            await send({"type": "lifespan.shutdown.complete"})
+            await lifespan(receive, send, self.aclose)
 
     # -- webhooks ---------------------------------------------------------------------------
 

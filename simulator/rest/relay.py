@@ -19,6 +19,7 @@ __all__ = [
     "Send",
     "answer",
     "forwarded",
+    "lifespan",
     "plain",
     "read_body",
     "relay",
@@ -97,3 +98,16 @@ async def relay(send: Send, reply: httpx.Response, body: bytes | None = None) ->
 async def plain(send: Send, status: int, text: str) -> None:
     """Answer with a plain-text message."""
     await answer(send, status, [("content-type", "text/plain; charset=utf-8")], text.encode())
+
+
+async def lifespan(
+    receive: Callable[[], Awaitable[Any]],
+    send: Callable[[Any], Awaitable[None]],
+    on_shutdown: Callable[[], Awaitable[None]] | None = None,
+) -> None:
+    """Serve an ASGI lifespan: started at once; at shutdown, ``on_shutdown`` then done."""
+    while (await receive())["type"] != "lifespan.shutdown":
+        await send({"type": "lifespan.startup.complete"})
+    if on_shutdown is not None:
+        await on_shutdown()
+    await send({"type": "lifespan.shutdown.complete"})

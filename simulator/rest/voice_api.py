@@ -50,6 +50,7 @@ from simulator.rest.journal import JournalEntry
 from simulator.rest.list_calls import ListCallsInvalid, list_calls
 from simulator.rest.outbound import create_outbound_call
 from simulator.rest.registry import CallPhase, InvalidTransition
+from simulator.rest.relay import lifespan
 from simulator.rest.routes import Route
 from simulator.rest.unsimulated import not_simulated_detail
 
@@ -174,13 +175,8 @@ class VoiceApiApp:
     ) -> None:
         """Serve one HTTP request (lifespan handled; websocket handshakes journaled, refused)."""
         if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif message["type"] == "lifespan.shutdown":
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
+            await lifespan(receive, send)
+            return
         if scope["type"] == "websocket":
             await self._refuse_websocket(scope, receive, send)
             return
