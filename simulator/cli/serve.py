@@ -4,7 +4,8 @@ Its first lines on stdout are shell ``export NAME=value`` lines: the credentials
 ``BANDWIDTH_*`` URLs, ``BWSIM_CONTROL_URL`` and ``BWSIM_CONTROL_TOKEN``, and
 ``PYTHONPATH``/``BWSIM_INTERCEPT``, which make a Python bot started with them send its
 hard-coded ``https://api.bandwidth.com`` and ``https://voice.bandwidth.com`` requests to
-the fake and refuse every other host. They end
+the fake and refuse every other host but those ``--allow-host`` names (a real speech
+provider, with ``BWSIM_STANDINS=0``). They end
 with the comment line :data:`READY_LINE`; nothing else goes to stdout, and serve is
 already answering when they appear. ``--env-file PATH`` writes the same lines to a file
 (atomically, so a script can wait for it to exist) and removes it when serve stops.
@@ -38,8 +39,10 @@ import asyncio
 import contextlib
 import signal
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
+from simulator.cli.allow_host import add_allow_host
 from simulator.cli.options import EXIT_FAILED, EXIT_OK, Subparsers, add_pass_env
 from simulator.errors import ConfigError
 from simulator.rest.control_guard import TOKEN_VAR
@@ -91,6 +94,12 @@ def add_parser(sub: Subparsers) -> None:
         action="store_true",
         help="with -- COMMAND: restart the bot when a .py file under the current folder changes",
     )
+    add_allow_host(
+        serve,
+        "let your bot reach HOST past the interception, e.g. a real speech provider such as "
+        "api.deepgram.com with BWSIM_STANDINS=0 (repeatable; *.example.com allows every "
+        "name under it). Bandwidth's hosts stay faked; every other host stays refused",
+    )
     add_pass_env(
         serve,
         "with -- COMMAND: pass the variable NAME of this environment on to the bot "
@@ -124,6 +133,7 @@ def run(args: argparse.Namespace) -> int:
             bot_port=args.bot_port,
             command=list(args.command),
             reload=args.reload,
+            allow_hosts=args.allow_hosts,
         )
     )
 
@@ -160,6 +170,7 @@ async def serve(
     bot_port: int | None = None,
     command: list[str] | None = None,
     reload: bool = False,
+    allow_hosts: Sequence[str] = (),
 ) -> int:
     """Serve the fake Bandwidth on ``port`` until SIGINT/SIGTERM/SIGHUP; returns the exit code."""
     stop = asyncio.Event()
@@ -171,12 +182,12 @@ async def serve(
     async with Harness(api_port=port) as h:
         control_api.install(h)
         env = bot_exports(h, bot_port)
-        intercept = child_environment(h.api_base, h.violations_file)
+        intercept = child_environment(h.api_base, h.violations_file, allow_hosts=allow_hosts)
         lines = export_lines(env, intercept, READY_LINE)
         if env_file is not None:
             write_env_file(env_file, lines)
         print("\n".join(lines), flush=True)
-        _tell(h, env, env_file, command)
+        _tell(h, env, env_file, command, allow_hosts)
         bot_ok = True
         refused = asyncio.create_task(
             report_refused(h.violations_file, stop, _say, routed_to="the fake")
@@ -215,10 +226,16 @@ async def serve(
 
 
 def _tell(
-    h: Harness, env: dict[str, str], env_file: Path | None, command: list[str] | None
+    h: Harness,
+    env: dict[str, str],
+    env_file: Path | None,
+    command: list[str] | None,
+    allow_hosts: Sequence[str],
 ) -> None:
     """Say on stderr where serve listens and what to do next."""
     _say(f"fake Bandwidth listening on {h.api_base} (account {env['BANDWIDTH_ACCOUNT_ID']})")
+    if allow_hosts:
+        _say(f"the bot may also reach (--allow-host): {', '.join(sorted(set(allow_hosts)))}")
     if command:
         passed = ", ".join(passed_env_names(present=True)) or "nothing"
         _say(

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 
 __all__ = [
     "BANDWIDTH_HOSTS",
+    "PROXY_BYPASS",
     "allowed_by",
     "check_allow_host",
     "host_name",
@@ -26,6 +27,11 @@ BANDWIDTH_HOSTS = frozenset(
     }
 )
 """The hosts bwsim fakes: their requests are routed to the fake, never let through."""
+
+PROXY_BYPASS = (*sorted(BANDWIDTH_HOSTS), "localhost", "127.0.0.1", "::1")
+"""What a bot's ``NO_PROXY`` must name under bwsim: behind an HTTP proxy (``HTTPS_PROXY`` in
+a CI runner or on a company laptop) its clients would otherwise send Bandwidth's requests
+to the proxy, a host the interception refuses, instead of to the fake."""
 
 _WILDCARDS = frozenset({"", "0.0.0.0", "::"})  # noqa: S104 - bind addresses, not destinations
 

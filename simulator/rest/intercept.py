@@ -54,7 +54,12 @@ from urllib.parse import urlsplit
 
 if __package__:
     from simulator.errors import BlockedRequestError
-    from simulator.rest.hosts import BANDWIDTH_HOSTS, allowed_by, is_loopback_host
+    from simulator.rest.hosts import (
+        BANDWIDTH_HOSTS,
+        PROXY_BYPASS,
+        allowed_by,
+        is_loopback_host,
+    )
     from simulator.rest.hosts import host_name as _name
 else:  # loaded by file path from the bootstrap, without the simulator package
 
@@ -71,6 +76,7 @@ else:  # loaded by file path from the bootstrap, without the simulator package
     _hosts = _load("_bwsim_hosts", _here / "hosts.py")
     BlockedRequestError = _errors.BlockedRequestError  # type: ignore[misc]
     BANDWIDTH_HOSTS = _hosts.BANDWIDTH_HOSTS
+    PROXY_BYPASS = _hosts.PROXY_BYPASS
     allowed_by, is_loopback_host, _name = (
         _hosts.allowed_by,
         _hosts.is_loopback_host,
@@ -545,9 +551,8 @@ def child_environment(
 ) -> dict[str, str]:
     """Environment variables that make a child Python process install the hooks at startup.
 
-    ``NO_PROXY`` gains Bandwidth's hosts and loopback: behind an HTTP proxy (``HTTPS_PROXY``
-    in a CI runner), clients would otherwise send Bandwidth requests to the proxy, a host
-    the hooks refuse, instead of to the fake.
+    ``NO_PROXY`` gains :data:`~simulator.rest.hosts.PROXY_BYPASS` (Bandwidth's hosts and
+    loopback), after what this process's ``NO_PROXY`` already names.
     """
     pythonpath = os.environ.get("PYTHONPATH", "")
     path = str(bootstrap_dir()) + (os.pathsep + pythonpath if pythonpath else "")
@@ -556,8 +561,7 @@ def child_environment(
     if allowed:
         config["allow_hosts"] = allowed
     no_proxy = os.environ.get("NO_PROXY") or os.environ.get("no_proxy") or ""
-    direct = [*sorted(BANDWIDTH_HOSTS), "localhost", "127.0.0.1", "::1"]
-    no_proxy = ",".join([*filter(None, no_proxy.split(",")), *direct])
+    no_proxy = ",".join([*filter(None, no_proxy.split(",")), *PROXY_BYPASS])
     env = {"PYTHONPATH": path, ENV_VAR: json.dumps(config)}
     return env | {"NO_PROXY": no_proxy, "no_proxy": no_proxy}
 

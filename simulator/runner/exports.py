@@ -2,12 +2,13 @@
 
 ``bwsim serve`` and the Locust router (``python -m simulator.locust.router``) both print
 them and write them to ``--env-file``: the bot's variables and the interception's
-``PYTHONPATH``/``BWSIM_INTERCEPT`` (:func:`simulator.rest.intercept.child_environment`),
-which make every Python process started with them send its hard-coded
-``https://api.bandwidth.com``/``https://voice.bandwidth.com`` requests to bwsim's loopback
-address, unchanged, and refuse every other host. The processes append each request they
-refused to the interception's violations file; :func:`report_refused` tells them as they
-come.
+``PYTHONPATH``/``BWSIM_INTERCEPT``/``NO_PROXY``
+(:func:`simulator.rest.intercept.child_environment`), which make every Python process
+started with them send its hard-coded ``https://api.bandwidth.com`` and
+``https://voice.bandwidth.com`` requests to bwsim's loopback address, unchanged, and
+refuse every other host but those ``--allow-host`` names. The processes append each
+request they refused to the interception's violations file; :func:`report_refused` tells
+them as they come.
 """
 
 from __future__ import annotations
@@ -35,13 +36,16 @@ def export_lines(
     """``export`` lines for ``sh``/``bash``/``zsh``, values quoted; they end with ``ready``.
 
     With ``intercept`` (what :func:`~simulator.rest.intercept.child_environment` gives),
-    ``BWSIM_INTERCEPT`` and a ``PYTHONPATH`` with its bootstrap folder first, which keeps
-    whatever the shell that evaluates the lines already has.
+    ``BWSIM_INTERCEPT``, ``NO_PROXY``/``no_proxy`` (this process's, plus Bandwidth's hosts
+    and loopback: a bot behind an HTTP proxy must not send Bandwidth's requests to it) and
+    a ``PYTHONPATH`` with its bootstrap folder first, which keeps whatever the shell that
+    evaluates the lines already has.
     """
     lines = [f"export {name}={shlex.quote(value)}" for name, value in env.items()]
     if intercept is not None:
         bootstrap = intercept["PYTHONPATH"].split(os.pathsep)[0]
-        lines.append(f"export {ENV_VAR}={shlex.quote(intercept[ENV_VAR])}")
+        for name in (ENV_VAR, "NO_PROXY", "no_proxy"):
+            lines.append(f"export {name}={shlex.quote(intercept[name])}")
         lines.append(f'export PYTHONPATH={shlex.quote(bootstrap)}"${{PYTHONPATH:+:$PYTHONPATH}}"')
     lines.append(ready)
     return lines
@@ -85,7 +89,9 @@ async def report_refused(
             say(
                 f"REFUSED: the bot (pid {record.get('pid')}) tried to reach "
                 f"{record.get('host')!r} ({record.get('url')}), outside loopback; "
-                f"only Bandwidth's hosts are routed to {routed_to}"
+                f"only Bandwidth's hosts are routed to {routed_to}; to let the bot reach "
+                f"that host (a real speech provider, say), restart with --allow-host "
+                f"{record.get('host')}"
             )
         if stop.is_set():
             return

@@ -6,7 +6,9 @@ import json
 import os
 import queue
 import re
+import shlex
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -20,6 +22,7 @@ import httpx
 import pytest
 
 from simulator.cli.serve import READY_LINE
+from simulator.rest.intercept import RESOLVE_ENV_VAR
 from simulator.runner.exports import export_lines
 from tests.integration.bot_process import RUNNING_RE, OutputWatcher, free_port, stop
 
@@ -224,7 +227,12 @@ def test_export_lines_are_first_on_stdout_and_sh_evaluates_them(tmp_path: Path) 
 def test_export_lines_quote_values_so_sh_reads_them_back_unchanged() -> None:
     """A value with quotes, spaces and $ comes back from sh exactly as it went in."""
     tricky = 'it\'s a "secret" with $HOME and `date`; rm -rf /'
-    intercept = {"PYTHONPATH": "/boot strap", "BWSIM_INTERCEPT": "{}"}
+    intercept = {
+        "PYTHONPATH": "/boot strap",
+        "BWSIM_INTERCEPT": "{}",
+        "NO_PROXY": "api.bandwidth.com",
+        "no_proxy": "api.bandwidth.com",
+    }
     block = export_lines({"BANDWIDTH_CLIENT_SECRET": tricky}, intercept, READY_LINE)
     out = sh_eval(block, 'printf "%s\\n%s" "$BANDWIDTH_CLIENT_SECRET" "$PYTHONPATH"')
     assert out == f"{tricky}\n/boot strap"  # no PYTHONPATH before: no trailing ':'
@@ -297,6 +305,89 @@ def test_a_bot_reaching_another_host_is_refused_and_reported() -> None:
         s.stderr.wait_for(r"REFUSED: .*'192\.0\.2\.1'")
         assert s.stop() == 1
         assert "blocked-request" in s.stderr.rest()
+
+
+TOKEN_BY_HAND = """\
+import os
+import httpx
+
+try:
+    r = httpx.post(
+        "https://api.bandwidth.com/api/v1/oauth2/token",
+        auth=(os.environ["BANDWIDTH_CLIENT_ID"], os.environ["BANDWIDTH_CLIENT_SECRET"]),
+        data={"grant_type": "client_credentials"},
+        timeout=30,
+    )
+    print("token", r.status_code)
+except Exception as exc:
+    print("failed", type(exc).__name__)
+"""
+"""A bot's token request as httpx makes it by default: through ``HTTPS_PROXY`` if set."""
+
+
+@pytest.mark.parametrize("keep_no_proxy", [True, False], ids=["exported", "dropped"])
+def test_a_bot_behind_an_https_proxy_still_reaches_the_fake(keep_no_proxy: bool) -> None:
+    """The exports' NO_PROXY keeps Bandwidth's requests off the user's proxy, onto the fake."""
+    with serve() as s:
+        block = s.export_block()
+        if not keep_no_proxy:  # what a bot got before NO_PROXY was exported
+            block = [line for line in block if "no_proxy=" not in line.lower()]
+        exported = sh_eval(block, 'printf "%s\\n%s" "$NO_PROXY" "$no_proxy"').splitlines()
+        # A company laptop's proxy (TEST-NET-1: nothing there; the hooks refuse it anyway).
+        out = sh_eval(
+            block,
+            f'"$PYTHON" -c {shlex.quote(TOKEN_BY_HAND)}',
+            PYTHON=sys.executable,
+            HTTPS_PROXY="http://192.0.2.1:3128",
+        )
+        if keep_no_proxy:
+            assert exported[0] == exported[1], exported
+            assert {"api.bandwidth.com", "voice.bandwidth.com", "127.0.0.1"} <= set(
+                exported[0].split(",")
+            )
+            assert out.strip() == "token 200", out
+            assert s.stop() == 0
+        else:
+            assert out.strip() == "failed ConnectError", out  # httpx's name for the refusal
+            s.stderr.wait_for(r"REFUSED: .*'192\.0\.2\.1'")
+            assert s.stop() == 1
+
+
+PROVIDER_PROBE = """\
+import socket
+import sys
+import threading
+
+for name in ("provider.test", "other.test"):
+    try:
+        socket.create_connection((name, int(sys.argv[1])), timeout=10).close()
+        print(name, "reached", flush=True)
+    except OSError as exc:
+        print(name, "refused", type(exc).__name__, flush=True)
+threading.Event().wait()
+"""
+"""A bot that connects to its speech provider (provider.test) and to another host."""
+
+
+@pytest.mark.parametrize("allowed", [True, False], ids=["allowed", "not-allowed"])
+def test_allow_host_lets_the_bot_serve_runs_reach_that_provider_only(allowed: bool) -> None:
+    """With --allow-host provider.test, the bot serve runs reaches it; other.test stays refused."""
+    with socket.create_server(("127.0.0.1", 0)) as provider:
+        port = provider.getsockname()[1]
+        names = json.dumps({"provider.test": "127.0.0.1", "other.test": "127.0.0.1"})
+        env = _clean_env(PYTHONPATH=str(ROOT), **{RESOLVE_ENV_VAR: names})
+        flags = ["--allow-host", "provider.test"] if allowed else []
+        command = ["--", sys.executable, "-c", PROVIDER_PROBE, str(port)]
+        with serve(*flags, *command, env=env) as s:
+            s.export_block()
+            first = s.stderr.wait_for(r"bot\| provider\.test (\w+)")[1]
+            second = s.stderr.wait_for(r"bot\| other\.test (\w+)")[1]
+            s.stderr.wait_for(r"REFUSED: .*'other\.test'.* --allow-host other\.test")
+            assert s.stop() == 1  # the bot reached for a host it was not allowed
+            err = s.stderr.rest()
+    assert second == "refused"
+    assert first == ("reached" if allowed else "refused")
+    assert ("(--allow-host): provider.test" in err) == allowed
 
 
 def test_serve_runs_the_bot_places_a_call_and_stops_it(tmp_path: Path) -> None:
