@@ -25,7 +25,13 @@ from urllib.parse import urlsplit
 import httpx
 
 from simulator.errors import ConfigError
-from simulator.protocol.webhook_auth import AuthMode, AuthSent, WebhookAuth, names_basic
+from simulator.protocol.webhook_auth import (
+    NO_CREDENTIALS_HINT,
+    AuthMode,
+    AuthSent,
+    WebhookAuth,
+    names_basic,
+)
 from simulator.protocol.webhook_bodies import ASYNC_EVENTS, SYNC_EVENTS, InvalidWebhookBody
 from simulator.protocol.webhook_signing import Signing
 from simulator.rest.journal import redact_headers
@@ -40,10 +46,6 @@ __all__ = [
     "send_webhook",
 ]
 
-
-# --------------------------------------------------------------------------------------
-# Sender
-# --------------------------------------------------------------------------------------
 
 # Idle connections go after 1 s, before a bot's server closes them (uvicorn: 5 s, which
 # is httpx's default too: a webhook sent as the bot closed one failed with ReadError).
@@ -224,9 +226,7 @@ def _event_of(body: Mapping[str, Any] | bytes) -> str | None:
             body = json.loads(body)
         except ValueError:
             return None
-        if not isinstance(body, dict):
-            return None
-    event = body.get("eventType")
+    event = body.get("eventType") if isinstance(body, dict) else None
     return event if isinstance(event, str) else None
 
 
@@ -471,11 +471,10 @@ def _rejection(
             f"(username {auth.username!r}): make the bot's webhook username and password "
             f"match the ones bwsim sends.{consequence}"
         )
-    if status == 401 and auth.mode == "challenge" and not auth.has_credentials:
-        return (
-            f"the bot asked for Basic credentials for the {label}, but none are configured: "
-            "pass WebhookAuth(username=..., password=...) with the bot's webhook credentials."
-        )
+    if status in (401, 403) and auth.mode == "challenge" and not auth.has_credentials:
+        # Not mode "none": that one leaves the credentials out on purpose (a spoof).
+        asked = "asked for Basic credentials for" if status == 401 else "answered 403 to"
+        return f"the bot {asked} the {label}, but {NO_CREDENTIALS_HINT}.{consequence}"
     if status in (401, 403):
         return (
             f"the bot answered {status} to the {label} sent {_SENT_PHRASE[last.auth_sent]} "

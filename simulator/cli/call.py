@@ -43,6 +43,7 @@ from simulator.protocol.transfer import (
 )
 from simulator.protocol.wire import DEFAULT_WIRE, WIRES
 from simulator.replay.turns import split_turns
+from simulator.runner.bot_env import NO_WEBHOOK_CREDENTIALS
 from simulator.runner.harness import Harness
 from simulator.runner.lifetime import interrupt_on_termination
 from simulator.runner.targets import (
@@ -259,11 +260,7 @@ async def _place(args: argparse.Namespace, voice: Pcm) -> CallResult:
         wire=args.wire,
     )
     if credentials is not None and not credentials.webhook_username:
-        print(
-            "bwsim: BANDWIDTH_WEBHOOK_USERNAME/PASSWORD are not set: the webhook is sent "
-            "without credentials",
-            file=sys.stderr,
-        )
+        print(f"bwsim: {NO_WEBHOOK_CREDENTIALS}", file=sys.stderr)
         options.auth_mode = "none"
     async with Harness(
         target,

@@ -20,6 +20,7 @@ from simulator.call.options import DEFAULT_MAX_CALL_S, CallOptions
 from simulator.call.pacer import request_realtime
 from simulator.cli.options import EXIT_FAILED, EXIT_OK, Subparsers, add_audio, add_target
 from simulator.errors import ConfigError
+from simulator.runner.bot_env import NO_WEBHOOK_CREDENTIALS
 from simulator.runner.lifetime import interrupt_on_termination
 from simulator.runner.load import CallRecord, loop_factory, run_load
 from simulator.runner.load_workers import run_load_processes
@@ -135,6 +136,8 @@ def _run(args: argparse.Namespace) -> int:
         print("bwsim: --realtime: SCHED_FIFO was refused (needs root or CAP_SYS_NICE); "
               "running with normal scheduling", file=sys.stderr)  # fmt: skip
     credentials = BotCredentials.from_environment() if isinstance(target, UrlTarget) else None
+    if credentials is not None and not credentials.webhook_username:
+        print(f"bwsim: {NO_WEBHOOK_CREDENTIALS}", file=sys.stderr)
     processes = available_cores() if args.processes is None else args.processes
     if processes < 1:
         raise ConfigError(f"--processes must be at least 1 (got {processes})")

@@ -44,6 +44,7 @@ from simulator.replay.plan import (
 )
 from simulator.replay.run import Replay, replay_archive
 from simulator.replay.scenario_text import scenario_text
+from simulator.runner.bot_env import NO_WEBHOOK_CREDENTIALS
 from simulator.runner.harness import Harness
 from simulator.runner.lifetime import interrupt_on_termination
 from simulator.runner.targets import BotCredentials, Target, UrlTarget, bot_log_name, parse_target
@@ -186,11 +187,7 @@ async def _replay(args: argparse.Namespace, archive: CallArchive, plan: ReplayPl
     note_allow_hosts(args)
     credentials = BotCredentials.from_environment() if isinstance(target, UrlTarget) else None
     if credentials is not None and not credentials.webhook_username:
-        print(
-            "bwsim: BANDWIDTH_WEBHOOK_USERNAME/PASSWORD are not set: the webhook is sent "
-            "without credentials",
-            file=sys.stderr,
-        )
+        print(f"bwsim: {NO_WEBHOOK_CREDENTIALS}", file=sys.stderr)
         plan.options.auth_mode = "none"
     async with Harness(
         target,

@@ -58,7 +58,7 @@ from simulator.locust.engine import (
 from simulator.locust.router import Router, WorkerEntry, register_worker
 from simulator.protocol.codec import Pcm
 from simulator.rest.control_guard import TOKEN_VAR
-from simulator.runner.bot_env import BotCredentials
+from simulator.runner.bot_env import NO_WEBHOOK_CREDENTIALS, BotCredentials
 from simulator.runner.load import load_caller, loop_factory
 from simulator.runner.servers import RunningServer, serve
 from simulator.suite import AUDIO_DIR
@@ -167,6 +167,13 @@ def _add_arguments(parser: Any) -> None:
 
 
 def _fail(message: str) -> None:
+    """Say what to do and exit 2.
+
+    A worker does not send Locust's ``quit`` first: the master would drop it and, headless
+    with ``--expect-workers``, wait for another worker forever; unannounced, it learns of
+    the exit from missed heartbeats, runs on and ends at ``--run-time`` (see
+    :func:`_drain_workers`).
+    """
     _log.error("bwsim: error: %s", message)
     raise SystemExit(2)
 
@@ -259,6 +266,8 @@ def _credentials() -> BotCredentials:
             f"and {TOKEN_VAR}) to the values the bot was started with, on every machine"
         )
         raise AssertionError  # not reached
+    if not creds.webhook_username:
+        _log.warning("bwsim: %s", NO_WEBHOOK_CREDENTIALS)
     return creds
 
 

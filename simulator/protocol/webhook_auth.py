@@ -34,6 +34,7 @@ from simulator.errors import ConfigError
 __all__ = [
     "AUTH_MODES",
     "EXTENSION_SIGNATURE_HEADER",
+    "NO_CREDENTIALS_HINT",
     "AuthMode",
     "AuthSent",
     "WebhookAuth",
@@ -43,6 +44,12 @@ __all__ = [
     "names_basic",
 ]
 
+NO_CREDENTIALS_HINT: Final = (
+    "bwsim has no webhook credentials to send: give it the bot's (for a bot bwsim does not "
+    "start: export BANDWIDTH_WEBHOOK_USERNAME and BANDWIDTH_WEBHOOK_PASSWORD where bwsim "
+    "runs, Locust workers included; in Python: WebhookAuth(username=..., password=...))"
+)
+"""What to do when a bot wants webhook credentials bwsim was not given."""
 EXTENSION_SIGNATURE_HEADER: Final = "x-bandwidth-signature-hmac-sha256"
 """Header of bwsim's opt-in signing *extension*.
 

@@ -22,6 +22,7 @@ __all__ = [
     "ALLOWED_ENV",
     "ALLOWED_ENV_PREFIXES",
     "DEFAULT_PHONE_NUMBER",
+    "NO_WEBHOOK_CREDENTIALS",
     "PASS_ENV_VAR",
     "PROXY_HOST",
     "STANDINS_VAR",
@@ -38,6 +39,13 @@ DEFAULT_PHONE_NUMBER = "+15555550199"
 """The bot's own number: ``to`` of the inbound calls bwsim places, ``from`` of its own."""
 PROXY_HOST = "bot.bwsim.localhost"
 """``PROXY_HOST`` given to bots bwsim starts; ``.localhost`` names are loopback (RFC 6761)."""
+NO_WEBHOOK_CREDENTIALS = (
+    "BANDWIDTH_WEBHOOK_USERNAME/PASSWORD are not set: webhooks go without credentials, so a "
+    "bot that checks them (as the guide's does) answers 401 and its calls fail; export the "
+    "values the bot runs with"
+)
+"""The warning for a bot bwsim did not start (``--url``, Locust) whose webhook credentials
+bwsim was not given (:meth:`BotCredentials.from_environment`)."""
 
 
 ALLOWED_ENV = frozenset(

@@ -189,7 +189,11 @@ class Harness:
         if self.bot is None:
             raise RuntimeError("no bot: create the Harness with a target to place calls")
         opts = options or CallOptions()
-        if opts.webhook_username is None and opts.auth_mode != "none":
+        if (
+            opts.webhook_username is None
+            and opts.auth_mode != "none"
+            and self.credentials.webhook_username  # unset for a bot started by hand: none
+        ):
             opts = replace(
                 opts,
                 webhook_username=self.credentials.webhook_username,

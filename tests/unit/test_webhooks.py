@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 from simulator.call.webhook_sender import send_webhook
 from simulator.errors import ConfigError
 from simulator.protocol import webhook_bodies
-from simulator.protocol.webhook_auth import EXTENSION_SIGNATURE_HEADER, WebhookAuth
+from simulator.protocol.webhook_auth import EXTENSION_SIGNATURE_HEADER, AuthMode, WebhookAuth
 from simulator.protocol.webhook_bodies import (
     ACCOUNT_ID_RE,
     APPLICATION_ID_RE,
@@ -562,7 +562,32 @@ async def test_challenge_without_configured_credentials_says_what_to_pass() -> N
     assert exchange.outcome == "rejected"
     assert len(recorder.requests) == 1
     assert exchange.error is not None
+    assert "bwsim has no webhook credentials to send" in exchange.error
     assert "WebhookAuth(username=" in exchange.error
+    assert "BANDWIDTH_WEBHOOK_USERNAME and BANDWIDTH_WEBHOOK_PASSWORD" in exchange.error
+
+
+@pytest.mark.parametrize(
+    ("mode", "says"),
+    [
+        ("challenge", "bwsim has no webhook credentials to send"),
+        ("none", "(what a bot that checks credentials should do)"),
+    ],
+)
+async def test_a_403_names_the_variables_only_when_credentials_were_not_given(
+    mode: AuthMode, says: str
+) -> None:
+    """Challenge mode without credentials: export them; mode none left them out on purpose."""
+    recorder = Recorder(httpx.Response(403))
+    async with _client(recorder) as client:
+        exchange = await send_webhook(
+            client, "http://bot.test/", BUILDERS["initiate"](), auth=WebhookAuth(mode)
+        )
+    assert exchange.outcome == "rejected"
+    assert exchange.error is not None
+    assert says in exchange.error
+    named = "BANDWIDTH_WEBHOOK_USERNAME and BANDWIDTH_WEBHOOK_PASSWORD" in exchange.error
+    assert named == (mode == "challenge")
 
 
 async def test_client_default_authorization_is_not_leaked_in_none_mode() -> None:
