@@ -92,7 +92,8 @@ def test_the_reference_bot_behind_the_recorder_clears_and_hangs_up_as_direct(
     assert result.violations == []
     clears = result.events("clear")
     assert clears and clears[0].detail["bot_was_speaking"] is True
-    assert len(result.events("bot-speech-start")) == 2
+    # At least the greeting and the farewell: a starved bot's 500 ms pause splits a spell.
+    assert len(result.events("bot-speech-start")) >= 2
     assert (result.phase, result.disconnect_cause) == ("disconnected", "hangup")
     assert hangups[0] == 200
 
