@@ -6,6 +6,7 @@ from typing import Any
 
 from simulator.call.live import LiveCall
 from simulator.locust.engine import CallEngine, EngineSettings, failure_reason
+from simulator.rest.relay import lifespan
 from simulator.runner.bot_env import BotCredentials
 from simulator.runner.servers import serve
 
@@ -18,9 +19,7 @@ UNSET = BotCredentials(
 async def _asks_for_basic(scope: dict[str, Any], receive: Any, send: Any) -> None:
     """A bot's webhook that answers every request 401 with a Basic challenge, as the guide's."""
     if scope["type"] == "lifespan":
-        while (await receive())["type"] != "lifespan.shutdown":
-            await send({"type": "lifespan.startup.complete"})
-        await send({"type": "lifespan.shutdown.complete"})
+        await lifespan(receive, send)
         return
     await send(
         {
